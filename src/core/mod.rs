@@ -1,0 +1,14 @@
+//! The adjoint core: the [`Dynamics`] trait every model (and later every recurrent cell)
+//! implements, the stage costs, the one adjoint sweep that returns a cost and its gradient,
+//! binomial checkpointing, and the derivative checks used by the tests and the `check`
+//! command. Nothing here knows about files, observations or the command line.
+
+pub mod checkpointing;
+pub mod dynamics;
+pub mod stage_costs;
+pub mod sweep;
+pub mod vector;
+pub mod verification;
+
+pub use dynamics::{AdjointOutputs, Dynamics, StageCost, TangentInputs};
+pub use sweep::{integrate, tangent_linear_run, value_and_gradient, Storage, SweepResult};

@@ -1,0 +1,334 @@
+//! The one adjoint sweep. A forward sweep runs x_{k+1} = M_k(x_k) and adds up
+//! J = Σ_k J_k(x_k); one backward sweep carries
+//!
+//!   λ_k = (∂M_k/∂x_k)ᵀ λ_{k+1} + ∂J_k/∂x_k,   λ_l = ∂J_l/∂x_l,
+//!
+//! back to step 0, accumulating θ̄ = Σ_k (∂M_k/∂θ)ᵀ λ_{k+1} and ū_k = (∂M_k/∂u_k)ᵀ λ_{k+1}.
+//! Then ∂J/∂x_0 = λ_0 and ∂J/∂θ = θ̄. 4D-Var and back-propagation through time both call
+//! [`value_and_gradient`]; nothing else in the code base runs an adjoint loop over time.
+
+use super::checkpointing::best_split;
+use super::dynamics::{AdjointOutputs, Dynamics, StageCost, TangentInputs};
+use super::vector::all_finite;
+use crate::error::{Error, Result};
+
+/// How the forward trajectory is kept for the backward sweep.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Storage {
+    /// Keep every state x_0..x_l: memory (l+1)·n, no recomputation.
+    All,
+    /// Binomial (Revolve-optimal) checkpointing with at most this many stored states
+    /// (counting x_0): memory O(snapshots · n), forward recomputation as small as possible.
+    Checkpoints(usize),
+}
+
+/// The cost and every gradient returned by one sweep.
+#[derive(Clone, Debug)]
+pub struct SweepResult {
+    /// J = Σ_k J_k(x_k).
+    pub cost: f64,
+    /// ∂J/∂x_0.
+    pub state_gradient: Vec<f64>,
+    /// ∂J/∂θ, the model parameters.
+    pub param_gradient: Vec<f64>,
+    /// ∂J/∂p, the stage cost's own parameters.
+    pub cost_param_gradient: Vec<f64>,
+    /// ∂J/∂u_k for every step, row-major (steps × input_len); empty for undriven models.
+    pub input_gradient: Vec<f64>,
+    /// The number of forward model steps taken (l with full storage; more with checkpoints).
+    pub forward_steps: u64,
+}
+
+/// Takes one forward step and reports a non-finite result, naming the step it produced.
+fn checked_step<D: Dynamics>(
+    model: &D,
+    ws: &mut D::Workspace,
+    k: usize,
+    x: &[f64],
+    x_next: &mut [f64],
+) -> Result<()> {
+    model.step(ws, k, x, x_next);
+    if all_finite(x_next) {
+        Ok(())
+    } else {
+        Err(Error::NonFinite {
+            step: k + 1,
+            context: String::new(),
+        })
+    }
+}
+
+/// Runs `steps` forward steps from `x0`, calling `visit(k, x_k)` for k = 0..=steps, and
+/// returns x_steps. Fails at the first non-finite state, naming its step.
+pub fn integrate<D: Dynamics>(
+    model: &D,
+    x0: &[f64],
+    steps: usize,
+    mut visit: impl FnMut(usize, &[f64]),
+) -> Result<Vec<f64>> {
+    let mut ws = model.workspace();
+    let mut x = x0.to_vec();
+    let mut next = vec![0.0; x.len()];
+    visit(0, &x);
+    for k in 0..steps {
+        checked_step(model, &mut ws, k, &x, &mut next)?;
+        std::mem::swap(&mut x, &mut next);
+        visit(k + 1, &x);
+    }
+    Ok(x)
+}
+
+/// J = Σ_k J_k(x_k) along the trajectory from `x0`, without any gradient.
+pub fn cost_value<D: Dynamics, C: StageCost>(
+    model: &D,
+    x0: &[f64],
+    steps: usize,
+    cost: &C,
+) -> Result<f64> {
+    let mut total = 0.0;
+    integrate(model, x0, steps, |k, x| {
+        if cost.is_active(k) {
+            total += cost.value(k, x);
+        }
+    })?;
+    Ok(total)
+}
+
+/// Propagates a perturbation with the tangent-linear model along the trajectory from `x0`:
+/// δx_{k+1} = ∂M_k/∂x δx_k + ∂M_k/∂θ δθ + ∂M_k/∂u δu_k, and returns δx_steps. `dinputs` is
+/// row-major (steps × input_len), or empty when the model has no inputs.
+pub fn tangent_linear_run<D: Dynamics>(
+    model: &D,
+    x0: &[f64],
+    dx0: &[f64],
+    dparams: &[f64],
+    dinputs: &[f64],
+    steps: usize,
+) -> Result<Vec<f64>> {
+    let m = model.input_len();
+    let mut ws = model.workspace();
+    let (mut x, mut x_next) = (x0.to_vec(), vec![0.0; x0.len()]);
+    let (mut dx, mut dx_next) = (dx0.to_vec(), vec![0.0; x0.len()]);
+    for k in 0..steps {
+        let input = if m == 0 { &[][..] } else { &dinputs[k * m..(k + 1) * m] };
+        let tangent = TangentInputs {
+            state: &dx,
+            params: dparams,
+            input,
+        };
+        model.step_tl(&mut ws, k, &x, tangent, &mut dx_next);
+        checked_step(model, &mut ws, k, &x, &mut x_next)?;
+        std::mem::swap(&mut x, &mut x_next);
+        std::mem::swap(&mut dx, &mut dx_next);
+    }
+    Ok(dx)
+}
+
+/// The backward half of the sweep: the adjoint variable and the gradient accumulators.
+struct Backward<'a, D: Dynamics, C: StageCost> {
+    model: &'a D,
+    cost: &'a C,
+    steps: usize,
+    lambda: Vec<f64>,
+    lambda_prev: Vec<f64>,
+    param_bar: Vec<f64>,
+    cost_param_bar: Vec<f64>,
+    input_bar: Vec<f64>,
+    total: f64,
+}
+
+impl<'a, D: Dynamics, C: StageCost> Backward<'a, D, C> {
+    fn new(model: &'a D, cost: &'a C, steps: usize) -> Self {
+        let n = model.state_len();
+        Self {
+            model,
+            cost,
+            steps,
+            lambda: vec![0.0; n],
+            lambda_prev: vec![0.0; n],
+            param_bar: vec![0.0; model.param_len()],
+            cost_param_bar: vec![0.0; cost.param_len()],
+            input_bar: vec![0.0; steps * model.input_len()],
+            total: 0.0,
+        }
+    }
+
+    /// λ_l = ∂J_l/∂x_l.
+    fn terminal(&mut self, x_last: &[f64]) {
+        self.add_stage_cost(self.steps, x_last);
+    }
+
+    fn add_stage_cost(&mut self, k: usize, x: &[f64]) {
+        if self.cost.is_active(k) {
+            self.total +=
+                self.cost
+                    .value_and_gradient(k, x, &mut self.lambda, &mut self.cost_param_bar);
+        }
+    }
+
+    /// λ_k = (∂M_k/∂x)ᵀ λ_{k+1} + ∂J_k/∂x_k, given x_k.
+    fn adjoint_step(&mut self, ws: &mut D::Workspace, k: usize, x: &[f64]) {
+        let m = self.model.input_len();
+        let out = AdjointOutputs {
+            state: &mut self.lambda_prev,
+            params: &mut self.param_bar,
+            input: &mut self.input_bar[k * m..(k + 1) * m],
+        };
+        self.model.step_ad(ws, k, x, &self.lambda, out);
+        std::mem::swap(&mut self.lambda, &mut self.lambda_prev);
+        self.add_stage_cost(k, x);
+    }
+
+    fn finish(self, forward_steps: u64) -> SweepResult {
+        SweepResult {
+            cost: self.total,
+            state_gradient: self.lambda,
+            param_gradient: self.param_bar,
+            cost_param_gradient: self.cost_param_bar,
+            input_gradient: self.input_bar,
+            forward_steps,
+        }
+    }
+}
+
+/// Returns J, ∂J/∂x_0, ∂J/∂θ (and the stage cost's parameter and input gradients) for the
+/// trajectory of `steps` steps from `x0`, by one forward and one backward sweep.
+///
+/// Both storage strategies evaluate the same operations in the same order, so they return
+/// identical results. Fails if the model produces a non-finite state, naming the step.
+pub fn value_and_gradient<D: Dynamics, C: StageCost>(
+    model: &D,
+    x0: &[f64],
+    steps: usize,
+    cost: &C,
+    storage: Storage,
+) -> Result<SweepResult> {
+    let n = model.state_len();
+    if x0.len() != n {
+        return Err(Error::invalid(
+            "initial state",
+            format!("has {} values, the model state has {n}", x0.len()),
+        ));
+    }
+    match storage {
+        Storage::All => sweep_full_storage(model, x0, steps, cost),
+        Storage::Checkpoints(0) => Err(Error::invalid(
+            "checkpoint snapshots",
+            "at least 1 snapshot (the initial state) is needed",
+        )),
+        Storage::Checkpoints(snapshots) => {
+            let mut sweep = CheckpointedSweep::new(model, cost, x0, steps, snapshots);
+            if steps == 0 {
+                sweep.backward.terminal(x0);
+            } else {
+                sweep.reverse(0, steps, snapshots)?;
+            }
+            Ok(sweep.backward.finish(sweep.forward_steps))
+        }
+    }
+}
+
+fn sweep_full_storage<D: Dynamics, C: StageCost>(
+    model: &D,
+    x0: &[f64],
+    steps: usize,
+    cost: &C,
+) -> Result<SweepResult> {
+    let n = model.state_len();
+    let mut ws = model.workspace();
+    let mut states = vec![0.0; (steps + 1) * n];
+    states[..n].copy_from_slice(x0);
+    for k in 0..steps {
+        let (done, rest) = states.split_at_mut((k + 1) * n);
+        checked_step(model, &mut ws, k, &done[k * n..], &mut rest[..n])?;
+    }
+    let mut backward = Backward::new(model, cost, steps);
+    backward.terminal(&states[steps * n..]);
+    for k in (0..steps).rev() {
+        backward.adjoint_step(&mut ws, k, &states[k * n..(k + 1) * n]);
+    }
+    Ok(backward.finish(steps as u64))
+}
+
+/// Reversal of the trajectory with a bounded stack of snapshots (binomial checkpointing).
+struct CheckpointedSweep<'a, D: Dynamics, C: StageCost> {
+    model: &'a D,
+    ws: D::Workspace,
+    n: usize,
+    /// Stored states, a stack: the top one is x_a of the segment being reversed.
+    snapshots: Vec<f64>,
+    depth: usize,
+    current: Vec<f64>,
+    next: Vec<f64>,
+    backward: Backward<'a, D, C>,
+    forward_steps: u64,
+}
+
+impl<'a, D: Dynamics, C: StageCost> CheckpointedSweep<'a, D, C> {
+    fn new(model: &'a D, cost: &'a C, x0: &[f64], steps: usize, capacity: usize) -> Self {
+        let n = model.state_len();
+        let mut snapshots = vec![0.0; capacity.min(steps.max(1)) * n];
+        snapshots[..n].copy_from_slice(x0);
+        Self {
+            model,
+            ws: model.workspace(),
+            n,
+            snapshots,
+            depth: 1,
+            current: x0.to_vec(),
+            next: vec![0.0; n],
+            backward: Backward::new(model, cost, steps),
+            forward_steps: 0,
+        }
+    }
+
+    /// Loads the top snapshot (x_from) into `current` and advances it to x_to.
+    fn restore_and_advance(&mut self, from: usize, to: usize) -> Result<()> {
+        let top = (self.depth - 1) * self.n;
+        self.current
+            .copy_from_slice(&self.snapshots[top..top + self.n]);
+        for k in from..to {
+            checked_step(self.model, &mut self.ws, k, &self.current, &mut self.next)?;
+            std::mem::swap(&mut self.current, &mut self.next);
+        }
+        self.forward_steps += (to - from) as u64;
+        Ok(())
+    }
+
+    /// The adjoint of step j, with x_j in `current`. The first step reversed is the last one,
+    /// which also needs x_l for the terminal cost.
+    fn reverse_one(&mut self, j: usize) -> Result<()> {
+        if j + 1 == self.backward.steps {
+            checked_step(self.model, &mut self.ws, j, &self.current, &mut self.next)?;
+            self.forward_steps += 1;
+            self.backward.terminal(&self.next);
+        }
+        self.backward.adjoint_step(&mut self.ws, j, &self.current);
+        Ok(())
+    }
+
+    /// Reverses steps a..b, given x_a on top of the snapshot stack and `free + 1` = `s`
+    /// snapshot slots usable from there on (the one holding x_a included).
+    fn reverse(&mut self, a: usize, b: usize, s: usize) -> Result<()> {
+        let len = b - a;
+        if len == 1 {
+            self.restore_and_advance(a, a)?;
+            return self.reverse_one(a);
+        }
+        if s == 1 {
+            for j in (a..b).rev() {
+                self.restore_and_advance(a, j)?;
+                self.reverse_one(j)?;
+            }
+            return Ok(());
+        }
+        let m = a + best_split(len as u64, s as u64) as usize;
+        self.restore_and_advance(a, m)?;
+        let slot = self.depth * self.n;
+        self.snapshots[slot..slot + self.n].copy_from_slice(&self.current);
+        self.depth += 1;
+        self.reverse(m, b, s - 1)?;
+        self.depth -= 1;
+        self.reverse(a, m, s)
+    }
+}

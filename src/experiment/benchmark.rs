@@ -1,0 +1,117 @@
+//! The `bench` command: how long a forward, tangent-linear and adjoint step of Lorenz-96 take
+//! at several sizes, and what one value-and-gradient sweep costs relative to the forward run
+//! alone (the adjoint method promises a small constant, here targeted at ≤ 3).
+
+use std::time::Instant;
+
+use crate::core::stage_costs::QuadraticMisfit;
+use crate::core::verification::random_vector;
+use crate::core::{integrate, value_and_gradient, AdjointOutputs, Dynamics, Storage, TangentInputs};
+use crate::error::{Error, Result};
+use crate::models::lorenz96;
+
+/// Timings for one Lorenz-96 size.
+#[derive(Clone, Debug)]
+pub struct BenchmarkRow {
+    /// Number of sites N.
+    pub n: usize,
+    /// Seconds per forward step.
+    pub forward_step: f64,
+    /// Seconds per tangent-linear step.
+    pub tangent_step: f64,
+    /// Seconds per adjoint step.
+    pub adjoint_step: f64,
+    /// Seconds for the forward run over the window.
+    pub forward_window: f64,
+    /// Seconds for one value_and_gradient over the window.
+    pub gradient_window: f64,
+}
+
+impl BenchmarkRow {
+    /// value_and_gradient time / forward-run time over the same window.
+    pub fn ratio(&self) -> f64 {
+        self.gradient_window / self.forward_window
+    }
+}
+
+/// Median seconds per call of `f`, from 5 batches each lasting about `min_time / 5` seconds.
+fn seconds_per_call(min_time: f64, mut f: impl FnMut()) -> f64 {
+    let start = Instant::now();
+    f();
+    let once = start.elapsed().as_secs_f64().max(1e-9);
+    let per_batch = ((min_time / 5.0 / once).ceil() as usize).max(1);
+    let mut samples: Vec<f64> = (0..5)
+        .map(|_| {
+            let t = Instant::now();
+            for _ in 0..per_batch {
+                f();
+            }
+            t.elapsed().as_secs_f64() / per_batch as f64
+        })
+        .collect();
+    samples.sort_by(f64::total_cmp);
+    samples[2]
+}
+
+/// Benchmarks Lorenz-96 (F = 8, dt = 0.05) with `n` sites over a `window`-step sweep, spending
+/// about `min_time` seconds on each measurement.
+pub fn benchmark_lorenz96(n: usize, window: usize, min_time: f64) -> Result<BenchmarkRow> {
+    if n < 4 {
+        return Err(Error::invalid("--sizes", format!("Lorenz-96 needs N >= 4, got {n}")));
+    }
+    let model = lorenz96(n, 8.0, 0.05);
+    // A state on the attractor: climatological noise, spun up (fewer steps for huge N).
+    let noise = random_vector(n, 1);
+    let start: Vec<f64> = noise.iter().map(|z| 2.3 + 3.6 * z).collect();
+    let spinup = (20_000_000 / n).clamp(20, 1000);
+    let x = integrate(&model, &start, spinup, |_, _| {})?;
+
+    let mut ws = model.workspace();
+    let mut out = vec![0.0; n];
+    let mut params_bar = vec![0.0; 1];
+    let dx = random_vector(n, 2);
+    let forward_step = seconds_per_call(min_time, || model.step(&mut ws, 0, &x, &mut out));
+    let tangent = TangentInputs {
+        state: &dx,
+        params: &[1.0],
+        input: &[],
+    };
+    let tangent_step =
+        seconds_per_call(min_time, || model.step_tl(&mut ws, 0, &x, tangent, &mut out));
+    let adjoint_step = seconds_per_call(min_time, || {
+        let outputs = AdjointOutputs {
+            state: &mut out,
+            params: &mut params_bar,
+            input: &mut [],
+        };
+        model.step_ad(&mut ws, 0, &x, &dx, outputs)
+    });
+
+    // A quadratic misfit at every step against a nearby trajectory.
+    let mut targets = Vec::with_capacity((window + 1) * n);
+    let shifted: Vec<f64> = x.iter().zip(&dx).map(|(a, b)| a + 0.1 * b).collect();
+    integrate(&model, &shifted, window, |_, s| targets.extend_from_slice(s))?;
+    let cost = QuadraticMisfit::new(n, 1.0, targets, vec![true; window + 1]);
+    let mut failure = None;
+    let forward_window = seconds_per_call(min_time, || {
+        if let Err(e) = integrate(&model, &x, window, |_, _| {}) {
+            failure = Some(e);
+        }
+    });
+    let gradient_window = seconds_per_call(min_time, || {
+        if let Err(e) = value_and_gradient(&model, &x, window, &cost, Storage::All) {
+            failure = Some(e);
+        }
+    });
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    Ok(BenchmarkRow {
+        n,
+        forward_step,
+        tangent_step,
+        adjoint_step,
+        forward_window,
+        gradient_window,
+    })
+}

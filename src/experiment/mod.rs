@@ -1,0 +1,8 @@
+//! Runs a user asks for, end to end: forecasts, derivative checks, benchmarks. Each takes a
+//! request, does the work with a model from [`crate::io::model_config`], reports progress and
+//! writes its result files atomically.
+
+pub mod benchmark;
+pub mod derivative_check;
+pub mod forecast;
+pub mod progress;

@@ -1,0 +1,592 @@
+//! CF-1.10 NetCDF files holding a model trajectory: a writer for results and a reader for
+//! tests and later commands.
+//!
+//! A trajectory file looks like this (`ncdump -h`, Lorenz-96 with 40 sites):
+//!
+//! ```text
+//! dimensions:
+//!     time = 201 ;
+//!     site = 40 ;
+//! variables:
+//!     double time(time) ;      units = "1", long_name = "...", axis = "T"
+//!     int step(time) ;         long_name = "model step index"
+//!     double site(site) ;      long_name = "grid point index", units = "1", axis = "X"
+//!     double x(time, site) ;   long_name = "...", units = "1"
+//! // global attributes: Conventions = "CF-1.10", title, source, history, model_configuration, ...
+//! ```
+
+use std::collections::HashSet;
+use std::ops::Range;
+use std::path::Path;
+
+use netcdf::types::{FloatType, NcVariableType};
+use netcdf::{AttributeValue, Variable};
+
+use crate::io::atomic_output::AtomicOutput;
+use crate::{Error, Result};
+
+/// Name of the time dimension and of its coordinate variable.
+pub const TIME: &str = "time";
+/// Name of the model-step variable along `time`.
+pub const STEP: &str = "step";
+
+/// Global attribute names the writer sets itself; `global_numbers` may not reuse them.
+const RESERVED_GLOBALS: [&str; 5] = [
+    "Conventions",
+    "title",
+    "source",
+    "history",
+    "model_configuration",
+];
+
+/// What to write next to the numbers of a trajectory: names, units and provenance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrajectoryMetadata {
+    /// Global `title`.
+    pub title: String,
+    /// Global `source`, e.g. "fourdvar 0.1.0, Lorenz-96 model".
+    pub source: String,
+    /// Global `history`, e.g. "2026-11-28T05:00:00Z: fourdvar forecast ..." (caller supplies).
+    pub history: String,
+    /// Global `model_configuration` (the model's TOML text).
+    pub model_configuration: String,
+    /// Extra numeric global attributes, e.g. `("model_forcing", 8.0)`.
+    pub global_numbers: Vec<(String, f64)>,
+    /// `units` of the time coordinate, e.g. "1" for nondimensional model time.
+    pub time_units: String,
+    /// `long_name` of the time coordinate, e.g. "model time (Lorenz-96 time units)".
+    pub time_long_name: String,
+    /// Optional `comment` on the time coordinate.
+    pub time_comment: Option<String>,
+    /// Name of the state dimension and of its coordinate variable, e.g. "site".
+    pub state_dimension: String,
+    /// `long_name` of the state coordinate, e.g. "grid point index".
+    pub state_long_name: String,
+    /// Values of the state coordinate; its length is the state length `n`.
+    pub state_coordinate: Vec<f64>,
+    /// Name of the data variable, e.g. "x".
+    pub variable: String,
+    /// `long_name` of the data variable.
+    pub variable_long_name: String,
+    /// `units` of the data variable ("1" when nondimensional).
+    pub variable_units: String,
+}
+
+/// Writes `states` (row-major, `times.len()` × n, n = `meta.state_coordinate.len()`) as the
+/// variable `variable(time, state_dimension)` with coordinates `time(time)` and
+/// `state_dimension(state_dimension)`, plus `step(time)`, the model step index `steps[i]`
+/// (a 32-bit int, or a 64-bit int if a step does not fit in 32 bits).
+///
+/// The file is NetCDF-4, follows CF-1.10 and is written atomically via [`AtomicOutput`].
+/// Inconsistent lengths or clashing names are an [`Error::InvalidArgument`]; states are
+/// written as given (non-finite values included, so a diverged run can be inspected).
+pub fn write_trajectory(
+    path: &Path,
+    meta: &TrajectoryMetadata,
+    steps: &[u64],
+    times: &[f64],
+    states: &[f64],
+) -> Result<()> {
+    validate(meta, steps, times, states)?;
+    let out = AtomicOutput::new(path)?;
+    write_netcdf(out.temp_path(), meta, steps, times, states)
+        .map_err(|e| Error::netcdf(path, e))?;
+    out.commit()
+}
+
+fn validate(meta: &TrajectoryMetadata, steps: &[u64], times: &[f64], states: &[f64]) -> Result<()> {
+    let n = meta.state_coordinate.len();
+    if times.is_empty() {
+        return Err(Error::invalid(
+            "trajectory",
+            "no times to write (a trajectory needs at least one state)",
+        ));
+    }
+    if n == 0 {
+        return Err(Error::invalid(
+            "trajectory",
+            "the state coordinate is empty (the state needs at least one value)",
+        ));
+    }
+    if steps.len() != times.len() {
+        return Err(Error::invalid(
+            "trajectory",
+            format!(
+                "{} step indices for {} times; need one step per time",
+                steps.len(),
+                times.len()
+            ),
+        ));
+    }
+    if Some(states.len()) != times.len().checked_mul(n) {
+        return Err(Error::invalid(
+            "trajectory",
+            format!(
+                "{} state values, but {} times × {n} values per state = {} are needed",
+                states.len(),
+                times.len(),
+                times.len().saturating_mul(n)
+            ),
+        ));
+    }
+    let names = [
+        ("variable name", meta.variable.as_str()),
+        ("state dimension name", meta.state_dimension.as_str()),
+    ];
+    for (what, name) in names {
+        if name.is_empty() {
+            return Err(Error::invalid("trajectory", format!("the {what} is empty")));
+        }
+        if name == TIME || name == STEP {
+            return Err(Error::invalid(
+                "trajectory",
+                format!("the {what} '{name}' clashes with the '{TIME}' and '{STEP}' variables"),
+            ));
+        }
+    }
+    if meta.variable == meta.state_dimension {
+        return Err(Error::invalid(
+            "trajectory",
+            format!(
+                "the variable name '{}' is also the state dimension name",
+                meta.variable
+            ),
+        ));
+    }
+    let mut seen = HashSet::new();
+    for (name, _) in &meta.global_numbers {
+        if name.is_empty() || RESERVED_GLOBALS.contains(&name.as_str()) {
+            return Err(Error::invalid(
+                "trajectory",
+                format!("the global attribute name '{name}' is empty or reserved"),
+            ));
+        }
+        if !seen.insert(name.as_str()) {
+            return Err(Error::invalid(
+                "trajectory",
+                format!("the global attribute '{name}' is given twice"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn write_netcdf(
+    temp: &Path,
+    meta: &TrajectoryMetadata,
+    steps: &[u64],
+    times: &[f64],
+    states: &[f64],
+) -> netcdf::Result<()> {
+    let n = meta.state_coordinate.len();
+    // `create` replaces the (empty) temporary file that AtomicOutput reserved.
+    let mut file = netcdf::create(temp)?;
+
+    file.add_attribute("Conventions", "CF-1.10")?;
+    file.add_attribute("title", meta.title.as_str())?;
+    file.add_attribute("source", meta.source.as_str())?;
+    file.add_attribute("history", meta.history.as_str())?;
+    file.add_attribute("model_configuration", meta.model_configuration.as_str())?;
+    for (name, value) in &meta.global_numbers {
+        file.add_attribute(name, *value)?;
+    }
+
+    // A fixed-length time dimension: the whole trajectory is known when it is written, and
+    // fixed dimensions are the simplest for CDO and friends.
+    file.add_dimension(TIME, times.len())?;
+    file.add_dimension(&meta.state_dimension, n)?;
+
+    {
+        let mut time = file.add_variable::<f64>(TIME, &[TIME])?;
+        time.put_attribute("long_name", meta.time_long_name.as_str())?;
+        time.put_attribute("units", meta.time_units.as_str())?;
+        // No `standard_name = "time"`: CF requires a time standard_name to come with units of
+        // the form "<unit> since <epoch>", and model time is nondimensional (units "1").
+        time.put_attribute("axis", "T")?;
+        if let Some(comment) = &meta.time_comment {
+            time.put_attribute("comment", comment.as_str())?;
+        }
+        time.put_values(times, ..)?;
+    }
+
+    {
+        let small = steps.iter().all(|&s| i32::try_from(s).is_ok());
+        if small {
+            let values: Vec<i32> = steps.iter().map(|&s| s as i32).collect();
+            let mut step = file.add_variable::<i32>(STEP, &[TIME])?;
+            step.put_attribute("long_name", "model step index")?;
+            step.put_attribute("units", "1")?;
+            step.put_values(&values, ..)?;
+        } else {
+            let values: Vec<i64> = steps
+                .iter()
+                .map(|&s| i64::try_from(s))
+                .collect::<std::result::Result<_, _>>()?;
+            let mut step = file.add_variable::<i64>(STEP, &[TIME])?;
+            step.put_attribute("long_name", "model step index")?;
+            step.put_attribute("units", "1")?;
+            step.put_values(&values, ..)?;
+        }
+    }
+
+    {
+        let dim = meta.state_dimension.as_str();
+        let mut coord = file.add_variable::<f64>(dim, &[dim])?;
+        coord.put_attribute("long_name", meta.state_long_name.as_str())?;
+        coord.put_attribute("units", "1")?;
+        coord.put_attribute("axis", "X")?;
+        coord.put_values(&meta.state_coordinate, ..)?;
+    }
+
+    {
+        let mut var =
+            file.add_variable::<f64>(&meta.variable, &[TIME, meta.state_dimension.as_str()])?;
+        var.put_attribute("long_name", meta.variable_long_name.as_str())?;
+        var.put_attribute("units", meta.variable_units.as_str())?;
+        var.put_values(states, ..)?;
+    }
+
+    file.close()
+}
+
+/// A trajectory read back from a NetCDF file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trajectory {
+    /// Name of the variable that was read.
+    pub variable: String,
+    /// Values of the `time` coordinate, one per record.
+    pub times: Vec<f64>,
+    /// The `step(time)` variable, if the file has one.
+    pub steps: Option<Vec<u64>>,
+    /// Number of values per state (length of the second dimension).
+    pub n: usize,
+    /// The states, row-major: `times.len()` × `n`.
+    pub states: Vec<f64>,
+}
+
+/// Reads `variable` (or, if `None`, the single 2-D data variable whose first dimension is
+/// `time`) from a NetCDF file, together with the `time` coordinate and, if present, `step`.
+///
+/// Values equal to `_FillValue` or `missing_value` are an error naming the variable and
+/// index; non-finite values are returned as they are.
+pub fn read_trajectory(path: &Path, variable: Option<&str>) -> Result<Trajectory> {
+    let file = netcdf::open(path).map_err(|e| Error::netcdf(path, e))?;
+    let data = data_variables(&file);
+    let var = match variable {
+        Some(name) => file.variable(name).ok_or_else(|| {
+            Error::input(
+                path,
+                None,
+                format!(
+                    "has no variable '{name}' (data variables: {})",
+                    list_variables(&data)
+                ),
+            )
+        })?,
+        None => {
+            let mut series: Vec<Variable<'_>> =
+                data.into_iter().filter(is_time_series).collect();
+            if series.len() != 1 {
+                let all = data_variables(&file);
+                return Err(Error::input(
+                    path,
+                    None,
+                    format!(
+                        "expected exactly one 2-D data variable with first dimension '{TIME}', \
+                         found {} (data variables: {}); name the variable to read",
+                        series.len(),
+                        list_variables(&all)
+                    ),
+                ));
+            }
+            series.remove(0)
+        }
+    };
+    let name = var.name();
+    if !is_time_series(&var) {
+        return Err(Error::input(
+            path,
+            None,
+            format!(
+                "variable {} is not a trajectory: it needs two dimensions, the first named '{TIME}'",
+                describe_variable(&var)
+            ),
+        ));
+    }
+    let records = var.dimensions()[0].len();
+    let n = var.dimensions()[1].len();
+
+    let time = file.variable(TIME).ok_or_else(|| {
+        Error::input(path, None, format!("has no '{TIME}' coordinate variable"))
+    })?;
+    if time.dimensions().len() != 1 || time.dimensions()[0].name() != TIME {
+        return Err(Error::input(
+            path,
+            None,
+            format!(
+                "the '{TIME}' variable must be 1-D along dimension '{TIME}', found {}",
+                describe_variable(&time)
+            ),
+        ));
+    }
+    let times = read_values(path, &time, &[0..records], false)?;
+
+    let steps = match file.variable(STEP) {
+        Some(step) if step.dimensions().len() == 1 && step.dimensions()[0].name() == TIME => {
+            Some(read_steps(path, &step, records)?)
+        }
+        _ => None,
+    };
+
+    let states = read_values(path, &var, &[0..records, 0..n], false)?;
+    Ok(Trajectory {
+        variable: name,
+        times,
+        steps,
+        n,
+        states,
+    })
+}
+
+fn read_steps(path: &Path, step: &Variable<'_>, records: usize) -> Result<Vec<u64>> {
+    if !matches!(step.vartype(), NcVariableType::Int(_)) {
+        return Err(Error::input(
+            path,
+            None,
+            format!("variable '{STEP}' must have an integer type"),
+        ));
+    }
+    if records == 0 {
+        return Ok(Vec::new());
+    }
+    let values: Vec<i64> = step
+        .get_values::<i64, _>(..)
+        .map_err(|e| Error::netcdf(path, e))?;
+    values
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| {
+            u64::try_from(s).map_err(|_| {
+                Error::input(
+                    path,
+                    None,
+                    format!("variable '{STEP}' holds the negative step {s} at index {i}"),
+                )
+            })
+        })
+        .collect()
+}
+
+/// Whether `var` has two dimensions, the first named `time`.
+pub(crate) fn is_time_series(var: &Variable<'_>) -> bool {
+    let dims = var.dimensions();
+    dims.len() == 2 && dims[0].name() == TIME
+}
+
+/// The variables of the root group whose names are not dimension names (that is, which are
+/// not coordinate variables).
+pub(crate) fn data_variables(file: &netcdf::File) -> Vec<Variable<'_>> {
+    let dims: HashSet<String> = file.dimensions().map(|d| d.name()).collect();
+    file.variables()
+        .filter(|v| !dims.contains(&v.name()))
+        .collect()
+}
+
+/// `x(time, site)`, the way `ncdump` shows a variable.
+pub(crate) fn describe_variable(var: &Variable<'_>) -> String {
+    let dims: Vec<String> = var.dimensions().iter().map(|d| d.name()).collect();
+    format!("{}({})", var.name(), dims.join(", "))
+}
+
+/// A comma-separated list of variables, or "none".
+pub(crate) fn list_variables(vars: &[Variable<'_>]) -> String {
+    if vars.is_empty() {
+        "none".to_string()
+    } else {
+        vars.iter()
+            .map(describe_variable)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Reads the hyperslab `ranges` (one range per dimension) of a numeric variable as `f64`.
+///
+/// A value equal to `_FillValue` (or, for floating-point variables without one, the NetCDF
+/// default fill value) or to `missing_value` is an error naming the variable and index, as
+/// is a non-finite value when `reject_non_finite` is set. `scale_factor` and `add_offset`
+/// are applied.
+pub(crate) fn read_values(
+    path: &Path,
+    var: &Variable<'_>,
+    ranges: &[Range<usize>],
+    reject_non_finite: bool,
+) -> Result<Vec<f64>> {
+    let name = var.name();
+    let vartype = var.vartype();
+    if !matches!(vartype, NcVariableType::Int(_) | NcVariableType::Float(_)) {
+        return Err(Error::input(
+            path,
+            None,
+            format!("variable '{name}' is not numeric (its type is {vartype:?})"),
+        ));
+    }
+    if ranges.iter().any(|r| r.is_empty()) {
+        return Ok(Vec::new());
+    }
+    let raw: Vec<f64> = var
+        .get_values::<f64, _>(ranges.to_vec())
+        .map_err(|e| Error::netcdf(path, e))?;
+
+    let mut missing: Vec<(f64, &str)> = Vec::new();
+    match attribute_numbers(path, var, "_FillValue")? {
+        Some(fills) => missing.extend(fills.into_iter().map(|f| (f, "_FillValue"))),
+        None => {
+            // Floating-point variables without an explicit _FillValue still have NetCDF's
+            // default fill value in every element that was never written.
+            let default = match vartype {
+                NcVariableType::Float(FloatType::F64) => var.fill_value::<f64>().ok().flatten(),
+                NcVariableType::Float(FloatType::F32) => var
+                    .fill_value::<f32>()
+                    .ok()
+                    .flatten()
+                    .map(f64::from),
+                _ => None,
+            };
+            if let Some(f) = default {
+                missing.push((f, "the NetCDF default fill value"));
+            }
+        }
+    }
+    if let Some(values) = attribute_numbers(path, var, "missing_value")? {
+        missing.extend(values.into_iter().map(|f| (f, "missing_value")));
+    }
+
+    let shape: Vec<usize> = ranges.iter().map(|r| r.len()).collect();
+    let origin: Vec<usize> = ranges.iter().map(|r| r.start).collect();
+    for (k, &v) in raw.iter().enumerate() {
+        for &(m, source) in &missing {
+            if v == m || (v.is_nan() && m.is_nan()) {
+                return Err(Error::input(
+                    path,
+                    None,
+                    format!(
+                        "variable '{name}' holds a missing value ({v}, {source}) at index {}",
+                        format_index(k, &shape, &origin)
+                    ),
+                ));
+            }
+        }
+    }
+
+    let scale = attribute_number(path, var, "scale_factor")?;
+    let offset = attribute_number(path, var, "add_offset")?;
+    let values: Vec<f64> = if scale.is_some() || offset.is_some() {
+        let (s, o) = (scale.unwrap_or(1.0), offset.unwrap_or(0.0));
+        raw.into_iter().map(|v| v * s + o).collect()
+    } else {
+        raw
+    };
+
+    if reject_non_finite {
+        if let Some(k) = values.iter().position(|v| !v.is_finite()) {
+            return Err(Error::input(
+                path,
+                None,
+                format!(
+                    "variable '{name}' holds a non-finite value ({}) at index {}",
+                    values[k],
+                    format_index(k, &shape, &origin)
+                ),
+            ));
+        }
+    }
+    Ok(values)
+}
+
+/// The index of the `k`-th element of a hyperslab of `shape` starting at `origin`: "5" for
+/// one dimension, "[9, 5]" for more.
+fn format_index(k: usize, shape: &[usize], origin: &[usize]) -> String {
+    let mut index = vec![0; shape.len()];
+    let mut rest = k;
+    for d in (0..shape.len()).rev() {
+        index[d] = origin[d] + rest % shape[d].max(1);
+        rest /= shape[d].max(1);
+    }
+    if index.len() == 1 {
+        index[0].to_string()
+    } else {
+        let parts: Vec<String> = index.iter().map(usize::to_string).collect();
+        format!("[{}]", parts.join(", "))
+    }
+}
+
+/// The numbers of attribute `attr` of `var`, if it has one.
+fn attribute_numbers(path: &Path, var: &Variable<'_>, attr: &str) -> Result<Option<Vec<f64>>> {
+    let Some(value) = var.attribute_value(attr) else {
+        return Ok(None);
+    };
+    let value = value.map_err(|e| Error::netcdf(path, e))?;
+    let numbers = match value {
+        AttributeValue::Uchar(x) => vec![f64::from(x)],
+        AttributeValue::Uchars(x) => x.into_iter().map(f64::from).collect(),
+        AttributeValue::Schar(x) => vec![f64::from(x)],
+        AttributeValue::Schars(x) => x.into_iter().map(f64::from).collect(),
+        AttributeValue::Ushort(x) => vec![f64::from(x)],
+        AttributeValue::Ushorts(x) => x.into_iter().map(f64::from).collect(),
+        AttributeValue::Short(x) => vec![f64::from(x)],
+        AttributeValue::Shorts(x) => x.into_iter().map(f64::from).collect(),
+        AttributeValue::Uint(x) => vec![f64::from(x)],
+        AttributeValue::Uints(x) => x.into_iter().map(f64::from).collect(),
+        AttributeValue::Int(x) => vec![f64::from(x)],
+        AttributeValue::Ints(x) => x.into_iter().map(f64::from).collect(),
+        AttributeValue::Ulonglong(x) => vec![x as f64],
+        AttributeValue::Ulonglongs(x) => x.into_iter().map(|v| v as f64).collect(),
+        AttributeValue::Longlong(x) => vec![x as f64],
+        AttributeValue::Longlongs(x) => x.into_iter().map(|v| v as f64).collect(),
+        AttributeValue::Float(x) => vec![f64::from(x)],
+        AttributeValue::Floats(x) => x.into_iter().map(f64::from).collect(),
+        AttributeValue::Double(x) => vec![x],
+        AttributeValue::Doubles(x) => x,
+        AttributeValue::Str(_) | AttributeValue::Strs(_) => {
+            return Err(Error::input(
+                path,
+                None,
+                format!(
+                    "attribute '{attr}' of variable '{}' is text, not a number",
+                    var.name()
+                ),
+            ))
+        }
+    };
+    Ok(Some(numbers))
+}
+
+/// The single number held by attribute `attr` of `var`, if it has one.
+fn attribute_number(path: &Path, var: &Variable<'_>, attr: &str) -> Result<Option<f64>> {
+    match attribute_numbers(path, var, attr)? {
+        None => Ok(None),
+        Some(v) if v.len() == 1 => Ok(Some(v[0])),
+        Some(v) => Err(Error::input(
+            path,
+            None,
+            format!(
+                "attribute '{attr}' of variable '{}' must hold one number, found {}",
+                var.name(),
+                v.len()
+            ),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_formatting() {
+        assert_eq!(format_index(5, &[10], &[0]), "5");
+        assert_eq!(format_index(5, &[1, 40], &[9, 0]), "[9, 5]");
+        assert_eq!(format_index(43, &[3, 40], &[0, 0]), "[1, 3]");
+    }
+}

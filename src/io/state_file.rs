@@ -1,0 +1,222 @@
+//! Model states on disk: plain text (one number per line) or NetCDF.
+
+use std::fs;
+use std::io::Read;
+use std::path::Path;
+
+use crate::io::atomic_output::AtomicOutput;
+use crate::io::netcdf_trajectory::{
+    data_variables, describe_variable, is_time_series, list_variables, read_values, TIME,
+};
+use crate::{Error, Result};
+
+/// The first bytes of a NetCDF file: classic, 64-bit offset, CDF-5, and NetCDF-4 (HDF5).
+const NETCDF_MAGIC: [&[u8]; 4] = [b"CDF\x01", b"CDF\x02", b"CDF\x05", b"\x89HDF\r\n\x1a\n"];
+
+/// Reads a model state (a vector of `expected_len` numbers) from a text file or from a
+/// NetCDF file; the format is recognised by the file's first bytes, not by its extension.
+///
+/// * Text: one number per line; blank lines and lines whose first non-blank character is
+///   `#` are ignored. Errors name the line.
+/// * NetCDF: of the data variables (those whose name is not a dimension name), either exactly
+///   one 1-D variable along a dimension other than `time` is read, or, if there is none,
+///   exactly one 2-D variable whose first dimension is `time`, of which the **last** record is
+///   read. So the output of a forecast (see
+///   [`write_trajectory`](crate::io::netcdf_trajectory::write_trajectory)) can be used as an
+///   initial state. `_FillValue`/`missing_value` values are an error, as is NaN or infinity;
+///   both name the variable and index. `scale_factor`/`add_offset` are applied.
+///
+/// Any other number of values than `expected_len` is an error.
+pub fn read_state(path: &Path, expected_len: usize) -> Result<Vec<f64>> {
+    let mut head = Vec::with_capacity(8);
+    fs::File::open(path)
+        .and_then(|f| f.take(8).read_to_end(&mut head))
+        .map_err(|e| Error::io(path, e))?;
+    if head.is_empty() {
+        return Err(Error::input(
+            path,
+            None,
+            "the file is empty; expected a model state (one number per line, or a NetCDF file)",
+        ));
+    }
+    if NETCDF_MAGIC.iter().any(|magic| head.starts_with(magic)) {
+        read_state_netcdf(path, expected_len)
+    } else {
+        read_state_text(path, expected_len)
+    }
+}
+
+fn read_state_text(path: &Path, expected_len: usize) -> Result<Vec<f64>> {
+    let bytes = fs::read(path).map_err(|e| Error::io(path, e))?;
+    let mut values = Vec::with_capacity(expected_len);
+    for (i, raw_line) in bytes.split(|&b| b == b'\n').enumerate() {
+        let line_no = i + 1;
+        let line = std::str::from_utf8(raw_line).map_err(|_| {
+            Error::input(
+                path,
+                Some(line_no),
+                "not valid UTF-8 text (and the file is not NetCDF either)",
+            )
+        })?;
+        let text = line.trim();
+        if text.is_empty() || text.starts_with('#') {
+            continue;
+        }
+        let value: f64 = text.parse().map_err(|_| {
+            Error::input(
+                path,
+                Some(line_no),
+                format!("cannot parse '{}' as a number", shorten(text)),
+            )
+        })?;
+        if !value.is_finite() {
+            return Err(Error::input(
+                path,
+                Some(line_no),
+                format!("non-finite value '{}'", shorten(text)),
+            ));
+        }
+        values.push(value);
+    }
+    if values.is_empty() {
+        return Err(Error::input(
+            path,
+            None,
+            format!(
+                "holds no values (only blank lines and comments), but the model state has \
+                 {expected_len}"
+            ),
+        ));
+    }
+    check_len(path, "", values.len(), expected_len)?;
+    Ok(values)
+}
+
+fn read_state_netcdf(path: &Path, expected_len: usize) -> Result<Vec<f64>> {
+    let file = netcdf::open(path).map_err(|e| Error::netcdf(path, e))?;
+    let data = data_variables(&file);
+    let vectors: Vec<_> = data
+        .iter()
+        .filter(|v| v.dimensions().len() == 1 && v.dimensions()[0].name() != TIME)
+        .collect();
+    let series: Vec<_> = data.iter().filter(|v| is_time_series(v)).collect();
+
+    let (var, ranges, what) = match (vectors.as_slice(), series.as_slice()) {
+        ([var], _) => {
+            let len = var.dimensions()[0].len();
+            (*var, vec![0..len], String::new())
+        }
+        ([], [var]) => {
+            let dims = var.dimensions();
+            let (records, len) = (dims[0].len(), dims[1].len());
+            if records == 0 {
+                return Err(Error::input(
+                    path,
+                    None,
+                    format!(
+                        "variable {} has no time records to take the state from",
+                        describe_variable(var)
+                    ),
+                ));
+            }
+            (
+                *var,
+                vec![records - 1..records, 0..len],
+                format!(" (last of {records} time records)"),
+            )
+        }
+        _ => {
+            return Err(Error::input(
+                path,
+                None,
+                format!(
+                    "cannot tell which variable holds the state: found data variables {}; \
+                     need exactly one 1-D data variable (the state), or else exactly one 2-D \
+                     variable with first dimension '{TIME}' (its last record is used)",
+                    list_variables(&data)
+                ),
+            ))
+        }
+    };
+    let values = read_values(path, var, &ranges, true)?;
+    let label = format!("variable '{}'{what} ", var.name());
+    check_len(path, &label, values.len(), expected_len)?;
+    Ok(values)
+}
+
+fn check_len(path: &Path, label: &str, found: usize, expected: usize) -> Result<()> {
+    if found == expected {
+        return Ok(());
+    }
+    Err(Error::input(
+        path,
+        None,
+        format!(
+            "{label}holds {found} value{}, but the model state has {expected}",
+            if found == 1 { "" } else { "s" }
+        ),
+    ))
+}
+
+/// At most 40 characters of `text`, for error messages about arbitrary lines.
+fn shorten(text: &str) -> String {
+    const MAX: usize = 40;
+    if text.chars().count() <= MAX {
+        text.to_string()
+    } else {
+        let head: String = text.chars().take(MAX).collect();
+        format!("{head}...")
+    }
+}
+
+/// Writes a state as a text file, one number per line in Rust's shortest round-trip
+/// scientific notation (`{:e}`, e.g. `-1.25e-3`), so [`read_state`] gives back exactly the
+/// same bits. Written atomically; non-finite values are an [`Error::InvalidArgument`].
+pub fn write_state_text(path: &Path, state: &[f64]) -> Result<()> {
+    if let Some(i) = state.iter().position(|v| !v.is_finite()) {
+        return Err(Error::invalid(
+            "state",
+            format!(
+                "value {i} is {} and cannot be written to {}",
+                state[i],
+                path.display()
+            ),
+        ));
+    }
+    let mut text = String::with_capacity(state.len() * 24);
+    for v in state {
+        text.push_str(&format!("{v:e}\n"));
+    }
+    let out = AtomicOutput::new(path)?;
+    fs::write(out.temp_path(), text).map_err(|e| Error::io(path, e))?;
+    out.commit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shorten_keeps_short_text_and_cuts_long_text() {
+        assert_eq!(shorten("abc"), "abc");
+        let long = "x".repeat(100);
+        assert_eq!(shorten(&long), format!("{}...", "x".repeat(40)));
+    }
+
+    #[test]
+    fn text_format_round_trips_awkward_values() {
+        let values = [
+            0.1,
+            -0.0,
+            f64::MIN_POSITIVE,
+            5e-324,
+            f64::MAX,
+            -f64::MAX,
+            1.0 / 3.0,
+        ];
+        for v in values {
+            let back: f64 = format!("{v:e}").parse().unwrap();
+            assert_eq!(back.to_bits(), v.to_bits(), "{v:e}");
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! fourdvar: variational data assimilation (4D-Var) and back-propagation through time on one
+//! hand-written adjoint core.
+//!
+//! Layers, with imports pointing downward only (see DESIGN.md): [`cli`] → [`experiment`] →
+//! [`io`] → [`models`] → [`core`]. The core knows nothing of the layers above it: it defines
+//! the [`core::Dynamics`] trait, the one adjoint sweep and the derivative checks.
+
+pub mod cli;
+pub mod core;
+pub mod error;
+pub mod experiment;
+pub mod io;
+pub mod models;
+
+pub use error::{Error, Result};

@@ -1,0 +1,111 @@
+//! Lorenz-63: dx/dt = σ(y − x), dy/dt = x(ρ − z) − y, dz/dt = xy − βz, integrated with RK4.
+//! The parameters are θ = [σ, ρ, β].
+
+use super::rk4::{Rk4, VectorField};
+use super::ModelInfo;
+
+/// The Lorenz-63 right-hand side.
+#[derive(Clone, Debug)]
+pub struct Lorenz63Field {
+    /// Prandtl number σ (10 in Lorenz 1963).
+    pub sigma: f64,
+    /// Rayleigh number ρ (28).
+    pub rho: f64,
+    /// Geometric factor β (8/3).
+    pub beta: f64,
+}
+
+/// The Lorenz-63 model: the RK4 step of [`Lorenz63Field`].
+pub type Lorenz63 = Rk4<Lorenz63Field>;
+
+/// Builds a Lorenz-63 model with parameters σ, ρ, β and time step dt.
+pub fn lorenz63(sigma: f64, rho: f64, beta: f64, dt: f64) -> Lorenz63 {
+    Rk4 {
+        field: Lorenz63Field { sigma, rho, beta },
+        dt,
+    }
+}
+
+impl VectorField for Lorenz63Field {
+    fn dim(&self) -> usize {
+        3
+    }
+
+    fn param_len(&self) -> usize {
+        3
+    }
+
+    fn params(&self) -> Vec<f64> {
+        vec![self.sigma, self.rho, self.beta]
+    }
+
+    fn set_params(&mut self, params: &[f64]) {
+        [self.sigma, self.rho, self.beta] = [params[0], params[1], params[2]];
+    }
+
+    fn eval(&self, s: &[f64], out: &mut [f64]) {
+        let (x, y, z) = (s[0], s[1], s[2]);
+        out[0] = self.sigma * (y - x);
+        out[1] = x * (self.rho - z) - y;
+        out[2] = x * y - self.beta * z;
+    }
+
+    /// J = [[−σ, σ, 0], [ρ−z, −1, −x], [y, x, −β]], ∂f/∂θ = [[y−x, 0, 0], [0, x, 0], [0, 0, −z]].
+    fn tangent(&self, s: &[f64], ds: &[f64], dp: &[f64], out: &mut [f64]) {
+        let (x, y, z) = (s[0], s[1], s[2]);
+        let (dx, dy, dz) = (ds[0], ds[1], ds[2]);
+        let [dsig, drho, dbeta] = match dp {
+            [a, b, c] => [*a, *b, *c],
+            _ => [0.0; 3],
+        };
+        out[0] = self.sigma * (dy - dx) + dsig * (y - x);
+        out[1] = (self.rho - z) * dx - dy - x * dz + drho * x;
+        out[2] = y * dx + x * dy - self.beta * dz - dbeta * z;
+    }
+
+    fn adjoint(&self, s: &[f64], l: &[f64], out: &mut [f64], params_bar: &mut [f64]) {
+        let (x, y, z) = (s[0], s[1], s[2]);
+        out[0] = -self.sigma * l[0] + (self.rho - z) * l[1] + y * l[2];
+        out[1] = self.sigma * l[0] - l[1] + x * l[2];
+        out[2] = -x * l[1] - self.beta * l[2];
+        if let [sig, rho, beta] = params_bar {
+            *sig += (y - x) * l[0];
+            *rho += x * l[1];
+            *beta -= z * l[2];
+        }
+    }
+}
+
+impl ModelInfo for Lorenz63 {
+    fn name(&self) -> &'static str {
+        "Lorenz-63"
+    }
+    fn state_dimension(&self) -> &'static str {
+        "component"
+    }
+    fn state_long_name(&self) -> String {
+        "Lorenz-63 component (0 = x, 1 = y, 2 = z)".into()
+    }
+    fn state_coordinate(&self) -> Vec<f64> {
+        vec![0.0, 1.0, 2.0]
+    }
+    fn variable(&self) -> &'static str {
+        "state"
+    }
+    fn variable_long_name(&self) -> String {
+        "Lorenz-63 state (x, y, z)".into()
+    }
+    fn time_step(&self) -> f64 {
+        self.dt
+    }
+    fn time_comment(&self) -> Option<String> {
+        Some("nondimensional Lorenz-63 time".into())
+    }
+    fn param_names(&self) -> Vec<&'static str> {
+        vec!["sigma", "rho", "beta"]
+    }
+    /// (1, 1, 1), near the unstable origin, from which the orbit joins the attractor.
+    fn default_initial_state(&self) -> Vec<f64> {
+        vec![1.0, 1.0, 1.0]
+    }
+}

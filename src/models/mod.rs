@@ -1,0 +1,35 @@
+//! The forecast models, each with a hand-written tangent-linear and adjoint: Lorenz-96 and
+//! Lorenz-63 on a shared RK4 integrator. A new model is one file here implementing
+//! [`crate::core::Dynamics`] (or [`rk4::VectorField`]) and [`ModelInfo`].
+
+pub mod lorenz63;
+pub mod lorenz96;
+pub mod rk4;
+
+pub use lorenz63::{lorenz63, Lorenz63};
+pub use lorenz96::{lorenz96, Lorenz96};
+
+/// What a model tells the outside world about itself: names and units for output files, the
+/// time step and a default initial state.
+pub trait ModelInfo {
+    /// Human-readable model name, e.g. "Lorenz-96".
+    fn name(&self) -> &'static str;
+    /// Name of the state dimension in output files, e.g. "site".
+    fn state_dimension(&self) -> &'static str;
+    /// `long_name` of the state coordinate.
+    fn state_long_name(&self) -> String;
+    /// Values of the state coordinate.
+    fn state_coordinate(&self) -> Vec<f64>;
+    /// Name of the state variable in output files, e.g. "x".
+    fn variable(&self) -> &'static str;
+    /// `long_name` of the state variable.
+    fn variable_long_name(&self) -> String;
+    /// Model time step, in model time units.
+    fn time_step(&self) -> f64;
+    /// A note on the time unit for output files.
+    fn time_comment(&self) -> Option<String>;
+    /// Names of the parameters θ, in order.
+    fn param_names(&self) -> Vec<&'static str>;
+    /// The initial state used when the user gives none.
+    fn default_initial_state(&self) -> Vec<f64>;
+}
