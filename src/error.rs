@@ -34,7 +34,10 @@ pub enum Error {
         message: String,
     },
     /// The model produced a non-finite state.
-    #[error("the model state became non-finite (NaN or infinite) at step {step}{}", context_suffix(context))]
+    #[error(
+        "the model state became non-finite (NaN or infinite) at step {step}{}",
+        context_suffix(context)
+    )]
     NonFinite {
         /// The step (0-based count of steps taken) whose result is non-finite.
         step: usize,

@@ -25,9 +25,21 @@ fn assert_taylor(report: &TaylorReport, what: &str) {
         "{what}: best |ratio-1| = {:.3e}, slope {:.4} over {:.1} decades",
         report.best_ratio_error, report.slope, report.slope_decades
     );
-    assert!(report.best_ratio_error <= 1e-6, "{what}: {}", report.best_ratio_error);
-    assert!((report.slope - 2.0).abs() <= 0.1, "{what}: slope {}", report.slope);
-    assert!(report.slope_decades >= 4.0, "{what}: only {} decades", report.slope_decades);
+    assert!(
+        report.best_ratio_error <= 1e-6,
+        "{what}: {}",
+        report.best_ratio_error
+    );
+    assert!(
+        (report.slope - 2.0).abs() <= 0.1,
+        "{what}: slope {}",
+        report.slope
+    );
+    assert!(
+        report.slope_decades >= 4.0,
+        "{what}: only {} decades",
+        report.slope_decades
+    );
 }
 
 fn taylor_suite<M: Dynamics + ModelInfo + Clone>(model: &M, x: &[f64], seed: u64) {

@@ -19,7 +19,10 @@ fn metadata(n: usize) -> TrajectoryMetadata {
         source: "fourdvar 0.1.0, Lorenz-96 model".to_string(),
         history: "2026-11-28T05:00:00Z: fourdvar forecast --steps 4".to_string(),
         model_configuration: "model = \"lorenz96\"\nn = 5\nforcing = 8.0\n".to_string(),
-        global_numbers: vec![("model_forcing".to_string(), 8.0), ("model_dt".to_string(), 0.05)],
+        global_numbers: vec![
+            ("model_forcing".to_string(), 8.0),
+            ("model_dt".to_string(), 0.05),
+        ],
         time_units: "1".to_string(),
         time_long_name: "model time (Lorenz-96 time units)".to_string(),
         time_comment: Some("one time unit is about 5 days of atmospheric time".to_string()),
@@ -42,7 +45,7 @@ fn awkward_values(count: usize) -> Vec<f64> {
         f64::MAX,
         -2.0 / 7.0,
         1e-300,
-        123456789.123456789,
+        123_456_789.123_456_79,
         std::f64::consts::PI,
     ];
     (0..count)
@@ -87,7 +90,10 @@ fn write_text(dir: &Path, name: &str, content: &str) -> PathBuf {
 
 fn string_attribute(file: &netcdf::File, var: Option<&str>, name: &str) -> String {
     let value = match var {
-        None => file.attribute(name).unwrap_or_else(|| panic!("no {name}")).value(),
+        None => file
+            .attribute(name)
+            .unwrap_or_else(|| panic!("no {name}"))
+            .value(),
         Some(v) => file
             .variable(v)
             .unwrap()
@@ -209,7 +215,10 @@ fn trajectory_carries_cf_metadata() {
         step.vartype(),
         netcdf::types::NcVariableType::Int(netcdf::types::IntType::I32)
     );
-    assert_eq!(string_attribute(&f, Some("step"), "long_name"), "model step index");
+    assert_eq!(
+        string_attribute(&f, Some("step"), "long_name"),
+        "model step index"
+    );
     assert_eq!(step.dimensions()[0].name(), "time");
 
     assert_eq!(
@@ -222,7 +231,10 @@ fn trajectory_carries_cf_metadata() {
     let x = f.variable("x").unwrap();
     let dims: Vec<String> = x.dimensions().iter().map(|d| d.name()).collect();
     assert_eq!(dims, vec!["time".to_string(), "site".to_string()]);
-    assert_eq!(string_attribute(&f, Some("x"), "long_name"), "Lorenz-96 state");
+    assert_eq!(
+        string_attribute(&f, Some("x"), "long_name"),
+        "Lorenz-96 state"
+    );
     assert_eq!(string_attribute(&f, Some("x"), "units"), "1");
 }
 
@@ -254,9 +266,15 @@ fn write_trajectory_rejects_inconsistent_input() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.nc");
     let meta = metadata(3);
-    let cases: Vec<(Vec<u64>, Vec<f64>, Vec<f64>, &str)> = vec![
+    type Case = (Vec<u64>, Vec<f64>, Vec<f64>, &'static str);
+    let cases: Vec<Case> = vec![
         (vec![0, 1], vec![0.0, 1.0], vec![0.0; 5], "5 state values"),
-        (vec![0], vec![0.0, 1.0], vec![0.0; 6], "1 step indices for 2 times"),
+        (
+            vec![0],
+            vec![0.0, 1.0],
+            vec![0.0; 6],
+            "1 step indices for 2 times",
+        ),
         (vec![], vec![], vec![], "no times"),
     ];
     for (steps, times, states, expected) in cases {
@@ -283,13 +301,7 @@ fn write_trajectory_rejects_inconsistent_input() {
 fn write_trajectory_into_missing_directory_names_the_path() {
     let dir = tempfile::tempdir().unwrap();
     let path = nonexistent_dir(dir.path()).join("out.nc");
-    let msg = err_text(write_trajectory(
-        &path,
-        &metadata(1),
-        &[0],
-        &[0.0],
-        &[1.0],
-    ));
+    let msg = err_text(write_trajectory(&path, &metadata(1), &[0], &[0.0], &[1.0]));
     assert_mentions(&msg, &[&path.display().to_string()]);
 }
 
@@ -367,11 +379,17 @@ fn text_state_errors_name_file_and_line() {
 
     let short = write_text(dir.path(), "short.txt", &"1.0\n".repeat(39));
     let msg = err_text(read_state(&short, 40));
-    assert_mentions(&msg, &["short.txt", "holds 39 values, but the model state has 40"]);
+    assert_mentions(
+        &msg,
+        &["short.txt", "holds 39 values, but the model state has 40"],
+    );
 
     let long = write_text(dir.path(), "long.txt", &"1.0\n".repeat(41));
     let msg = err_text(read_state(&long, 40));
-    assert_mentions(&msg, &["long.txt", "holds 41 values, but the model state has 40"]);
+    assert_mentions(
+        &msg,
+        &["long.txt", "holds 41 values, but the model state has 40"],
+    );
 
     let empty = write_text(dir.path(), "empty.txt", "");
     let msg = err_text(read_state(&empty, 40));
@@ -527,7 +545,15 @@ fn netcdf_state_rejects_missing_and_non_finite_values() {
         f.close().unwrap();
     }
     let msg = err_text(read_state(&missing, 3));
-    assert_mentions(&msg, &["missing_value.nc", "variable 'x'", "missing_value", "index 0"]);
+    assert_mentions(
+        &msg,
+        &[
+            "missing_value.nc",
+            "variable 'x'",
+            "missing_value",
+            "index 0",
+        ],
+    );
 
     // A variable that was defined but never written holds NetCDF's default fill value.
     let unwritten = dir.path().join("unwritten.nc");

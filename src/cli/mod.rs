@@ -117,7 +117,10 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
 /// The `history` attribute: a UTC time stamp and the command line.
 fn history(args: &[OsString]) -> String {
     let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now());
-    let line: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+    let line: Vec<String> = args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     format!("{now}: {}", line.join(" "))
 }
 

@@ -28,7 +28,10 @@ fn beta(s: u64, t: i64, cap: u128) -> u128 {
 
 /// The repetition number: the smallest t ≥ 0 with β(s, t) ≥ l.
 pub fn repetition_number(steps: u64, snapshots: u64) -> u64 {
-    assert!(snapshots >= 1, "at least one snapshot (the initial state) is needed");
+    assert!(
+        snapshots >= 1,
+        "at least one snapshot (the initial state) is needed"
+    );
     let mut t = 0i64;
     while beta(snapshots, t, steps as u128) < steps as u128 {
         t += 1;
@@ -79,8 +82,8 @@ mod tests {
     fn brute_force(max_steps: usize, max_snapshots: usize) -> Vec<Vec<u64>> {
         // cost[s][l]
         let mut cost = vec![vec![0u64; max_steps + 1]; max_snapshots + 1];
-        for l in 2..=max_steps {
-            cost[1][l] = (l * (l - 1) / 2) as u64;
+        for (l, c) in cost[1].iter_mut().enumerate() {
+            *c = (l * l.saturating_sub(1) / 2) as u64;
         }
         for s in 2..=max_snapshots {
             for l in 2..=max_steps {

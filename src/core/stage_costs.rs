@@ -3,7 +3,7 @@
 //! of a composed adjoint). Observation misfits and RNN losses live in their own layers.
 
 use super::dynamics::StageCost;
-use super::vector::dot;
+use super::vector::{dot, sum_pairs};
 
 /// J = Σ_{k active} ½ w ‖x_k − y_k‖², with reference states y_k stored for every step.
 #[derive(Clone, Debug)]
@@ -39,18 +39,15 @@ impl StageCost for QuadraticMisfit {
 
     fn value(&self, k: usize, x: &[f64]) -> f64 {
         let y = self.target(k);
-        0.5 * self.weight * x.iter().zip(y).map(|(a, b)| (a - b) * (a - b)).sum::<f64>()
+        0.5 * self.weight * sum_pairs(x, y, |a, b| (a - b) * (a - b))
     }
 
     fn value_and_gradient(&self, k: usize, x: &[f64], x_bar: &mut [f64], _: &mut [f64]) -> f64 {
         let y = self.target(k);
-        let mut j = 0.0;
         for ((xb, a), b) in x_bar.iter_mut().zip(x).zip(y) {
-            let d = a - b;
-            j += d * d;
-            *xb += self.weight * d;
+            *xb += self.weight * (a - b);
         }
-        0.5 * self.weight * j
+        self.value(k, x)
     }
 }
 

@@ -110,7 +110,11 @@ pub fn tangent_linear_run<D: Dynamics>(
     let (mut x, mut x_next) = (x0.to_vec(), vec![0.0; x0.len()]);
     let (mut dx, mut dx_next) = (dx0.to_vec(), vec![0.0; x0.len()]);
     for k in 0..steps {
-        let input = if m == 0 { &[][..] } else { &dinputs[k * m..(k + 1) * m] };
+        let input = if m == 0 {
+            &[][..]
+        } else {
+            &dinputs[k * m..(k + 1) * m]
+        };
         let tangent = TangentInputs {
             state: &dx,
             params: dparams,

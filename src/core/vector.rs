@@ -1,10 +1,31 @@
 //! Small dense-vector operations on `f64` slices, written once and used by the sweep, the
 //! models and the checks.
 
+/// Σ g(aᵢ, bᵢ) over two equally long slices, with four independent partial sums: a single
+/// running sum is a chain of dependent additions that runs at a quarter of the speed.
+#[inline]
+pub fn sum_pairs(a: &[f64], b: &[f64], g: impl Fn(f64, f64) -> f64) -> f64 {
+    debug_assert_eq!(a.len(), b.len());
+    let mut acc = [0.0; 4];
+    let (ca, cb) = (a.chunks_exact(4), b.chunks_exact(4));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for lane in 0..4 {
+            acc[lane] += g(x[lane], y[lane]);
+        }
+    }
+    let tail: f64 = ra.iter().zip(rb).map(|(x, y)| g(*x, *y)).sum();
+    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
+}
+
 /// Inner product ⟨a, b⟩ = Σ aᵢ bᵢ.
 pub fn dot(a: &[f64], b: &[f64]) -> f64 {
-    debug_assert_eq!(a.len(), b.len());
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
+    sum_pairs(a, b, |x, y| x * y)
+}
+
+/// Σ aᵢ.
+pub fn sum(a: &[f64]) -> f64 {
+    sum_pairs(a, a, |x, _| x)
 }
 
 /// Euclidean norm ‖a‖₂.

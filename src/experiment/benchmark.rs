@@ -6,7 +6,9 @@ use std::time::Instant;
 
 use crate::core::stage_costs::QuadraticMisfit;
 use crate::core::verification::random_vector;
-use crate::core::{integrate, value_and_gradient, AdjointOutputs, Dynamics, Storage, TangentInputs};
+use crate::core::{
+    integrate, value_and_gradient, AdjointOutputs, Dynamics, Storage, TangentInputs,
+};
 use crate::error::{Error, Result};
 use crate::models::lorenz96;
 
@@ -57,7 +59,10 @@ fn seconds_per_call(min_time: f64, mut f: impl FnMut()) -> f64 {
 /// about `min_time` seconds on each measurement.
 pub fn benchmark_lorenz96(n: usize, window: usize, min_time: f64) -> Result<BenchmarkRow> {
     if n < 4 {
-        return Err(Error::invalid("--sizes", format!("Lorenz-96 needs N >= 4, got {n}")));
+        return Err(Error::invalid(
+            "--sizes",
+            format!("Lorenz-96 needs N >= 4, got {n}"),
+        ));
     }
     let model = lorenz96(n, 8.0, 0.05);
     // A state on the attractor: climatological noise, spun up (fewer steps for huge N).
@@ -76,8 +81,9 @@ pub fn benchmark_lorenz96(n: usize, window: usize, min_time: f64) -> Result<Benc
         params: &[1.0],
         input: &[],
     };
-    let tangent_step =
-        seconds_per_call(min_time, || model.step_tl(&mut ws, 0, &x, tangent, &mut out));
+    let tangent_step = seconds_per_call(min_time, || {
+        model.step_tl(&mut ws, 0, &x, tangent, &mut out)
+    });
     let adjoint_step = seconds_per_call(min_time, || {
         let outputs = AdjointOutputs {
             state: &mut out,
@@ -90,7 +96,9 @@ pub fn benchmark_lorenz96(n: usize, window: usize, min_time: f64) -> Result<Benc
     // A quadratic misfit at every step against a nearby trajectory.
     let mut targets = Vec::with_capacity((window + 1) * n);
     let shifted: Vec<f64> = x.iter().zip(&dx).map(|(a, b)| a + 0.1 * b).collect();
-    integrate(&model, &shifted, window, |_, s| targets.extend_from_slice(s))?;
+    integrate(&model, &shifted, window, |_, s| {
+        targets.extend_from_slice(s)
+    })?;
     let cost = QuadraticMisfit::new(n, 1.0, targets, vec![true; window + 1]);
     let mut failure = None;
     let forward_window = seconds_per_call(min_time, || {

@@ -71,7 +71,12 @@ impl ModelTask for Checks<'_> {
 
     fn run<M: Dynamics + ModelInfo + Clone>(self, model: M) -> Result<Vec<CheckRow>> {
         let req = self.0;
-        let x = integrate(&model, &model.default_initial_state(), req.spinup, |_, _| {})?;
+        let x = integrate(
+            &model,
+            &model.default_initial_state(),
+            req.spinup,
+            |_, _| {},
+        )?;
         check_model(&model, &x, req.window, req.seed)
     }
 }
@@ -177,7 +182,8 @@ pub fn check_model<M: Dynamics + Clone>(
         });
     }
     let snapshots = 3;
-    let checkpointed = value_and_gradient(model, x, window, &cost, Storage::Checkpoints(snapshots))?;
+    let checkpointed =
+        value_and_gradient(model, x, window, &cost, Storage::Checkpoints(snapshots))?;
     let difference: Vec<f64> = checkpointed
         .state_gradient
         .iter()
@@ -188,7 +194,10 @@ pub fn check_model<M: Dynamics + Clone>(
         test: format!("checkpointing ({snapshots} snapshots) vs full storage"),
         value: norm(&difference) / norm(&full.state_gradient),
         threshold: CHECKPOINTING,
-        note: format!("{} forward steps instead of {window}", checkpointed.forward_steps),
+        note: format!(
+            "{} forward steps instead of {window}",
+            checkpointed.forward_steps
+        ),
     });
     Ok(rows)
 }

@@ -112,7 +112,11 @@ impl ModelTask for Forecast<'_> {
 
         let meta = TrajectoryMetadata {
             title: format!("{} forecast", model.name()),
-            source: format!("fourdvar {}, {} model", env!("CARGO_PKG_VERSION"), model.name()),
+            source: format!(
+                "fourdvar {}, {} model",
+                env!("CARGO_PKG_VERSION"),
+                model.name()
+            ),
             history: request.history.clone(),
             model_configuration: request.model.text.clone(),
             global_numbers: model
@@ -126,7 +130,10 @@ impl ModelTask for Forecast<'_> {
                 ])
                 .collect(),
             time_units: "1".into(),
-            time_long_name: format!("model time since the end of the spin-up ({} time units)", model.name()),
+            time_long_name: format!(
+                "model time since the end of the spin-up ({} time units)",
+                model.name()
+            ),
             time_comment: model.time_comment(),
             state_dimension: model.state_dimension().into(),
             state_long_name: model.state_long_name(),

@@ -91,10 +91,7 @@ impl AtomicOutput {
                         path,
                         io::Error::new(
                             e.kind(),
-                            format!(
-                                "cannot create the temporary file {}: {e}",
-                                temp.display()
-                            ),
+                            format!("cannot create the temporary file {}: {e}", temp.display()),
                         ),
                     ))
                 }

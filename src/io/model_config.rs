@@ -143,10 +143,7 @@ impl ModelConfig {
         let Some(model) = key.model else {
             return Err(Error::config(
                 path,
-                format!(
-                    "missing key `model` (one of {})",
-                    MODEL_NAMES.join(", ")
-                ),
+                format!("missing key `model` (one of {})", MODEL_NAMES.join(", ")),
             ));
         };
         let key_error = |span: std::ops::Range<usize>, key: &str, what: String| {
@@ -164,7 +161,12 @@ impl ModelConfig {
         };
         let finite = |value: &Spanned<f64>, key: &str| {
             let v = *value.get_ref();
-            check(v.is_finite(), value.span(), key, format!("must be finite, got {v}"))
+            check(
+                v.is_finite(),
+                value.span(),
+                key,
+                format!("must be finite, got {v}"),
+            )
         };
         let time_step = |dt: &Spanned<f64>| {
             let v = *dt.get_ref();

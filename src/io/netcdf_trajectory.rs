@@ -16,7 +16,6 @@
 //! ```
 
 use std::collections::HashSet;
-use std::ops::Range;
 use std::path::Path;
 
 use netcdf::types::{FloatType, NcVariableType};
@@ -284,8 +283,7 @@ pub fn read_trajectory(path: &Path, variable: Option<&str>) -> Result<Trajectory
             )
         })?,
         None => {
-            let mut series: Vec<Variable<'_>> =
-                data.into_iter().filter(is_time_series).collect();
+            let mut series: Vec<Variable<'_>> = data.into_iter().filter(is_time_series).collect();
             if series.len() != 1 {
                 let all = data_variables(&file);
                 return Err(Error::input(
@@ -316,9 +314,9 @@ pub fn read_trajectory(path: &Path, variable: Option<&str>) -> Result<Trajectory
     let records = var.dimensions()[0].len();
     let n = var.dimensions()[1].len();
 
-    let time = file.variable(TIME).ok_or_else(|| {
-        Error::input(path, None, format!("has no '{TIME}' coordinate variable"))
-    })?;
+    let time = file
+        .variable(TIME)
+        .ok_or_else(|| Error::input(path, None, format!("has no '{TIME}' coordinate variable")))?;
     if time.dimensions().len() != 1 || time.dimensions()[0].name() != TIME {
         return Err(Error::input(
             path,
@@ -329,7 +327,7 @@ pub fn read_trajectory(path: &Path, variable: Option<&str>) -> Result<Trajectory
             ),
         ));
     }
-    let times = read_values(path, &time, &[0..records], false)?;
+    let times = read_values(path, &time, &[0], &[records], false)?;
 
     let steps = match file.variable(STEP) {
         Some(step) if step.dimensions().len() == 1 && step.dimensions()[0].name() == TIME => {
@@ -338,7 +336,7 @@ pub fn read_trajectory(path: &Path, variable: Option<&str>) -> Result<Trajectory
         _ => None,
     };
 
-    let states = read_values(path, &var, &[0..records, 0..n], false)?;
+    let states = read_values(path, &var, &[0, 0], &[records, n], false)?;
     Ok(Trajectory {
         variable: name,
         times,
@@ -410,7 +408,8 @@ pub(crate) fn list_variables(vars: &[Variable<'_>]) -> String {
     }
 }
 
-/// Reads the hyperslab `ranges` (one range per dimension) of a numeric variable as `f64`.
+/// Reads the hyperslab of a numeric variable that starts at `start` and spans `count`
+/// elements (one entry per dimension) as `f64`.
 ///
 /// A value equal to `_FillValue` (or, for floating-point variables without one, the NetCDF
 /// default fill value) or to `missing_value` is an error naming the variable and index, as
@@ -419,7 +418,8 @@ pub(crate) fn list_variables(vars: &[Variable<'_>]) -> String {
 pub(crate) fn read_values(
     path: &Path,
     var: &Variable<'_>,
-    ranges: &[Range<usize>],
+    start: &[usize],
+    count: &[usize],
     reject_non_finite: bool,
 ) -> Result<Vec<f64>> {
     let name = var.name();
@@ -431,11 +431,12 @@ pub(crate) fn read_values(
             format!("variable '{name}' is not numeric (its type is {vartype:?})"),
         ));
     }
-    if ranges.iter().any(|r| r.is_empty()) {
+    if count.contains(&0) {
         return Ok(Vec::new());
     }
+    let ranges: Vec<_> = start.iter().zip(count).map(|(&s, &c)| s..s + c).collect();
     let raw: Vec<f64> = var
-        .get_values::<f64, _>(ranges.to_vec())
+        .get_values::<f64, _>(ranges)
         .map_err(|e| Error::netcdf(path, e))?;
 
     let mut missing: Vec<(f64, &str)> = Vec::new();
@@ -446,11 +447,9 @@ pub(crate) fn read_values(
             // default fill value in every element that was never written.
             let default = match vartype {
                 NcVariableType::Float(FloatType::F64) => var.fill_value::<f64>().ok().flatten(),
-                NcVariableType::Float(FloatType::F32) => var
-                    .fill_value::<f32>()
-                    .ok()
-                    .flatten()
-                    .map(f64::from),
+                NcVariableType::Float(FloatType::F32) => {
+                    var.fill_value::<f32>().ok().flatten().map(f64::from)
+                }
                 _ => None,
             };
             if let Some(f) = default {
@@ -462,8 +461,6 @@ pub(crate) fn read_values(
         missing.extend(values.into_iter().map(|f| (f, "missing_value")));
     }
 
-    let shape: Vec<usize> = ranges.iter().map(|r| r.len()).collect();
-    let origin: Vec<usize> = ranges.iter().map(|r| r.start).collect();
     for (k, &v) in raw.iter().enumerate() {
         for &(m, source) in &missing {
             if v == m || (v.is_nan() && m.is_nan()) {
@@ -472,7 +469,7 @@ pub(crate) fn read_values(
                     None,
                     format!(
                         "variable '{name}' holds a missing value ({v}, {source}) at index {}",
-                        format_index(k, &shape, &origin)
+                        format_index(k, count, start)
                     ),
                 ));
             }
@@ -496,7 +493,7 @@ pub(crate) fn read_values(
                 format!(
                     "variable '{name}' holds a non-finite value ({}) at index {}",
                     values[k],
-                    format_index(k, &shape, &origin)
+                    format_index(k, count, start)
                 ),
             ));
         }

@@ -101,10 +101,10 @@ fn read_state_netcdf(path: &Path, expected_len: usize) -> Result<Vec<f64>> {
         .collect();
     let series: Vec<_> = data.iter().filter(|v| is_time_series(v)).collect();
 
-    let (var, ranges, what) = match (vectors.as_slice(), series.as_slice()) {
+    let (var, start, count, what) = match (vectors.as_slice(), series.as_slice()) {
         ([var], _) => {
             let len = var.dimensions()[0].len();
-            (*var, vec![0..len], String::new())
+            (*var, vec![0], vec![len], String::new())
         }
         ([], [var]) => {
             let dims = var.dimensions();
@@ -121,7 +121,8 @@ fn read_state_netcdf(path: &Path, expected_len: usize) -> Result<Vec<f64>> {
             }
             (
                 *var,
-                vec![records - 1..records, 0..len],
+                vec![records - 1, 0],
+                vec![1, len],
                 format!(" (last of {records} time records)"),
             )
         }
@@ -138,7 +139,7 @@ fn read_state_netcdf(path: &Path, expected_len: usize) -> Result<Vec<f64>> {
             ))
         }
     };
-    let values = read_values(path, var, &ranges, true)?;
+    let values = read_values(path, var, &start, &count, true)?;
     let label = format!("variable '{}'{what} ", var.name());
     check_len(path, &label, values.len(), expected_len)?;
     Ok(values)

@@ -1,7 +1,7 @@
 //! Lorenz-63: dx/dt = σ(y − x), dy/dt = x(ρ − z) − y, dz/dt = xy − βz, integrated with RK4.
 //! The parameters are θ = [σ, ρ, β].
 
-use super::rk4::{Rk4, VectorField};
+use super::rk4::{AdjointTargets, Rk4, VectorField};
 use super::ModelInfo;
 
 /// The Lorenz-63 right-hand side.
@@ -63,15 +63,26 @@ impl VectorField for Lorenz63Field {
         out[2] = y * dx + x * dy - self.beta * dz - dbeta * z;
     }
 
-    fn adjoint(&self, s: &[f64], l: &[f64], out: &mut [f64], params_bar: &mut [f64]) {
+    fn adjoint(&self, s: &[f64], l: &[f64], targets: AdjointTargets<'_>) {
         let (x, y, z) = (s[0], s[1], s[2]);
-        out[0] = -self.sigma * l[0] + (self.rho - z) * l[1] + y * l[2];
-        out[1] = self.sigma * l[0] - l[1] + x * l[2];
-        out[2] = -x * l[1] - self.beta * l[2];
-        if let [sig, rho, beta] = params_bar {
-            *sig += (y - x) * l[0];
-            *rho += x * l[1];
-            *beta -= z * l[2];
+        let v = [
+            -self.sigma * l[0] + (self.rho - z) * l[1] + y * l[2],
+            self.sigma * l[0] - l[1] + x * l[2],
+            -x * l[1] - self.beta * l[2],
+        ];
+        let alpha = targets.alpha;
+        for (p, vi) in targets.primary.iter_mut().zip(v) {
+            *p += alpha * vi;
+        }
+        if let Some((secondary, beta)) = targets.secondary {
+            for (q, vi) in secondary.iter_mut().zip(v) {
+                *q += beta * vi;
+            }
+        }
+        if let [sig, rho, beta] = targets.params {
+            *sig += alpha * (y - x) * l[0];
+            *rho += alpha * x * l[1];
+            *beta -= alpha * z * l[2];
         }
     }
 }

@@ -4,8 +4,9 @@
 //! Each kernel runs the interior sites on plain slices (so the loop vectorises) and the few
 //! sites whose stencil wraps around the ring with periodic indices.
 
-use super::rk4::{Rk4, VectorField};
+use super::rk4::{AdjointTargets, Rk4, VectorField};
 use super::ModelInfo;
+use crate::core::vector::sum;
 
 /// The Lorenz-96 right-hand side.
 #[derive(Clone, Debug)]
@@ -28,10 +29,19 @@ pub fn lorenz96(n: usize, forcing: f64, dt: f64) -> Lorenz96 {
     }
 }
 
-/// Site i + offset on the ring of n sites.
+/// Site i + offset on the ring of n sites, for |offset| ≤ n (no integer division: this runs
+/// for every seam site of every stage).
 #[inline]
 fn wrap(i: usize, offset: isize, n: usize) -> usize {
-    (i as isize + offset).rem_euclid(n as isize) as usize
+    let j = i as isize + offset;
+    let n = n as isize;
+    (if j < 0 {
+        j + n
+    } else if j >= n {
+        j - n
+    } else {
+        j
+    }) as usize
 }
 
 /// Sites whose stencil reaches `below` sites down or `above` sites up across the ring's seam.
@@ -79,25 +89,62 @@ impl VectorField for Lorenz96Field {
             out[i] = site(i, wrap(i, 1, n), wrap(i, -1, n), wrap(i, -2, n));
         }
         for i in 2..n - 1 {
-            out[i] = site(i, i + 1, i - 1, i - 2);
+            out[i] =
+                (dx[i + 1] - dx[i - 2]) * x[i - 1] + (x[i + 1] - x[i - 2]) * dx[i - 1] - dx[i] + df;
         }
     }
 
-    /// Gathered transpose: x̄ⱼ = λⱼ₋₁ xⱼ₋₂ − λⱼ₊₂ xⱼ₊₁ + λⱼ₊₁ (xⱼ₊₂ − xⱼ₋₁) − λⱼ; F̄ += Σ λᵢ.
-    fn adjoint(&self, x: &[f64], lambda: &[f64], out: &mut [f64], params_bar: &mut [f64]) {
+    /// Gathered transpose: vⱼ = λⱼ₋₁ xⱼ₋₂ − λⱼ₊₂ xⱼ₊₁ + λⱼ₊₁ (xⱼ₊₂ − xⱼ₋₁) − λⱼ; F̄ += α Σ λᵢ.
+    fn adjoint(&self, x: &[f64], lambda: &[f64], targets: AdjointTargets<'_>) {
         let n = self.n;
-        let (x, l, out) = (&x[..n], &lambda[..n], &mut out[..n]);
+        let (x, l) = (&x[..n], &lambda[..n]);
         let site = |j: usize, m2: usize, m1: usize, p1: usize, p2: usize| {
             l[m1] * x[m2] - l[p2] * x[p1] + l[p1] * (x[p2] - x[m1]) - l[j]
         };
+        let AdjointTargets {
+            primary,
+            alpha,
+            secondary,
+            params,
+        } = targets;
+        let primary = &mut primary[..n];
+        let (secondary, beta) = match secondary {
+            Some((s, beta)) => (&mut s[..n], beta),
+            None => (&mut [][..], 0.0),
+        };
+        let with_secondary = !secondary.is_empty();
         for j in seam_sites(n, 2, 2) {
-            out[j] = site(j, wrap(j, -2, n), wrap(j, -1, n), wrap(j, 1, n), wrap(j, 2, n));
+            let v = site(
+                j,
+                wrap(j, -2, n),
+                wrap(j, -1, n),
+                wrap(j, 1, n),
+                wrap(j, 2, n),
+            );
+            primary[j] += alpha * v;
+            if with_secondary {
+                secondary[j] += beta * v;
+            }
         }
-        for j in 2..n - 2 {
-            out[j] = site(j, j - 2, j - 1, j + 1, j + 2);
+        // The interior j = 2..n−2, on plain indices the compiler can prove in bounds.
+        if with_secondary {
+            for j in 2..n - 2 {
+                let v = l[j - 1] * x[j - 2] - l[j + 2] * x[j + 1]
+                    + l[j + 1] * (x[j + 2] - x[j - 1])
+                    - l[j];
+                primary[j] += alpha * v;
+                secondary[j] += beta * v;
+            }
+        } else {
+            for j in 2..n - 2 {
+                let v = l[j - 1] * x[j - 2] - l[j + 2] * x[j + 1]
+                    + l[j + 1] * (x[j + 2] - x[j - 1])
+                    - l[j];
+                primary[j] += alpha * v;
+            }
         }
-        if let Some(fb) = params_bar.first_mut() {
-            *fb += l.iter().sum::<f64>();
+        if let Some(fb) = params.first_mut() {
+            *fb += alpha * sum(l);
         }
     }
 }

@@ -24,8 +24,23 @@ pub trait VectorField {
     fn eval(&self, x: &[f64], out: &mut [f64]);
     /// out = ∂f/∂x(x) δx + ∂f/∂θ δθ.
     fn tangent(&self, x: &[f64], dx: &[f64], dparams: &[f64], out: &mut [f64]);
-    /// out = (∂f/∂x(x))ᵀ λ (overwritten); params_bar += (∂f/∂θ)ᵀ λ.
-    fn adjoint(&self, x: &[f64], lambda: &[f64], out: &mut [f64], params_bar: &mut [f64]);
+    /// With v = (∂f/∂x(x))ᵀ λ: primary += α v, secondary += β v, and
+    /// params += α (∂f/∂θ)ᵀ λ. Two scaled outputs let RK4 update x̄ and the previous stage's
+    /// k̄ in the same pass over the grid.
+    fn adjoint(&self, x: &[f64], lambda: &[f64], targets: AdjointTargets<'_>);
+}
+
+/// Where [`VectorField::adjoint`] adds its result.
+#[derive(Debug)]
+pub struct AdjointTargets<'a> {
+    /// Receives α v.
+    pub primary: &'a mut [f64],
+    /// The scale α of the primary output and of the parameter gradient.
+    pub alpha: f64,
+    /// Optionally receives β v.
+    pub secondary: Option<(&'a mut [f64], f64)>,
+    /// Receives α (∂f/∂θ)ᵀ λ.
+    pub params: &'a mut [f64],
 }
 
 /// An RK4 discretisation of a vector field with a fixed time step.
@@ -43,7 +58,6 @@ pub struct Rk4Workspace {
     k: [Vec<f64>; 4],
     stage: [Vec<f64>; 3],
     a: Vec<f64>,
-    b: Vec<f64>,
 }
 
 impl<F: VectorField> Rk4<F> {
@@ -91,7 +105,6 @@ impl<F: VectorField> Dynamics for Rk4<F> {
             k: [v(), v(), v(), v()],
             stage: [v(), v(), v()],
             a: v(),
-            b: v(),
         }
     }
 
@@ -136,8 +149,9 @@ impl<F: VectorField> Dynamics for Rk4<F> {
         }
     }
 
-    /// Reverse of the TL: with x̄ = λ', k̄₄ = h/6 λ', then for stages 4, 3, 2, 1:
-    /// s̄ᵢ = (∂f/∂x(sᵢ))ᵀ k̄ᵢ, x̄ += s̄ᵢ, and k̄ᵢ₋₁ = c λ' + wᵢ s̄ᵢ with the stage weights.
+    /// Reverse of the TL. With λ' = x̄', the stage adjoints are
+    /// k̄₄ = h/6 λ', k̄₃ = h/3 λ' + h s̄₄, k̄₂ = h/3 λ' + h/2 s̄₃, k̄₁ = h/6 λ' + h/2 s̄₂, where
+    /// s̄ᵢ = (∂f/∂x(sᵢ))ᵀ k̄ᵢ, and x̄ = λ' + s̄₄ + s̄₃ + s̄₂ + s̄₁.
     fn step_ad(
         &self,
         ws: &mut Rk4Workspace,
@@ -148,26 +162,63 @@ impl<F: VectorField> Dynamics for Rk4<F> {
     ) {
         let h = self.dt;
         self.stages(ws, x);
-        let Rk4Workspace { stage, a, b, .. } = ws;
+        let Rk4Workspace { k, stage, .. } = ws;
         let x_bar = out.state;
-        let params_bar = out.params;
+        let params = out.params;
+        // k[1], k[2], k[3] become k̄₁, k̄₂, k̄₃, starting from their λ' terms.
         x_bar.copy_from_slice(lambda_next);
-        // a = k̄ of the current stage, b = s̄.
-        for (ai, l) in a.iter_mut().zip(lambda_next) {
-            *ai = h / 6.0 * l;
+        let [_, k1, k2, k3] = k;
+        for (((a, b), c), l) in k1
+            .iter_mut()
+            .zip(k2.iter_mut())
+            .zip(k3.iter_mut())
+            .zip(lambda_next)
+        {
+            *a = h / 6.0 * l;
+            *b = h / 3.0 * l;
+            *c = h / 3.0 * l;
         }
-        // Stage i (4, 3, 2) feeds from k_{i−1} with weight w: s_i = x + w k_{i−1}.
-        let feeds = [(2, h, h / 3.0), (1, 0.5 * h, h / 3.0), (0, 0.5 * h, h / 6.0)];
-        for (s, w, c) in feeds {
-            self.field.adjoint(&stage[s], a, b, params_bar);
-            for (((xb, ai), bi), l) in x_bar.iter_mut().zip(a.iter_mut()).zip(b.iter()).zip(lambda_next) {
-                *xb += bi;
-                *ai = c * l + w * bi;
-            }
-        }
-        self.field.adjoint(x, a, b, params_bar);
-        for (xb, bi) in x_bar.iter_mut().zip(b.iter()) {
-            *xb += bi;
-        }
+        // Stage 4 with k̄₄ = h/6 λ' folded into the scales.
+        let c4 = h / 6.0;
+        self.field.adjoint(
+            &stage[2],
+            lambda_next,
+            AdjointTargets {
+                primary: x_bar,
+                alpha: c4,
+                secondary: Some((k3, h * c4)),
+                params,
+            },
+        );
+        self.field.adjoint(
+            &stage[1],
+            k3,
+            AdjointTargets {
+                primary: x_bar,
+                alpha: 1.0,
+                secondary: Some((k2, 0.5 * h)),
+                params,
+            },
+        );
+        self.field.adjoint(
+            &stage[0],
+            k2,
+            AdjointTargets {
+                primary: x_bar,
+                alpha: 1.0,
+                secondary: Some((k1, 0.5 * h)),
+                params,
+            },
+        );
+        self.field.adjoint(
+            x,
+            k1,
+            AdjointTargets {
+                primary: x_bar,
+                alpha: 1.0,
+                secondary: None,
+                params,
+            },
+        );
     }
 }

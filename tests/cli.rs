@@ -1,0 +1,377 @@
+//! The `fourdvar` command line end to end: what it writes, and how it refuses bad input
+//! (one-line message naming the file / line / key / step, exit code 2, no output file).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use fourdvar::core::integrate;
+use fourdvar::io::netcdf_trajectory::read_trajectory;
+use fourdvar::models::{lorenz96, ModelInfo};
+
+fn fourdvar(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fourdvar"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the binary runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// Asserts a refusal: exit code 2, a one-line error mentioning every `needle`, no output file
+/// and no temporary file left in the directory.
+fn assert_refused(o: &Output, out: &Path, needles: &[&str]) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(2), "stderr: {err}");
+    assert!(err.starts_with("fourdvar: error: "), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "not one line: {err}");
+    for n in needles {
+        assert!(err.contains(n), "'{n}' missing from: {err}");
+    }
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        !out.exists(),
+        "a partial output file was left at {}",
+        out.display()
+    );
+    let dir = out.parent().unwrap();
+    if dir.exists() {
+        let leftovers: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().contains(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+    }
+}
+
+#[test]
+fn forecast_writes_the_spun_up_trajectory_as_cf_netcdf() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("forecast.nc");
+    let o = fourdvar(&[
+        "forecast",
+        "--model",
+        "models/lorenz96.toml",
+        "--steps",
+        "30",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("31 records"), "{}", stdout(&o));
+
+    let t = read_trajectory(&out, Some("x")).unwrap();
+    assert_eq!((t.n, t.times.len()), (40, 31));
+    assert_eq!(
+        t.steps.as_deref(),
+        Some(&(0..=30).collect::<Vec<u64>>()[..])
+    );
+    assert!((t.times[30] - 1.5).abs() < 1e-12);
+    // The first record is the default start after 1000 spin-up steps, the last one 30 later.
+    let model = lorenz96(40, 8.0, 0.05);
+    let start = integrate(&model, &model.default_initial_state(), 1000, |_, _| {}).unwrap();
+    let end = integrate(&model, &start, 30, |_, _| {}).unwrap();
+    assert_eq!(&t.states[..40], &start[..]);
+    assert_eq!(&t.states[30 * 40..], &end[..]);
+
+    let file = netcdf::open(&out).unwrap();
+    let text = |name: &str| match file.attribute(name).unwrap().value().unwrap() {
+        netcdf::AttributeValue::Str(s) => s,
+        other => panic!("{name}: {other:?}"),
+    };
+    assert_eq!(text("Conventions"), "CF-1.10");
+    assert!(text("history").contains("fourdvar forecast --model models/lorenz96.toml"));
+    assert!(text("model_configuration").contains("forcing = 8.0"));
+    assert!(text("title").contains("Lorenz-96"));
+    assert!(text("source").contains("fourdvar"));
+}
+
+#[test]
+fn forecast_starts_from_a_text_or_netcdf_initial_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let values: Vec<f64> = (0..40)
+        .map(|i| 2.0 + (i as f64 * 0.7).sin() * 3.0)
+        .collect();
+    let text: String = values.iter().map(|v| format!("{v:.17e}\n")).collect();
+    let initial = write(dir.path(), "start.txt", &format!("# a start\n{text}"));
+    let first = dir.path().join("first.nc");
+    let o = fourdvar(&[
+        "forecast",
+        "--model",
+        "models/lorenz96.toml",
+        "--initial",
+        initial.to_str().unwrap(),
+        "--spinup",
+        "0",
+        "--steps",
+        "10",
+        "--out",
+        first.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let t = read_trajectory(&first, None).unwrap();
+    assert_eq!(&t.states[..40], &values[..]);
+
+    // Continuing from the NetCDF output starts where the first run ended.
+    let second = dir.path().join("second.nc");
+    let o = fourdvar(&[
+        "forecast",
+        "--model",
+        "models/lorenz96.toml",
+        "--initial",
+        first.to_str().unwrap(),
+        "--spinup",
+        "0",
+        "--steps",
+        "10",
+        "--output-every",
+        "5",
+        "--out",
+        second.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let u = read_trajectory(&second, None).unwrap();
+    assert_eq!(u.times.len(), 3);
+    assert_eq!(&u.states[..40], &t.states[10 * 40..]);
+}
+
+#[test]
+fn forecast_refuses_bad_initial_states() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.nc");
+    let o_path = out.to_str().unwrap();
+    let short = write(dir.path(), "short.txt", &"1.5\n".repeat(39));
+    let o = fourdvar(&[
+        "forecast",
+        "--model",
+        "models/lorenz96.toml",
+        "--initial",
+        short.to_str().unwrap(),
+        "--steps",
+        "5",
+        "--out",
+        o_path,
+    ]);
+    assert_refused(&o, &out, &["short.txt", "39", "40"]);
+
+    let nan = write(
+        dir.path(),
+        "nan.txt",
+        &format!("{}NaN\n{}", "1.0\n".repeat(5), "1.0\n".repeat(34)),
+    );
+    let o = fourdvar(&[
+        "forecast",
+        "--model",
+        "models/lorenz96.toml",
+        "--initial",
+        nan.to_str().unwrap(),
+        "--steps",
+        "5",
+        "--out",
+        o_path,
+    ]);
+    assert_refused(&o, &out, &["nan.txt", "line 6"]);
+
+    let o = fourdvar(&[
+        "forecast",
+        "--model",
+        "models/lorenz96.toml",
+        "--initial",
+        "no/such/file.txt",
+        "--steps",
+        "5",
+        "--out",
+        o_path,
+    ]);
+    assert_refused(&o, &out, &["no/such/file.txt"]);
+}
+
+#[test]
+fn forecast_refuses_bad_configurations() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.nc");
+    let o_path = out.to_str().unwrap();
+    let cases: &[(&str, &str, &[&str])] = &[
+        (
+            "small.toml",
+            "model = \"lorenz96\"\nforcing = 8.0\nn = 3\n",
+            &["small.toml", "line 3", "`n`", "at least 4"],
+        ),
+        (
+            "dt.toml",
+            "model = \"lorenz96\"\ndt = -0.05\n",
+            &["dt.toml", "line 2", "`dt`"],
+        ),
+        (
+            "unknown.toml",
+            "model = \"lorenz96\"\nforcin = 8.0\n",
+            &["unknown.toml", "line 2", "forcin"],
+        ),
+        (
+            "name.toml",
+            "model = \"lorenz99\"\n",
+            &["name.toml", "line 1", "lorenz99", "lorenz96"],
+        ),
+        ("nomodel.toml", "n = 40\n", &["nomodel.toml", "`model`"]),
+        (
+            "syntax.toml",
+            "model = \"lorenz96\"\nn = = 4\n",
+            &["syntax.toml", "line 2"],
+        ),
+        (
+            "type.toml",
+            "model = \"lorenz96\"\nn = \"forty\"\n",
+            &["type.toml", "line 2"],
+        ),
+        (
+            "l63.toml",
+            "model = \"lorenz63\"\nrho = nan\n",
+            &["l63.toml", "`rho`"],
+        ),
+    ];
+    for (name, text, needles) in cases {
+        let config = write(dir.path(), name, text);
+        let o = fourdvar(&[
+            "forecast",
+            "--model",
+            config.to_str().unwrap(),
+            "--steps",
+            "5",
+            "--out",
+            o_path,
+        ]);
+        assert_refused(&o, &out, needles);
+    }
+    let o = fourdvar(&[
+        "forecast",
+        "--model",
+        "models/missing.toml",
+        "--steps",
+        "5",
+        "--out",
+        o_path,
+    ]);
+    assert_refused(&o, &out, &["models/missing.toml"]);
+}
+
+#[test]
+fn forecast_names_the_step_where_the_model_blows_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.nc");
+    let config = write(
+        dir.path(),
+        "unstable.toml",
+        "model = \"lorenz96\"\ndt = 1.0\n",
+    );
+    let o = fourdvar(&[
+        "forecast",
+        "--model",
+        config.to_str().unwrap(),
+        "--spinup",
+        "0",
+        "--steps",
+        "100000",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_refused(&o, &out, &["non-finite", "step", "forecast"]);
+    let o = fourdvar(&[
+        "forecast",
+        "--model",
+        config.to_str().unwrap(),
+        "--steps",
+        "5",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_refused(&o, &out, &["non-finite", "spin-up"]);
+}
+
+#[test]
+fn forecast_refuses_an_output_path_it_cannot_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("no-such-directory").join("out.nc");
+    let o = fourdvar(&[
+        "forecast",
+        "--model",
+        "models/lorenz96.toml",
+        "--steps",
+        "5",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_refused(&o, &out, &["no-such-directory"]);
+    // A directory is not a file either.
+    let o = fourdvar(&[
+        "forecast",
+        "--model",
+        "models/lorenz96.toml",
+        "--steps",
+        "5",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
+
+#[test]
+fn usage_errors_exit_with_2_and_help_with_0() {
+    let o = fourdvar(&["forecast", "--model", "models/lorenz96.toml"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--steps"));
+    let o = fourdvar(&["forecast", "--help"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout(&o).contains("--initial"));
+    let o = fourdvar(&["--help"]);
+    assert!(stdout(&o).contains("check") && stdout(&o).contains("bench"));
+}
+
+#[test]
+fn check_passes_for_both_models_and_prints_the_table() {
+    for model in ["models/lorenz96.toml", "models/lorenz63.toml"] {
+        let o = fourdvar(&["check", "--model", model]);
+        let text = stdout(&o);
+        assert_eq!(o.status.code(), Some(0), "{text}{}", stderr(&o));
+        assert!(
+            text.contains("AD dot product (relative), 20 step(s)"),
+            "{text}"
+        );
+        assert!(text.contains("13 passed, 0 failed"), "{text}");
+        assert!(!text.contains("FAIL"), "{text}");
+    }
+}
+
+#[test]
+fn bench_reports_every_size() {
+    let o = fourdvar(&[
+        "bench",
+        "--sizes",
+        "8,40",
+        "--window",
+        "5",
+        "--min-time",
+        "0.01",
+    ]);
+    let text = stdout(&o);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows: Vec<&str> = text
+        .lines()
+        .filter(|l| l.trim_start().starts_with("8 ") || l.trim_start().starts_with("40 "))
+        .collect();
+    assert_eq!(rows.len(), 2, "{text}");
+    let o = fourdvar(&["bench", "--sizes", "3"]);
+    assert_eq!(o.status.code(), Some(2));
+}
