@@ -11,4 +11,4 @@ pub mod vector;
 pub mod verification;
 
 pub use dynamics::{AdjointOutputs, Dynamics, StageCost, TangentInputs};
-pub use sweep::{integrate, tangent_linear_run, value_and_gradient, Storage, SweepResult};
+pub use sweep::{integrate, tangent_linear_run, value_and_gradient, Storage, SweepResult, Sweeper};

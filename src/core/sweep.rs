@@ -200,6 +200,7 @@ impl<'a, D: Dynamics, C: StageCost> Backward<'a, D, C> {
 ///
 /// Both storage strategies evaluate the same operations in the same order, so they return
 /// identical results. Fails if the model produces a non-finite state, naming the step.
+/// Callers that sweep repeatedly (a minimiser) should keep a [`Sweeper`] instead.
 pub fn value_and_gradient<D: Dynamics, C: StageCost>(
     model: &D,
     x0: &[f64],
@@ -207,93 +208,120 @@ pub fn value_and_gradient<D: Dynamics, C: StageCost>(
     cost: &C,
     storage: Storage,
 ) -> Result<SweepResult> {
-    let n = model.state_len();
-    if x0.len() != n {
-        return Err(Error::invalid(
-            "initial state",
-            format!("has {} values, the model state has {n}", x0.len()),
-        ));
-    }
-    match storage {
-        Storage::All => sweep_full_storage(model, x0, steps, cost),
-        Storage::Checkpoints(0) => Err(Error::invalid(
-            "checkpoint snapshots",
-            "at least 1 snapshot (the initial state) is needed",
-        )),
-        Storage::Checkpoints(snapshots) => {
-            let mut sweep = CheckpointedSweep::new(model, cost, x0, steps, snapshots);
-            if steps == 0 {
-                sweep.backward.terminal(x0);
-            } else {
-                sweep.reverse(0, steps, snapshots)?;
-            }
-            Ok(sweep.backward.finish(sweep.forward_steps))
-        }
-    }
+    Sweeper::new(model).value_and_gradient(model, x0, steps, cost, storage)
 }
 
-fn sweep_full_storage<D: Dynamics, C: StageCost>(
-    model: &D,
-    x0: &[f64],
-    steps: usize,
-    cost: &C,
-) -> Result<SweepResult> {
-    let n = model.state_len();
-    let mut ws = model.workspace();
-    let mut states = vec![0.0; (steps + 1) * n];
-    states[..n].copy_from_slice(x0);
-    for k in 0..steps {
-        let (done, rest) = states.split_at_mut((k + 1) * n);
-        checked_step(model, &mut ws, k, &done[k * n..], &mut rest[..n])?;
+/// The buffers of the sweep, kept between calls: the model workspace, the trajectory (or
+/// snapshot) storage and two state vectors. Reusing them means the storage is allocated,
+/// and its memory pages touched, once per experiment rather than once per cost evaluation.
+pub struct Sweeper<D: Dynamics> {
+    ws: D::Workspace,
+    store: Vec<f64>,
+    current: Vec<f64>,
+    next: Vec<f64>,
+}
+
+impl<D: Dynamics> Sweeper<D> {
+    /// Buffers for sweeps of `model`.
+    pub fn new(model: &D) -> Self {
+        let n = model.state_len();
+        Self {
+            ws: model.workspace(),
+            store: Vec::new(),
+            current: vec![0.0; n],
+            next: vec![0.0; n],
+        }
     }
-    let mut backward = Backward::new(model, cost, steps);
-    backward.terminal(&states[steps * n..]);
-    for k in (0..steps).rev() {
-        backward.adjoint_step(&mut ws, k, &states[k * n..(k + 1) * n]);
+
+    /// As [`value_and_gradient`], reusing this sweeper's buffers.
+    pub fn value_and_gradient<C: StageCost>(
+        &mut self,
+        model: &D,
+        x0: &[f64],
+        steps: usize,
+        cost: &C,
+        storage: Storage,
+    ) -> Result<SweepResult> {
+        let n = model.state_len();
+        if x0.len() != n {
+            return Err(Error::invalid(
+                "initial state",
+                format!("has {} values, the model state has {n}", x0.len()),
+            ));
+        }
+        let mut backward = Backward::new(model, cost, steps);
+        let slots = match storage {
+            Storage::All => steps + 1,
+            Storage::Checkpoints(0) => {
+                return Err(Error::invalid(
+                    "checkpoint snapshots",
+                    "at least 1 snapshot (the initial state) is needed",
+                ))
+            }
+            Storage::Checkpoints(snapshots) => snapshots.min(steps.max(1)),
+        };
+        self.store.resize(slots * n, 0.0);
+        self.store[..n].copy_from_slice(x0);
+        let forward_steps = match storage {
+            Storage::All => {
+                let states = &mut self.store;
+                for k in 0..steps {
+                    let (done, rest) = states.split_at_mut((k + 1) * n);
+                    checked_step(model, &mut self.ws, k, &done[k * n..], &mut rest[..n])?;
+                }
+                backward.terminal(&states[steps * n..]);
+                for k in (0..steps).rev() {
+                    backward.adjoint_step(&mut self.ws, k, &states[k * n..(k + 1) * n]);
+                }
+                steps as u64
+            }
+            Storage::Checkpoints(snapshots) => {
+                let mut sweep = CheckpointedSweep {
+                    model,
+                    ws: &mut self.ws,
+                    n,
+                    snapshots: &mut self.store,
+                    depth: 1,
+                    current: &mut self.current,
+                    next: &mut self.next,
+                    backward: &mut backward,
+                    forward_steps: 0,
+                };
+                if steps == 0 {
+                    sweep.backward.terminal(x0);
+                } else {
+                    sweep.reverse(0, steps, snapshots)?;
+                }
+                sweep.forward_steps
+            }
+        };
+        Ok(backward.finish(forward_steps))
     }
-    Ok(backward.finish(steps as u64))
 }
 
 /// Reversal of the trajectory with a bounded stack of snapshots (binomial checkpointing).
-struct CheckpointedSweep<'a, D: Dynamics, C: StageCost> {
+struct CheckpointedSweep<'s, 'a, D: Dynamics, C: StageCost> {
     model: &'a D,
-    ws: D::Workspace,
+    ws: &'s mut D::Workspace,
     n: usize,
     /// Stored states, a stack: the top one is x_a of the segment being reversed.
-    snapshots: Vec<f64>,
+    snapshots: &'s mut [f64],
     depth: usize,
-    current: Vec<f64>,
-    next: Vec<f64>,
-    backward: Backward<'a, D, C>,
+    current: &'s mut Vec<f64>,
+    next: &'s mut Vec<f64>,
+    backward: &'s mut Backward<'a, D, C>,
     forward_steps: u64,
 }
 
-impl<'a, D: Dynamics, C: StageCost> CheckpointedSweep<'a, D, C> {
-    fn new(model: &'a D, cost: &'a C, x0: &[f64], steps: usize, capacity: usize) -> Self {
-        let n = model.state_len();
-        let mut snapshots = vec![0.0; capacity.min(steps.max(1)) * n];
-        snapshots[..n].copy_from_slice(x0);
-        Self {
-            model,
-            ws: model.workspace(),
-            n,
-            snapshots,
-            depth: 1,
-            current: x0.to_vec(),
-            next: vec![0.0; n],
-            backward: Backward::new(model, cost, steps),
-            forward_steps: 0,
-        }
-    }
-
+impl<D: Dynamics, C: StageCost> CheckpointedSweep<'_, '_, D, C> {
     /// Loads the top snapshot (x_from) into `current` and advances it to x_to.
     fn restore_and_advance(&mut self, from: usize, to: usize) -> Result<()> {
         let top = (self.depth - 1) * self.n;
         self.current
             .copy_from_slice(&self.snapshots[top..top + self.n]);
         for k in from..to {
-            checked_step(self.model, &mut self.ws, k, &self.current, &mut self.next)?;
-            std::mem::swap(&mut self.current, &mut self.next);
+            checked_step(self.model, self.ws, k, self.current, self.next)?;
+            std::mem::swap(self.current, self.next);
         }
         self.forward_steps += (to - from) as u64;
         Ok(())
@@ -303,14 +331,13 @@ impl<'a, D: Dynamics, C: StageCost> CheckpointedSweep<'a, D, C> {
     /// which also needs x_l for the terminal cost.
     fn reverse_one(&mut self, j: usize) -> Result<()> {
         if j + 1 == self.backward.steps {
-            checked_step(self.model, &mut self.ws, j, &self.current, &mut self.next)?;
+            checked_step(self.model, self.ws, j, self.current, self.next)?;
             self.forward_steps += 1;
-            self.backward.terminal(&self.next);
+            self.backward.terminal(self.next);
         }
-        self.backward.adjoint_step(&mut self.ws, j, &self.current);
+        self.backward.adjoint_step(self.ws, j, self.current);
         Ok(())
     }
-
     /// Reverses steps a..b, given x_a on top of the snapshot stack and `free + 1` = `s`
     /// snapshot slots usable from there on (the one holding x_a included).
     fn reverse(&mut self, a: usize, b: usize, s: usize) -> Result<()> {
@@ -329,7 +356,7 @@ impl<'a, D: Dynamics, C: StageCost> CheckpointedSweep<'a, D, C> {
         let m = a + best_split(len as u64, s as u64) as usize;
         self.restore_and_advance(a, m)?;
         let slot = self.depth * self.n;
-        self.snapshots[slot..slot + self.n].copy_from_slice(&self.current);
+        self.snapshots[slot..slot + self.n].copy_from_slice(self.current);
         self.depth += 1;
         self.reverse(m, b, s - 1)?;
         self.depth -= 1;
