@@ -2,14 +2,17 @@
 //! hand-written adjoint core.
 //!
 //! Layers, with imports pointing downward only (see DESIGN.md): [`cli`] → [`experiment`] →
-//! [`io`] → [`models`] → [`core`]. The core knows nothing of the layers above it: it defines
+//! [`io`] → [`var`] → [`obs`], [`cov`] → [`models`] → [`core`]. The core knows nothing of the layers above it: it defines
 //! the [`core::Dynamics`] trait, the one adjoint sweep and the derivative checks.
 
 pub mod cli;
 pub mod core;
+pub mod cov;
 pub mod error;
 pub mod experiment;
 pub mod io;
 pub mod models;
+pub mod obs;
+pub mod var;
 
 pub use error::{Error, Result};

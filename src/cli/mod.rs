@@ -8,9 +8,16 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::error::Result;
+use crate::experiment::assimilate::{run_assimilate, AssimilateRequest};
+use crate::experiment::assimilation::AssimilationSettings;
 use crate::experiment::benchmark::benchmark_lorenz96;
+use crate::experiment::cycle::{run_cycle, CycleRequest};
+use crate::experiment::demo::run_demo;
 use crate::experiment::derivative_check::{run_checks, CheckRequest};
 use crate::experiment::forecast::{run_forecast, ForecastRequest};
+use crate::experiment::observe::{run_observe, ObserveRequest};
+use crate::experiment::results::WindowSummary;
+use crate::io::experiment_config::{LoadedExperiment, ParameterConfig};
 use crate::io::model_config::ModelConfig;
 
 /// fourdvar: variational data assimilation (4D-Var) on toy atmospheric models, with
@@ -39,6 +46,190 @@ enum Command {
     ///
     /// Example: fourdvar bench --sizes 40,1000,1000000
     Bench(BenchArgs),
+    /// Sample a true trajectory through an observation network, with seeded Gaussian noise.
+    ///
+    /// Example: fourdvar observe --truth truth.nc --network
+    /// observations/lorenz96_half_every_other_step.toml --seed 1 --out obs.csv
+    Observe(ObserveArgs),
+    /// One strong-constraint 4D-Var analysis from a background state and observations.
+    ///
+    /// Example: fourdvar assimilate --model models/lorenz96.toml --background xb.txt --obs
+    /// obs.csv --truth truth.nc --window-steps 20 --out analysis.nc
+    Assimilate(AssimilateArgs),
+    /// A twin experiment cycled over many 4D-Var windows (any window length, any shift).
+    ///
+    /// Example: fourdvar cycle --config experiments/lorenz96_cycle.toml --windows 1000 --out
+    /// cycle.nc
+    Cycle(CycleArgs),
+    /// The default twin experiment, built in: Lorenz-96, one 20-step window, half of the
+    /// sites observed every other step. Writes demo.nc and prints a summary.
+    Demo(DemoArgs),
+}
+
+/// Settings shared by `assimilate` and `cycle`; each overrides the experiment file.
+#[derive(Debug, Args)]
+struct AssimilationArgs {
+    /// Experiment configuration (TOML); see experiments/ for examples.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Window length in model steps (assimilate: default up to the last observation).
+    #[arg(long, value_name = "STEPS")]
+    window_steps: Option<usize>,
+    /// Background-error standard deviation sigma_b.
+    #[arg(long, value_name = "SIGMA")]
+    b_sigma: Option<f64>,
+    /// Background-error correlation model.
+    #[arg(long, value_name = "MODEL", value_parser = ["none", "gaussian", "climatological"])]
+    b_correlation: Option<String>,
+    /// Gaussian correlation length scale, in grid units.
+    #[arg(long, value_name = "L")]
+    b_length_scale: Option<f64>,
+    /// Minimisation algorithm.
+    #[arg(long, value_parser = ["lbfgs", "cg", "steepest-descent"])]
+    minimizer: Option<String>,
+    /// Control space: transformed (x0 = xb + B^1/2 v, well conditioned) or physical.
+    #[arg(long, value_parser = ["transformed", "physical"])]
+    space: Option<String>,
+    /// Most minimiser iterations per window.
+    #[arg(long, value_name = "N")]
+    max_iterations: Option<u64>,
+    /// Stop when the gradient norm has fallen by this factor.
+    #[arg(long, value_name = "FACTOR")]
+    gradient_tolerance: Option<f64>,
+    /// Estimate the model parameters too (Lorenz-96: the forcing F), with these prior
+    /// standard deviations, comma-separated.
+    #[arg(long, value_name = "SIGMA,...", value_delimiter = ',')]
+    estimate_params: Option<Vec<f64>>,
+    /// Prior values of the estimated parameters (default: the model configuration's).
+    #[arg(long, value_name = "VALUE,...", value_delimiter = ',')]
+    param_background: Option<Vec<f64>>,
+    /// Print one JSON object instead of the readable summary.
+    #[arg(long)]
+    json: bool,
+}
+
+impl AssimilationArgs {
+    /// The experiment file (or the defaults) with these flags applied.
+    fn experiment(&self) -> Result<LoadedExperiment> {
+        let mut e = match &self.config {
+            Some(path) => LoadedExperiment::load(path)?,
+            None => LoadedExperiment::parse(None, String::new())?,
+        };
+        let c = &mut e.config;
+        if let Some(v) = self.window_steps {
+            c.window.steps = Some(v);
+        }
+        if let Some(v) = self.b_sigma {
+            c.background.sigma = v;
+        }
+        if let Some(v) = &self.b_correlation {
+            c.background.correlation = v.clone();
+        }
+        if let Some(v) = self.b_length_scale {
+            c.background.length_scale = v;
+        }
+        if let Some(v) = &self.minimizer {
+            c.minimizer.method = v.clone();
+        }
+        if let Some(v) = &self.space {
+            c.minimizer.space = v.clone();
+        }
+        if let Some(v) = self.max_iterations {
+            c.minimizer.max_iterations = v;
+        }
+        if let Some(v) = self.gradient_tolerance {
+            c.minimizer.gradient_tolerance = v;
+        }
+        if let Some(sigma) = &self.estimate_params {
+            c.parameters = Some(ParameterConfig {
+                sigma: sigma.clone(),
+                background: self.param_background.clone(),
+            });
+        } else if self.param_background.is_some() {
+            return Err(crate::Error::invalid(
+                "--param-background",
+                "only makes sense with --estimate-params",
+            ));
+        }
+        // The flags are checked by the same rules as the file.
+        e.validate()?;
+        Ok(e)
+    }
+}
+
+#[derive(Debug, Args)]
+struct ObserveArgs {
+    /// True trajectory (NetCDF written by `fourdvar forecast`).
+    #[arg(long, value_name = "FILE.nc")]
+    truth: PathBuf,
+    /// Observation network (TOML), e.g. observations/lorenz96_half_every_other_step.toml.
+    #[arg(long, value_name = "FILE")]
+    network: PathBuf,
+    /// Seed of the observation noise (same seed, same file, bit for bit).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Output file: .csv or .nc.
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+struct AssimilateArgs {
+    /// Model configuration (TOML).
+    #[arg(long, value_name = "FILE")]
+    model: PathBuf,
+    /// Background state x_b: text (one number per line) or NetCDF, as forecast --initial.
+    #[arg(long, value_name = "FILE")]
+    background: PathBuf,
+    /// Observations: CSV (time,position,value,sigma[,variable][,kind]) or NetCDF.
+    #[arg(long, value_name = "FILE")]
+    obs: PathBuf,
+    /// True trajectory (NetCDF from forecast) for RMSE diagnostics in twin experiments; its
+    /// step 0 is the window start.
+    #[arg(long, value_name = "FILE.nc")]
+    truth: Option<PathBuf>,
+    /// Output NetCDF file.
+    #[arg(long, value_name = "FILE.nc")]
+    out: PathBuf,
+    /// Forecast steps beyond the window written to the output.
+    #[arg(long, value_name = "STEPS")]
+    forecast_steps: Option<usize>,
+    #[command(flatten)]
+    common: AssimilationArgs,
+}
+
+#[derive(Debug, Args)]
+struct CycleArgs {
+    /// Output NetCDF file.
+    #[arg(long, value_name = "FILE.nc")]
+    out: PathBuf,
+    /// Model configuration (default: the experiment file's `model`).
+    #[arg(long, value_name = "FILE")]
+    model: Option<PathBuf>,
+    /// Observation network (default: the experiment file's `network`).
+    #[arg(long, value_name = "FILE")]
+    network: Option<PathBuf>,
+    /// Number of windows.
+    #[arg(long, value_name = "N")]
+    windows: Option<usize>,
+    /// Steps between the starts of consecutive windows (default: the window length).
+    #[arg(long, value_name = "STEPS")]
+    shift: Option<usize>,
+    /// Windows left out of the time averages.
+    #[arg(long, value_name = "N")]
+    burn_in: Option<usize>,
+    #[command(flatten)]
+    common: AssimilationArgs,
+}
+
+#[derive(Debug, Args)]
+struct DemoArgs {
+    /// Output NetCDF file.
+    #[arg(long, value_name = "FILE.nc", default_value = "demo.nc")]
+    out: PathBuf,
+    /// Print one JSON object instead of the readable summary.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -202,6 +393,111 @@ fn run(cli: Cli, args: &[OsString]) -> Result<i32> {
             }
             Ok(0)
         }
+        Command::Observe(a) => {
+            let s = run_observe(&ObserveRequest {
+                truth: a.truth,
+                network: a.network,
+                seed: a.seed,
+                out: a.out.clone(),
+                history: history(args),
+            })?;
+            println!(
+                "{} observations at {} times (t = {:.4} .. {:.4}) written to {}",
+                s.observations,
+                s.steps,
+                s.first_time,
+                s.last_time,
+                a.out.display()
+            );
+            Ok(0)
+        }
+        Command::Assimilate(a) => {
+            let experiment = a.common.experiment()?;
+            let mut settings = AssimilationSettings::from_config(&experiment.config)?;
+            if let Some(f) = a.forecast_steps {
+                settings.forecast_steps = f;
+            }
+            let model_path = a.model.clone();
+            let summary = run_assimilate(&AssimilateRequest {
+                model: ModelConfig::load(&model_path)?,
+                background: a.background,
+                observations: a.obs,
+                truth: a.truth,
+                settings,
+                experiment_text: experiment.text.clone(),
+                out: a.out.clone(),
+                history: history(args),
+            })?;
+            print_window(&summary, a.common.json, &a.out);
+            Ok(0)
+        }
+        Command::Cycle(a) => {
+            let experiment = a.common.experiment()?;
+            let c = &experiment.config;
+            let settings = AssimilationSettings::from_config(c)?;
+            let from_file = |flag: Option<PathBuf>, key: &Option<PathBuf>, name: &str| {
+                flag.or_else(|| key.as_ref().map(|p| experiment.resolve(p)))
+                    .ok_or_else(|| {
+                        crate::Error::invalid(
+                            format!("--{name}"),
+                            format!("give --{name} or set `{name}` in the experiment file"),
+                        )
+                    })
+            };
+            let model = ModelConfig::load(&from_file(a.model, &c.model, "model")?)?;
+            let network = from_file(a.network, &c.network, "network")?;
+            let window = settings.window_steps;
+            let summary = run_cycle(&CycleRequest {
+                model,
+                network,
+                shift: a.shift.or(c.window.shift).or(window).unwrap_or(1),
+                settings,
+                twin: c.twin.clone(),
+                windows: a.windows.unwrap_or(c.cycle.windows),
+                burn_in: a.burn_in.unwrap_or(c.cycle.burn_in),
+                experiment_text: experiment.text.clone(),
+                out: a.out.clone(),
+                history: history(args),
+            })?;
+            if a.common.json {
+                println!("{}", serde_json::to_string(&summary).unwrap_or_default());
+            } else {
+                println!(
+                    "{} windows of {} steps, shift {} steps, written to {}",
+                    summary.windows,
+                    summary.window_steps,
+                    summary.shift,
+                    a.out.display()
+                );
+                println!(
+                    "time-averaged RMSE after {} burn-in windows: background {:.4}, analysis {:.4} (window end), {:.4} (window start)",
+                    summary.burn_in,
+                    summary.rmse_background,
+                    summary.rmse_analysis,
+                    summary.rmse_analysis_start
+                );
+                println!(
+                    "{:.1} minimiser iterations per window, {:.2} s",
+                    summary.mean_iterations, summary.wall_time_seconds
+                );
+            }
+            Ok(0)
+        }
+        Command::Demo(a) => {
+            let summary = run_demo(&a.out, history(args))?;
+            print_window(&summary, a.json, &a.out);
+            Ok(0)
+        }
+    }
+}
+
+/// Prints a window summary as text or JSON.
+fn print_window(summary: &WindowSummary, json: bool, out: &std::path::Path) {
+    if json {
+        println!("{}", serde_json::to_string(summary).unwrap_or_default());
+    } else {
+        print!("{}", summary.text());
+        println!("written to {}", out.display());
     }
 }
 

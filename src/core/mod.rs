@@ -5,10 +5,12 @@
 
 pub mod checkpointing;
 pub mod dynamics;
+pub mod layout;
 pub mod stage_costs;
 pub mod sweep;
 pub mod vector;
 pub mod verification;
 
 pub use dynamics::{AdjointOutputs, Dynamics, StageCost, TangentInputs};
+pub use layout::StateLayout;
 pub use sweep::{integrate, tangent_linear_run, value_and_gradient, Storage, SweepResult, Sweeper};

@@ -2,7 +2,14 @@
 //! request, does the work with a model from [`crate::io::model_config`], reports progress and
 //! writes its result files atomically.
 
+pub mod assimilate;
+pub mod assimilation;
 pub mod benchmark;
+pub mod cycle;
+pub mod demo;
 pub mod derivative_check;
 pub mod forecast;
+pub mod observe;
 pub mod progress;
+pub mod results;
+pub mod twin;

@@ -1,7 +1,11 @@
 //! Files a user sees: model configurations (TOML), state files (text or NetCDF) and CF-NetCDF
 //! results, always written atomically.
 
+pub mod analysis_file;
 pub mod atomic_output;
+pub mod experiment_config;
 pub mod model_config;
 pub mod netcdf_trajectory;
+pub mod observation_file;
+pub mod observation_network;
 pub mod state_file;

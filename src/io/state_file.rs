@@ -28,10 +28,7 @@ const NETCDF_MAGIC: [&[u8]; 4] = [b"CDF\x01", b"CDF\x02", b"CDF\x05", b"\x89HDF\
 ///
 /// Any other number of values than `expected_len` is an error.
 pub fn read_state(path: &Path, expected_len: usize) -> Result<Vec<f64>> {
-    let mut head = Vec::with_capacity(8);
-    fs::File::open(path)
-        .and_then(|f| f.take(8).read_to_end(&mut head))
-        .map_err(|e| Error::io(path, e))?;
+    let head = file_head(path)?;
     if head.is_empty() {
         return Err(Error::input(
             path,
@@ -39,11 +36,27 @@ pub fn read_state(path: &Path, expected_len: usize) -> Result<Vec<f64>> {
             "the file is empty; expected a model state (one number per line, or a NetCDF file)",
         ));
     }
-    if NETCDF_MAGIC.iter().any(|magic| head.starts_with(magic)) {
+    if is_netcdf_head(&head) {
         read_state_netcdf(path, expected_len)
     } else {
         read_state_text(path, expected_len)
     }
+}
+
+/// The first (up to 8) bytes of the file at `path`, enough for [`is_netcdf_head`]; empty
+/// for an empty file. Errors name `path`.
+pub(crate) fn file_head(path: &Path) -> Result<Vec<u8>> {
+    let mut head = Vec::with_capacity(8);
+    fs::File::open(path)
+        .and_then(|f| f.take(8).read_to_end(&mut head))
+        .map_err(|e| Error::io(path, e))?;
+    Ok(head)
+}
+
+/// Whether `head` (the first bytes of a file) starts with a NetCDF signature: classic,
+/// 64-bit offset, CDF-5 or NetCDF-4 (HDF5).
+pub(crate) fn is_netcdf_head(head: &[u8]) -> bool {
+    NETCDF_MAGIC.iter().any(|magic| head.starts_with(magic))
 }
 
 fn read_state_text(path: &Path, expected_len: usize) -> Result<Vec<f64>> {

@@ -3,6 +3,7 @@
 
 use super::rk4::{AdjointTargets, Rk4, VectorField};
 use super::ModelInfo;
+use crate::core::StateLayout;
 
 /// The Lorenz-63 right-hand side.
 #[derive(Clone, Debug)]
@@ -118,5 +119,12 @@ impl ModelInfo for Lorenz63 {
     /// (1, 1, 1), near the unstable origin, from which the orbit joins the attractor.
     fn default_initial_state(&self) -> Vec<f64> {
         vec![1.0, 1.0, 1.0]
+    }
+    fn layout(&self) -> StateLayout {
+        StateLayout {
+            variables: 3,
+            points: 1,
+            periodic: false,
+        }
     }
 }

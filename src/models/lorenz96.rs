@@ -7,6 +7,7 @@
 use super::rk4::{AdjointTargets, Rk4, VectorField};
 use super::ModelInfo;
 use crate::core::vector::sum;
+use crate::core::StateLayout;
 
 /// The Lorenz-96 right-hand side.
 #[derive(Clone, Debug)]
@@ -183,5 +184,12 @@ impl ModelInfo for Lorenz96 {
         let mut x = vec![self.field.forcing; n];
         x[n / 2 - 1] += 0.01;
         x
+    }
+    fn layout(&self) -> StateLayout {
+        StateLayout {
+            variables: 1,
+            points: self.field.n,
+            periodic: true,
+        }
     }
 }

@@ -2,6 +2,7 @@
 //! Lorenz-63 on a shared RK4 integrator. A new model is one file here implementing
 //! [`crate::core::Dynamics`] (or [`rk4::VectorField`]) and [`ModelInfo`].
 
+pub mod linear;
 pub mod lorenz63;
 pub mod lorenz96;
 pub mod rk4;
@@ -32,4 +33,6 @@ pub trait ModelInfo {
     fn param_names(&self) -> Vec<&'static str>;
     /// The initial state used when the user gives none.
     fn default_initial_state(&self) -> Vec<f64>;
+    /// How the state is laid out over variables and grid points (for observation operators).
+    fn layout(&self) -> crate::core::StateLayout;
 }

@@ -1,0 +1,508 @@
+//! The background-error covariance B and its square root for the control-variable transform
+//! x₀ = x_b + B^½ v.
+//!
+//! A diagonal B stores its standard deviations σᵢ and applies everything in O(n). Any other B
+//! is decomposed once, B = V Λ Vᵀ (LAPACK `dsyevd` through ndarray-linalg's [`Eigh`]), and
+//! the symmetric square root B^½ = V Λ^½ Vᵀ, B^−½ = V Λ^−½ Vᵀ and B⁻¹ = V Λ⁻¹ Vᵀ are stored
+//! as dense matrices, so every apply is one matrix-vector product with no allocation.
+
+use ndarray::linalg::general_mat_vec_mul;
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, Axis};
+use ndarray_linalg::{Eigh, UPLO};
+
+use crate::error::{Error, Result};
+
+/// The name under which covariance errors are reported.
+const WHAT: &str = "background covariance";
+
+/// A matrix B counts as positive definite when λ_min > `MIN_RELATIVE_EIGENVALUE` · λ_max, that is
+/// when its condition number λ_max/λ_min is below 10¹².
+pub const MIN_RELATIVE_EIGENVALUE: f64 = 1e-12;
+
+/// [`BackgroundCovariance::from_matrix`] accepts B as symmetric when
+/// |B_ij − B_ji| ≤ `SYMMETRY_TOLERANCE` · max_kl |B_kl| for every i, j.
+pub const SYMMETRY_TOLERANCE: f64 = 1e-12;
+
+/// The correlation model of B.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Correlation {
+    /// B = σ_b² I.
+    None,
+    /// B_ij = σ_b² exp(−d_ij² / (2L²)), d_ij = min(|i−j|, N−|i−j|) on the periodic grid, L in
+    /// grid units (> 0).
+    Gaussian {
+        /// The length scale L, in grid units.
+        length_scale: f64,
+    },
+}
+
+/// A background-error covariance B of size n×n with its square root, for the control-variable
+/// transform x₀ = x_b + B^½ v.
+#[derive(Clone, Debug)]
+pub struct BackgroundCovariance {
+    repr: Repr,
+}
+
+#[derive(Clone, Debug)]
+enum Repr {
+    /// B = diag(σᵢ²).
+    Diagonal { sigmas: Vec<f64> },
+    /// A full B with its precomputed spectral functions.
+    Dense(Box<Dense>),
+}
+
+/// B = V Λ Vᵀ and the dense matrices derived from it, all symmetric.
+#[derive(Clone, Debug)]
+struct Dense {
+    /// B itself.
+    b: Array2<f64>,
+    /// B^½ = V Λ^½ Vᵀ.
+    sqrt: Array2<f64>,
+    /// B^−½ = V Λ^−½ Vᵀ.
+    inv_sqrt: Array2<f64>,
+    /// B⁻¹ = V Λ⁻¹ Vᵀ.
+    inv: Array2<f64>,
+    /// λ_min of B.
+    min_eigenvalue: f64,
+    /// λ_max of B.
+    max_eigenvalue: f64,
+}
+
+/// Where a dense B came from, to make the not-positive-definite message actionable.
+enum Origin {
+    Matrix,
+    Gaussian { n: usize, length_scale: f64 },
+    Climatological { samples: usize },
+}
+
+impl BackgroundCovariance {
+    /// B = σ_b² I (σ_b > 0 finite).
+    pub fn diagonal(n: usize, sigma: f64) -> Result<Self> {
+        check_size(n)?;
+        check_positive("background error standard deviation σ_b", sigma)?;
+        Ok(Self {
+            repr: Repr::Diagonal {
+                sigmas: vec![sigma; n],
+            },
+        })
+    }
+
+    /// Per-variable diagonal B = diag(σᵢ²), every σᵢ > 0 finite.
+    pub fn diagonal_from(sigmas: Vec<f64>) -> Result<Self> {
+        check_size(sigmas.len())?;
+        for (i, &s) in sigmas.iter().enumerate() {
+            check_positive(&format!("background error standard deviation σ_{i}"), s)?;
+        }
+        Ok(Self {
+            repr: Repr::Diagonal { sigmas },
+        })
+    }
+
+    /// Gaussian correlation on the periodic ring, times σ_b²:
+    /// B_ij = σ_b² exp(−d_ij² / (2L²)), d_ij = min(|i−j|, n−|i−j|), L in grid units.
+    ///
+    /// On a grid of unit spacing the smallest eigenvalue, at the shortest wavelength, is about
+    /// 2√(2π) L σ_b² exp(−π²L²/2) against λ_max ≈ √(2π) L σ_b², so κ(B) ≈ ½ exp(π²L²/2)
+    /// whatever n: 70 at L = 1, 1.9·10⁸ at L = 2, and past the 10¹² limit from L ≈ 2.4 on
+    /// (an error). Cut at distance n/2, B also turns indefinite for larger L (n = 40: from
+    /// L ≈ 2.6 on).
+    pub fn gaussian(n: usize, sigma: f64, length_scale: f64) -> Result<Self> {
+        check_size(n)?;
+        check_positive("background error standard deviation σ_b", sigma)?;
+        check_positive("background length scale L", length_scale)?;
+        let b = Array2::from_shape_fn((n, n), |(i, j)| {
+            let d = periodic_distance(i, j, n) as f64;
+            sigma * sigma * (-d * d / (2.0 * length_scale * length_scale)).exp()
+        });
+        Self::dense(b, Origin::Gaussian { n, length_scale })
+    }
+
+    /// B = σ_b² C for a correlation model C: [`Correlation::None`] gives
+    /// [`BackgroundCovariance::diagonal`], [`Correlation::Gaussian`] gives
+    /// [`BackgroundCovariance::gaussian`].
+    pub fn with_correlation(n: usize, sigma: f64, correlation: &Correlation) -> Result<Self> {
+        match *correlation {
+            Correlation::None => Self::diagonal(n, sigma),
+            Correlation::Gaussian { length_scale } => Self::gaussian(n, sigma, length_scale),
+        }
+    }
+
+    /// Climatological B = scale · C, with C the sample covariance of `samples` (row-major m × n,
+    /// m states, for example from a long free run):
+    /// C = 1/(m−1) Σ_k (x_k − x̄)(x_k − x̄)ᵀ, x̄ = 1/m Σ_k x_k. Needs m ≥ n + 1.
+    pub fn climatological(samples: &[f64], n: usize, scale: f64) -> Result<Self> {
+        const SAMPLES: &str = "climatological samples";
+        check_size(n)?;
+        check_positive("climatological covariance scale", scale)?;
+        if samples.len() % n != 0 {
+            return Err(Error::invalid(
+                SAMPLES,
+                format!(
+                    "{} values are not a whole number of states of length n = {n} \
+                     (expected m·n values, row-major)",
+                    samples.len()
+                ),
+            ));
+        }
+        let m = samples.len() / n;
+        if m < n + 1 {
+            return Err(Error::invalid(
+                SAMPLES,
+                format!(
+                    "{m} samples of a state of length n = {n} are too few: the sample \
+                     covariance needs at least n + 1 = {} samples to be of full rank",
+                    n + 1
+                ),
+            ));
+        }
+        if let Some(k) = samples.iter().position(|v| !v.is_finite()) {
+            return Err(Error::invalid(
+                SAMPLES,
+                format!(
+                    "sample {}, variable {} is {} (every value must be finite)",
+                    k / n,
+                    k % n,
+                    samples[k]
+                ),
+            ));
+        }
+        let x = ArrayView2::from_shape((m, n), samples)
+            .map_err(|e| Error::invalid(SAMPLES, e.to_string()))?;
+        let mean = x.sum_axis(Axis(0)) / m as f64;
+        let anomalies = &x - &mean;
+        let c = anomalies.t().dot(&anomalies) * (scale / (m - 1) as f64);
+        Self::dense(symmetrised(c), Origin::Climatological { samples: m })
+    }
+
+    /// Any symmetric positive-definite B (an error if it is not square, has a non-finite entry,
+    /// is not symmetric to [`SYMMETRY_TOLERANCE`] relative to max|B_ij|, or has
+    /// λ_min ≤ [`MIN_RELATIVE_EIGENVALUE`] · λ_max). B is stored as ½ (B + Bᵀ).
+    pub fn from_matrix(b: Array2<f64>) -> Result<Self> {
+        let (rows, cols) = b.dim();
+        if rows != cols {
+            return Err(Error::invalid(
+                WHAT,
+                format!("the matrix is {rows}×{cols}, not square"),
+            ));
+        }
+        check_size(rows)?;
+        if let Some(((i, j), v)) = b.indexed_iter().find(|(_, v)| !v.is_finite()) {
+            return Err(Error::invalid(
+                WHAT,
+                format!("entry B[{i},{j}] is {v} (every entry must be finite)"),
+            ));
+        }
+        let largest = b.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+        let tolerance = SYMMETRY_TOLERANCE * largest;
+        for i in 0..rows {
+            for j in 0..i {
+                let (upper, lower) = (b[[j, i]], b[[i, j]]);
+                if (upper - lower).abs() > tolerance {
+                    return Err(Error::invalid(
+                        WHAT,
+                        format!(
+                            "the matrix is not symmetric: B[{i},{j}] = {lower:e} but \
+                             B[{j},{i}] = {upper:e} (difference {:e} exceeds \
+                             {SYMMETRY_TOLERANCE:e} × max|B| = {tolerance:e})",
+                            (upper - lower).abs()
+                        ),
+                    ));
+                }
+            }
+        }
+        Self::dense(symmetrised(b), Origin::Matrix)
+    }
+
+    /// Decomposes a symmetric B = V Λ Vᵀ and precomputes B^½, B^−½ and B⁻¹.
+    fn dense(b: Array2<f64>, origin: Origin) -> Result<Self> {
+        let n = b.nrows();
+        let (lambda, v) = b.eigh(UPLO::Lower).map_err(|e| {
+            Error::invalid(
+                WHAT,
+                format!("the symmetric eigendecomposition (LAPACK dsyevd) failed: {e}"),
+            )
+        })?;
+        if let Some(k) = lambda.iter().position(|l| !l.is_finite()) {
+            return Err(Error::invalid(
+                WHAT,
+                format!("eigenvalue {k} of {n} is {} (not finite)", lambda[k]),
+            ));
+        }
+        let min = lambda.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = lambda.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let floor = MIN_RELATIVE_EIGENVALUE * max;
+        if max <= 0.0 || min <= floor {
+            return Err(not_positive_definite(&lambda, min, max, &origin));
+        }
+        let sqrt = spectral_function(&v, &lambda, f64::sqrt);
+        let inv_sqrt = spectral_function(&v, &lambda, |l| 1.0 / l.sqrt());
+        let inv = spectral_function(&v, &lambda, |l| 1.0 / l);
+        Ok(Self {
+            repr: Repr::Dense(Box::new(Dense {
+                b,
+                sqrt,
+                inv_sqrt,
+                inv,
+                min_eigenvalue: min,
+                max_eigenvalue: max,
+            })),
+        })
+    }
+
+    /// The state size n (B is n×n).
+    pub fn len(&self) -> usize {
+        match &self.repr {
+            Repr::Diagonal { sigmas } => sigmas.len(),
+            Repr::Dense(d) => d.b.nrows(),
+        }
+    }
+
+    /// Always false: every constructor requires n ≥ 1.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// True when B = diag(σᵢ²) is stored as its standard deviations (all applies O(n)).
+    pub fn is_diagonal(&self) -> bool {
+        matches!(self.repr, Repr::Diagonal { .. })
+    }
+
+    /// out = B^½ v (the control-variable transform of an increment, δx₀ = B^½ v).
+    ///
+    /// # Panics
+    /// If `v` or `out` is not of length [`BackgroundCovariance::len`].
+    pub fn sqrt_apply(&self, v: &[f64], out: &mut [f64]) {
+        self.check_lengths("sqrt_apply", v, out);
+        match &self.repr {
+            Repr::Diagonal { sigmas } => map3(sigmas, v, out, |s, vi| s * vi),
+            Repr::Dense(d) => mat_vec(d.sqrt.view(), v, out),
+        }
+    }
+
+    /// out = (B^½)ᵀ w — the adjoint of [`BackgroundCovariance::sqrt_apply`], which carries the
+    /// physical-space gradient back to control space: ∇_v J_o = (B^½)ᵀ ∇_{x₀} J_o.
+    ///
+    /// # Panics
+    /// If `w` or `out` is not of length [`BackgroundCovariance::len`].
+    pub fn sqrt_adjoint_apply(&self, w: &[f64], out: &mut [f64]) {
+        self.check_lengths("sqrt_adjoint_apply", w, out);
+        match &self.repr {
+            Repr::Diagonal { sigmas } => map3(sigmas, w, out, |s, wi| s * wi),
+            Repr::Dense(d) => mat_vec(d.sqrt.t(), w, out),
+        }
+    }
+
+    /// out = B^−½ x, the inverse transform (the control vector v of an increment x), used to
+    /// start a minimisation from a non-background guess and for diagnostics.
+    ///
+    /// # Panics
+    /// If `x` or `out` is not of length [`BackgroundCovariance::len`].
+    pub fn inverse_sqrt_apply(&self, x: &[f64], out: &mut [f64]) {
+        self.check_lengths("inverse_sqrt_apply", x, out);
+        match &self.repr {
+            Repr::Diagonal { sigmas } => map3(sigmas, x, out, |s, xi| xi / s),
+            Repr::Dense(d) => mat_vec(d.inv_sqrt.view(), x, out),
+        }
+    }
+
+    /// out = B⁻¹ x (for the physical-space form J_b = ½ (x₀ − x_b)ᵀ B⁻¹ (x₀ − x_b)).
+    ///
+    /// # Panics
+    /// If `x` or `out` is not of length [`BackgroundCovariance::len`].
+    pub fn inverse_apply(&self, x: &[f64], out: &mut [f64]) {
+        self.check_lengths("inverse_apply", x, out);
+        match &self.repr {
+            Repr::Diagonal { sigmas } => map3(sigmas, x, out, |s, xi| xi / (s * s)),
+            Repr::Dense(d) => mat_vec(d.inv.view(), x, out),
+        }
+    }
+
+    /// B as a dense n×n matrix (for closed-form BLUE tests and diagnostics).
+    pub fn matrix(&self) -> Array2<f64> {
+        match &self.repr {
+            Repr::Diagonal { sigmas } => {
+                Array2::from_diag(&sigmas.iter().map(|s| s * s).collect::<Array1<f64>>())
+            }
+            Repr::Dense(d) => d.b.clone(),
+        }
+    }
+
+    /// Condition number κ(B) = λ_max / λ_min (max σᵢ² / min σᵢ² for a diagonal B).
+    pub fn condition_number(&self) -> f64 {
+        match &self.repr {
+            Repr::Diagonal { sigmas } => {
+                let min = sigmas.iter().copied().fold(f64::INFINITY, f64::min);
+                let max = sigmas.iter().copied().fold(0.0, f64::max);
+                (max / min).powi(2)
+            }
+            Repr::Dense(d) => d.max_eigenvalue / d.min_eigenvalue,
+        }
+    }
+
+    /// Mean background-error variance, trace(B)/n = (1/n) Σᵢ B_ii.
+    pub fn mean_variance(&self) -> f64 {
+        let trace = match &self.repr {
+            Repr::Diagonal { sigmas } => sigmas.iter().map(|s| s * s).sum::<f64>(),
+            Repr::Dense(d) => d.b.diag().sum(),
+        };
+        trace / self.len() as f64
+    }
+
+    fn check_lengths(&self, operation: &str, input: &[f64], out: &[f64]) {
+        let n = self.len();
+        assert!(
+            input.len() == n && out.len() == n,
+            "BackgroundCovariance::{operation}: B is {n}×{n} but the input has length {} and \
+             the output {}",
+            input.len(),
+            out.len()
+        );
+    }
+}
+
+/// d = min(|i−j|, n−|i−j|), the distance between grid points i and j on a ring of n points.
+fn periodic_distance(i: usize, j: usize, n: usize) -> usize {
+    let d = i.abs_diff(j);
+    d.min(n - d)
+}
+
+fn check_size(n: usize) -> Result<()> {
+    if n == 0 {
+        return Err(Error::invalid(
+            WHAT,
+            "the state size n must be at least 1, got 0",
+        ));
+    }
+    Ok(())
+}
+
+fn check_positive(what: &str, value: f64) -> Result<()> {
+    if !(value.is_finite() && value > 0.0) {
+        return Err(Error::invalid(
+            what,
+            format!("{value} is not a finite number > 0"),
+        ));
+    }
+    Ok(())
+}
+
+/// ½ (A + Aᵀ).
+fn symmetrised(a: Array2<f64>) -> Array2<f64> {
+    (&a + &a.t()) * 0.5
+}
+
+/// V f(Λ) Vᵀ, symmetrised.
+fn spectral_function(v: &Array2<f64>, lambda: &Array1<f64>, f: impl Fn(f64) -> f64) -> Array2<f64> {
+    let mut scaled = v.clone();
+    for (mut column, &l) in scaled.axis_iter_mut(Axis(1)).zip(lambda) {
+        column *= f(l);
+    }
+    symmetrised(scaled.dot(&v.t()))
+}
+
+/// out = A x, one BLAS `dgemv`, no allocation.
+fn mat_vec(a: ArrayView2<'_, f64>, x: &[f64], out: &mut [f64]) {
+    // β = 0 need not clear NaN already in `out` in every BLAS; clear it first.
+    out.fill(0.0);
+    general_mat_vec_mul(
+        1.0,
+        &a,
+        &ArrayView1::from(x),
+        0.0,
+        &mut ArrayViewMut1::from(out),
+    );
+}
+
+/// outᵢ = f(sᵢ, xᵢ).
+fn map3(s: &[f64], x: &[f64], out: &mut [f64], f: impl Fn(f64, f64) -> f64) {
+    for ((o, &si), &xi) in out.iter_mut().zip(s).zip(x) {
+        *o = f(si, xi);
+    }
+}
+
+/// The error for a B with λ_min ≤ 10⁻¹² λ_max, naming the smallest eigenvalue, the condition number
+/// and what to change.
+fn not_positive_definite(lambda: &Array1<f64>, min: f64, max: f64, origin: &Origin) -> Error {
+    let n = lambda.len();
+    let floor = MIN_RELATIVE_EIGENVALUE * max;
+    let bad = lambda.iter().filter(|&&l| l <= floor).count();
+    let condition = if min > 0.0 {
+        format!("condition number λ_max/λ_min = {:.3e}", max / min)
+    } else {
+        "condition number infinite, λ_min ≤ 0".to_string()
+    };
+    let mut message = format!(
+        "the matrix is not positive definite: {bad} of its {n} eigenvalues are ≤ \
+         {MIN_RELATIVE_EIGENVALUE:e} × λ_max, the smallest being λ_min = {min:.3e} against \
+         λ_max = {max:.3e} ({condition}; at most {:e} is accepted)",
+        1.0 / MIN_RELATIVE_EIGENVALUE
+    );
+    match origin {
+        Origin::Matrix => {}
+        Origin::Gaussian { n, length_scale } => message.push_str(&format!(
+            "; a Gaussian correlation with length scale L = {length_scale} grid points {}: use \
+             a smaller length scale{}",
+            if min > 0.0 {
+                "is numerically singular on a grid of unit spacing (its eigenvalue at the \
+                 shortest wavelength falls as exp(−π²L²/2))"
+                    .to_string()
+            } else {
+                format!("is too wide for the ring of N = {n} points (cut at distance N/2 it is indefinite)")
+            },
+            passing_length_scale(*n, *length_scale)
+                .map(|l| format!(" (L = {l:.2} passes at N = {n})"))
+                .unwrap_or_default()
+        )),
+        Origin::Climatological { samples } => message.push_str(&format!(
+            "; the {samples} samples do not span all {n} directions (a variable that never \
+             varies, or linearly dependent variables): use more or less correlated samples, \
+             or blend with a diagonal B"
+        )),
+    }
+    Error::invalid(WHAT, message)
+}
+
+/// The periodic Gaussian B is circulant, so its eigenvalues are the discrete Fourier transform of
+/// its first row: λ_k = Σ_j exp(−d_j²/(2L²)) cos(2πkj/N). Bisects over multiples of 0.05 in
+/// (0, min(`failing`, N)) for the largest L whose λ_min > 10 · 10⁻¹² λ_max (a margin over the
+/// threshold for the rounding of the dense eigensolver), assuming, as holds in practice, that
+/// κ(B) grows with L. Only for the error message, and only tried for N ≤ 2048 (O(N²) per L).
+fn passing_length_scale(n: usize, failing: f64) -> Option<f64> {
+    const STEP: f64 = 0.05;
+    if n > 2048 {
+        return None;
+    }
+    let passes = |l: f64| {
+        let row: Vec<f64> = (0..n)
+            .map(|j| {
+                let d = periodic_distance(0, j, n) as f64;
+                (-d * d / (2.0 * l * l)).exp()
+            })
+            .collect();
+        let (mut min, mut max) = (f64::INFINITY, f64::NEG_INFINITY);
+        for k in 0..n {
+            let lambda: f64 = row
+                .iter()
+                .enumerate()
+                .map(|(j, c)| {
+                    let phase = 2.0 * std::f64::consts::PI * ((k * j) % n) as f64 / n as f64;
+                    c * phase.cos()
+                })
+                .sum();
+            min = min.min(lambda);
+            max = max.max(lambda);
+        }
+        min > 10.0 * MIN_RELATIVE_EIGENVALUE * max
+    };
+    // Invariant: lo·STEP passes (or lo = 0), hi·STEP fails (or is the failing L itself).
+    let (mut lo, mut hi) = (0usize, (failing.min(n as f64) / STEP).ceil() as usize);
+    while hi > lo + 1 {
+        let mid = lo + (hi - lo) / 2;
+        if passes(mid as f64 * STEP) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    (lo > 0).then_some(lo as f64 * STEP)
+}

@@ -1,0 +1,148 @@
+//! The `assimilate` command: one 4D-Var analysis from files (model, background, observations,
+//! optionally the truth), written as CF-NetCDF.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::core::Dynamics;
+use crate::error::{Error, Result};
+use crate::io::analysis_file::{write_analysis, AnalysisContent};
+use crate::io::atomic_output::AtomicOutput;
+use crate::io::model_config::{ModelConfig, ModelTask};
+use crate::io::netcdf_trajectory::read_trajectory;
+use crate::io::observation_file::read_observations;
+use crate::io::state_file::read_state;
+use crate::models::ModelInfo;
+
+use super::assimilation::{analyse_window, background_covariance, AssimilationSettings};
+use super::results::{result_metadata, WindowSummary};
+
+/// Everything `assimilate` needs.
+#[derive(Clone, Debug)]
+pub struct AssimilateRequest {
+    /// The model.
+    pub model: ModelConfig,
+    /// Background state file (text or NetCDF).
+    pub background: PathBuf,
+    /// Observation file (CSV or NetCDF).
+    pub observations: PathBuf,
+    /// True trajectory (NetCDF, from `forecast`), for twin experiments.
+    pub truth: Option<PathBuf>,
+    /// The settings after command-line overrides.
+    pub settings: AssimilationSettings,
+    /// The experiment configuration text, for provenance.
+    pub experiment_text: String,
+    /// Output NetCDF file.
+    pub out: PathBuf,
+    /// The `history` attribute.
+    pub history: String,
+}
+
+/// Runs the analysis, writes the file and returns its summary.
+pub fn run_assimilate(request: &AssimilateRequest) -> Result<WindowSummary> {
+    drop(AtomicOutput::new(&request.out)?);
+    request.model.run(Assimilate(request))
+}
+
+struct Assimilate<'a>(&'a AssimilateRequest);
+
+impl ModelTask for Assimilate<'_> {
+    type Output = WindowSummary;
+
+    fn run<M: Dynamics + ModelInfo + Clone>(self, model: M) -> Result<WindowSummary> {
+        let started = Instant::now();
+        let req = self.0;
+        let n = model.state_len();
+        let layout = model.layout();
+        let background = read_state(&req.background, n)?;
+        let all = read_observations(&req.observations, model.time_step())?;
+        let window_steps = match req.settings.window_steps {
+            Some(steps) => steps,
+            None => all.max_step().filter(|s| *s > 0).ok_or_else(|| {
+                Error::input(
+                    &req.observations,
+                    None,
+                    "holds no observation after time 0; give --window-steps",
+                )
+            })?,
+        };
+        all.validate(&layout, Some(window_steps), &req.observations)?;
+        let total = window_steps + req.settings.forecast_steps;
+        let truth = match &req.truth {
+            Some(path) => Some(truth_over(path, n, total)?),
+            None => None,
+        };
+        let covariance = Arc::new(background_covariance(&model, &req.settings.background)?);
+        let result = analyse_window(
+            &model,
+            background,
+            &all,
+            covariance,
+            &req.settings,
+            window_steps,
+            truth.as_deref(),
+        )?;
+        let mut meta = result_metadata(
+            &model,
+            format!("{} 4D-Var analysis", model.name()),
+            req.history.clone(),
+            req.model.text.clone(),
+            req.experiment_text.clone(),
+        );
+        meta.texts
+            .push(("stop_reason".into(), result.outcome.stop_reason.clone()));
+        meta.texts
+            .push(("minimizer".into(), req.settings.minimizer.name().into()));
+        write_analysis(
+            &req.out,
+            &meta,
+            &AnalysisContent {
+                background: &result.background_trajectory,
+                analysis: &result.analysis_trajectory,
+                truth: truth.as_deref(),
+                window_steps,
+                observations: &all,
+                background_departures: &result.background_departures,
+                analysis_departures: &result.analysis_departures,
+                iterations: &result.outcome.iterations,
+            },
+        )?;
+        Ok(WindowSummary::new(
+            &model,
+            &result,
+            req.settings.minimizer.name(),
+            started.elapsed().as_secs_f64(),
+        ))
+    }
+}
+
+/// The true states at steps 0..=steps from a trajectory file, in step order.
+fn truth_over(path: &std::path::Path, n: usize, steps: usize) -> Result<Vec<f64>> {
+    let t = read_trajectory(path, None)?;
+    if t.n != n {
+        return Err(Error::input(
+            path,
+            None,
+            format!("holds states of {} values, the model state has {n}", t.n),
+        ));
+    }
+    let mut out = Vec::with_capacity((steps + 1) * n);
+    for k in 0..=steps {
+        let record = match &t.steps {
+            Some(s) => s.iter().position(|&v| v == k as u64),
+            None => (k < t.times.len()).then_some(k),
+        };
+        let Some(r) = record else {
+            return Err(Error::input(
+                path,
+                None,
+                format!(
+                    "has no state at step {k}; the truth must cover steps 0..={steps} (write it with --output-every 1)"
+                ),
+            ));
+        };
+        out.extend_from_slice(&t.states[r * n..(r + 1) * n]);
+    }
+    Ok(out)
+}

@@ -1,0 +1,215 @@
+//! One 4D-Var analysis of one window, shared by `assimilate`, `demo` and `cycle`: builds B,
+//! the control transform and the cost, minimises, and computes the trajectories, departures
+//! and diagnostics.
+
+use std::sync::Arc;
+
+use crate::core::vector::norm;
+use crate::core::{integrate, Dynamics, Storage};
+use crate::cov::BackgroundCovariance;
+use crate::error::{Error, Result};
+use crate::io::experiment_config::{BackgroundConfig, ExperimentConfig, ParameterConfig};
+use crate::models::ModelInfo;
+use crate::obs::{ObservationMisfit, ObservationSet};
+use crate::var::{
+    minimize, AnalysisDiagnostics, ControlSpace, ControlTransform, FourDVar, MinimizationOutcome,
+    Minimizer, ParameterPrior, StoppingRule,
+};
+
+/// How to analyse a window.
+#[derive(Clone, Debug)]
+pub struct AssimilationSettings {
+    /// Window length in steps (None: up to the last observation).
+    pub window_steps: Option<usize>,
+    /// Forecast steps beyond the window in the output.
+    pub forecast_steps: usize,
+    /// Minimisation algorithm.
+    pub minimizer: Minimizer,
+    /// Control space.
+    pub space: ControlSpace,
+    /// Stopping rule.
+    pub stopping: StoppingRule,
+    /// B settings.
+    pub background: BackgroundConfig,
+    /// Parameter estimation.
+    pub parameters: Option<ParameterConfig>,
+}
+
+impl AssimilationSettings {
+    /// The settings of an experiment configuration (already validated).
+    pub fn from_config(c: &ExperimentConfig) -> Result<Self> {
+        Ok(Self {
+            window_steps: c.window.steps,
+            forecast_steps: c.window.forecast_steps,
+            minimizer: c
+                .minimizer
+                .method
+                .parse()
+                .map_err(|e: String| Error::invalid("minimizer", e))?,
+            space: parse_space(&c.minimizer.space)?,
+            stopping: StoppingRule {
+                max_iterations: c.minimizer.max_iterations,
+                gradient_tolerance: c.minimizer.gradient_tolerance,
+                relative_cost_tolerance: c.minimizer.relative_cost_tolerance,
+            },
+            background: c.background.clone(),
+            parameters: c.parameters.clone(),
+        })
+    }
+}
+
+/// "transformed" or "physical".
+pub fn parse_space(text: &str) -> Result<ControlSpace> {
+    match text {
+        "transformed" => Ok(ControlSpace::Transformed),
+        "physical" => Ok(ControlSpace::Physical),
+        other => Err(Error::invalid(
+            "control space",
+            format!("'{other}' (expected transformed or physical)"),
+        )),
+    }
+}
+
+/// B from its settings; the climatological B samples a free run of `model`.
+pub fn background_covariance<M: Dynamics + ModelInfo>(
+    model: &M,
+    settings: &BackgroundConfig,
+) -> Result<BackgroundCovariance> {
+    let n = model.state_len();
+    match settings.correlation.as_str() {
+        "none" => BackgroundCovariance::diagonal(n, settings.sigma),
+        "gaussian" => BackgroundCovariance::gaussian(n, settings.sigma, settings.length_scale),
+        "climatological" => {
+            // States 10 steps apart on the attractor, after a spin-up of 1000 steps.
+            let m = settings.climatology_samples;
+            let start = integrate(model, &model.default_initial_state(), 1000, |_, _| {})?;
+            let mut samples = Vec::with_capacity(m * n);
+            integrate(model, &start, 10 * m.saturating_sub(1), |k, x| {
+                if k % 10 == 0 {
+                    samples.extend_from_slice(x);
+                }
+            })?;
+            BackgroundCovariance::climatological(&samples, n, settings.climatology_scale)
+        }
+        other => Err(Error::invalid(
+            "--b-correlation",
+            format!("'{other}' (expected none, gaussian or climatological)"),
+        )),
+    }
+}
+
+/// Everything one window's analysis produces.
+#[derive(Clone, Debug)]
+pub struct WindowResult {
+    /// Window length in steps.
+    pub window_steps: usize,
+    /// Background trajectory over the window and the forecast, row-major.
+    pub background_trajectory: Vec<f64>,
+    /// Analysis trajectory, same shape.
+    pub analysis_trajectory: Vec<f64>,
+    /// The minimisation.
+    pub outcome: MinimizationOutcome,
+    /// J at the background.
+    pub cost_initial: f64,
+    /// ‖∂J/∂x₀‖ at the background, in the physical space.
+    pub gradient_norm_initial: f64,
+    /// ‖∂J/∂x₀‖ at the analysis, in the physical space.
+    pub gradient_norm_final: f64,
+    /// y − H(x_b).
+    pub background_departures: Vec<f64>,
+    /// y − H(x_a).
+    pub analysis_departures: Vec<f64>,
+    /// RMSE, departure statistics, J_min/p.
+    pub diagnostics: AnalysisDiagnostics,
+    /// Model parameters at the analysis (their background when not estimated).
+    pub analysis_parameters: Vec<f64>,
+}
+
+/// Analyses one window: minimises J from the background `background` with the observations
+/// `observations` (steps relative to the window start) and returns trajectories and
+/// diagnostics. `truth`, when known, is the true trajectory over the window and forecast.
+pub fn analyse_window<M: Dynamics + ModelInfo + Clone>(
+    model: &M,
+    background: Vec<f64>,
+    observations: &ObservationSet,
+    covariance: Arc<BackgroundCovariance>,
+    settings: &AssimilationSettings,
+    window_steps: usize,
+    truth: Option<&[f64]>,
+) -> Result<WindowResult> {
+    let n = model.state_len();
+    let misfit = ObservationMisfit::new(observations.clone(), &model.layout())?;
+    let prior = match &settings.parameters {
+        None => None,
+        Some(p) => {
+            let background = p.background.clone().unwrap_or_else(|| model.params());
+            if p.sigma.len() != model.param_len() || background.len() != model.param_len() {
+                return Err(Error::invalid(
+                    "parameters",
+                    format!(
+                        "the {} model has {} parameter(s) ({}): give that many sigma and background values",
+                        model.name(),
+                        model.param_len(),
+                        model.param_names().join(", ")
+                    ),
+                ));
+            }
+            Some(ParameterPrior {
+                background,
+                sigma: p.sigma.clone(),
+            })
+        }
+    };
+    let transform = ControlTransform::new(settings.space, background, covariance, prior)?;
+    let problem = FourDVar::new(model.clone(), window_steps, misfit, transform, Storage::All)?;
+    let start = problem.transform().background_control();
+    let first = problem.evaluate(&start)?;
+    let gradient_norm_initial = norm(&problem.physical_state_gradient(&start, &first));
+    let outcome = minimize(
+        &problem,
+        start.clone(),
+        settings.minimizer,
+        settings.stopping,
+    )?;
+    let gradient_norm_final =
+        norm(&problem.physical_state_gradient(&outcome.control, &outcome.evaluation));
+
+    let extra = settings.forecast_steps;
+    let background_trajectory = problem.trajectory(&start, extra)?;
+    let analysis_trajectory = problem.trajectory(&outcome.control, extra)?;
+    let window = (window_steps + 1) * n;
+    let departures = |trajectory: &[f64]| -> Vec<f64> {
+        let equivalents = problem.misfit().model_equivalents(&trajectory[..window], n);
+        (observations.as_slice().iter().zip(equivalents))
+            .map(|(o, h)| o.value - h)
+            .collect()
+    };
+    let background_departures = departures(&background_trajectory);
+    let analysis_departures = departures(&analysis_trajectory);
+    let diagnostics = AnalysisDiagnostics::new(
+        &background_departures,
+        &analysis_departures,
+        outcome.evaluation.cost,
+        truth.map(|t| {
+            (
+                &background_trajectory[..window],
+                &analysis_trajectory[..window],
+                &t[..window],
+            )
+        }),
+    );
+    let analysis_parameters = problem.model_at(&outcome.control).params();
+    Ok(WindowResult {
+        window_steps,
+        background_trajectory,
+        analysis_trajectory,
+        cost_initial: first.cost,
+        gradient_norm_initial,
+        gradient_norm_final,
+        outcome,
+        background_departures,
+        analysis_departures,
+        diagnostics,
+        analysis_parameters,
+    })
+}

@@ -1,0 +1,246 @@
+//! The `cycle` command: a twin experiment cycled over many 4D-Var windows of any length and
+//! any shift between window starts. The background of each window is the forecast of the
+//! previous analysis; B is static. Writes the RMSE time series and reports time averages
+//! after a burn-in.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::core::Dynamics;
+use crate::error::{Error, Result};
+use crate::io::analysis_file::{write_cycle, CycleContent};
+use crate::io::atomic_output::AtomicOutput;
+use crate::io::model_config::{ModelConfig, ModelTask};
+use crate::io::observation_network::ObservationNetwork;
+use crate::models::ModelInfo;
+use crate::obs::ObservationSet;
+use crate::var::diagnostics::rmse;
+
+use super::assimilation::{analyse_window, background_covariance, AssimilationSettings};
+use super::progress::step_bar;
+use super::results::result_metadata;
+use super::twin::twin_data;
+
+/// Everything `cycle` needs.
+#[derive(Clone, Debug)]
+pub struct CycleRequest {
+    /// The model.
+    pub model: ModelConfig,
+    /// The observation network file.
+    pub network: PathBuf,
+    /// Assimilation settings (window length required).
+    pub settings: AssimilationSettings,
+    /// Twin settings.
+    pub twin: crate::io::experiment_config::TwinConfig,
+    /// Number of windows.
+    pub windows: usize,
+    /// Steps between window starts.
+    pub shift: usize,
+    /// Windows left out of the averages.
+    pub burn_in: usize,
+    /// The experiment configuration text, for provenance.
+    pub experiment_text: String,
+    /// Output NetCDF file.
+    pub out: PathBuf,
+    /// The `history` attribute.
+    pub history: String,
+}
+
+/// Time averages of a cycled experiment.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct CycleSummary {
+    /// Windows run.
+    pub windows: usize,
+    /// Window length, steps.
+    pub window_steps: usize,
+    /// Steps between window starts.
+    pub shift: usize,
+    /// Windows left out of the averages.
+    pub burn_in: usize,
+    /// Mean background RMSE at the window starts after the burn-in.
+    pub rmse_background: f64,
+    /// Mean analysis RMSE at the window starts after the burn-in (smoother).
+    pub rmse_analysis_start: f64,
+    /// Mean analysis RMSE at the window ends after the burn-in (filter).
+    pub rmse_analysis: f64,
+    /// Mean minimiser iterations per window.
+    pub mean_iterations: f64,
+    /// Wall time, seconds.
+    pub wall_time_seconds: f64,
+}
+
+/// Runs the cycled experiment and writes its file.
+pub fn run_cycle(request: &CycleRequest) -> Result<CycleSummary> {
+    if request.windows == 0 {
+        return Err(Error::invalid("--windows", "must be at least 1"));
+    }
+    if request.shift == 0 {
+        return Err(Error::invalid("--shift", "must be at least 1"));
+    }
+    if request.burn_in >= request.windows {
+        return Err(Error::invalid(
+            "--burn-in",
+            format!(
+                "{} leaves none of the {} windows to average",
+                request.burn_in, request.windows
+            ),
+        ));
+    }
+    drop(AtomicOutput::new(&request.out)?);
+    let network = ObservationNetwork::load(&request.network)?;
+    request.model.run(Cycle {
+        request,
+        network: &network,
+    })
+}
+
+struct Cycle<'a> {
+    request: &'a CycleRequest,
+    network: &'a ObservationNetwork,
+}
+
+impl ModelTask for Cycle<'_> {
+    type Output = CycleSummary;
+
+    fn run<M: Dynamics + ModelInfo + Clone>(self, model: M) -> Result<CycleSummary> {
+        let started = Instant::now();
+        let req = self.request;
+        let n = model.state_len();
+        let dt = model.time_step();
+        let window = req
+            .settings
+            .window_steps
+            .ok_or_else(|| Error::invalid("--window-steps", "cycling needs a window length"))?;
+        let shift = req.shift;
+        let mut settings = req.settings.clone();
+        // The next background is the analysis `shift` steps on, possibly past the window.
+        settings.forecast_steps = shift.saturating_sub(window);
+        let covariance = Arc::new(background_covariance(&model, &settings.background)?);
+        let total = (req.windows - 1) * shift + window.max(shift);
+        let twin = twin_data(
+            &model,
+            self.network,
+            &req.network,
+            &req.twin,
+            &covariance,
+            total,
+        )?;
+
+        let windows = req.windows;
+        let mut starts = Vec::with_capacity(windows);
+        let (mut rmse_b, mut rmse_a0, mut rmse_a) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut iterations, mut costs) = (Vec::new(), Vec::new());
+        let (mut analysis_end, mut truth_end) = (Vec::new(), Vec::new());
+        let mut background = twin.background.clone();
+        let bar = step_bar(windows as u64, "cycling");
+        bar.set_message("windows");
+        for j in 0..windows {
+            let s0 = j * shift;
+            let truth = &twin.truth[s0 * n..(s0 + window.max(shift) + 1) * n];
+            let observations =
+                window_observations(&twin.observations, s0, window, dt, j > 0 && shift <= window);
+            let result = analyse_window(
+                &model,
+                background.clone(),
+                &observations,
+                covariance.clone(),
+                &settings,
+                window,
+                Some(truth),
+            )
+            .map_err(|e| {
+                Error::invalid(
+                    format!("window {j} (steps {s0}..={})", s0 + window),
+                    e.to_string(),
+                )
+            })?;
+            let a = &result.analysis_trajectory;
+            starts.push(s0 as f64 * dt);
+            rmse_b.push(rmse(&background, &truth[..n]));
+            rmse_a0.push(rmse(&a[..n], &truth[..n]));
+            let end = window * n;
+            rmse_a.push(rmse(&a[end..end + n], &truth[end..end + n]));
+            analysis_end.extend_from_slice(&a[end..end + n]);
+            truth_end.extend_from_slice(&truth[end..end + n]);
+            iterations.push(result.outcome.iterations.len().saturating_sub(1) as i32);
+            costs.push(result.outcome.evaluation.cost);
+            background = a[shift * n..(shift + 1) * n].to_vec();
+            bar.set_position(j as u64 + 1);
+        }
+        bar.finish_and_clear();
+
+        let mean_after = |v: &[f64]| {
+            let tail = &v[req.burn_in..];
+            tail.iter().sum::<f64>() / tail.len() as f64
+        };
+        let summary = CycleSummary {
+            windows,
+            window_steps: window,
+            shift,
+            burn_in: req.burn_in,
+            rmse_background: mean_after(&rmse_b),
+            rmse_analysis_start: mean_after(&rmse_a0),
+            rmse_analysis: mean_after(&rmse_a),
+            mean_iterations: iterations.iter().map(|&i| i as f64).sum::<f64>() / windows as f64,
+            wall_time_seconds: started.elapsed().as_secs_f64(),
+        };
+        let mut meta = result_metadata(
+            &model,
+            format!("{} cycled 4D-Var twin experiment", model.name()),
+            req.history.clone(),
+            req.model.text.clone(),
+            req.experiment_text.clone(),
+        );
+        meta.numbers.extend([
+            ("window_steps".to_string(), window as f64),
+            ("window_shift_steps".to_string(), shift as f64),
+            ("burn_in_windows".to_string(), req.burn_in as f64),
+            ("mean_rmse_background".to_string(), summary.rmse_background),
+            ("mean_rmse_analysis".to_string(), summary.rmse_analysis),
+            (
+                "mean_rmse_analysis_start".to_string(),
+                summary.rmse_analysis_start,
+            ),
+        ]);
+        write_cycle(
+            &req.out,
+            &meta,
+            &CycleContent {
+                window_start_times: &starts,
+                rmse_background: &rmse_b,
+                rmse_analysis_start: &rmse_a0,
+                rmse_analysis: &rmse_a,
+                iterations: &iterations,
+                cost_final: &costs,
+                analysis_end: &analysis_end,
+                truth_end: &truth_end,
+            },
+        )?;
+        Ok(summary)
+    }
+}
+
+/// The observations of the window starting at step `first`, re-based to it. When `skip_start`
+/// is set, the observations at the window's first step are left out: the previous window
+/// already used them (they are its last step when the shift equals the window length).
+fn window_observations(
+    all: &ObservationSet,
+    first: usize,
+    steps: usize,
+    dt: f64,
+    skip_start: bool,
+) -> ObservationSet {
+    let window = all.window(first, steps, dt);
+    if !skip_start {
+        return window;
+    }
+    ObservationSet::new(
+        window
+            .as_slice()
+            .iter()
+            .filter(|o| o.step > 0)
+            .cloned()
+            .collect(),
+    )
+}

@@ -1,0 +1,155 @@
+//! What every assimilation command reports: the metadata of its NetCDF file and the
+//! numbers of its summary, built once from a model and a window result.
+
+use crate::core::Dynamics;
+use crate::io::analysis_file::ResultMetadata;
+use crate::models::ModelInfo;
+
+use super::assimilation::WindowResult;
+
+/// The metadata of a result file for `model`.
+pub fn result_metadata<M: Dynamics + ModelInfo>(
+    model: &M,
+    title: String,
+    history: String,
+    model_configuration: String,
+    experiment_configuration: String,
+) -> ResultMetadata {
+    ResultMetadata {
+        title,
+        history,
+        model_configuration,
+        experiment_configuration,
+        state_dimension: model.state_dimension().into(),
+        state_long_name: model.state_long_name(),
+        state_coordinate: model.state_coordinate(),
+        dt: model.time_step(),
+        numbers: Vec::new(),
+        texts: Vec::new(),
+    }
+}
+
+/// The summary of one analysed window, as printed and as JSON.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct WindowSummary {
+    /// Model name.
+    pub model: String,
+    /// Observations assimilated.
+    pub observations: usize,
+    /// Window length in steps.
+    pub window_steps: usize,
+    /// Minimiser name.
+    pub minimizer: String,
+    /// J at the background.
+    pub cost_initial: f64,
+    /// J at the analysis.
+    pub cost_final: f64,
+    /// J_b at the analysis.
+    pub background_cost_final: f64,
+    /// J_o at the analysis.
+    pub observation_cost_final: f64,
+    /// ‖∂J/∂x₀‖ at the background (physical space).
+    pub gradient_norm_initial: f64,
+    /// ‖∂J/∂x₀‖ at the analysis (physical space).
+    pub gradient_norm_final: f64,
+    /// Minimiser iterations.
+    pub iterations: usize,
+    /// Cost-and-gradient evaluations (one forward and one adjoint sweep each).
+    pub cost_evaluations: u64,
+    /// Why the minimiser stopped.
+    pub stop_reason: String,
+    /// Whether that was a convergence test.
+    pub converged: bool,
+    /// RMSE of the background trajectory against the truth (None without truth).
+    pub rmse_background: Option<f64>,
+    /// RMSE of the analysis trajectory against the truth (None without truth).
+    pub rmse_analysis: Option<f64>,
+    /// Mean of y − H(x_b).
+    pub omb_mean: f64,
+    /// Standard deviation of y − H(x_b).
+    pub omb_std: f64,
+    /// Mean of y − H(x_a).
+    pub oma_mean: f64,
+    /// Standard deviation of y − H(x_a).
+    pub oma_std: f64,
+    /// J_min / p (≈ ½ for a consistent system).
+    pub cost_per_observation: f64,
+    /// Model parameters at the analysis.
+    pub parameters: Vec<(String, f64)>,
+    /// Wall time of the whole command, seconds.
+    pub wall_time_seconds: f64,
+}
+
+impl WindowSummary {
+    /// The summary of `result` for `model`.
+    pub fn new<M: ModelInfo>(model: &M, r: &WindowResult, minimizer: &str, wall: f64) -> Self {
+        let d = &r.diagnostics;
+        Self {
+            model: model.name().into(),
+            observations: r.background_departures.len(),
+            window_steps: r.window_steps,
+            minimizer: minimizer.into(),
+            cost_initial: r.cost_initial,
+            cost_final: r.outcome.evaluation.cost,
+            background_cost_final: r.outcome.evaluation.background_cost,
+            observation_cost_final: r.outcome.evaluation.observation_cost,
+            gradient_norm_initial: r.gradient_norm_initial,
+            gradient_norm_final: r.gradient_norm_final,
+            iterations: r.outcome.iterations.len().saturating_sub(1),
+            cost_evaluations: r.outcome.cost_evaluations,
+            stop_reason: r.outcome.stop_reason.clone(),
+            converged: r.outcome.converged,
+            rmse_background: d.rmse_background,
+            rmse_analysis: d.rmse_analysis,
+            omb_mean: d.background_departures.mean,
+            omb_std: d.background_departures.std,
+            oma_mean: d.analysis_departures.mean,
+            oma_std: d.analysis_departures.std,
+            cost_per_observation: d.cost_per_observation,
+            parameters: model
+                .param_names()
+                .into_iter()
+                .map(String::from)
+                .zip(r.analysis_parameters.iter().copied())
+                .collect(),
+            wall_time_seconds: wall,
+        }
+    }
+
+    /// A readable multi-line summary.
+    pub fn text(&self) -> String {
+        let mut s = format!(
+            "{} 4D-Var, window of {} steps, {} observations, {} minimiser\n",
+            self.model, self.window_steps, self.observations, self.minimizer
+        );
+        s += &format!(
+            "  J: {:.4} -> {:.4}  (J_b {:.4}, J_o {:.4}; J_min/p = {:.3}, about 0.5 when B and R are right)\n",
+            self.cost_initial,
+            self.cost_final,
+            self.background_cost_final,
+            self.observation_cost_final,
+            self.cost_per_observation
+        );
+        s += &format!(
+            "  |dJ/dx0|: {:.4e} -> {:.4e} after {} iterations, {} cost+gradient evaluations\n",
+            self.gradient_norm_initial,
+            self.gradient_norm_final,
+            self.iterations,
+            self.cost_evaluations
+        );
+        s += &format!("  stopped: {}\n", self.stop_reason);
+        s += &format!(
+            "  O-B: mean {:+.4}, std {:.4};  O-A: mean {:+.4}, std {:.4}\n",
+            self.omb_mean, self.omb_std, self.oma_mean, self.oma_std
+        );
+        if let (Some(b), Some(a)) = (self.rmse_background, self.rmse_analysis) {
+            s += &format!(
+                "  RMSE against the truth over the window: background {b:.4}, analysis {a:.4}\n"
+            );
+        }
+        for (name, value) in &self.parameters {
+            s += &format!("  {name} at the analysis: {value:.6}\n");
+        }
+        s
+    }
+}

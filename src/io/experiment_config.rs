@@ -1,0 +1,304 @@
+//! Experiment configuration files (TOML): the window, B, the minimiser, the twin-experiment
+//! and cycling settings. Every key is optional; command-line flags override the file.
+//!
+//! ```toml
+//! model = "../models/lorenz96.toml"        # relative to this file
+//! network = "../observations/lorenz96_half_every_other_step.toml"
+//!
+//! [window]
+//! steps = 20            # assimilation window length in model steps
+//! shift = 20            # steps between the starts of consecutive windows (cycling)
+//! forecast_steps = 0    # forecast written beyond the window
+//!
+//! [background]
+//! sigma = 1.0                 # σ_b
+//! correlation = "gaussian"    # none | gaussian | climatological
+//! length_scale = 2.0          # L in grid units (gaussian)
+//! climatology_samples = 5000  # free-run states for the climatological B
+//! climatology_scale = 0.1     # B = scale · sample covariance
+//!
+//! [minimizer]
+//! method = "lbfgs"            # lbfgs | cg | steepest-descent
+//! space = "transformed"       # transformed (x0 = xb + B^½ v) | physical
+//! max_iterations = 200
+//! gradient_tolerance = 1e-6   # stop when |∇J| has fallen by this factor
+//! relative_cost_tolerance = 1e-12
+//!
+//! [parameters]                # optional: estimate the model parameters (Lorenz-96: F)
+//! sigma = [1.0]               # prior standard deviation of each parameter
+//! background = [7.0]          # prior values (default: the model configuration's)
+//!
+//! [twin]
+//! spinup = 1000               # steps before the truth starts
+//! background_seed = 1         # seed of the background error x_b − x_t ~ N(0, B)
+//! observation_seed = 2        # seed of the observation noise
+//!
+//! [cycle]
+//! windows = 100
+//! burn_in = 20                # cycles left out of the time averages
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+/// A whole experiment configuration.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ExperimentConfig {
+    /// Model configuration file, relative to the experiment file.
+    pub model: Option<PathBuf>,
+    /// Observation network file (twin experiments), relative to the experiment file.
+    pub network: Option<PathBuf>,
+    /// Window settings.
+    #[serde(default)]
+    pub window: WindowConfig,
+    /// Background-error covariance settings.
+    #[serde(default)]
+    pub background: BackgroundConfig,
+    /// Minimiser settings.
+    #[serde(default)]
+    pub minimizer: MinimizerConfig,
+    /// Parameter estimation, when present.
+    pub parameters: Option<ParameterConfig>,
+    /// Twin-experiment settings.
+    #[serde(default)]
+    pub twin: TwinConfig,
+    /// Cycling settings.
+    #[serde(default)]
+    pub cycle: CycleConfig,
+}
+
+/// `[window]`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct WindowConfig {
+    /// Window length in model steps (None: up to the last observation).
+    pub steps: Option<usize>,
+    /// Steps between window starts when cycling (None: the window length).
+    pub shift: Option<usize>,
+    /// Forecast steps written beyond the window.
+    pub forecast_steps: usize,
+}
+
+/// `[background]`.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct BackgroundConfig {
+    /// σ_b.
+    pub sigma: f64,
+    /// "none", "gaussian" or "climatological".
+    pub correlation: String,
+    /// Gaussian length scale L in grid units.
+    pub length_scale: f64,
+    /// Free-run states sampled for the climatological B.
+    pub climatology_samples: usize,
+    /// Scale of the climatological sample covariance.
+    pub climatology_scale: f64,
+}
+
+impl Default for BackgroundConfig {
+    fn default() -> Self {
+        Self {
+            sigma: 1.0,
+            correlation: "gaussian".into(),
+            length_scale: 2.0,
+            climatology_samples: 5000,
+            climatology_scale: 0.1,
+        }
+    }
+}
+
+/// `[minimizer]`.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MinimizerConfig {
+    /// "lbfgs", "cg" or "steepest-descent".
+    pub method: String,
+    /// "transformed" or "physical".
+    pub space: String,
+    /// Most iterations.
+    pub max_iterations: u64,
+    /// Relative reduction of ‖∇J‖ at which to stop.
+    pub gradient_tolerance: f64,
+    /// Relative change of J at which to stop.
+    pub relative_cost_tolerance: f64,
+}
+
+impl Default for MinimizerConfig {
+    fn default() -> Self {
+        Self {
+            method: "lbfgs".into(),
+            space: "transformed".into(),
+            max_iterations: 200,
+            gradient_tolerance: 1e-6,
+            relative_cost_tolerance: 1e-12,
+        }
+    }
+}
+
+/// `[parameters]`.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ParameterConfig {
+    /// Prior standard deviations.
+    pub sigma: Vec<f64>,
+    /// Prior values (default: the model's).
+    pub background: Option<Vec<f64>>,
+}
+
+/// `[twin]`.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TwinConfig {
+    /// Spin-up steps of the truth.
+    pub spinup: usize,
+    /// Seed of the background error.
+    pub background_seed: u64,
+    /// Seed of the observation noise.
+    pub observation_seed: u64,
+}
+
+impl Default for TwinConfig {
+    fn default() -> Self {
+        Self {
+            spinup: 1000,
+            background_seed: 1,
+            observation_seed: 2,
+        }
+    }
+}
+
+/// `[cycle]`.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct CycleConfig {
+    /// Number of windows.
+    pub windows: usize,
+    /// Cycles left out of time averages.
+    pub burn_in: usize,
+}
+
+impl Default for CycleConfig {
+    fn default() -> Self {
+        Self {
+            windows: 100,
+            burn_in: 20,
+        }
+    }
+}
+
+/// An experiment configuration with the file it came from and its text.
+#[derive(Clone, Debug)]
+pub struct LoadedExperiment {
+    /// The settings.
+    pub config: ExperimentConfig,
+    /// The file (None for built-in configurations).
+    pub path: Option<PathBuf>,
+    /// The TOML text, copied into output files.
+    pub text: String,
+}
+
+impl LoadedExperiment {
+    /// Reads an experiment file.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        Self::parse(Some(path), text)
+    }
+
+    /// Parses experiment `text` (from `path`, if it came from a file).
+    pub fn parse(path: Option<&Path>, text: String) -> Result<Self> {
+        let shown = path.unwrap_or(Path::new("<built-in experiment>"));
+        let config: ExperimentConfig = toml::from_str(&text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|s| {
+                    format!(
+                        "line {}: ",
+                        text[..s.start.min(text.len())].matches('\n').count() + 1
+                    )
+                })
+                .unwrap_or_default();
+            Error::config(shown, format!("{line}{}", e.message().trim()))
+        })?;
+        let loaded = Self {
+            config,
+            path: path.map(Path::to_path_buf),
+            text,
+        };
+        loaded.validate()?;
+        Ok(loaded)
+    }
+
+    /// A path given in the file, resolved relative to the file's directory.
+    pub fn resolve(&self, relative: &Path) -> PathBuf {
+        match self.path.as_ref().and_then(|p| p.parent()) {
+            Some(dir) if relative.is_relative() => dir.join(relative),
+            _ => relative.to_path_buf(),
+        }
+    }
+
+    /// Checks every value (after command-line overrides too); errors name the key and the
+    /// flag that sets it.
+    pub fn validate(&self) -> Result<()> {
+        let shown = self
+            .path
+            .as_deref()
+            .unwrap_or(Path::new("<built-in experiment>"));
+        let c = &self.config;
+        let bad = |key: &str, what: &str| Err(Error::config(shown, format!("key `{key}: {what}")));
+        if !(c.background.sigma.is_finite() && c.background.sigma > 0.0) {
+            return bad("background.sigma` (--b-sigma)", "must be a positive number");
+        }
+        if !["none", "gaussian", "climatological"].contains(&c.background.correlation.as_str()) {
+            return bad(
+                "background.correlation` (--b-correlation)",
+                "must be one of none, gaussian, climatological",
+            );
+        }
+        if !(c.background.length_scale.is_finite() && c.background.length_scale > 0.0) {
+            return bad(
+                "background.length_scale` (--b-length-scale)",
+                "must be a positive number",
+            );
+        }
+        if !(c.background.climatology_scale.is_finite() && c.background.climatology_scale > 0.0) {
+            return bad("background.climatology_scale`", "must be a positive number");
+        }
+        if c.minimizer.method.parse::<crate::var::Minimizer>().is_err() {
+            return bad(
+                "minimizer.method` (--minimizer)",
+                "must be one of lbfgs, cg, steepest-descent",
+            );
+        }
+        if !["transformed", "physical"].contains(&c.minimizer.space.as_str()) {
+            return bad(
+                "minimizer.space` (--space)",
+                "must be transformed or physical",
+            );
+        }
+        if !(c.minimizer.gradient_tolerance >= 0.0 && c.minimizer.relative_cost_tolerance >= 0.0) {
+            return bad(
+                "minimizer.gradient_tolerance` (--gradient-tolerance)",
+                "tolerances must be >= 0",
+            );
+        }
+        if c.window.steps == Some(0) {
+            return bad("window.steps` (--window-steps)", "must be at least 1");
+        }
+        if c.window.shift == Some(0) {
+            return bad("window.shift` (--shift)", "must be at least 1");
+        }
+        if let Some(p) = &c.parameters {
+            if p.sigma.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
+                return bad(
+                    "parameters.sigma` (--estimate-params)",
+                    "every σ must be a positive number",
+                );
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,145 @@
+//! The observation term of 4D-Var as a stage cost of the core:
+//!
+//!   J_o = Σ_k J_k(x_k),   J_k(x_k) = ½ Σ_{i observed at step k} ((y_i − h_i(x_k)) / σ_i)²,
+//!
+//! that is ½ (y_k − H_k(x_k))ᵀ R_k⁻¹ (y_k − H_k(x_k)) with R diagonal, R_ii = σ_i². Its
+//! gradient is ∂J_k/∂x_k = −Σ_i h_i'(x_k)ᵀ (y_i − h_i(x_k)) / σ_i², from the hand-written
+//! adjoint of each observation operator.
+
+use std::ops::Range;
+
+use crate::core::{StageCost, StateLayout};
+use crate::error::{Error, Result};
+
+use super::observation::ObservationSet;
+use super::operator::ObservationOperator;
+
+/// The largest step an [`ObservationMisfit`] accepts: its step table is dense (one entry per
+/// step up to the last observed one), so a set reaching further should be cut into windows
+/// with [`ObservationSet::window`] first.
+pub const MAX_MISFIT_STEP: usize = 1 << 24;
+
+/// J_o = Σ_k J_k, J_k(x_k) = ½ Σ_{i observed at step k} ((y_i − h_i(x_k)) / σ_i)², i.e. R
+/// diagonal with R_ii = σ_i².
+///
+/// The observations of step k are found in O(1) through a table of offsets indexed by step;
+/// [`StageCost::value`] and [`StageCost::value_and_gradient`] do not allocate.
+#[derive(Clone, Debug)]
+pub struct ObservationMisfit {
+    set: ObservationSet,
+    operator: ObservationOperator,
+    /// Observations of step k are `offsets[k]..offsets[k + 1]` of the (step-sorted) set;
+    /// length max_step + 2 (1 for an empty set).
+    offsets: Vec<usize>,
+}
+
+impl ObservationMisfit {
+    /// The misfit of `set` on `layout`. Fails like [`ObservationOperator::new`] on an
+    /// observation that does not fit the layout, and on a step beyond [`MAX_MISFIT_STEP`].
+    pub fn new(set: ObservationSet, layout: &StateLayout) -> Result<Self> {
+        let operator = ObservationOperator::new(&set, layout)?;
+        let max_step = set.max_step();
+        if let Some(step) = max_step.filter(|&s| s > MAX_MISFIT_STEP) {
+            return Err(Error::invalid(
+                "observations",
+                format!(
+                    "an observation at step {step} is beyond step {MAX_MISFIT_STEP}, the \
+                     furthest a misfit indexes; cut the observations into assimilation windows \
+                     first"
+                ),
+            ));
+        }
+        let table_len = max_step.map_or(1, |s| s + 2);
+        let mut offsets = vec![0; table_len];
+        // Count the observations of each step, then turn the counts into offsets.
+        for o in set.as_slice() {
+            offsets[o.step + 1] += 1;
+        }
+        for k in 1..table_len {
+            offsets[k] += offsets[k - 1];
+        }
+        Ok(Self {
+            set,
+            operator,
+            offsets,
+        })
+    }
+
+    /// The observations, sorted by step.
+    pub fn observations(&self) -> &ObservationSet {
+        &self.set
+    }
+
+    /// The observation operators, in the order of [`ObservationMisfit::observations`].
+    pub fn operator(&self) -> &ObservationOperator {
+        &self.operator
+    }
+
+    /// h_i(x_{step_i}) for every observation, in set order; `trajectory` is row-major
+    /// (steps + 1) × n with n the layout's state length. An observation whose step lies
+    /// beyond the end of `trajectory` gets NaN.
+    pub fn model_equivalents(&self, trajectory: &[f64], n: usize) -> Vec<f64> {
+        let records = trajectory.len().checked_div(n).unwrap_or(0);
+        self.set
+            .as_slice()
+            .iter()
+            .enumerate()
+            .map(|(i, o)| {
+                if n == self.operator.state_len() && o.step < records {
+                    self.operator
+                        .apply(i, &trajectory[o.step * n..(o.step + 1) * n])
+                } else {
+                    f64::NAN
+                }
+            })
+            .collect()
+    }
+
+    /// The observations of step k, as a range of set indices (empty for a step without data).
+    #[inline]
+    fn range(&self, k: usize) -> Range<usize> {
+        match (self.offsets.get(k), self.offsets.get(k + 1)) {
+            (Some(&start), Some(&end)) => start..end,
+            _ => 0..0,
+        }
+    }
+}
+
+impl StageCost for ObservationMisfit {
+    /// True exactly at the steps with at least one observation.
+    fn is_active(&self, k: usize) -> bool {
+        !self.range(k).is_empty()
+    }
+
+    /// J_k(x) = ½ Σ_i ((y_i − h_i(x)) / σ_i)² over the observations of step k.
+    fn value(&self, k: usize, x: &[f64]) -> f64 {
+        let observations = self.set.as_slice();
+        let mut total = 0.0;
+        for i in self.range(k) {
+            let o = &observations[i];
+            let r = (o.value - self.operator.apply(i, x)) / o.sigma;
+            total += r * r;
+        }
+        0.5 * total
+    }
+
+    /// Returns J_k(x) and accumulates x̄ += ∂J_k/∂x = Σ_i h_i'(x)ᵀ (−(y_i − h_i(x)) / σ_i²).
+    /// The misfit has no parameters of its own; `params_bar` is left alone.
+    fn value_and_gradient(
+        &self,
+        k: usize,
+        x: &[f64],
+        x_bar: &mut [f64],
+        _params_bar: &mut [f64],
+    ) -> f64 {
+        let observations = self.set.as_slice();
+        let mut total = 0.0;
+        for i in self.range(k) {
+            let o = &observations[i];
+            let r = (o.value - self.operator.apply(i, x)) / o.sigma;
+            total += r * r;
+            self.operator.apply_ad(i, x, -r / o.sigma, x_bar);
+        }
+        0.5 * total
+    }
+}
