@@ -223,3 +223,92 @@ fn the_gradient_of_the_full_cost_passes_the_gradient_test() {
         assert!(report.best_error <= 1e-6, "{space:?}: {report:?}");
     }
 }
+
+/// The standard single-window twin problem: Lorenz-96 N = 40, a 20-step window, every other
+/// site observed every other step (σ_o = 1), background error drawn from B.
+fn lorenz96_twin(
+    covariance: Arc<BackgroundCovariance>,
+    space: ControlSpace,
+    prior: Option<ParameterPrior>,
+    background_forcing: f64,
+) -> (FourDVar<fourdvar::models::Lorenz96>, Vec<f64>) {
+    let model = lorenz96(40, 8.0, 0.05);
+    let x = integrate(&model, &model.default_initial_state(), 1000, |_, _| {}).unwrap();
+    let mut truth = Vec::new();
+    integrate(&model, &x, 20, |_, s| truth.extend_from_slice(s)).unwrap();
+    let noise = random_vector(200, 41);
+    let mut obs = Vec::new();
+    for k in (2..=20).step_by(2) {
+        for i in (0..40).step_by(2) {
+            obs.push(observation(
+                k,
+                i as f64,
+                truth[k * 40 + i] + noise[obs.len()],
+                1.0,
+            ));
+        }
+    }
+    let mut xb = vec![0.0; 40];
+    covariance.sqrt_apply(&random_vector(40, 42), &mut xb);
+    for (b, t) in xb.iter_mut().zip(&x) {
+        *b += t;
+    }
+    let misfit = ObservationMisfit::new(ObservationSet::new(obs), &model.layout()).unwrap();
+    let transform = ControlTransform::new(space, xb, covariance, prior).unwrap();
+    let background_model = lorenz96(40, background_forcing, 0.05);
+    let p = FourDVar::new(background_model, 20, misfit, transform, Storage::All).unwrap();
+    (p, x)
+}
+
+#[test]
+fn the_control_variable_transform_beats_the_physical_space_on_an_ill_conditioned_b() {
+    // Gaussian B with L = 2 on N = 40: condition number about 1.9e8.
+    let covariance = Arc::new(BackgroundCovariance::gaussian(40, 1.0, 2.0).unwrap());
+    let condition = covariance.condition_number();
+    assert!(condition > 1e8, "{condition:e}");
+    let rule = |max_iterations, gradient_tolerance| StoppingRule {
+        max_iterations,
+        gradient_tolerance,
+        relative_cost_tolerance: 0.0,
+    };
+    let (control, _) = lorenz96_twin(covariance.clone(), ControlSpace::Transformed, None, 8.0);
+    let start = control.transform().background_control();
+    let transformed = minimize(&control, start, Minimizer::Lbfgs, rule(1000, 1e-6)).unwrap();
+    let target = transformed.evaluation.cost * (1.0 + 1e-6);
+    let transformed_iterations = transformed.iterations.len() - 1;
+
+    let (physical, _) = lorenz96_twin(covariance, ControlSpace::Physical, None, 8.0);
+    let start = physical.transform().background_control();
+    let slow = minimize(&physical, start, Minimizer::Lbfgs, rule(3000, 0.0)).unwrap();
+    let reached = slow
+        .iterations
+        .iter()
+        .find(|r| r.cost <= target)
+        .map(|r| r.iteration);
+    println!(
+        "condition number {condition:.2e}: control space {transformed_iterations} iterations to J = {:.6}; physical space {} (best J {:.6} after {} iterations: {})",
+        transformed.evaluation.cost,
+        reached.map_or("never".into(), |i| i.to_string()),
+        slow.evaluation.cost,
+        slow.iterations.len() - 1,
+        slow.stop_reason
+    );
+    assert!(transformed_iterations < 300, "{transformed_iterations}");
+    assert!(reached.is_none_or(|i| i > 1000), "{reached:?}");
+}
+
+#[test]
+fn the_forcing_is_estimated_together_with_the_initial_state() {
+    let covariance = Arc::new(BackgroundCovariance::gaussian(40, 0.5, 1.0).unwrap());
+    let prior = ParameterPrior {
+        background: vec![7.0],
+        sigma: vec![1.0],
+    };
+    // The background model runs with the wrong forcing F = 7; the truth has F = 8.
+    let (p, _) = lorenz96_twin(covariance, ControlSpace::Transformed, Some(prior), 7.0);
+    let start = p.transform().background_control();
+    let outcome = minimize(&p, start, Minimizer::Lbfgs, StoppingRule::default()).unwrap();
+    let (_, theta) = p.transform().to_model(&outcome.control);
+    println!("estimated F = {:.4} ({})", theta[0], outcome.stop_reason);
+    assert!((theta[0] - 8.0).abs() < 0.1, "F = {}", theta[0]);
+}

@@ -74,8 +74,8 @@ pub struct WindowSummary {
     pub oma_std: f64,
     /// J_min / p (≈ ½ for a consistent system).
     pub cost_per_observation: f64,
-    /// Model parameters at the analysis.
-    pub parameters: Vec<(String, f64)>,
+    /// Model parameters at the analysis, by name.
+    pub parameters: std::collections::BTreeMap<String, f64>,
     /// Wall time of the whole command, seconds.
     pub wall_time_seconds: f64,
 }
