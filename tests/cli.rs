@@ -364,14 +364,26 @@ fn bench_reports_every_size() {
         "5",
         "--min-time",
         "0.01",
+        "--cost",
+        "12:6",
     ]);
     let text = stdout(&o);
     assert!(o.status.success(), "{}", stderr(&o));
-    let rows: Vec<&str> = text
-        .lines()
-        .filter(|l| l.trim_start().starts_with("8 ") || l.trim_start().starts_with("40 "))
-        .collect();
-    assert_eq!(rows.len(), 2, "{text}");
+    let row = |first: &str| {
+        text.lines()
+            .filter(|l| l.split_whitespace().next() == Some(first))
+            .count()
+    };
+    assert_eq!((row("8"), row("40"), row("12")), (1, 1, 1), "{text}");
+    // 12 sites, every other one observed at steps 2, 4, 6: 18 observations.
+    assert!(
+        text.lines()
+            .any(|l| l.split_whitespace().take(3).eq(["12", "6", "18"])),
+        "{text}"
+    );
     let o = fourdvar(&["bench", "--sizes", "3"]);
     assert_eq!(o.status.code(), Some(2));
+    let o = fourdvar(&["bench", "--cost", "40x20"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--cost"));
 }

@@ -162,3 +162,33 @@ fn lorenz63_cost_gradient_passes_gradient_test() {
     let model = lorenz63(10.0, 28.0, 8.0 / 3.0, 0.01);
     gradient_suite(&model, &spun_up(&model, 1000), 7);
 }
+
+#[test]
+fn linear_model_adjoint_is_the_transpose_and_its_tangent_is_itself() {
+    use fourdvar::models::linear::LinearModel;
+    let n = 7;
+    // Entries N(0, 0.3²): spectral radius about 0.8, so 20 steps neither explode nor vanish.
+    let a: Vec<f64> = random_vector(n * n, 51).iter().map(|v| 0.3 * v).collect();
+    let model = LinearModel::new(n, a).unwrap();
+    let x = random_vector(n, 52);
+    for steps in [1, 20] {
+        let report = dot_product_test(
+            &model,
+            &x,
+            &random_vector(n, 53),
+            &[],
+            &random_vector(n, 54),
+            steps,
+        )
+        .unwrap();
+        assert!(report.relative_error <= 1e-13, "{report:?}");
+        assert!(report.absolute_error <= 1e-13, "{report:?}");
+        // Linear: M(x + εδ) − M(x) = ε M'δ at every ε, up to the cancellation error of the
+        // difference (about 1e-16 / ε).
+        let taylor = taylor_test(&model, &x, &random_vector(n, 55), &[], steps).unwrap();
+        for r in taylor.rows.iter().filter(|r| r.epsilon >= 1e-6) {
+            assert!((r.ratio - 1.0).abs() < 1e-8, "{r:?}");
+        }
+    }
+    assert!(LinearModel::new(3, vec![0.0; 8]).is_none());
+}

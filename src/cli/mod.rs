@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::error::Result;
 use crate::experiment::assimilate::{run_assimilate, AssimilateRequest};
 use crate::experiment::assimilation::AssimilationSettings;
-use crate::experiment::benchmark::benchmark_lorenz96;
+use crate::experiment::benchmark::{benchmark_fourdvar_cost, benchmark_lorenz96};
 use crate::experiment::cycle::{run_cycle, CycleRequest};
 use crate::experiment::demo::run_demo;
 use crate::experiment::derivative_check::{run_checks, CheckRequest};
@@ -283,6 +283,28 @@ struct BenchArgs {
     /// Seconds spent on each measurement (5 batches, median reported).
     #[arg(long, value_name = "SECONDS", default_value_t = 0.5)]
     min_time: f64,
+    /// 4D-Var cost cases as N:STEPS, comma-separated.
+    #[arg(long, value_delimiter = ',', default_values_t = ["40:20".to_string(), "1000:100".to_string()])]
+    cost: Vec<String>,
+}
+
+impl BenchArgs {
+    /// The (N, steps) pairs of --cost.
+    fn cost_cases(&self) -> Result<Vec<(usize, usize)>> {
+        self.cost
+            .iter()
+            .map(|c| {
+                c.split_once(':')
+                    .and_then(|(n, s)| Some((n.trim().parse().ok()?, s.trim().parse().ok()?)))
+                    .ok_or_else(|| {
+                        crate::Error::invalid(
+                            "--cost",
+                            format!("'{c}' (expected N:STEPS, e.g. 40:20)"),
+                        )
+                    })
+            })
+            .collect()
+    }
 }
 
 /// Runs the command line `args` (including the program name) and returns the exit code.
@@ -370,6 +392,7 @@ fn run(cli: Cli, args: &[OsString]) -> Result<i32> {
             Ok(if failed == 0 { 0 } else { 1 })
         }
         Command::Bench(a) => {
+            let cost_cases = a.cost_cases()?;
             println!(
                 "Lorenz-96, F = 8, dt = 0.05; value_and_gradient over {} steps, full storage",
                 a.window
@@ -378,7 +401,7 @@ fn run(cli: Cli, args: &[OsString]) -> Result<i32> {
                 "{:>9} {:>13} {:>13} {:>13} {:>14} {:>14} {:>7}",
                 "N", "forward/step", "TL/step", "AD/step", "forward run", "value+grad", "ratio"
             );
-            for n in a.sizes {
+            for &n in &a.sizes {
                 let r = benchmark_lorenz96(n, a.window, a.min_time)?;
                 println!(
                     "{:>9} {:>13} {:>13} {:>13} {:>14} {:>14} {:>7.2}",
@@ -389,6 +412,22 @@ fn run(cli: Cli, args: &[OsString]) -> Result<i32> {
                     human_time(r.forward_window),
                     human_time(r.gradient_window),
                     r.ratio()
+                );
+            }
+            println!();
+            println!("4D-Var cost J and its gradient, B = I, R = I, every other site observed every other step");
+            println!(
+                "{:>9} {:>7} {:>13} {:>18}",
+                "N", "steps", "observations", "value+gradient"
+            );
+            for (n, steps) in cost_cases {
+                let r = benchmark_fourdvar_cost(n, steps, a.min_time)?;
+                println!(
+                    "{:>9} {:>7} {:>13} {:>18}",
+                    r.n,
+                    r.steps,
+                    r.observations,
+                    human_time(r.value_and_gradient)
                 );
             }
             Ok(0)

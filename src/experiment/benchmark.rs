@@ -151,3 +151,76 @@ pub fn benchmark_lorenz96(n: usize, window: usize, min_time: f64) -> Result<Benc
         gradient_window,
     })
 }
+
+/// Timing of the 4D-Var cost for one Lorenz-96 configuration.
+#[derive(Clone, Debug)]
+pub struct CostBenchmark {
+    /// Sites N.
+    pub n: usize,
+    /// Window steps.
+    pub steps: usize,
+    /// Observations in the window.
+    pub observations: usize,
+    /// Seconds per value-and-gradient of J (one forward and one adjoint sweep).
+    pub value_and_gradient: f64,
+}
+
+/// Times J and ∇J of 4D-Var with B = I and R = I on Lorenz-96 with `n` sites over `steps`
+/// steps, every other site observed at every other step (steps 2, 4, …).
+pub fn benchmark_fourdvar_cost(n: usize, steps: usize, min_time: f64) -> Result<CostBenchmark> {
+    use crate::cov::BackgroundCovariance;
+    use crate::obs::{Observation, ObservationKind, ObservationMisfit, ObservationSet};
+    use crate::var::{ControlSpace, ControlTransform, FourDVar};
+    use std::sync::Arc;
+    if n < 4 || steps == 0 {
+        return Err(Error::invalid(
+            "benchmark",
+            "needs N >= 4 and at least one step",
+        ));
+    }
+    let model = lorenz96(n, 8.0, 0.05);
+    let noise = random_vector(n, 1);
+    let start: Vec<f64> = noise.iter().map(|z| 2.3 + 3.6 * z).collect();
+    let x = integrate(&model, &start, (20_000_000 / n).clamp(20, 1000), |_, _| {})?;
+    let mut truth = Vec::with_capacity((steps + 1) * n);
+    integrate(&model, &x, steps, |_, s| truth.extend_from_slice(s))?;
+    let mut observations = Vec::new();
+    for k in (2..=steps).step_by(2) {
+        for i in (0..n).step_by(2) {
+            observations.push(Observation {
+                time: k as f64 * 0.05,
+                step: k,
+                position: i as f64,
+                variable: 0,
+                kind: ObservationKind::Value,
+                value: truth[k * n + i] + 0.5,
+                sigma: 1.0,
+                line: None,
+            });
+        }
+    }
+    let count = observations.len();
+    let misfit = ObservationMisfit::new(
+        ObservationSet::new(observations),
+        &crate::models::ModelInfo::layout(&model),
+    )?;
+    let covariance = Arc::new(BackgroundCovariance::diagonal(n, 1.0)?);
+    let transform = ControlTransform::new(ControlSpace::Transformed, x, covariance, None)?;
+    let problem = FourDVar::new(model, steps, misfit, transform, Storage::All)?;
+    let u = random_vector(n, 3);
+    let mut failure = None;
+    let value_and_gradient = seconds_per_call(min_time, || {
+        if let Err(e) = problem.evaluate(&u) {
+            failure = Some(e);
+        }
+    });
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    Ok(CostBenchmark {
+        n,
+        steps,
+        observations: count,
+        value_and_gradient,
+    })
+}
