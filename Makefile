@@ -6,9 +6,9 @@ CARGO ?= cargo
 
 .PHONY: run test deps lint check bench clean
 
-## run: the main job — a Lorenz-96 forecast written to forecast.nc
+## run: the main job — the default 4D-Var twin experiment (fourdvar demo), written to demo.nc
 run: deps
-	$(CARGO) run --release --locked -- forecast --model models/lorenz96.toml --steps 1000 --out forecast.nc
+	$(CARGO) run --release --locked -- demo
 
 ## test: the whole test suite (release profile: the numerical tests need optimised code), then lint
 test: deps
