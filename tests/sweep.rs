@@ -48,12 +48,12 @@ impl Dynamics for DrivenScalar {
     }
 }
 
-/// J = ½ x_n² at the last step only.
-struct FinalSquare(usize);
+/// J = ½ x[0]² at step `Some(k)` only, or at every step with `None`.
+struct HalfSquare(Option<usize>);
 
-impl StageCost for FinalSquare {
+impl StageCost for HalfSquare {
     fn is_active(&self, k: usize) -> bool {
-        k == self.0
+        self.0.is_none_or(|only| k == only)
     }
     fn value(&self, _: usize, x: &[f64]) -> f64 {
         0.5 * x[0] * x[0]
@@ -73,7 +73,7 @@ fn sweep_matches_closed_form_gradient_of_a_linear_system() {
         inputs: vec![0.0; n],
     };
     for storage in [Storage::All, Storage::Checkpoints(3)] {
-        let r = value_and_gradient(&model, &[x0], n, &FinalSquare(n), storage).unwrap();
+        let r = value_and_gradient(&model, &[x0], n, &HalfSquare(Some(n)), storage).unwrap();
         let xn = a.powi(n as i32) * x0;
         assert!((r.cost - 0.5 * xn * xn).abs() < 1e-15);
         let dx0 = a.powi(2 * n as i32) * x0;
@@ -102,8 +102,14 @@ fn sweep_returns_the_gradient_with_respect_to_every_input() {
         }
     })
     .unwrap();
-    let r =
-        value_and_gradient(&model, &[0.4], n, &FinalSquare(n), Storage::Checkpoints(2)).unwrap();
+    let r = value_and_gradient(
+        &model,
+        &[0.4],
+        n,
+        &HalfSquare(Some(n)),
+        Storage::Checkpoints(2),
+    )
+    .unwrap();
     assert_eq!(r.input_gradient.len(), n);
     for (k, g) in r.input_gradient.iter().enumerate() {
         let expected = xn * 1.1f64.powi((n - 1 - k) as i32);
@@ -121,7 +127,7 @@ fn a_cost_at_step_zero_and_a_window_of_zero_steps_are_handled() {
         inputs: vec![],
     };
     for storage in [Storage::All, Storage::Checkpoints(1)] {
-        let r = value_and_gradient(&model, &[3.0], 0, &FinalSquare(0), storage).unwrap();
+        let r = value_and_gradient(&model, &[3.0], 0, &HalfSquare(Some(0)), storage).unwrap();
         assert_eq!(r.cost, 4.5);
         assert_eq!(r.state_gradient, vec![3.0]);
         assert_eq!(r.param_gradient, vec![0.0]);
@@ -197,28 +203,12 @@ fn a_blow_up_is_reported_with_its_step() {
     };
     assert!(step > 0 && step < 10_000);
     // The sweep stops at the same step, in both storage modes.
-    let cost = FinalSquareOf40;
+    let cost = HalfSquare(None);
     for storage in [Storage::All, Storage::Checkpoints(4)] {
         match value_and_gradient(&model, &x, 10_000, &cost, storage) {
             Err(Error::NonFinite { step: s, .. }) => assert_eq!(s, step),
             other => panic!("expected a non-finite error, got {other:?}"),
         }
-    }
-}
-
-/// J = ½ x₀² of site 0 at every step.
-struct FinalSquareOf40;
-
-impl StageCost for FinalSquareOf40 {
-    fn is_active(&self, _: usize) -> bool {
-        true
-    }
-    fn value(&self, _: usize, x: &[f64]) -> f64 {
-        0.5 * x[0] * x[0]
-    }
-    fn value_and_gradient(&self, _: usize, x: &[f64], xb: &mut [f64], _: &mut [f64]) -> f64 {
-        xb[0] += x[0];
-        0.5 * x[0] * x[0]
     }
 }
 

@@ -7,7 +7,6 @@ use std::time::Instant;
 
 use crate::core::Dynamics;
 use crate::error::{Error, Result};
-use crate::io::analysis_file::{write_analysis, AnalysisContent};
 use crate::io::atomic_output::AtomicOutput;
 use crate::io::model_config::{ModelConfig, ModelTask};
 use crate::io::netcdf_trajectory::read_trajectory;
@@ -16,7 +15,7 @@ use crate::io::state_file::read_state;
 use crate::models::ModelInfo;
 
 use super::assimilation::{analyse_window, background_covariance, AssimilationSettings};
-use super::results::{result_metadata, WindowSummary};
+use super::results::{result_metadata, write_window, WindowSummary};
 
 /// Everything `assimilate` needs.
 #[derive(Clone, Debug)]
@@ -91,23 +90,8 @@ impl ModelTask for Assimilate<'_> {
             req.experiment_text.clone(),
         );
         meta.texts
-            .push(("stop_reason".into(), result.outcome.stop_reason.clone()));
-        meta.texts
             .push(("minimizer".into(), req.settings.minimizer.name().into()));
-        write_analysis(
-            &req.out,
-            &meta,
-            &AnalysisContent {
-                background: &result.background_trajectory,
-                analysis: &result.analysis_trajectory,
-                truth: truth.as_deref(),
-                window_steps,
-                observations: &all,
-                background_departures: &result.background_departures,
-                analysis_departures: &result.analysis_departures,
-                iterations: &result.outcome.iterations,
-            },
-        )?;
+        write_window(&req.out, meta, &result, &all, truth.as_deref())?;
         Ok(WindowSummary::new(
             &model,
             &result,

@@ -8,7 +8,6 @@ use std::time::Instant;
 
 use crate::core::Dynamics;
 use crate::error::Result;
-use crate::io::analysis_file::{write_analysis, AnalysisContent};
 use crate::io::atomic_output::AtomicOutput;
 use crate::io::experiment_config::LoadedExperiment;
 use crate::io::model_config::{ModelConfig, ModelTask};
@@ -16,7 +15,7 @@ use crate::io::observation_network::ObservationNetwork;
 use crate::models::ModelInfo;
 
 use super::assimilation::{analyse_window, background_covariance, AssimilationSettings};
-use super::results::{result_metadata, WindowSummary};
+use super::results::{result_metadata, write_window, WindowSummary};
 use super::twin::twin_data;
 
 /// The built-in experiment configuration.
@@ -92,23 +91,8 @@ impl ModelTask for Demo<'_> {
             self.experiment.text.clone(),
         );
         meta.texts
-            .push(("stop_reason".into(), result.outcome.stop_reason.clone()));
-        meta.texts
             .push(("observation_network".into(), DEMO_NETWORK.into()));
-        write_analysis(
-            self.out,
-            &meta,
-            &AnalysisContent {
-                background: &result.background_trajectory,
-                analysis: &result.analysis_trajectory,
-                truth: Some(&twin.truth),
-                window_steps: window,
-                observations: &observations,
-                background_departures: &result.background_departures,
-                analysis_departures: &result.analysis_departures,
-                iterations: &result.outcome.iterations,
-            },
-        )?;
+        write_window(self.out, meta, &result, &observations, Some(&twin.truth))?;
         Ok(WindowSummary::new(
             &model,
             &result,

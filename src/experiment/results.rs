@@ -1,9 +1,13 @@
 //! What every assimilation command reports: the metadata of its NetCDF file and the
 //! numbers of its summary, built once from a model and a window result.
 
+use std::path::Path;
+
 use crate::core::Dynamics;
-use crate::io::analysis_file::ResultMetadata;
+use crate::error::Result;
+use crate::io::analysis_file::{write_analysis, AnalysisContent, ResultMetadata};
 use crate::models::ModelInfo;
+use crate::obs::ObservationSet;
 
 use super::assimilation::WindowResult;
 
@@ -27,6 +31,32 @@ pub fn result_metadata<M: Dynamics + ModelInfo>(
         numbers: Vec::new(),
         texts: Vec::new(),
     }
+}
+
+/// Writes the NetCDF file of one analysed window: `meta` gains the stop reason.
+pub fn write_window(
+    out: &Path,
+    mut meta: ResultMetadata,
+    result: &WindowResult,
+    observations: &ObservationSet,
+    truth: Option<&[f64]>,
+) -> Result<()> {
+    meta.texts
+        .push(("stop_reason".into(), result.outcome.stop_reason.clone()));
+    write_analysis(
+        out,
+        &meta,
+        &AnalysisContent {
+            background: &result.background_trajectory,
+            analysis: &result.analysis_trajectory,
+            truth,
+            window_steps: result.window_steps,
+            observations,
+            background_departures: &result.background_departures,
+            analysis_departures: &result.analysis_departures,
+            iterations: &result.outcome.iterations,
+        },
+    )
 }
 
 /// The summary of one analysed window, as printed and as JSON.

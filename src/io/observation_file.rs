@@ -35,7 +35,7 @@ use netcdf::Variable;
 use crate::error::{Error, Result};
 use crate::io::atomic_output::AtomicOutput;
 use crate::io::netcdf_trajectory::{describe_variable, read_values};
-use crate::io::state_file::{file_head, is_netcdf_head};
+use crate::io::state_file::{file_head, is_netcdf_head, shorten};
 use crate::obs::{Observation, ObservationKind, ObservationSet};
 
 /// Name of the observation dimension in NetCDF files.
@@ -167,17 +167,6 @@ impl Column {
 
     fn required(self) -> bool {
         !matches!(self, Column::Variable | Column::Kind)
-    }
-}
-
-/// At most 40 characters of `text`, for error messages about arbitrary fields.
-fn shorten(text: &str) -> String {
-    const MAX: usize = 40;
-    if text.chars().count() <= MAX {
-        text.to_string()
-    } else {
-        let head: String = text.chars().take(MAX).collect();
-        format!("{head}...")
     }
 }
 

@@ -172,8 +172,8 @@ fn check_len(path: &Path, label: &str, found: usize, expected: usize) -> Result<
     ))
 }
 
-/// At most 40 characters of `text`, for error messages about arbitrary lines.
-fn shorten(text: &str) -> String {
+/// At most 40 characters of `text`, for error messages about arbitrary lines and fields.
+pub(crate) fn shorten(text: &str) -> String {
     const MAX: usize = 40;
     if text.chars().count() <= MAX {
         text.to_string()
