@@ -13,6 +13,7 @@ pub mod experiment;
 pub mod io;
 pub mod models;
 pub mod obs;
+pub mod rnn;
 pub mod var;
 
 pub use error::{Error, Result};

@@ -17,6 +17,7 @@ use crate::experiment::derivative_check::{run_checks, CheckRequest};
 use crate::experiment::forecast::{run_forecast, ForecastRequest};
 use crate::experiment::observe::{run_observe, ObserveRequest};
 use crate::experiment::results::WindowSummary;
+use crate::experiment::rnn_gradient::{run_rnn_gradient, LossMode, RnnGradientRequest};
 use crate::io::experiment_config::{LoadedExperiment, ParameterConfig};
 use crate::io::model_config::ModelConfig;
 
@@ -64,6 +65,39 @@ enum Command {
     /// The default twin experiment, built in: Lorenz-96, one 20-step window, half of the
     /// sites observed every other step. Writes demo.nc and prints a summary.
     Demo(DemoArgs),
+    /// RNN mode: an Elman network trained by back-propagation through time on the same
+    /// adjoint core as 4D-Var.
+    #[command(subcommand)]
+    Rnn(RnnCommand),
+}
+
+/// The `rnn` subcommands.
+#[derive(Debug, Subcommand)]
+enum RnnCommand {
+    /// The loss of one sequence and every gradient (W or P/Q, U, b, V, c, h0 and the inputs)
+    /// from one adjoint sweep, written as JSON.
+    ///
+    /// Example: fourdvar rnn gradient --model net.json --data seq.csv --out grads.json
+    Gradient(RnnGradientArgs),
+}
+
+#[derive(Debug, Args)]
+struct RnnGradientArgs {
+    /// Network JSON (hidden, inputs, outputs, recurrence, w | p,q, u, b, v, c, h0).
+    #[arg(long, value_name = "NET.json")]
+    model: PathBuf,
+    /// Sequence CSV with header t,u0,u1,...,y0,y1,... (empty y cells: no target).
+    #[arg(long, value_name = "FILE.csv")]
+    data: PathBuf,
+    /// dense: a target at every step; events: sparse targets, silent steps cost nothing.
+    #[arg(long, value_parser = ["dense", "events"], default_value = "dense")]
+    loss: String,
+    /// mse: 1/2 |y - target|^2; cross-entropy: softmax cross-entropy, y0 the class index.
+    #[arg(long, value_parser = ["mse", "cross-entropy"], default_value = "mse")]
+    objective: String,
+    /// Output JSON with the loss and every gradient (written atomically).
+    #[arg(long, value_name = "GRADS.json")]
+    out: PathBuf,
 }
 
 /// Settings shared by `assimilate` and `cycle`; each overrides the experiment file.
@@ -525,6 +559,33 @@ fn run(cli: Cli, args: &[OsString]) -> Result<i32> {
         Command::Demo(a) => {
             let summary = run_demo(&a.out, history(args))?;
             print_window(&summary, a.json, &a.out);
+            Ok(0)
+        }
+        Command::Rnn(RnnCommand::Gradient(a)) => {
+            let request = RnnGradientRequest {
+                model: a.model,
+                data: a.data,
+                mode: if a.loss == "events" {
+                    LossMode::Events
+                } else {
+                    LossMode::Dense
+                },
+                objective: if a.objective == "cross-entropy" {
+                    crate::rnn::Objective::CrossEntropy
+                } else {
+                    crate::rnn::Objective::MeanSquared
+                },
+                out: a.out.clone(),
+            };
+            let s = run_rnn_gradient(&request)?;
+            println!(
+                "loss {:.12e} over {} steps ({} with a target); {} gradient values written to {}",
+                s.loss,
+                s.steps,
+                s.active_steps,
+                s.gradient_len,
+                a.out.display()
+            );
             Ok(0)
         }
     }

@@ -96,7 +96,7 @@ pub fn cost_value<D: Dynamics, C: StageCost>(
 
 /// Propagates a perturbation with the tangent-linear model along the trajectory from `x0`:
 /// δx_{k+1} = ∂M_k/∂x δx_k + ∂M_k/∂θ δθ + ∂M_k/∂u δu_k, and returns δx_steps. `dinputs` is
-/// row-major (steps × input_len), or empty when the model has no inputs.
+/// row-major (steps × input_len), or empty for no input perturbation.
 pub fn tangent_linear_run<D: Dynamics>(
     model: &D,
     x0: &[f64],
@@ -106,12 +106,20 @@ pub fn tangent_linear_run<D: Dynamics>(
     steps: usize,
 ) -> Result<Vec<f64>> {
     let m = model.input_len();
+    if !dinputs.is_empty() && dinputs.len() != steps * m {
+        return Err(Error::invalid(
+            "input perturbation",
+            format!("has {} values, {steps} steps × {m} inputs are needed", dinputs.len()),
+        ));
+    }
     let mut ws = model.workspace();
     let (mut x, mut x_next) = (x0.to_vec(), vec![0.0; x0.len()]);
     let (mut dx, mut dx_next) = (dx0.to_vec(), vec![0.0; x0.len()]);
+    // An empty `dinputs` means no input perturbation.
+    let no_input = vec![0.0; if dinputs.is_empty() { m } else { 0 }];
     for k in 0..steps {
-        let input = if m == 0 {
-            &[][..]
+        let input = if dinputs.is_empty() {
+            &no_input[..]
         } else {
             &dinputs[k * m..(k + 1) * m]
         };

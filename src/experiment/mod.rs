@@ -12,4 +12,5 @@ pub mod forecast;
 pub mod observe;
 pub mod progress;
 pub mod results;
+pub mod rnn_gradient;
 pub mod twin;

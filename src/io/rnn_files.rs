@@ -1,0 +1,615 @@
+//! Files of the RNN mode: the network (JSON) and the sequence data (CSV).
+//!
+//! Network JSON: `hidden` d, `inputs` m, `outputs` o, `recurrence` ("dense" | "diagonal" |
+//! "low_rank"), `rank` r (low rank only), and row-major nested arrays `w` (d×d; a vector of
+//! d for diagonal) or `p`, `q` (d×r each, low rank), `u` (d×m), `b` (d), `v` (o×d), `c` (o)
+//! and `h0` (d, optional, default zeros). Data CSV: header `t,u0,…,u{m−1},y0,…,y{q−1}`, one
+//! row per step with consecutive integer t; the y cells of a row are either all filled (a
+//! target) or all empty (no target at that step). Lines starting with `#` are comments.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::path::Path;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::io::atomic_output::AtomicOutput;
+use crate::rnn::{CellShape, Network, Recurrence};
+use crate::{Error, Result};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NetworkJson {
+    hidden: usize,
+    inputs: usize,
+    outputs: usize,
+    recurrence: String,
+    #[serde(default)]
+    rank: Option<usize>,
+    #[serde(default)]
+    w: Option<Value>,
+    #[serde(default)]
+    p: Option<Value>,
+    #[serde(default)]
+    q: Option<Value>,
+    u: Value,
+    b: Value,
+    v: Value,
+    c: Value,
+    #[serde(default)]
+    h0: Option<Value>,
+}
+
+/// The numbers of field `name` as a rows×cols nested array, row-major, all finite.
+fn read_matrix(
+    path: &Path,
+    name: &str,
+    value: &Value,
+    rows: usize,
+    cols: usize,
+) -> Result<Vec<f64>> {
+    let shape = format!("a {rows}×{cols} matrix (an array of {rows} rows of {cols} numbers)");
+    let outer = value
+        .as_array()
+        .ok_or_else(|| Error::config(path, format!("field `{name}` must be {shape}")))?;
+    if outer.len() != rows {
+        return Err(Error::config(
+            path,
+            format!("field `{name}` has {} rows, expected {shape}", outer.len()),
+        ));
+    }
+    let mut out = Vec::with_capacity(rows.saturating_mul(cols).min(1 << 20));
+    for (i, row) in outer.iter().enumerate() {
+        let row = row.as_array().ok_or_else(|| {
+            Error::config(
+                path,
+                format!("field `{name}`: row {i} is not an array; expected {shape}"),
+            )
+        })?;
+        if row.len() != cols {
+            return Err(Error::config(
+                path,
+                format!(
+                    "field `{name}`: row {i} has {} values, expected {cols}",
+                    row.len()
+                ),
+            ));
+        }
+        for (j, x) in row.iter().enumerate() {
+            out.push(number(path, &format!("{name}[{i}][{j}]"), x)?);
+        }
+    }
+    Ok(out)
+}
+
+/// The numbers of field `name` as a vector of `len`, all finite.
+fn read_vector(path: &Path, name: &str, value: &Value, len: usize) -> Result<Vec<f64>> {
+    let items = value.as_array().ok_or_else(|| {
+        Error::config(
+            path,
+            format!("field `{name}` must be an array of {len} numbers"),
+        )
+    })?;
+    if items.len() != len {
+        return Err(Error::config(
+            path,
+            format!("field `{name}` has {} values, expected {len}", items.len()),
+        ));
+    }
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, x)| number(path, &format!("{name}[{i}]"), x))
+        .collect()
+}
+
+fn number(path: &Path, at: &str, x: &Value) -> Result<f64> {
+    match x.as_f64() {
+        Some(v) if v.is_finite() => Ok(v),
+        Some(v) => Err(Error::config(
+            path,
+            format!("field `{at}` is {v}, not a finite number"),
+        )),
+        None => Err(Error::config(
+            path,
+            format!("field `{at}` is {x}, not a number"),
+        )),
+    }
+}
+
+fn require<'v>(path: &Path, name: &str, value: &'v Option<Value>, why: &str) -> Result<&'v Value> {
+    value
+        .as_ref()
+        .ok_or_else(|| Error::config(path, format!("field `{name}` is missing ({why})")))
+}
+
+fn forbid(path: &Path, name: &str, value: &Option<Value>, why: &str) -> Result<()> {
+    match value {
+        Some(_) => Err(Error::config(
+            path,
+            format!("field `{name}` does not belong here ({why})"),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Parses JSON `text` (of file `path`, for messages). serde_json's `float_roundtrip`
+/// feature reads every number exactly, so network files round-trip bit for bit. Syntax
+/// errors are [`Error::Config`] with serde_json's line and column.
+pub fn parse_json(path: &Path, text: &str) -> Result<Value> {
+    serde_json::from_str::<Value>(text).map_err(|e| Error::config(path, e.to_string()))
+}
+
+/// Parses network JSON `text` (of file `path`, for messages).
+pub fn parse_network(path: &Path, text: &str) -> Result<Network> {
+    let value = parse_json(path, text)?;
+    let f: NetworkJson =
+        serde_json::from_value(value).map_err(|e| Error::config(path, e.to_string()))?;
+    let (d, m, o) = (f.hidden, f.inputs, f.outputs);
+    for (name, v) in [("hidden", d), ("outputs", o)] {
+        if v == 0 {
+            return Err(Error::config(
+                path,
+                format!("field `{name}` must be at least 1"),
+            ));
+        }
+    }
+    let recurrence = match f.recurrence.as_str() {
+        "dense" | "diagonal" => {
+            if f.rank.is_some() {
+                return Err(Error::config(
+                    path,
+                    format!("field `rank` is only for recurrence \"low_rank\", not \"{}\"", f.recurrence),
+                ));
+            }
+            if f.recurrence == "dense" {
+                Recurrence::Dense
+            } else {
+                Recurrence::Diagonal
+            }
+        }
+        "low_rank" => match f.rank {
+            Some(rank) if rank >= 1 => Recurrence::LowRank { rank },
+            Some(_) => return Err(Error::config(path, "field `rank` must be at least 1")),
+            None => {
+                return Err(Error::config(
+                    path,
+                    "field `rank` is missing (recurrence \"low_rank\" needs the rank r of W = P Qᵀ)",
+                ))
+            }
+        },
+        other => {
+            return Err(Error::config(
+                path,
+                format!(
+                    "field `recurrence` is \"{other}\"; expected \"dense\", \"diagonal\" or \"low_rank\""
+                ),
+            ))
+        }
+    };
+    let mut theta = match recurrence {
+        Recurrence::Dense => {
+            forbid(path, "p", &f.p, "only for recurrence \"low_rank\"")?;
+            forbid(path, "q", &f.q, "only for recurrence \"low_rank\"")?;
+            let w = require(path, "w", &f.w, "recurrence \"dense\" needs W, d×d")?;
+            read_matrix(path, "w", w, d, d)?
+        }
+        Recurrence::Diagonal => {
+            forbid(path, "p", &f.p, "only for recurrence \"low_rank\"")?;
+            forbid(path, "q", &f.q, "only for recurrence \"low_rank\"")?;
+            let w = require(path, "w", &f.w, "recurrence \"diagonal\" needs w, d values")?;
+            read_vector(path, "w", w, d)?
+        }
+        Recurrence::LowRank { rank } => {
+            forbid(
+                path,
+                "w",
+                &f.w,
+                "recurrence \"low_rank\" takes `p` and `q` instead",
+            )?;
+            let p = require(path, "p", &f.p, "recurrence \"low_rank\" needs P, d×r")?;
+            let q = require(path, "q", &f.q, "recurrence \"low_rank\" needs Q, d×r")?;
+            let mut theta = read_matrix(path, "p", p, d, rank)?;
+            theta.extend(read_matrix(path, "q", q, d, rank)?);
+            theta
+        }
+    };
+    theta.extend(read_matrix(path, "u", &f.u, d, m)?);
+    theta.extend(read_vector(path, "b", &f.b, d)?);
+    let mut readout = read_matrix(path, "v", &f.v, o, d)?;
+    readout.extend(read_vector(path, "c", &f.c, o)?);
+    let h0 = match &f.h0 {
+        Some(h0) => read_vector(path, "h0", h0, d)?,
+        None => vec![0.0; d],
+    };
+    Ok(Network {
+        shape: CellShape {
+            hidden: d,
+            inputs: m,
+            recurrence,
+        },
+        outputs: o,
+        theta,
+        readout,
+        h0,
+    })
+}
+
+/// Reads a network JSON file; every problem is an [`Error::Config`] naming the file and the
+/// field.
+pub fn read_network(path: &Path) -> Result<Network> {
+    let text = fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    parse_network(path, &text)
+}
+
+/// `values` (rows×cols, row-major) as a JSON array of rows.
+pub fn matrix_value(values: &[f64], rows: usize, cols: usize) -> Value {
+    Value::Array(
+        (0..rows)
+            .map(|i| vector_value(&values[i * cols..(i + 1) * cols]))
+            .collect(),
+    )
+}
+
+/// `values` as a JSON array of numbers.
+pub fn vector_value(values: &[f64]) -> Value {
+    Value::Array(values.iter().map(|&x| Value::from(x)).collect())
+}
+
+/// The recurrence, U and b parts of a θ-shaped vector (parameters or their gradient) as the
+/// network file's fields: `w` (or `p`, `q`), `u`, `b`.
+pub fn theta_fields(shape: &CellShape, theta: &[f64]) -> Vec<(&'static str, Value)> {
+    let (d, m) = (shape.hidden, shape.inputs);
+    let mut fields = match shape.recurrence {
+        Recurrence::Dense => vec![("w", matrix_value(&theta[..d * d], d, d))],
+        Recurrence::Diagonal => vec![("w", vector_value(&theta[..d]))],
+        Recurrence::LowRank { rank } => vec![
+            ("p", matrix_value(&theta[..d * rank], d, rank)),
+            ("q", matrix_value(&theta[d * rank..2 * d * rank], d, rank)),
+        ],
+    };
+    fields.push((
+        "u",
+        matrix_value(&theta[shape.u_offset()..shape.b_offset()], d, m),
+    ));
+    fields.push(("b", vector_value(&theta[shape.b_offset()..])));
+    fields
+}
+
+/// The [V; c]-shaped vector as the fields `v` (o×d) and `c` (o).
+pub fn readout_fields(
+    hidden: usize,
+    outputs: usize,
+    readout: &[f64],
+) -> Vec<(&'static str, Value)> {
+    vec![
+        (
+            "v",
+            matrix_value(&readout[..outputs * hidden], outputs, hidden),
+        ),
+        ("c", vector_value(&readout[outputs * hidden..])),
+    ]
+}
+
+/// The network as the JSON object read by [`read_network`].
+pub fn network_json(net: &Network) -> Value {
+    let mut map = serde_json::Map::new();
+    map.insert("hidden".into(), net.shape.hidden.into());
+    map.insert("inputs".into(), net.shape.inputs.into());
+    map.insert("outputs".into(), net.outputs.into());
+    map.insert("recurrence".into(), net.shape.recurrence.name().into());
+    if let Recurrence::LowRank { rank } = net.shape.recurrence {
+        map.insert("rank".into(), rank.into());
+    }
+    for (k, v) in theta_fields(&net.shape, &net.theta)
+        .into_iter()
+        .chain(readout_fields(net.shape.hidden, net.outputs, &net.readout))
+    {
+        map.insert(k.into(), v);
+    }
+    map.insert("h0".into(), vector_value(&net.h0));
+    Value::Object(map)
+}
+
+/// Writes `value` as pretty JSON to `path` atomically ([`AtomicOutput`]).
+pub fn write_json(path: &Path, value: &Value) -> Result<()> {
+    let out = AtomicOutput::new(path)?;
+    let mut text = serde_json::to_string_pretty(value)
+        .map_err(|e| Error::invalid("JSON output", e.to_string()))?;
+    text.push('\n');
+    fs::write(out.temp_path(), text).map_err(|e| Error::io(path, e))?;
+    out.commit()
+}
+
+/// Saves a network as JSON, atomically; a network with inconsistent lengths or non-finite
+/// values is refused with [`Error::InvalidArgument`]. [`read_network`] reads it back bit for
+/// bit.
+pub fn save_network(path: &Path, net: &Network) -> Result<()> {
+    net.validate()?;
+    write_json(path, &network_json(net))
+}
+
+/// A sequence of T steps: inputs u_t (T×m) and optional targets y_t (T×q).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SequenceData {
+    /// m, the number of input columns.
+    pub input_len: usize,
+    /// q, the number of target columns.
+    pub target_len: usize,
+    /// u, T×m row-major.
+    pub inputs: Vec<f64>,
+    /// y, T×q row-major (zeros in rows without a target).
+    pub targets: Vec<f64>,
+    /// Whether row t has a target.
+    pub has_target: Vec<bool>,
+    /// The 1-based file line of every row (empty for data made in code).
+    pub lines: Vec<usize>,
+    /// The 1-based line of the header (0 for data made in code).
+    pub header_line: usize,
+}
+
+impl SequenceData {
+    /// Number of steps T.
+    pub fn steps(&self) -> usize {
+        self.has_target.len()
+    }
+
+    /// The file line of row t, if known.
+    pub fn line(&self, t: usize) -> Option<usize> {
+        self.lines.get(t).copied()
+    }
+
+    /// Target row t (q values).
+    pub fn target(&self, t: usize) -> &[f64] {
+        &self.targets[t * self.target_len..(t + 1) * self.target_len]
+    }
+}
+
+/// Which column a header field names.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Column {
+    T,
+    U(usize),
+    Y(usize),
+}
+
+fn parse_header(path: &Path, line: usize, fields: &[&str]) -> Result<(Vec<Column>, usize, usize)> {
+    let mut columns = Vec::with_capacity(fields.len());
+    for f in fields {
+        let col = if *f == "t" {
+            Column::T
+        } else if let Some(i) = f.strip_prefix('u').and_then(|i| i.parse().ok()) {
+            Column::U(i)
+        } else if let Some(i) = f.strip_prefix('y').and_then(|i| i.parse().ok()) {
+            Column::Y(i)
+        } else {
+            return Err(Error::input(
+                path,
+                Some(line),
+                format!("unknown column '{f}' (expected t, u0, u1, …, y0, y1, …)"),
+            ));
+        };
+        if columns.contains(&col) {
+            return Err(Error::input(
+                path,
+                Some(line),
+                format!("column '{f}' appears twice"),
+            ));
+        }
+        columns.push(col);
+    }
+    let count = |pick: fn(&Column) -> Option<usize>| {
+        columns.iter().filter_map(pick).max().map_or(0, |i| i + 1)
+    };
+    let m = count(|c| if let Column::U(i) = c { Some(*i) } else { None });
+    let q = count(|c| if let Column::Y(i) = c { Some(*i) } else { None });
+    let missing = |name: String| Error::input(path, Some(line), format!("missing column {name}"));
+    if !columns.contains(&Column::T) {
+        return Err(missing("t".into()));
+    }
+    if m == 0 {
+        return Err(missing("u0 (at least one input column)".into()));
+    }
+    if q == 0 {
+        return Err(missing("y0 (at least one target column)".into()));
+    }
+    for i in 0..m {
+        if !columns.contains(&Column::U(i)) {
+            return Err(missing(format!("u{i}")));
+        }
+    }
+    for i in 0..q {
+        if !columns.contains(&Column::Y(i)) {
+            return Err(missing(format!("y{i}")));
+        }
+    }
+    Ok((columns, m, q))
+}
+
+/// Parses sequence CSV `text` (of file `path`, for messages).
+pub fn parse_sequence_data(path: &Path, text: &str) -> Result<SequenceData> {
+    let mut header: Option<(Vec<Column>, usize, usize)> = None;
+    let mut data = SequenceData {
+        input_len: 0,
+        target_len: 0,
+        inputs: Vec::new(),
+        targets: Vec::new(),
+        has_target: Vec::new(),
+        lines: Vec::new(),
+        header_line: 0,
+    };
+    let mut last_t: Option<i64> = None;
+    let (mut u, mut y, mut y_set) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, raw) in text.lines().enumerate() {
+        let line = i + 1;
+        let raw = if i == 0 {
+            raw.strip_prefix('\u{feff}').unwrap_or(raw)
+        } else {
+            raw
+        };
+        let raw = raw.trim();
+        if raw.is_empty() || raw.starts_with('#') {
+            continue;
+        }
+        let fields: Vec<&str> = raw.split(',').map(str::trim).collect();
+        let Some((columns, m, q)) = &header else {
+            let h = parse_header(path, line, &fields)?;
+            data.input_len = h.1;
+            data.target_len = h.2;
+            data.header_line = line;
+            header = Some(h);
+            continue;
+        };
+        if fields.len() != columns.len() {
+            return Err(Error::input(
+                path,
+                Some(line),
+                format!(
+                    "has {} fields, the header has {}",
+                    fields.len(),
+                    columns.len()
+                ),
+            ));
+        }
+        u.clear();
+        u.resize(*m, 0.0);
+        y.clear();
+        y.resize(*q, 0.0);
+        y_set.clear();
+        y_set.resize(*q, false);
+        for (col, field) in columns.iter().zip(&fields) {
+            let name = match col {
+                Column::T => "t".to_string(),
+                Column::U(i) => format!("u{i}"),
+                Column::Y(i) => format!("y{i}"),
+            };
+            if let (Column::Y(_), true) = (col, field.is_empty()) {
+                continue;
+            }
+            if let Column::T = col {
+                let t: i64 = field.parse().map_err(|_| {
+                    Error::input(path, Some(line), format!("t = '{field}' is not an integer"))
+                })?;
+                if let Some(prev) = last_t {
+                    if t != prev + 1 {
+                        return Err(Error::input(
+                            path,
+                            Some(line),
+                            format!("t = {t} does not follow t = {prev}; rows must be consecutive steps"),
+                        ));
+                    }
+                }
+                last_t = Some(t);
+                continue;
+            }
+            let v: f64 = field.parse().map_err(|_| {
+                Error::input(
+                    path,
+                    Some(line),
+                    format!("{name} = '{field}' is not a number"),
+                )
+            })?;
+            if !v.is_finite() {
+                return Err(Error::input(
+                    path,
+                    Some(line),
+                    format!("{name} = {field} is not a finite number"),
+                ));
+            }
+            match col {
+                Column::U(i) => u[*i] = v,
+                Column::Y(i) => {
+                    y[*i] = v;
+                    y_set[*i] = true;
+                }
+                Column::T => {}
+            }
+        }
+        let filled = y_set.iter().filter(|s| **s).count();
+        if filled != 0 && filled != *q {
+            return Err(Error::input(
+                path,
+                Some(line),
+                "some y cells are empty and some are not; leave all of them empty for a step \
+                 without a target",
+            ));
+        }
+        data.inputs.extend_from_slice(&u);
+        data.targets.extend_from_slice(&y);
+        data.has_target.push(filled == *q);
+        data.lines.push(line);
+    }
+    if header.is_none() {
+        return Err(Error::input(
+            path,
+            None,
+            "has no header line (expected a line such as 't,u0,u1,y0' before the data)",
+        ));
+    }
+    if data.steps() == 0 {
+        return Err(Error::input(path, None, "has a header but no data rows"));
+    }
+    Ok(data)
+}
+
+/// Reads a sequence CSV; every problem is an [`Error::Input`] naming the file and line.
+pub fn read_sequence_data(path: &Path) -> Result<SequenceData> {
+    let bytes = fs::read(path).map_err(|e| Error::io(path, e))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| Error::input(path, None, "is not valid UTF-8 text"))?;
+    parse_sequence_data(path, &text)
+}
+
+/// The shortest text that parses back to exactly `v`.
+fn exact(v: f64) -> String {
+    let a = v.abs();
+    if a == 0.0 || (1e-4..1e15).contains(&a) {
+        format!("{v}")
+    } else {
+        format!("{v:e}")
+    }
+}
+
+/// Writes sequence data as CSV (`t` = 1..T, empty y cells for rows without a target),
+/// atomically; [`read_sequence_data`] reads it back bit for bit. Non-finite numbers or
+/// inconsistent lengths are refused with [`Error::InvalidArgument`].
+pub fn write_sequence_data(path: &Path, data: &SequenceData) -> Result<()> {
+    let (m, q, steps) = (data.input_len, data.target_len, data.steps());
+    if m == 0 || q == 0 || data.inputs.len() != steps * m || data.targets.len() != steps * q {
+        return Err(Error::invalid(
+            "sequence data",
+            "needs m ≥ 1 inputs, q ≥ 1 targets and T×m inputs, T×q targets",
+        ));
+    }
+    if crate::core::vector::first_non_finite(&data.inputs).is_some()
+        || crate::core::vector::first_non_finite(&data.targets).is_some()
+    {
+        return Err(Error::invalid("sequence data", "has a non-finite value"));
+    }
+    let mut text = String::from("t");
+    for i in 0..m {
+        let _ = write!(text, ",u{i}");
+    }
+    for i in 0..q {
+        let _ = write!(text, ",y{i}");
+    }
+    text.push('\n');
+    for t in 0..steps {
+        let _ = write!(text, "{}", t + 1);
+        for v in &data.inputs[t * m..(t + 1) * m] {
+            let _ = write!(text, ",{}", exact(*v));
+        }
+        for v in data.target(t) {
+            if data.has_target[t] {
+                let _ = write!(text, ",{}", exact(*v));
+            } else {
+                text.push(',');
+            }
+        }
+        text.push('\n');
+    }
+    let out = AtomicOutput::new(path)?;
+    fs::write(out.temp_path(), text).map_err(|e| Error::io(path, e))?;
+    out.commit()
+}

@@ -1,0 +1,465 @@
+//! The Elman cell h_{k+1} = tanh(W h_k + U u_k + b) as a [`Dynamics`] of the core, with its
+//! hand-written tangent-linear and adjoint steps.
+//!
+//! The recurrence W comes in three structures: dense (d×d, O(d²) per step), diagonal
+//! (W = diag(w), O(d)) and low rank (W = P Qᵀ with P, Q d×r, applied as P (Qᵀ h), O(dr), W is
+//! never formed). The parameters are θ = [recurrence, U (d×m), b (d)], row-major; the
+//! recurrence part is W, or w, or P then Q. The input sequence u_0..u_{T−1} (T×m, row-major)
+//! belongs to the cell: step k reads row k. Only h_k is stored per step: the TL and AD
+//! recompute the pre-activation a_k = W h_k + U u_k + b and tanh(a_k) from h_k.
+
+use crate::core::{AdjointOutputs, Dynamics, TangentInputs};
+use crate::error::{Error, Result};
+
+/// The structure of the recurrence matrix W.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Recurrence {
+    /// W, d×d: d² parameters, O(d²) per step.
+    Dense,
+    /// W = diag(w): d parameters, O(d) per step.
+    Diagonal,
+    /// W = P Qᵀ with P, Q of size d×r: 2dr parameters, O(dr) per step.
+    LowRank {
+        /// The rank r ≥ 1.
+        rank: usize,
+    },
+}
+
+impl Recurrence {
+    /// The name used in network files: "dense", "diagonal" or "low_rank".
+    pub fn name(self) -> &'static str {
+        match self {
+            Recurrence::Dense => "dense",
+            Recurrence::Diagonal => "diagonal",
+            Recurrence::LowRank { .. } => "low_rank",
+        }
+    }
+
+    /// Number of recurrence parameters for hidden size d: d², d or 2dr.
+    pub fn param_len(self, hidden: usize) -> usize {
+        match self {
+            Recurrence::Dense => hidden * hidden,
+            Recurrence::Diagonal => hidden,
+            Recurrence::LowRank { rank } => 2 * hidden * rank,
+        }
+    }
+}
+
+/// The sizes of an Elman cell: hidden size d, input size m and the recurrence structure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CellShape {
+    /// Hidden size d (the state length).
+    pub hidden: usize,
+    /// Input size m (the length of u_k).
+    pub inputs: usize,
+    /// The structure of W.
+    pub recurrence: Recurrence,
+}
+
+impl CellShape {
+    /// Number of recurrence parameters (d², d or 2dr).
+    pub fn recurrence_len(&self) -> usize {
+        self.recurrence.param_len(self.hidden)
+    }
+
+    /// Total parameter count |θ| = recurrence + d·m + d.
+    pub fn param_len(&self) -> usize {
+        self.recurrence_len() + self.hidden * self.inputs + self.hidden
+    }
+
+    /// Offset of U (d×m, row-major) in θ.
+    pub fn u_offset(&self) -> usize {
+        self.recurrence_len()
+    }
+
+    /// Offset of b (d) in θ.
+    pub fn b_offset(&self) -> usize {
+        self.recurrence_len() + self.hidden * self.inputs
+    }
+
+    /// Checks d ≥ 1 and, for low rank, 1 ≤ r.
+    pub fn validate(&self) -> Result<()> {
+        if self.hidden == 0 {
+            return Err(Error::invalid("hidden size", "must be at least 1"));
+        }
+        if let Recurrence::LowRank { rank: 0 } = self.recurrence {
+            return Err(Error::invalid(
+                "low-rank recurrence",
+                "rank must be at least 1",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The Elman cell h_{k+1} = tanh(W h_k + U u_k + b) driven by its own input sequence.
+///
+/// Steps beyond the end of the sequence (k ≥ T) see the input u_k = 0.
+#[derive(Clone, Debug)]
+pub struct ElmanCell {
+    shape: CellShape,
+    theta: Vec<f64>,
+    sequence: Vec<f64>,
+}
+
+/// Scratch space of one cell step: the pre-activation / tanh (d), a second d-vector and the
+/// rank-r vectors of the low-rank product.
+#[derive(Clone, Debug)]
+pub struct CellWorkspace {
+    act: Vec<f64>,
+    scratch: Vec<f64>,
+    z: Vec<f64>,
+    dz: Vec<f64>,
+}
+
+impl ElmanCell {
+    /// A cell of `shape` with parameters θ = [recurrence, U, b] and the input sequence
+    /// `sequence` (T×m, row-major). Fails when the lengths do not match the shape.
+    pub fn new(shape: CellShape, theta: Vec<f64>, sequence: Vec<f64>) -> Result<Self> {
+        shape.validate()?;
+        if theta.len() != shape.param_len() {
+            return Err(Error::invalid(
+                "cell parameters",
+                format!(
+                    "{} values given, the {} cell with d = {}, m = {} has {}",
+                    theta.len(),
+                    shape.recurrence.name(),
+                    shape.hidden,
+                    shape.inputs,
+                    shape.param_len()
+                ),
+            ));
+        }
+        if shape.inputs == 0 && !sequence.is_empty() {
+            return Err(Error::invalid(
+                "input sequence",
+                "a cell with no inputs takes an empty sequence",
+            ));
+        }
+        if shape.inputs > 0 && sequence.len() % shape.inputs != 0 {
+            return Err(Error::invalid(
+                "input sequence",
+                format!(
+                    "{} values is not a whole number of rows of m = {}",
+                    sequence.len(),
+                    shape.inputs
+                ),
+            ));
+        }
+        Ok(Self {
+            shape,
+            theta,
+            sequence,
+        })
+    }
+
+    /// The cell's sizes.
+    pub fn shape(&self) -> CellShape {
+        self.shape
+    }
+
+    /// Number of input rows T (0 for a cell without inputs).
+    pub fn sequence_len(&self) -> usize {
+        self.sequence
+            .len()
+            .checked_div(self.shape.inputs)
+            .unwrap_or(0)
+    }
+
+    /// The input sequence u_0..u_{T−1}, row-major T×m.
+    pub fn sequence(&self) -> &[f64] {
+        &self.sequence
+    }
+
+    /// Replaces the input sequence; its length must stay T×m.
+    pub fn set_sequence(&mut self, sequence: &[f64]) {
+        assert_eq!(sequence.len(), self.sequence.len(), "sequence length");
+        self.sequence.copy_from_slice(sequence);
+    }
+
+    /// The parameter vector θ = [recurrence, U, b].
+    pub fn theta(&self) -> &[f64] {
+        &self.theta
+    }
+
+    /// The recurrence parameters: W (d×d), w (d), or P (d×r) followed by Q (d×r).
+    pub fn recurrence(&self) -> &[f64] {
+        &self.theta[..self.shape.u_offset()]
+    }
+
+    /// U, d×m row-major.
+    pub fn u(&self) -> &[f64] {
+        &self.theta[self.shape.u_offset()..self.shape.b_offset()]
+    }
+
+    /// b, d values.
+    pub fn b(&self) -> &[f64] {
+        &self.theta[self.shape.b_offset()..]
+    }
+
+    /// Input row u_k, or None beyond the sequence.
+    fn input(&self, k: usize) -> Option<&[f64]> {
+        let m = self.shape.inputs;
+        self.sequence.get(k * m..(k + 1) * m).filter(|_| m > 0)
+    }
+
+    /// out ← W h (or δW h with `rec` = δθ's recurrence part), accumulating into `out`.
+    /// For low rank `z` receives Qᵀ h.
+    #[inline]
+    fn add_recurrence(&self, rec: &[f64], h: &[f64], z: &mut [f64], out: &mut [f64]) {
+        let d = self.shape.hidden;
+        match self.shape.recurrence {
+            Recurrence::Dense => {
+                for (o, row) in out.iter_mut().zip(rec.chunks_exact(d)) {
+                    *o += crate::core::vector::dot(row, h);
+                }
+            }
+            Recurrence::Diagonal => {
+                for ((o, w), hi) in out.iter_mut().zip(rec).zip(h) {
+                    *o += w * hi;
+                }
+            }
+            Recurrence::LowRank { rank } => {
+                let (p, q) = rec.split_at(d * rank);
+                low_rank_z(q, h, rank, z);
+                for (o, prow) in out.iter_mut().zip(p.chunks_exact(rank)) {
+                    *o += crate::core::vector::dot(prow, z);
+                }
+            }
+        }
+    }
+
+    /// act ← a = W h + U u_k + b (the pre-activation of step k).
+    #[inline]
+    fn pre_activation(&self, k: usize, h: &[f64], ws: &mut CellWorkspace) {
+        let CellWorkspace { act, z, .. } = ws;
+        act.copy_from_slice(self.b());
+        if let Some(u_k) = self.input(k) {
+            let m = self.shape.inputs;
+            for (a, row) in act.iter_mut().zip(self.u().chunks_exact(m)) {
+                *a += crate::core::vector::dot(row, u_k);
+            }
+        }
+        self.add_recurrence(self.recurrence(), h, z, act);
+    }
+}
+
+/// z ← Qᵀ h for Q (d×r, row-major): z_l = Σ_j Q_jl h_j.
+#[inline]
+fn low_rank_z(q: &[f64], h: &[f64], rank: usize, z: &mut [f64]) {
+    z.fill(0.0);
+    for (qrow, hj) in q.chunks_exact(rank).zip(h) {
+        for (zl, qjl) in z.iter_mut().zip(qrow) {
+            *zl += qjl * hj;
+        }
+    }
+}
+
+impl Dynamics for ElmanCell {
+    type Workspace = CellWorkspace;
+
+    fn state_len(&self) -> usize {
+        self.shape.hidden
+    }
+
+    fn param_len(&self) -> usize {
+        self.shape.param_len()
+    }
+
+    fn input_len(&self) -> usize {
+        self.shape.inputs
+    }
+
+    fn params(&self) -> Vec<f64> {
+        self.theta.clone()
+    }
+
+    fn set_params(&mut self, params: &[f64]) {
+        self.theta.copy_from_slice(params);
+    }
+
+    fn workspace(&self) -> CellWorkspace {
+        let d = self.shape.hidden;
+        let r = match self.shape.recurrence {
+            Recurrence::LowRank { rank } => rank,
+            _ => 0,
+        };
+        CellWorkspace {
+            act: vec![0.0; d],
+            scratch: vec![0.0; d],
+            z: vec![0.0; r],
+            dz: vec![0.0; r],
+        }
+    }
+
+    /// h_{k+1} = tanh(W h_k + U u_k + b).
+    fn step(&self, ws: &mut CellWorkspace, k: usize, x: &[f64], x_next: &mut [f64]) {
+        self.pre_activation(k, x, ws);
+        for (h, a) in x_next.iter_mut().zip(&ws.act) {
+            *h = a.tanh();
+        }
+    }
+
+    /// δh_{k+1} = (1 − h_{k+1}²) ⊙ (W δh + δW h + U δu_k + δU u_k + δb), with
+    /// δ(P Qᵀ) h = δP (Qᵀ h) + P (δQᵀ h) for low rank. An empty δθ or δu counts as zero.
+    fn step_tl(
+        &self,
+        ws: &mut CellWorkspace,
+        k: usize,
+        x: &[f64],
+        tangent: TangentInputs<'_>,
+        dx_next: &mut [f64],
+    ) {
+        let (d, m) = (self.shape.hidden, self.shape.inputs);
+        self.pre_activation(k, x, ws);
+        let CellWorkspace { act, z, dz, .. } = ws;
+        // δa = W δh (+ the low-rank δP, δQ terms below).
+        dx_next.fill(0.0);
+        let rec = self.recurrence();
+        let dtheta = tangent.params;
+        match self.shape.recurrence {
+            Recurrence::LowRank { rank } => {
+                // z = Qᵀ h, δz = Qᵀ δh + δQᵀ h, δa = P δz + δP z.
+                let (p, q) = rec.split_at(d * rank);
+                low_rank_z(q, x, rank, z);
+                low_rank_z(q, tangent.state, rank, dz);
+                let dp = if dtheta.is_empty() {
+                    None
+                } else {
+                    let (dp, dq) = dtheta[..2 * d * rank].split_at(d * rank);
+                    for (dqrow, hj) in dq.chunks_exact(rank).zip(x) {
+                        for (dzl, dqjl) in dz.iter_mut().zip(dqrow) {
+                            *dzl += dqjl * hj;
+                        }
+                    }
+                    Some(dp)
+                };
+                for (i, o) in dx_next.iter_mut().enumerate() {
+                    let prow = &p[i * rank..(i + 1) * rank];
+                    *o += crate::core::vector::dot(prow, dz);
+                    if let Some(dp) = dp {
+                        *o += crate::core::vector::dot(&dp[i * rank..(i + 1) * rank], z);
+                    }
+                }
+            }
+            _ => {
+                self.add_recurrence(rec, tangent.state, z, dx_next);
+                if !dtheta.is_empty() {
+                    self.add_recurrence(&dtheta[..self.shape.u_offset()], x, z, dx_next);
+                }
+            }
+        }
+        if !dtheta.is_empty() {
+            let du_mat = &dtheta[self.shape.u_offset()..self.shape.b_offset()];
+            let db = &dtheta[self.shape.b_offset()..];
+            for (o, bi) in dx_next.iter_mut().zip(db) {
+                *o += bi;
+            }
+            if let Some(u_k) = self.input(k) {
+                for (o, row) in dx_next.iter_mut().zip(du_mat.chunks_exact(m)) {
+                    *o += crate::core::vector::dot(row, u_k);
+                }
+            }
+        }
+        if !tangent.input.is_empty() && m > 0 {
+            for (o, row) in dx_next.iter_mut().zip(self.u().chunks_exact(m)) {
+                *o += crate::core::vector::dot(row, tangent.input);
+            }
+        }
+        for (o, a) in dx_next.iter_mut().zip(act.iter()) {
+            let h = a.tanh();
+            *o *= 1.0 - h * h;
+        }
+    }
+
+    /// With g = (1 − h_{k+1}²) ⊙ λ_{k+1}: λ_k = Wᵀ g, W̄ += g h_kᵀ (w̄ += g ⊙ h_k;
+    /// P̄ += g zᵀ, Q̄ += h_k (Pᵀ g)ᵀ with z = Qᵀ h_k), Ū += g u_kᵀ, b̄ += g, ū_k += Uᵀ g.
+    /// An empty θ̄ or ū output is skipped.
+    fn step_ad(
+        &self,
+        ws: &mut CellWorkspace,
+        k: usize,
+        x: &[f64],
+        lambda_next: &[f64],
+        out: AdjointOutputs<'_>,
+    ) {
+        let (d, m) = (self.shape.hidden, self.shape.inputs);
+        self.pre_activation(k, x, ws);
+        let CellWorkspace {
+            act,
+            scratch: g,
+            z,
+            dz: zbar,
+        } = ws;
+        for ((gi, a), l) in g.iter_mut().zip(act.iter()).zip(lambda_next) {
+            let h = a.tanh();
+            *gi = l * (1.0 - h * h);
+        }
+        let g: &[f64] = g;
+        let AdjointOutputs {
+            state: lambda,
+            params: theta_bar,
+            input: u_bar,
+        } = out;
+        let with_params = !theta_bar.is_empty();
+        let rec = self.recurrence();
+        lambda.fill(0.0);
+        match self.shape.recurrence {
+            Recurrence::Dense => {
+                for (i, (row, gi)) in rec.chunks_exact(d).zip(g).enumerate() {
+                    crate::core::vector::axpy(*gi, row, lambda);
+                    if with_params {
+                        crate::core::vector::axpy(*gi, x, &mut theta_bar[i * d..(i + 1) * d]);
+                    }
+                }
+            }
+            Recurrence::Diagonal => {
+                for ((l, w), gi) in lambda.iter_mut().zip(rec).zip(g) {
+                    *l = w * gi;
+                }
+                if with_params {
+                    for ((wb, gi), hi) in theta_bar[..d].iter_mut().zip(g).zip(x) {
+                        *wb += gi * hi;
+                    }
+                }
+            }
+            Recurrence::LowRank { rank } => {
+                let (p, q) = rec.split_at(d * rank);
+                low_rank_z(q, x, rank, z);
+                // z̄ = Pᵀ g, P̄ += g zᵀ.
+                zbar.fill(0.0);
+                for (i, (prow, gi)) in p.chunks_exact(rank).zip(g).enumerate() {
+                    crate::core::vector::axpy(*gi, prow, zbar);
+                    if with_params {
+                        crate::core::vector::axpy(*gi, z, &mut theta_bar[i * rank..(i + 1) * rank]);
+                    }
+                }
+                // λ = Q z̄, Q̄ += h z̄ᵀ.
+                for (j, (l, qrow)) in lambda.iter_mut().zip(q.chunks_exact(rank)).enumerate() {
+                    *l = crate::core::vector::dot(qrow, zbar);
+                    if with_params {
+                        let at = d * rank + j * rank;
+                        crate::core::vector::axpy(x[j], zbar, &mut theta_bar[at..at + rank]);
+                    }
+                }
+            }
+        }
+        let u_k = self.input(k);
+        if with_params {
+            let (uo, bo) = (self.shape.u_offset(), self.shape.b_offset());
+            for (bb, gi) in theta_bar[bo..bo + d].iter_mut().zip(g) {
+                *bb += gi;
+            }
+            if let Some(u_k) = u_k {
+                for (row, gi) in theta_bar[uo..bo].chunks_exact_mut(m).zip(g) {
+                    crate::core::vector::axpy(*gi, u_k, row);
+                }
+            }
+        }
+        if !u_bar.is_empty() && m > 0 {
+            for (row, gi) in self.u().chunks_exact(m).zip(g) {
+                crate::core::vector::axpy(*gi, row, u_bar);
+            }
+        }
+    }
+}
