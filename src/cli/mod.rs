@@ -18,6 +18,7 @@ use crate::experiment::forecast::{run_forecast, ForecastRequest};
 use crate::experiment::observe::{run_observe, ObserveRequest};
 use crate::experiment::results::WindowSummary;
 use crate::experiment::rnn_gradient::{run_rnn_gradient, LossMode, RnnGradientRequest};
+use crate::experiment::rnn_train::{run_rnn_train, RnnTrainRequest, TrainData};
 use crate::io::experiment_config::{LoadedExperiment, ParameterConfig};
 use crate::io::model_config::ModelConfig;
 
@@ -79,6 +80,82 @@ enum RnnCommand {
     ///
     /// Example: fourdvar rnn gradient --model net.json --data seq.csv --out grads.json
     Gradient(RnnGradientArgs),
+    /// Train a network on a built-in task or a sequence CSV (L-BFGS full batch, or Adam / SGD
+    /// with optional truncated BPTT); writes the network JSON and the loss curve.
+    ///
+    /// Example: fourdvar rnn train --task recall --hidden 16 --out net.json --loss-curve
+    /// curve.csv
+    Train(RnnTrainArgs),
+    /// The input sensitivity dL/du_t of every step (one adjoint sweep), the most sensitive
+    /// steps, and a fast-gradient-sign attack of size epsilon on the top K of them.
+    ///
+    /// Example: fourdvar rnn sensitivity --model net.json --data seq.csv --epsilon 0.05 --top 3
+    /// --out sens.json
+    Sensitivity(RnnSensitivityArgs),
+    /// The gradient norm |dL/dh_t| against the lag T - t for a loss at the last step only
+    /// (vanishing or exploding gradients), as CSV `lag,norm`.
+    ///
+    /// Example: fourdvar rnn gradient-flow --model net.json --data seq.csv --out flow.csv
+    GradientFlow(RnnGradientFlowArgs),
+    /// An echo-state network: a fixed random reservoir scaled to a spectral radius, run
+    /// forward only, with a ridge-regression readout. Prints train and test RMSE.
+    ///
+    /// Example: fourdvar rnn reservoir --task lorenz96 --hidden 200 --spectral-radius 0.9
+    /// --out esn.json
+    Reservoir(RnnReservoirArgs),
+    /// Time full BPTT (value and every gradient) against the forward run of the cell, for
+    /// dense cells of several sizes and dense / diagonal / low-rank at one size.
+    ///
+    /// Example: fourdvar rnn bench --sizes 16,128,512 --length 1000 --compare 512 --rank 8
+    Bench(RnnBenchArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["task", "data"])))]
+struct RnnTrainArgs {
+    /// Built-in task: lorenz96 (next step), recall (delayed recall, 3 classes, gap 20) or
+    /// alarm (sparse events).
+    #[arg(long)]
+    task: Option<String>,
+    /// Sequence CSV t,u0,..,y0,.. (empty y cells: no target), trained with mean squared error.
+    #[arg(long, value_name = "FILE.csv")]
+    data: Option<PathBuf>,
+    /// Hidden size d.
+    #[arg(long, value_name = "D", default_value_t = 16)]
+    hidden: usize,
+    /// Recurrence structure: dense, diagonal or low_rank.
+    #[arg(long, default_value = "dense")]
+    recurrence: String,
+    /// Rank of the low_rank recurrence.
+    #[arg(long, value_name = "R", default_value_t = 2)]
+    rank: usize,
+    /// lbfgs (full batch), adam or sgd (streaming).
+    #[arg(long, default_value = "lbfgs")]
+    method: String,
+    /// Truncated BPTT window K (adam / sgd only); default full BPTT.
+    #[arg(long, value_name = "K")]
+    tbptt: Option<usize>,
+    /// carry: state carried across windows, staggered offsets; reset: h0 at 0, K, 2K, ...
+    #[arg(long, default_value = "carry")]
+    tbptt_mode: String,
+    /// L-BFGS iterations or Adam / SGD epochs.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    epochs: usize,
+    /// Seed of the task data, the initial network and the sequence order.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Clip the gradient norm of each Adam / SGD update to NORM.
+    #[arg(long, value_name = "NORM")]
+    clip: Option<f64>,
+    /// Adam / SGD step size.
+    #[arg(long, value_name = "ETA", default_value_t = 0.01)]
+    learning_rate: f64,
+    /// Output network JSON (written atomically).
+    #[arg(long, value_name = "NET.json")]
+    out: PathBuf,
+    /// Output loss curve CSV: iteration,loss[,accuracy].
+    #[arg(long, value_name = "CURVE.csv")]
+    loss_curve: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -561,6 +638,50 @@ fn run(cli: Cli, args: &[OsString]) -> Result<i32> {
             print_window(&summary, a.json, &a.out);
             Ok(0)
         }
+        Command::Rnn(RnnCommand::Sensitivity(a)) => run_rnn_sensitivity(a),
+        Command::Rnn(RnnCommand::GradientFlow(a)) => run_rnn_gradient_flow(a),
+        Command::Rnn(RnnCommand::Reservoir(a)) => run_rnn_reservoir(a),
+        Command::Rnn(RnnCommand::Bench(a)) => run_rnn_bench(a),
+        Command::Rnn(RnnCommand::Train(a)) => {
+            let data = match (a.task, a.data) {
+                (Some(t), _) => TrainData::Task(t),
+                (None, Some(p)) => TrainData::File(p),
+                (None, None) => {
+                    return Err(crate::Error::invalid("rnn train", "give --task or --data"))
+                }
+            };
+            let s = run_rnn_train(&RnnTrainRequest {
+                data,
+                hidden: a.hidden,
+                recurrence: a.recurrence,
+                rank: a.rank,
+                method: a.method,
+                tbptt: a.tbptt,
+                tbptt_mode: a.tbptt_mode,
+                epochs: a.epochs,
+                seed: a.seed,
+                clip: a.clip,
+                learning_rate: a.learning_rate,
+                out: a.out.clone(),
+                loss_curve: a.loss_curve.clone(),
+            })?;
+            println!(
+                "{}: loss {:.4e} -> {:.4e} in {} iterations ({} sweeps; {})",
+                s.data, s.initial_loss, s.final_loss, s.iterations, s.sweeps, s.stop_reason
+            );
+            if let Some(acc) = s.train_accuracy {
+                print!("training accuracy {:.1}%", 100.0 * acc);
+                match s.test_accuracy {
+                    Some(t) => println!(", held-out accuracy {:.1}%", 100.0 * t),
+                    None => println!(),
+                }
+            }
+            println!("network written to {}", a.out.display());
+            if let Some(p) = &a.loss_curve {
+                println!("loss curve written to {}", p.display());
+            }
+            Ok(0)
+        }
         Command::Rnn(RnnCommand::Gradient(a)) => {
             let request = RnnGradientRequest {
                 model: a.model,
@@ -609,4 +730,233 @@ fn human_time(seconds: f64) -> String {
         s if s < 1.0 => format!("{:.2} ms", s * 1e3),
         s => format!("{s:.3} s"),
     }
+}
+
+// ---- rnn sensitivity, gradient-flow, reservoir, bench ----
+
+#[derive(Debug, Args)]
+struct RnnSensitivityArgs {
+    /// Network JSON (optional field activation: tanh | identity).
+    #[arg(long, value_name = "NET.json")]
+    model: PathBuf,
+    /// Sequence CSV with header t,u0,u1,...,y0,y1,... (empty y cells: no target).
+    #[arg(long, value_name = "FILE.csv")]
+    data: PathBuf,
+    /// dense: a target at every step; events: sparse targets, silent steps cost nothing.
+    #[arg(long, value_parser = ["dense", "events"], default_value = "dense")]
+    loss: String,
+    /// mse: 1/2 |y - target|^2; cross-entropy: softmax cross-entropy, y0 the class index.
+    #[arg(long, value_parser = ["mse", "cross-entropy"], default_value = "mse")]
+    objective: String,
+    /// Size of the fast-gradient-sign perturbation u_t + epsilon sign(dL/du_t).
+    #[arg(long, value_name = "E", default_value_t = 0.01)]
+    epsilon: f64,
+    /// Number of most sensitive steps perturbed.
+    #[arg(long, value_name = "K", default_value_t = 1)]
+    top: usize,
+    /// Output JSON with every dL/du_t and the attack (written atomically).
+    #[arg(long, value_name = "SENS.json")]
+    out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct RnnGradientFlowArgs {
+    /// Network JSON (optional field activation: tanh | identity).
+    #[arg(long, value_name = "NET.json")]
+    model: PathBuf,
+    /// Sequence CSV; the loss 1/2 |y_T - target_T|^2 uses the last row's target only.
+    #[arg(long, value_name = "FILE.csv")]
+    data: PathBuf,
+    /// Output CSV with header lag,norm (written atomically).
+    #[arg(long, value_name = "FLOW.csv")]
+    out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["task", "data"])))]
+struct RnnReservoirArgs {
+    /// A built-in task: lorenz96 (next step of one Lorenz-96 site, 5000 steps).
+    #[arg(long, value_parser = ["lorenz96"])]
+    task: Option<String>,
+    /// Or a sequence CSV with header t,u0,...,y0,... (rows without a target are skipped).
+    #[arg(long, value_name = "FILE.csv")]
+    data: Option<PathBuf>,
+    /// Reservoir size d.
+    #[arg(long, value_name = "D", default_value_t = 200)]
+    hidden: usize,
+    /// Spectral radius of W after scaling.
+    #[arg(long, value_name = "R", default_value_t = 0.9)]
+    spectral_radius: f64,
+    /// Ridge penalty alpha on V (the bias c is not penalised).
+    #[arg(long, value_name = "A", default_value_t = 1e-6)]
+    ridge: f64,
+    /// Seed of the random reservoir (ChaCha8).
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    seed: u64,
+    /// Output network JSON (written atomically).
+    #[arg(long, value_name = "NET.json")]
+    out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+struct RnnBenchArgs {
+    /// Hidden sizes d of the dense cells timed, comma-separated.
+    #[arg(long, value_delimiter = ',', default_values_t = [16, 128, 512])]
+    sizes: Vec<usize>,
+    /// Sequence length T.
+    #[arg(long, value_name = "T", default_value_t = 1000)]
+    length: usize,
+    /// Hidden size at which dense, diagonal and low-rank are compared (0: skip).
+    #[arg(long, value_name = "D", default_value_t = 512)]
+    compare: usize,
+    /// Rank r of the low-rank cell.
+    #[arg(long, value_name = "R", default_value_t = 8)]
+    rank: usize,
+    /// Seconds spent on each measurement (7 alternating batches, median ratio reported).
+    #[arg(long, value_name = "SECONDS", default_value_t = 0.5)]
+    min_time: f64,
+}
+
+fn loss_mode(name: &str) -> LossMode {
+    if name == "events" {
+        LossMode::Events
+    } else {
+        LossMode::Dense
+    }
+}
+
+fn objective(name: &str) -> crate::rnn::Objective {
+    if name == "cross-entropy" {
+        crate::rnn::Objective::CrossEntropy
+    } else {
+        crate::rnn::Objective::MeanSquared
+    }
+}
+
+fn run_rnn_sensitivity(a: RnnSensitivityArgs) -> Result<i32> {
+    use crate::experiment::rnn_analysis::{run_sensitivity, SensitivityRequest};
+    let s = run_sensitivity(&SensitivityRequest {
+        model: a.model,
+        data: a.data,
+        mode: loss_mode(&a.loss),
+        objective: objective(&a.objective),
+        epsilon: a.epsilon,
+        top: a.top,
+        out: a.out.clone(),
+    })?;
+    println!("loss {:.12e} over {} steps", s.loss, s.norms.len());
+    println!(
+        "most sensitive step {} with |dL/du| = {:.6e}",
+        s.most_sensitive, s.norms[s.most_sensitive]
+    );
+    let top: Vec<String> = s.top_steps.iter().map(|t| t.to_string()).collect();
+    println!(
+        "fast gradient sign, epsilon {} at steps [{}]: loss {:.12e} -> {:.12e} (change {:.6e}, first order {:.6e}); outputs change by at most {:.6e} (rms {:.6e})",
+        s.epsilon,
+        top.join(", "),
+        s.loss,
+        s.loss_perturbed,
+        s.loss_perturbed - s.loss,
+        s.predicted_change,
+        s.output_change_max,
+        s.output_change_rms
+    );
+    if let Some(out) = &a.out {
+        println!("written to {}", out.display());
+    }
+    Ok(0)
+}
+
+fn run_rnn_gradient_flow(a: RnnGradientFlowArgs) -> Result<i32> {
+    use crate::experiment::rnn_analysis::{run_gradient_flow, GradientFlowRequest};
+    let flow = run_gradient_flow(&GradientFlowRequest {
+        model: a.model,
+        data: a.data,
+        out: a.out.clone(),
+    })?;
+    let lags = flow.by_lag();
+    let last = lags.len() - 1;
+    println!(
+        "loss {:.12e} at the last step; |dL/dh| = {:.6e} at lag 0, {:.6e} at lag {last}",
+        flow.loss, lags[0].1, lags[last].1
+    );
+    if last > 0 && lags[0].1 > 0.0 && lags[last].1 > 0.0 {
+        println!(
+            "mean factor per step {:.6}",
+            (lags[last].1 / lags[0].1).powf(1.0 / last as f64)
+        );
+    }
+    if let Some(out) = &a.out {
+        println!("lag,norm written to {}", out.display());
+    }
+    Ok(0)
+}
+
+fn run_rnn_reservoir(a: RnnReservoirArgs) -> Result<i32> {
+    use crate::experiment::rnn_analysis::{run_reservoir, ReservoirRequest, ReservoirTask};
+    let task = match a.data {
+        Some(path) => ReservoirTask::Data(path),
+        None => ReservoirTask::Lorenz96,
+    };
+    let s = run_reservoir(&ReservoirRequest {
+        task,
+        hidden: a.hidden,
+        spectral_radius: a.spectral_radius,
+        ridge: a.ridge,
+        seed: a.seed,
+        out: a.out.clone(),
+    })?;
+    println!(
+        "echo-state network, d = {}, spectral radius {}, ridge {}: {} steps, washout {}, {} train rows, {} test rows",
+        a.hidden, a.spectral_radius, a.ridge, s.steps, s.washout, s.train_rows, s.test_rows
+    );
+    println!("train RMSE {:.6e}", s.train_rmse);
+    println!("test RMSE {:.6e}", s.test_rmse);
+    if let Some(p) = s.persistence_rmse {
+        println!(
+            "persistence test RMSE {:.6e} (ratio {:.4})",
+            p,
+            s.test_rmse / p
+        );
+    }
+    println!("written to {}", a.out.display());
+    Ok(0)
+}
+
+fn run_rnn_bench(a: RnnBenchArgs) -> Result<i32> {
+    use crate::experiment::benchmark::benchmark_rnn;
+    use crate::rnn::Recurrence;
+    let mut cases: Vec<(Recurrence, usize)> =
+        a.sizes.iter().map(|&d| (Recurrence::Dense, d)).collect();
+    if a.compare > 0 {
+        cases.push((Recurrence::Dense, a.compare));
+        cases.push((Recurrence::Diagonal, a.compare));
+        cases.push((Recurrence::LowRank { rank: a.rank }, a.compare));
+    }
+    println!(
+        "Elman cell BPTT, one sequence of {} steps, 8 inputs, 1 output, loss at every step, full storage",
+        a.length
+    );
+    println!(
+        "{:<12} {:>6} {:>14} {:>16} {:>14} {:>16} {:>7}",
+        "recurrence", "d", "forward run", "value+grad", "forward/step", "value+grad/step", "ratio"
+    );
+    for (recurrence, d) in cases {
+        let r = benchmark_rnn(recurrence, d, a.length, a.min_time)?;
+        let name = match recurrence {
+            Recurrence::LowRank { rank } => format!("low_rank{rank}"),
+            other => other.name().to_string(),
+        };
+        println!(
+            "{:<12} {:>6} {:>14} {:>16} {:>14} {:>16} {:>7.2}",
+            name,
+            d,
+            human_time(r.forward),
+            human_time(r.gradient),
+            human_time(r.forward_step()),
+            human_time(r.gradient_step()),
+            r.ratio()
+        );
+    }
+    Ok(0)
 }

@@ -109,7 +109,10 @@ pub fn tangent_linear_run<D: Dynamics>(
     if !dinputs.is_empty() && dinputs.len() != steps * m {
         return Err(Error::invalid(
             "input perturbation",
-            format!("has {} values, {steps} steps × {m} inputs are needed", dinputs.len()),
+            format!(
+                "has {} values, {steps} steps × {m} inputs are needed",
+                dinputs.len()
+            ),
         ));
     }
     let mut ws = model.workspace();

@@ -1,6 +1,7 @@
 //! The `bench` command: how long a forward, tangent-linear and adjoint step of Lorenz-96 take
 //! at several sizes, and what one value-and-gradient sweep costs relative to the forward run
-//! alone (the adjoint method promises a small constant, here targeted at ≤ 3).
+//! alone (the adjoint method promises a small constant, here targeted at ≤ 3); and the same
+//! ratio for back-propagation through time of an Elman network ([`benchmark_rnn`]).
 
 use std::time::Instant;
 
@@ -35,7 +36,7 @@ impl BenchmarkRow {
 }
 
 /// Median seconds per call of `f`, from 5 batches each lasting about `min_time / 5` seconds.
-fn seconds_per_call(min_time: f64, mut f: impl FnMut()) -> f64 {
+pub(crate) fn seconds_per_call(min_time: f64, mut f: impl FnMut()) -> f64 {
     let start = Instant::now();
     f();
     let once = start.elapsed().as_secs_f64().max(1e-9);
@@ -55,7 +56,11 @@ fn seconds_per_call(min_time: f64, mut f: impl FnMut()) -> f64 {
 
 /// Median seconds per call of `f` and of `g`, timed in 7 alternating batches of about
 /// `min_time / 7` seconds each, and taken from the batch pair with the median ratio g/f.
-fn paired_seconds_per_call(min_time: f64, mut f: impl FnMut(), mut g: impl FnMut()) -> (f64, f64) {
+pub(crate) fn paired_seconds_per_call(
+    min_time: f64,
+    mut f: impl FnMut(),
+    mut g: impl FnMut(),
+) -> (f64, f64) {
     let batch = |h: &mut dyn FnMut()| {
         let start = Instant::now();
         h();
@@ -222,5 +227,123 @@ pub fn benchmark_fourdvar_cost(n: usize, steps: usize, min_time: f64) -> Result<
         steps,
         observations: count,
         value_and_gradient,
+    })
+}
+
+/// Timing of BPTT for one Elman cell.
+#[derive(Clone, Debug)]
+pub struct RnnBenchmarkRow {
+    /// The recurrence structure.
+    pub recurrence: crate::rnn::Recurrence,
+    /// Hidden size d.
+    pub hidden: usize,
+    /// Sequence length T.
+    pub length: usize,
+    /// Seconds for the forward run (`core::integrate` of the cell over T steps).
+    pub forward: f64,
+    /// Seconds for one value-and-gradient (forward and backward sweep, full storage).
+    pub gradient: f64,
+}
+
+impl RnnBenchmarkRow {
+    /// Seconds per step of the forward run, forward / T.
+    pub fn forward_step(&self) -> f64 {
+        self.forward / self.length as f64
+    }
+
+    /// Seconds per step of value and gradient, gradient / T.
+    pub fn gradient_step(&self) -> f64 {
+        self.gradient / self.length as f64
+    }
+
+    /// value-and-gradient time / forward time.
+    pub fn ratio(&self) -> f64 {
+        self.gradient / self.forward
+    }
+}
+
+/// Times full BPTT (loss ½‖V h_t + c − y_t‖² at every step, every gradient) of an Elman cell
+/// with hidden size `hidden`, 8 inputs, 1 output and recurrence `recurrence` over one random
+/// sequence of `length` steps, against the forward run alone, spending about `min_time`
+/// seconds on the measurement.
+pub fn benchmark_rnn(
+    recurrence: crate::rnn::Recurrence,
+    hidden: usize,
+    length: usize,
+    min_time: f64,
+) -> Result<RnnBenchmarkRow> {
+    use crate::rnn::{CellShape, ElmanCell, Recurrence, SequenceLoss};
+    if hidden == 0
+        || length == 0
+        || hidden > 8192
+        || length > 10_000_000
+        || hidden.saturating_mul(length) > 1 << 28
+    {
+        return Err(Error::invalid(
+            "rnn benchmark",
+            format!(
+                "needs 1 <= hidden size <= 8192, 1 <= length <= 10^7 and d·T <= 2^28 (the \
+                 stored trajectory), got d = {hidden}, T = {length}"
+            ),
+        ));
+    }
+    if !min_time.is_finite() || min_time <= 0.0 {
+        return Err(Error::invalid(
+            "--min-time",
+            "must be a positive number of seconds",
+        ));
+    }
+    let (m, o) = (8, 1);
+    let shape = CellShape {
+        hidden,
+        inputs: m,
+        recurrence,
+    };
+    shape.validate()?;
+    // Recurrence of spectral size about 1, small inputs: a state neither saturated nor dead.
+    let mut theta = random_vector(shape.param_len(), 11);
+    let rec_scale = match recurrence {
+        Recurrence::Dense => 1.0 / (hidden as f64).sqrt(),
+        Recurrence::Diagonal => 0.5,
+        Recurrence::LowRank { .. } => 1.0 / (hidden as f64).sqrt(),
+    };
+    let u_offset = shape.u_offset();
+    for (i, t) in theta.iter_mut().enumerate() {
+        *t *= if i < u_offset { rec_scale } else { 0.3 };
+    }
+    let cell = ElmanCell::new(shape, theta, random_vector(length * m, 12))?;
+    let readout = random_vector(o * hidden + o, 13);
+    let loss = SequenceLoss::mean_squared(
+        hidden,
+        o,
+        readout,
+        random_vector(length * o, 14),
+        vec![true; length],
+    )?;
+    let h0 = vec![0.0; hidden];
+    let mut sweeper = Sweeper::new(&cell);
+    let (mut forward_failure, mut sweep_failure) = (None, None);
+    let (forward, gradient) = paired_seconds_per_call(
+        min_time,
+        || {
+            if let Err(e) = integrate(&cell, &h0, length, |_, _| {}) {
+                forward_failure = Some(e);
+            }
+        },
+        || {
+            if let Err(e) = sweeper.value_and_gradient(&cell, &h0, length, &loss, Storage::All) {
+                sweep_failure = Some(e);
+            }
+        },
+    );
+    if let Some(e) = forward_failure.or(sweep_failure) {
+        return Err(e);
+    }
+    Ok(RnnBenchmarkRow {
+        recurrence,
+        hidden,
+        length,
+        forward,
+        gradient,
     })
 }

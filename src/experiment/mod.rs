@@ -12,5 +12,7 @@ pub mod forecast;
 pub mod observe;
 pub mod progress;
 pub mod results;
+pub mod rnn_analysis;
 pub mod rnn_gradient;
+pub mod rnn_train;
 pub mod twin;

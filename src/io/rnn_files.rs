@@ -3,7 +3,8 @@
 //! Network JSON: `hidden` d, `inputs` m, `outputs` o, `recurrence` ("dense" | "diagonal" |
 //! "low_rank"), `rank` r (low rank only), and row-major nested arrays `w` (d×d; a vector of
 //! d for diagonal) or `p`, `q` (d×r each, low rank), `u` (d×m), `b` (d), `v` (o×d), `c` (o)
-//! and `h0` (d, optional, default zeros). Data CSV: header `t,u0,…,u{m−1},y0,…,y{q−1}`, one
+//! and `h0` (d, optional, default zeros), and `activation` (optional: "tanh", the default, or
+//! "identity"; read by [`parse_network_with_activation`]). Data CSV: header `t,u0,…,u{m−1},y0,…,y{q−1}`, one
 //! row per step with consecutive integer t; the y cells of a row are either all filled (a
 //! target) or all empty (no target at that step). Lines starting with `#` are comments.
 
@@ -15,7 +16,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::io::atomic_output::AtomicOutput;
-use crate::rnn::{CellShape, Network, Recurrence};
+use crate::rnn::{Activation, CellShape, Network, Recurrence};
 use crate::{Error, Result};
 
 #[derive(Debug, Deserialize)]
@@ -39,6 +40,8 @@ struct NetworkJson {
     c: Value,
     #[serde(default)]
     h0: Option<Value>,
+    #[serde(default)]
+    activation: Option<String>,
 }
 
 /// The numbers of field `name` as a rows×cols nested array, row-major, all finite.
@@ -141,11 +144,38 @@ pub fn parse_json(path: &Path, text: &str) -> Result<Value> {
     serde_json::from_str::<Value>(text).map_err(|e| Error::config(path, e.to_string()))
 }
 
-/// Parses network JSON `text` (of file `path`, for messages).
+/// Parses network JSON `text` (of file `path`, for messages). A network whose `activation`
+/// is not "tanh" is refused here, so that a caller unaware of the activation never runs it
+/// with the wrong σ; [`parse_network_with_activation`] reads every activation.
 pub fn parse_network(path: &Path, text: &str) -> Result<Network> {
+    let (net, activation) = parse_network_with_activation(path, text)?;
+    if activation != Activation::Tanh {
+        return Err(Error::config(
+            path,
+            format!(
+                "field `activation` is \"{}\"; this command runs tanh networks only",
+                activation.name()
+            ),
+        ));
+    }
+    Ok(net)
+}
+
+/// Parses network JSON `text` (of file `path`, for messages) with its optional `activation`
+/// field ("tanh" when absent, or "identity").
+pub fn parse_network_with_activation(path: &Path, text: &str) -> Result<(Network, Activation)> {
     let value = parse_json(path, text)?;
     let f: NetworkJson =
         serde_json::from_value(value).map_err(|e| Error::config(path, e.to_string()))?;
+    let activation = match f.activation.as_deref() {
+        None => Activation::Tanh,
+        Some(name) => Activation::from_name(name).ok_or_else(|| {
+            Error::config(
+                path,
+                format!("field `activation` is \"{name}\"; expected \"tanh\" or \"identity\""),
+            )
+        })?,
+    };
     let (d, m, o) = (f.hidden, f.inputs, f.outputs);
     for (name, v) in [("hidden", d), ("outputs", o)] {
         if v == 0 {
@@ -223,7 +253,7 @@ pub fn parse_network(path: &Path, text: &str) -> Result<Network> {
         Some(h0) => read_vector(path, "h0", h0, d)?,
         None => vec![0.0; d],
     };
-    Ok(Network {
+    let net = Network {
         shape: CellShape {
             hidden: d,
             inputs: m,
@@ -233,7 +263,8 @@ pub fn parse_network(path: &Path, text: &str) -> Result<Network> {
         theta,
         readout,
         h0,
-    })
+    };
+    Ok((net, activation))
 }
 
 /// Reads a network JSON file; every problem is an [`Error::Config`] naming the file and the
@@ -241,6 +272,12 @@ pub fn parse_network(path: &Path, text: &str) -> Result<Network> {
 pub fn read_network(path: &Path) -> Result<Network> {
     let text = fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     parse_network(path, &text)
+}
+
+/// Reads a network JSON file with its `activation`; errors as [`read_network`].
+pub fn read_network_with_activation(path: &Path) -> Result<(Network, Activation)> {
+    let text = fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    parse_network_with_activation(path, &text)
 }
 
 /// `values` (rows×cols, row-major) as a JSON array of rows.
@@ -310,6 +347,23 @@ pub fn network_json(net: &Network) -> Value {
     }
     map.insert("h0".into(), vector_value(&net.h0));
     Value::Object(map)
+}
+
+/// Saves a network with activation σ as JSON, atomically (the `activation` field is written
+/// only when σ is not tanh); [`read_network_with_activation`] reads it back bit for bit.
+pub fn save_network_with_activation(
+    path: &Path,
+    net: &Network,
+    activation: Activation,
+) -> Result<()> {
+    net.validate()?;
+    let mut value = network_json(net);
+    if activation != Activation::Tanh {
+        if let Value::Object(map) = &mut value {
+            map.insert("activation".into(), activation.name().into());
+        }
+    }
+    write_json(path, &value)
 }
 
 /// Writes `value` as pretty JSON to `path` atomically ([`AtomicOutput`]).

@@ -1,15 +1,66 @@
-//! The Elman cell h_{k+1} = tanh(W h_k + U u_k + b) as a [`Dynamics`] of the core, with its
-//! hand-written tangent-linear and adjoint steps.
+//! The Elman cell h_{k+1} = σ(W h_k + U u_k + b) as a [`Dynamics`] of the core, with its
+//! hand-written tangent-linear and adjoint steps. The activation σ is tanh (the default) or
+//! the identity (a linear recurrence, see [`Activation`]).
 //!
 //! The recurrence W comes in three structures: dense (d×d, O(d²) per step), diagonal
 //! (W = diag(w), O(d)) and low rank (W = P Qᵀ with P, Q d×r, applied as P (Qᵀ h), O(dr), W is
 //! never formed). The parameters are θ = [recurrence, U (d×m), b (d)], row-major; the
 //! recurrence part is W, or w, or P then Q. The input sequence u_0..u_{T−1} (T×m, row-major)
 //! belongs to the cell: step k reads row k. Only h_k is stored per step: the TL and AD
-//! recompute the pre-activation a_k = W h_k + U u_k + b and tanh(a_k) from h_k.
+//! recompute the pre-activation a_k = W h_k + U u_k + b and σ(a_k) from h_k.
 
 use crate::core::{AdjointOutputs, Dynamics, TangentInputs};
 use crate::error::{Error, Result};
+
+/// The activation σ of the cell h_{k+1} = σ(a_k), a_k = W h_k + U u_k + b.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Activation {
+    /// σ(a) = tanh(a), σ'(a) = 1 − tanh²(a) (the default).
+    #[default]
+    Tanh,
+    /// σ(a) = a, σ'(a) = 1: the linear recurrence h_{k+1} = W h_k + U u_k + b.
+    Identity,
+}
+
+impl Activation {
+    /// The name used in network files: "tanh" or "identity".
+    pub fn name(self) -> &'static str {
+        match self {
+            Activation::Tanh => "tanh",
+            Activation::Identity => "identity",
+        }
+    }
+
+    /// The activation called `name` ("tanh" or "identity"), or None.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "tanh" => Some(Activation::Tanh),
+            "identity" => Some(Activation::Identity),
+            _ => None,
+        }
+    }
+
+    /// σ(a).
+    #[inline]
+    pub fn apply(self, a: f64) -> f64 {
+        match self {
+            Activation::Tanh => a.tanh(),
+            Activation::Identity => a,
+        }
+    }
+
+    /// σ'(a): 1 − tanh²(a) or 1.
+    #[inline]
+    pub fn derivative(self, a: f64) -> f64 {
+        match self {
+            Activation::Tanh => {
+                let h = a.tanh();
+                1.0 - h * h
+            }
+            Activation::Identity => 1.0,
+        }
+    }
+}
 
 /// The structure of the recurrence matrix W.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,12 +143,14 @@ impl CellShape {
     }
 }
 
-/// The Elman cell h_{k+1} = tanh(W h_k + U u_k + b) driven by its own input sequence.
+/// The Elman cell h_{k+1} = σ(W h_k + U u_k + b) driven by its own input sequence, σ = tanh
+/// unless [`ElmanCell::with_activation`] chose another [`Activation`].
 ///
 /// Steps beyond the end of the sequence (k ≥ T) see the input u_k = 0.
 #[derive(Clone, Debug)]
 pub struct ElmanCell {
     shape: CellShape,
+    activation: Activation,
     theta: Vec<f64>,
     sequence: Vec<f64>,
 }
@@ -148,9 +201,21 @@ impl ElmanCell {
         }
         Ok(Self {
             shape,
+            activation: Activation::Tanh,
             theta,
             sequence,
         })
+    }
+
+    /// The same cell with activation σ = `activation`.
+    pub fn with_activation(mut self, activation: Activation) -> Self {
+        self.activation = activation;
+        self
+    }
+
+    /// The activation σ.
+    pub fn activation(&self) -> Activation {
+        self.activation
     }
 
     /// The cell's sizes.
@@ -292,15 +357,17 @@ impl Dynamics for ElmanCell {
         }
     }
 
-    /// h_{k+1} = tanh(W h_k + U u_k + b).
+    /// h_{k+1} = σ(W h_k + U u_k + b).
     fn step(&self, ws: &mut CellWorkspace, k: usize, x: &[f64], x_next: &mut [f64]) {
         self.pre_activation(k, x, ws);
+        let act = self.activation;
         for (h, a) in x_next.iter_mut().zip(&ws.act) {
-            *h = a.tanh();
+            *h = act.apply(*a);
         }
     }
 
-    /// δh_{k+1} = (1 − h_{k+1}²) ⊙ (W δh + δW h + U δu_k + δU u_k + δb), with
+    /// δh_{k+1} = σ'(a_k) ⊙ (W δh + δW h + U δu_k + δU u_k + δb) (σ' = 1 − h_{k+1}² for
+    /// tanh, 1 for the identity), with
     /// δ(P Qᵀ) h = δP (Qᵀ h) + P (δQᵀ h) for low rank. An empty δθ or δu counts as zero.
     fn step_tl(
         &self,
@@ -366,13 +433,14 @@ impl Dynamics for ElmanCell {
                 *o += crate::core::vector::dot(row, tangent.input);
             }
         }
+        let activation = self.activation;
         for (o, a) in dx_next.iter_mut().zip(act.iter()) {
-            let h = a.tanh();
-            *o *= 1.0 - h * h;
+            *o *= activation.derivative(*a);
         }
     }
 
-    /// With g = (1 − h_{k+1}²) ⊙ λ_{k+1}: λ_k = Wᵀ g, W̄ += g h_kᵀ (w̄ += g ⊙ h_k;
+    /// With g = σ'(a_k) ⊙ λ_{k+1} (σ' = 1 − h_{k+1}² for tanh, 1 for the identity):
+    /// λ_k = Wᵀ g, W̄ += g h_kᵀ (w̄ += g ⊙ h_k;
     /// P̄ += g zᵀ, Q̄ += h_k (Pᵀ g)ᵀ with z = Qᵀ h_k), Ū += g u_kᵀ, b̄ += g, ū_k += Uᵀ g.
     /// An empty θ̄ or ū output is skipped.
     fn step_ad(
@@ -391,9 +459,9 @@ impl Dynamics for ElmanCell {
             z,
             dz: zbar,
         } = ws;
+        let activation = self.activation;
         for ((gi, a), l) in g.iter_mut().zip(act.iter()).zip(lambda_next) {
-            let h = a.tanh();
-            *gi = l * (1.0 - h * h);
+            *gi = l * activation.derivative(*a);
         }
         let g: &[f64] = g;
         let AdjointOutputs {

@@ -5,11 +5,20 @@
 //! [`crate::core::Sweeper::value_and_gradient`] and renames its results. There is no other
 //! backward loop in this module.
 
+pub mod analysis;
 pub mod cell;
 pub mod loss;
+pub mod reservoir;
+pub mod tasks;
+pub mod tbptt;
+pub mod training;
 
-pub use cell::{CellShape, ElmanCell, Recurrence};
+pub use cell::{Activation, CellShape, ElmanCell, Recurrence};
 pub use loss::{Objective, SequenceLoss};
+pub use tbptt::{truncated_gradient, window_bounds, TbpttMode};
+pub use training::{
+    evaluate, initial_network, train, Dataset, Method, Sample, TrainOptions, TrainOutcome,
+};
 
 use crate::core::{Storage, Sweeper};
 use crate::error::{Error, Result};

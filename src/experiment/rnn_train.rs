@@ -1,0 +1,266 @@
+//! `fourdvar rnn train`: trains an Elman network on a built-in task (Lorenz-96 next step,
+//! delayed recall, sparse alarm) or on a sequence CSV, with full-batch L-BFGS or streaming
+//! Adam / SGD (optionally truncated BPTT), every gradient from the core's adjoint sweep.
+//! Writes the trained network JSON and, optionally, the loss curve as CSV
+//! (`iteration,loss[,accuracy]`).
+
+use std::fs;
+use std::path::PathBuf;
+
+use crate::core::Storage;
+use crate::io::atomic_output::AtomicOutput;
+use crate::io::rnn_files::{read_sequence_data, save_network};
+use crate::rnn::tasks::{delayed_recall, lorenz96_next_step, sparse_alarm};
+use crate::rnn::training::{cell_shape, CurvePoint, Stagger, Truncation};
+use crate::rnn::{
+    evaluate, initial_network, train, Dataset, Method, Objective, Recurrence, Sample, TbpttMode,
+    TrainOptions,
+};
+use crate::{Error, Result};
+
+use super::progress::step_bar;
+
+/// Classes of the built-in recall task.
+pub const RECALL_CLASSES: usize = 3;
+/// Gap G of the built-in recall task (T = G + 1 steps).
+pub const RECALL_GAP: usize = 20;
+
+/// Where the training data come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TrainData {
+    /// A built-in task: "lorenz96", "recall" or "alarm".
+    Task(String),
+    /// One sequence CSV (t,u0..,y0..; empty y cells = no target), mean squared error.
+    File(PathBuf),
+}
+
+/// What `rnn train` is asked to do.
+#[derive(Clone, Debug)]
+pub struct RnnTrainRequest {
+    /// Task or data file.
+    pub data: TrainData,
+    /// Hidden size d.
+    pub hidden: usize,
+    /// Recurrence: "dense", "diagonal" or "low_rank".
+    pub recurrence: String,
+    /// Rank r of the low-rank recurrence.
+    pub rank: usize,
+    /// "lbfgs", "adam" or "sgd".
+    pub method: String,
+    /// Truncated-BPTT window K (None: full BPTT).
+    pub tbptt: Option<usize>,
+    /// "carry" (state-carrying, staggered offsets) or "reset" (naive).
+    pub tbptt_mode: String,
+    /// L-BFGS iterations or epochs.
+    pub epochs: usize,
+    /// Seed of the task, the initial network and the sequence order.
+    pub seed: u64,
+    /// Gradient-norm clipping bound (Adam / SGD).
+    pub clip: Option<f64>,
+    /// Adam / SGD step size.
+    pub learning_rate: f64,
+    /// Output network JSON.
+    pub out: PathBuf,
+    /// Output loss-curve CSV.
+    pub loss_curve: Option<PathBuf>,
+}
+
+/// What `rnn train` achieved.
+#[derive(Clone, Debug)]
+pub struct RnnTrainSummary {
+    /// The task name or the data file.
+    pub data: String,
+    /// Loss of the untrained network.
+    pub initial_loss: f64,
+    /// Loss of the trained network, (1/N) Σ_n L_n over the training sequences.
+    pub final_loss: f64,
+    /// Training accuracy (classification only).
+    pub train_accuracy: Option<f64>,
+    /// Accuracy on held-out sequences of the same task (recall only).
+    pub test_accuracy: Option<f64>,
+    /// Points of the loss curve after the first.
+    pub iterations: usize,
+    /// Core sweeps run.
+    pub sweeps: u64,
+    /// Why training stopped.
+    pub stop_reason: String,
+}
+
+/// Training set, optional held-out set and the recurrence scale ρ of the initial network.
+fn load_data(request: &RnnTrainRequest) -> Result<(Dataset, Option<Dataset>, f64)> {
+    let seed = request.seed;
+    match &request.data {
+        TrainData::Task(t) => match t.as_str() {
+            "lorenz96" => Ok((lorenz96_next_step(8, 20, 25, seed)?, None, 0.5)),
+            "recall" => Ok((
+                delayed_recall(RECALL_CLASSES, RECALL_GAP, 300, 0.0, seed)?,
+                Some(delayed_recall(
+                    RECALL_CLASSES,
+                    RECALL_GAP,
+                    300,
+                    0.0,
+                    seed.wrapping_add(1),
+                )?),
+                1.0,
+            )),
+            "alarm" => Ok((sparse_alarm(40, 60, seed)?, None, 0.5)),
+            other => Err(Error::invalid(
+                "--task",
+                format!("unknown task '{other}' (expected lorenz96, recall or alarm)"),
+            )),
+        },
+        TrainData::File(path) => {
+            let d = read_sequence_data(path)?;
+            if d.input_len == 0 || d.target_len == 0 {
+                return Err(Error::input(
+                    path,
+                    None,
+                    "training needs at least one input column (u0) and one target column (y0)",
+                ));
+            }
+            if !d.has_target.iter().any(|h| *h) {
+                return Err(Error::input(path, None, "no row has a target"));
+            }
+            let data = Dataset {
+                inputs: d.input_len,
+                outputs: d.target_len,
+                objective: Objective::MeanSquared,
+                samples: vec![Sample {
+                    inputs: d.inputs,
+                    targets: d.targets,
+                    active: d.has_target,
+                }],
+            };
+            Ok((data, None, 0.5))
+        }
+    }
+}
+
+/// The training options of `request`, with clear errors for bad names and numbers.
+fn options(request: &RnnTrainRequest) -> Result<TrainOptions> {
+    let method = Method::from_name(&request.method).ok_or_else(|| {
+        Error::invalid(
+            "--method",
+            format!(
+                "unknown method '{}' (expected lbfgs, adam or sgd)",
+                request.method
+            ),
+        )
+    })?;
+    let mode = match request.tbptt_mode.as_str() {
+        "carry" => TbpttMode::Carry,
+        "reset" => TbpttMode::Reset,
+        other => {
+            return Err(Error::invalid(
+                "--tbptt-mode",
+                format!("unknown mode '{other}' (expected carry or reset)"),
+            ))
+        }
+    };
+    if request.tbptt == Some(0) {
+        return Err(Error::invalid(
+            "--tbptt",
+            "the window must be at least 1 step",
+        ));
+    }
+    let o = TrainOptions {
+        method,
+        epochs: request.epochs,
+        learning_rate: request.learning_rate,
+        batch_size: 10,
+        clip: request.clip,
+        truncation: request.tbptt.map(|window| Truncation {
+            window,
+            mode,
+            stagger: Stagger::EpochModK,
+        }),
+        seed: request.seed,
+        storage: Storage::All,
+        ..TrainOptions::default()
+    };
+    o.validate()?;
+    Ok(o)
+}
+
+/// The loss curve as CSV: `iteration,loss` or `iteration,loss,accuracy`.
+fn curve_csv(curve: &[CurvePoint]) -> String {
+    let with_accuracy = curve.iter().any(|p| p.accuracy.is_some());
+    let mut text = String::from(if with_accuracy {
+        "iteration,loss,accuracy\n"
+    } else {
+        "iteration,loss\n"
+    });
+    for p in curve {
+        text.push_str(&format!("{},{:e}", p.iteration, p.loss));
+        if with_accuracy {
+            text.push_str(&format!(",{}", p.accuracy.unwrap_or(f64::NAN)));
+        }
+        text.push('\n');
+    }
+    text
+}
+
+/// Builds the data and the initial network, trains with a progress bar on stderr, and writes
+/// the network JSON and the loss curve atomically.
+pub fn run_rnn_train(request: &RnnTrainRequest) -> Result<RnnTrainSummary> {
+    let recurrence = match request.recurrence.as_str() {
+        "dense" => Recurrence::Dense,
+        "diagonal" => Recurrence::Diagonal,
+        "low_rank" | "low-rank" => Recurrence::LowRank { rank: request.rank },
+        other => {
+            return Err(Error::invalid(
+                "--recurrence",
+                format!("unknown recurrence '{other}' (expected dense, diagonal or low_rank)"),
+            ))
+        }
+    };
+    if request.hidden == 0 {
+        return Err(Error::invalid("--hidden", "must be at least 1"));
+    }
+    let options = options(request)?;
+    // Reserve the outputs first, so an unwritable path is reported before any work.
+    drop(AtomicOutput::new(&request.out)?);
+    if let Some(p) = &request.loss_curve {
+        drop(AtomicOutput::new(p)?);
+    }
+    let (data, test, scale) = load_data(request)?;
+    let shape = cell_shape(request.hidden, data.inputs, recurrence);
+    let net = initial_network(shape, data.outputs, scale, request.seed)?;
+    let bar = step_bar(request.epochs as u64, "training");
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{prefix:>10} [{bar:40}] {pos}/{len} {msg} (eta {eta})",
+        )
+        .map(|s| s.progress_chars("=> "))
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let outcome = train(&net, &data, &options, &mut |p| {
+        bar.set_position(p.iteration);
+        bar.set_message(format!("loss {:.4e}", p.loss));
+    })?;
+    bar.finish_and_clear();
+    let final_eval = evaluate(&outcome.network, &data)?;
+    let test_accuracy = match &test {
+        Some(t) => evaluate(&outcome.network, t)?.accuracy,
+        None => None,
+    };
+    save_network(&request.out, &outcome.network)?;
+    if let Some(p) = &request.loss_curve {
+        let out = AtomicOutput::new(p)?;
+        fs::write(out.temp_path(), curve_csv(&outcome.curve)).map_err(|e| Error::io(p, e))?;
+        out.commit()?;
+    }
+    Ok(RnnTrainSummary {
+        data: match &request.data {
+            TrainData::Task(t) => t.clone(),
+            TrainData::File(p) => p.display().to_string(),
+        },
+        initial_loss: outcome.curve.first().map_or(f64::NAN, |p| p.loss),
+        final_loss: final_eval.loss,
+        train_accuracy: final_eval.accuracy,
+        test_accuracy,
+        iterations: outcome.curve.len().saturating_sub(1),
+        sweeps: outcome.sweeps,
+        stop_reason: outcome.stop_reason,
+    })
+}

@@ -1,0 +1,943 @@
+//! Training an Elman network on a batch of sequences, every gradient from the core's one
+//! adjoint sweep ([`super::sequence_gradient`], or [`super::tbptt`] windows of it).
+//!
+//! The training loss is the mean over the N sequences, L(z) = (1/N) Σ_n L_n(z), with the
+//! control z = [θ; V, c; h_0 (optional)]; ∇L = (1/N) Σ_n ∇L_n, one sweep per sequence.
+//!
+//! - Full batch: argmin L-BFGS (7 pairs, More–Thuente line search) over z, the pattern of
+//!   [`crate::var::minimize`] (rescaled control, cached evaluations, best iterate kept).
+//! - Streaming: Adam or SGD with momentum over gradient pieces (a whole sequence with full
+//!   BPTT, one window with truncated BPTT), an update after every `batch_size` pieces, with
+//!   optional gradient-norm clipping g ← g · min(1, c / ‖g‖).
+//!
+//! The loss curve has one point per L-BFGS iteration or per epoch.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use argmin::core::{
+    CostFunction, Executor, Gradient, IterState, Problem, Solver, State, TerminationReason,
+    TerminationStatus, KV,
+};
+use argmin::solver::linesearch::MoreThuenteLineSearch;
+use argmin::solver::quasinewton::LBFGS;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Normal};
+
+use crate::core::vector::norm;
+use crate::core::{integrate, StageCost, Storage};
+use crate::error::{Error, Result};
+
+use super::tbptt::{window_bounds, window_gradient, TbpttMode};
+use super::{
+    sequence_gradient, CellShape, ElmanCell, Network, Objective, Recurrence, SequenceLoss,
+};
+
+/// One training sequence: inputs u_t (T×m) and targets, row t belonging to h_{t+1}.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sample {
+    /// u, T×m row-major.
+    pub inputs: Vec<f64>,
+    /// Mean squared: T×o target values; cross-entropy: T class indices stored as f64.
+    pub targets: Vec<f64>,
+    /// Whether row t has a target (sparse events have few).
+    pub active: Vec<bool>,
+}
+
+/// A batch of sequences with a common input size m, output size o and objective.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dataset {
+    /// Input size m ≥ 1.
+    pub inputs: usize,
+    /// Output size o (for cross-entropy, the number of classes).
+    pub outputs: usize,
+    /// Mean squared error or softmax cross-entropy.
+    pub objective: Objective,
+    /// The sequences.
+    pub samples: Vec<Sample>,
+}
+
+impl Dataset {
+    /// Checks m ≥ 1, o ≥ 1, at least one sequence, and that every sequence has whole rows,
+    /// matching target lengths, finite values and class indices in 0..o.
+    pub fn validate(&self) -> Result<()> {
+        if self.inputs == 0 || self.outputs == 0 {
+            return Err(Error::invalid(
+                "data set",
+                "input and output sizes must be at least 1",
+            ));
+        }
+        if self.samples.is_empty() {
+            return Err(Error::invalid("data set", "has no sequences"));
+        }
+        for (n, s) in self.samples.iter().enumerate() {
+            let steps = s.active.len();
+            let per_row = match self.objective {
+                Objective::MeanSquared => self.outputs,
+                Objective::CrossEntropy => 1,
+            };
+            if steps == 0 || s.inputs.len() != steps * self.inputs {
+                return Err(Error::invalid(
+                    "data set",
+                    format!(
+                        "sequence {n} has {} input values for {steps} steps of m = {}",
+                        s.inputs.len(),
+                        self.inputs
+                    ),
+                ));
+            }
+            if s.targets.len() != steps * per_row {
+                return Err(Error::invalid(
+                    "data set",
+                    format!("sequence {n} has {} target values", s.targets.len()),
+                ));
+            }
+            if crate::core::vector::first_non_finite(&s.inputs).is_some()
+                || crate::core::vector::first_non_finite(&s.targets).is_some()
+            {
+                return Err(Error::invalid(
+                    "data set",
+                    format!("sequence {n} has a non-finite value"),
+                ));
+            }
+            if self.objective == Objective::CrossEntropy
+                && s.targets
+                    .iter()
+                    .zip(&s.active)
+                    .any(|(c, a)| *a && (c.fract() != 0.0 || *c < 0.0 || *c >= self.outputs as f64))
+            {
+                return Err(Error::invalid(
+                    "data set",
+                    format!("sequence {n} has a class index outside 0..{}", self.outputs),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Number of rows T of `sample`.
+    pub fn sample_steps(&self, sample: &Sample) -> usize {
+        sample.active.len()
+    }
+
+    /// Total number of rows with a target, over all sequences.
+    pub fn active_steps(&self) -> usize {
+        self.samples
+            .iter()
+            .map(|s| s.active.iter().filter(|a| **a).count())
+            .sum()
+    }
+
+    /// The cell of `net` driven by input rows a..b of `sample`.
+    pub fn sub_cell(
+        &self,
+        net: &Network,
+        sample: &Sample,
+        start: usize,
+        end: usize,
+    ) -> Result<ElmanCell> {
+        let m = self.inputs;
+        let rows = sample
+            .inputs
+            .get(start * m..end * m)
+            .ok_or_else(|| Error::invalid("window", format!("rows {start}..{end} out of range")))?;
+        net.cell(rows.to_vec())
+    }
+
+    /// The loss (readout [V, c] of `net`) over target rows a..b of `sample`.
+    pub fn sub_loss(
+        &self,
+        net: &Network,
+        sample: &Sample,
+        start: usize,
+        end: usize,
+    ) -> Result<SequenceLoss> {
+        let (d, o) = (net.shape.hidden, self.outputs);
+        let out_of_range = || Error::invalid("window", format!("rows {start}..{end} out of range"));
+        let active = sample.active.get(start..end).ok_or_else(out_of_range)?;
+        match self.objective {
+            Objective::MeanSquared => {
+                let targets = sample
+                    .targets
+                    .get(start * o..end * o)
+                    .ok_or_else(out_of_range)?;
+                SequenceLoss::mean_squared(
+                    d,
+                    o,
+                    net.readout.clone(),
+                    targets.to_vec(),
+                    active.to_vec(),
+                )
+            }
+            Objective::CrossEntropy => {
+                let classes: Vec<Option<usize>> = sample
+                    .targets
+                    .get(start..end)
+                    .ok_or_else(out_of_range)?
+                    .iter()
+                    .zip(active)
+                    .map(|(c, a)| a.then_some(*c as usize))
+                    .collect();
+                SequenceLoss::cross_entropy(d, o, net.readout.clone(), &classes)
+            }
+        }
+    }
+}
+
+/// A network of `shape` with `outputs` outputs, seeded (ChaCha8): recurrence dense
+/// W = ρ I + N(0, 0.01/d), diagonal w = ρ, low rank P = N(0, 1/d), Q = ρ P (W = ρ P Pᵀ);
+/// U ~ N(0, 1/m), b = 0, V ~ N(0, 0.1²/d), c = 0, h_0 = 0. ρ = `recurrence_scale` (close to 1
+/// lets BPTT carry information over many steps).
+pub fn initial_network(
+    shape: CellShape,
+    outputs: usize,
+    recurrence_scale: f64,
+    seed: u64,
+) -> Result<Network> {
+    shape.validate()?;
+    if outputs == 0 || shape.inputs == 0 {
+        return Err(Error::invalid(
+            "network",
+            "inputs and outputs must be at least 1",
+        ));
+    }
+    if !recurrence_scale.is_finite() {
+        return Err(Error::invalid("recurrence scale", "must be finite"));
+    }
+    let (d, m) = (shape.hidden, shape.inputs);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut normal = |sd: f64| -> f64 {
+        Normal::new(0.0, sd)
+            .map(|n| n.sample(&mut rng))
+            .unwrap_or(0.0)
+    };
+    let mut theta = Vec::with_capacity(shape.param_len());
+    match shape.recurrence {
+        Recurrence::Dense => {
+            for i in 0..d {
+                for j in 0..d {
+                    let diag = if i == j { recurrence_scale } else { 0.0 };
+                    theta.push(diag + normal(0.1 / (d as f64).sqrt()));
+                }
+            }
+        }
+        Recurrence::Diagonal => theta.extend(std::iter::repeat_n(recurrence_scale, d)),
+        Recurrence::LowRank { rank } => {
+            let p: Vec<f64> = (0..d * rank)
+                .map(|_| normal(1.0 / (d as f64).sqrt()))
+                .collect();
+            theta.extend_from_slice(&p);
+            theta.extend(p.iter().map(|v| recurrence_scale * v));
+        }
+    }
+    for _ in 0..d * m {
+        theta.push(normal(1.0 / (m as f64).sqrt()));
+    }
+    theta.extend(std::iter::repeat_n(0.0, d));
+    let mut readout: Vec<f64> = (0..outputs * d)
+        .map(|_| normal(0.1 / (d as f64).sqrt()))
+        .collect();
+    readout.extend(std::iter::repeat_n(0.0, outputs));
+    let net = Network {
+        shape,
+        outputs,
+        theta,
+        readout,
+        h0: vec![0.0; d],
+    };
+    net.validate()?;
+    Ok(net)
+}
+
+/// The control vector z = [θ; V, c] or [θ; V, c; h_0].
+pub fn pack(net: &Network, train_h0: bool) -> Vec<f64> {
+    let mut z = net.theta.clone();
+    z.extend_from_slice(&net.readout);
+    if train_h0 {
+        z.extend_from_slice(&net.h0);
+    }
+    z
+}
+
+/// Writes z = [θ; V, c (; h_0)] back into `net` (the inverse of [`pack`]).
+pub fn unpack(net: &mut Network, z: &[f64], train_h0: bool) {
+    let (nt, nr) = (net.theta.len(), net.readout.len());
+    net.theta.copy_from_slice(&z[..nt]);
+    net.readout.copy_from_slice(&z[nt..nt + nr]);
+    if train_h0 {
+        let nh = net.h0.len();
+        net.h0.copy_from_slice(&z[nt + nr..nt + nr + nh]);
+    }
+}
+
+/// The gradient [∂L/∂θ; ∂L/∂(V, c) (; ∂L/∂h_0)] laid out as [`pack`].
+fn pack_gradient(g: &super::SequenceGradient, train_h0: bool) -> Vec<f64> {
+    let mut z = g.theta.clone();
+    z.extend_from_slice(&g.readout);
+    if train_h0 {
+        z.extend_from_slice(&g.h0);
+    }
+    z
+}
+
+/// L = (1/N) Σ_n L_n and ∇_z L = (1/N) Σ_n ∇_z L_n (z as [`pack`]), one core sweep
+/// ([`sequence_gradient`], full BPTT) per sequence.
+pub fn batch_gradient(
+    net: &Network,
+    data: &Dataset,
+    train_h0: bool,
+    storage: Storage,
+) -> Result<(f64, Vec<f64>)> {
+    let mut total = 0.0;
+    let mut grad = vec![0.0; pack(net, train_h0).len()];
+    for s in &data.samples {
+        let steps = data.sample_steps(s);
+        let cell = data.sub_cell(net, s, 0, steps)?;
+        let loss = data.sub_loss(net, s, 0, steps)?;
+        let g = sequence_gradient(&cell, &net.h0, &loss, storage)?;
+        total += g.loss;
+        for (a, b) in grad.iter_mut().zip(pack_gradient(&g, train_h0)) {
+            *a += b;
+        }
+    }
+    let n = data.samples.len().max(1) as f64;
+    grad.iter_mut().for_each(|g| *g /= n);
+    Ok((total / n, grad))
+}
+
+/// Loss and, for cross-entropy, accuracy of a network on a data set (forward only).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Evaluation {
+    /// L = (1/N) Σ_n L_n.
+    pub loss: f64,
+    /// Fraction of target rows whose arg-max output is the target class (cross-entropy only).
+    pub accuracy: Option<f64>,
+}
+
+/// The mean loss (1/N) Σ_n L_n of `net` on `data` from h_0 over whole sequences, and for
+/// cross-entropy the accuracy: the fraction of target rows t with argmax_i y_{t,i} = c_t.
+pub fn evaluate(net: &Network, data: &Dataset) -> Result<Evaluation> {
+    let (mut total, mut correct, mut counted) = (0.0, 0usize, 0usize);
+    let mut y = vec![0.0; data.outputs];
+    for s in &data.samples {
+        let steps = data.sample_steps(s);
+        let cell = data.sub_cell(net, s, 0, steps)?;
+        let loss = data.sub_loss(net, s, 0, steps)?;
+        integrate(&cell, &net.h0, steps, |k, h| {
+            if loss.is_active(k) {
+                total += loss.value(k, h);
+                if data.objective == Objective::CrossEntropy {
+                    loss.outputs(h, &mut y);
+                    let best = (0..y.len())
+                        .max_by(|&a, &b| y[a].total_cmp(&y[b]))
+                        .unwrap_or(0);
+                    counted += 1;
+                    if best as f64 == s.targets[k - 1] {
+                        correct += 1;
+                    }
+                }
+            }
+        })?;
+    }
+    Ok(Evaluation {
+        loss: total / data.samples.len().max(1) as f64,
+        accuracy: (data.objective == Objective::CrossEntropy && counted > 0)
+            .then(|| correct as f64 / counted as f64),
+    })
+}
+
+/// The optimiser.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// Full-batch L-BFGS (7 pairs, More–Thuente line search); one point per iteration.
+    Lbfgs,
+    /// Adam: m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², z ← z − η m̂ / (√v̂ + ε).
+    Adam,
+    /// SGD with momentum: u ← μ u − η g, z ← z + u.
+    Sgd,
+}
+
+impl Method {
+    /// All methods with their command-line names.
+    pub const ALL: [(Method, &'static str); 3] = [
+        (Method::Lbfgs, "lbfgs"),
+        (Method::Adam, "adam"),
+        (Method::Sgd, "sgd"),
+    ];
+
+    /// The command-line name.
+    pub fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(m, _)| *m == self)
+            .map_or("lbfgs", |(_, n)| n)
+    }
+
+    /// The method called `name`, or None.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.iter().find(|(_, n)| *n == name).map(|(m, _)| *m)
+    }
+}
+
+/// How the window offsets of state-carrying TBPTT move from epoch to epoch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stagger {
+    /// o = epoch mod K.
+    EpochModK,
+    /// o drawn uniformly from 0..K, per sequence and epoch, from the training seed.
+    Random,
+}
+
+/// Truncated BPTT settings for the streaming methods.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Truncation {
+    /// Window length K ≥ 1.
+    pub window: usize,
+    /// State-carrying (staggered) or naive (reset at 0, K, 2K, …).
+    pub mode: TbpttMode,
+    /// Offset rule of carry mode.
+    pub stagger: Stagger,
+}
+
+/// Training settings.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TrainOptions {
+    /// The optimiser.
+    pub method: Method,
+    /// L-BFGS: most iterations; Adam / SGD: epochs (passes over the data).
+    pub epochs: usize,
+    /// Step size η of Adam / SGD.
+    pub learning_rate: f64,
+    /// SGD momentum μ (0 ≤ μ < 1).
+    pub momentum: f64,
+    /// Adam β₁.
+    pub beta1: f64,
+    /// Adam β₂.
+    pub beta2: f64,
+    /// Gradient pieces (sequences, or windows with TBPTT) averaged per Adam / SGD update.
+    pub batch_size: usize,
+    /// Clip each update's gradient to this norm (Adam / SGD).
+    pub clip: Option<f64>,
+    /// Whether h_0 is trained too.
+    pub train_h0: bool,
+    /// Truncated BPTT (Adam / SGD only); None = full BPTT.
+    pub truncation: Option<Truncation>,
+    /// Seed of the sequence order and random offsets.
+    pub seed: u64,
+    /// Trajectory storage of every sweep.
+    pub storage: Storage,
+}
+
+impl Default for TrainOptions {
+    fn default() -> Self {
+        Self {
+            method: Method::Lbfgs,
+            epochs: 200,
+            learning_rate: 0.01,
+            momentum: 0.9,
+            beta1: 0.9,
+            beta2: 0.999,
+            batch_size: 16,
+            clip: None,
+            train_h0: false,
+            truncation: None,
+            seed: 1,
+            storage: Storage::All,
+        }
+    }
+}
+
+impl TrainOptions {
+    /// Checks the numbers: epochs ≥ 1, η > 0, 0 ≤ μ < 1, 0 ≤ β < 1, batch ≥ 1, clip > 0,
+    /// window ≥ 1, and that L-BFGS runs without truncation.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |what: &str, msg: &str| Err(Error::invalid(what, msg));
+        if self.epochs == 0 {
+            return bad("epochs", "must be at least 1");
+        }
+        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
+            return bad("learning rate", "must be a positive number");
+        }
+        if !(0.0..1.0).contains(&self.momentum) {
+            return bad("momentum", "must be in [0, 1)");
+        }
+        if !((0.0..1.0).contains(&self.beta1) && (0.0..1.0).contains(&self.beta2)) {
+            return bad("Adam betas", "must be in [0, 1)");
+        }
+        if self.batch_size == 0 {
+            return bad("batch size", "must be at least 1");
+        }
+        if let Some(c) = self.clip {
+            if !(c.is_finite() && c > 0.0) {
+                return bad("clip", "the gradient-norm bound must be a positive number");
+            }
+        }
+        if let Some(t) = self.truncation {
+            if t.window == 0 {
+                return bad("TBPTT window", "must be at least 1 step");
+            }
+            if self.method == Method::Lbfgs {
+                return bad(
+                    "method",
+                    "truncated BPTT needs a streaming method (adam or sgd); L-BFGS is full batch",
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One point of the loss curve.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CurvePoint {
+    /// L-BFGS iteration or epoch (0 = before training).
+    pub iteration: u64,
+    /// The training loss (1/N) Σ_n L_n there.
+    pub loss: f64,
+    /// Training accuracy (cross-entropy only).
+    pub accuracy: Option<f64>,
+}
+
+/// What training returns.
+#[derive(Clone, Debug)]
+pub struct TrainOutcome {
+    /// The trained network (L-BFGS: the best iterate found).
+    pub network: Network,
+    /// One point per iteration / epoch, starting with the untrained network.
+    pub curve: Vec<CurvePoint>,
+    /// Why training stopped, in words.
+    pub stop_reason: String,
+    /// Number of core sweeps run (sequences or windows).
+    pub sweeps: u64,
+}
+
+/// Trains `net` on `data` with `options`, calling `progress` with every new curve point.
+/// Fails on invalid data or options, or when the network blows up at the start.
+pub fn train(
+    net: &Network,
+    data: &Dataset,
+    options: &TrainOptions,
+    progress: &mut dyn FnMut(&CurvePoint),
+) -> Result<TrainOutcome> {
+    net.validate()?;
+    data.validate()?;
+    options.validate()?;
+    if net.shape.inputs != data.inputs || net.outputs != data.outputs {
+        return Err(Error::invalid(
+            "network",
+            format!(
+                "has {} inputs and {} outputs, the data {} and {}",
+                net.shape.inputs, net.outputs, data.inputs, data.outputs
+            ),
+        ));
+    }
+    match options.method {
+        Method::Lbfgs => {
+            // L-BFGS can stall on a plateau (the line search finds no decrease along the
+            // quasi-Newton direction); restart from the best point with a fresh memory, at most
+            // 3 times, while iterations remain.
+            let mut out = train_lbfgs(net, data, options, 0, progress)?;
+            for _ in 0..3 {
+                let done = out.curve.last().map_or(0, |p| p.iteration) as usize;
+                if done >= options.epochs || out.stop_reason.contains("maximum") {
+                    break;
+                }
+                let rest = TrainOptions {
+                    epochs: options.epochs - done,
+                    ..*options
+                };
+                let more = train_lbfgs(&out.network, data, &rest, done as u64, progress)?;
+                out.curve.extend(more.curve.into_iter().skip(1));
+                out.sweeps += more.sweeps;
+                out.network = more.network;
+                out.stop_reason = format!("{} (after a restart)", more.stop_reason);
+            }
+            Ok(out)
+        }
+        Method::Adam | Method::Sgd => train_streaming(net, data, options, progress),
+    }
+}
+
+fn curve_point(iteration: u64, net: &Network, data: &Dataset) -> Result<CurvePoint> {
+    let e = evaluate(net, data)?;
+    Ok(CurvePoint {
+        iteration,
+        loss: e.loss,
+        accuracy: e.accuracy,
+    })
+}
+
+/// Adam or SGD state over z.
+struct Stepper {
+    options: TrainOptions,
+    m: Vec<f64>,
+    v: Vec<f64>,
+    t: i32,
+}
+
+impl Stepper {
+    fn step(&mut self, z: &mut [f64], g: &mut [f64]) {
+        let o = &self.options;
+        if let Some(c) = o.clip {
+            let n = norm(g);
+            if n > c {
+                g.iter_mut().for_each(|x| *x *= c / n);
+            }
+        }
+        match o.method {
+            Method::Sgd => {
+                for ((zi, ui), gi) in z.iter_mut().zip(&mut self.m).zip(g.iter()) {
+                    *ui = o.momentum * *ui - o.learning_rate * gi;
+                    *zi += *ui;
+                }
+            }
+            _ => {
+                self.t = self.t.saturating_add(1);
+                let b1 = 1.0 - o.beta1.powi(self.t);
+                let b2 = 1.0 - o.beta2.powi(self.t);
+                for (((zi, mi), vi), gi) in
+                    z.iter_mut().zip(&mut self.m).zip(&mut self.v).zip(g.iter())
+                {
+                    *mi = o.beta1 * *mi + (1.0 - o.beta1) * gi;
+                    *vi = o.beta2 * *vi + (1.0 - o.beta2) * gi * gi;
+                    *zi -= o.learning_rate * (*mi / b1) / ((*vi / b2).sqrt() + 1e-8);
+                }
+            }
+        }
+    }
+}
+
+/// Adam / SGD over gradient pieces: whole sequences (full BPTT) or TBPTT windows, in a
+/// seeded shuffled order of sequences each epoch; an update after every `batch_size` pieces
+/// (and at the end of each epoch), the gradient averaged over the pieces.
+fn train_streaming(
+    start: &Network,
+    data: &Dataset,
+    options: &TrainOptions,
+    progress: &mut dyn FnMut(&CurvePoint),
+) -> Result<TrainOutcome> {
+    let train_h0 = options.train_h0;
+    let mut net = start.clone();
+    let mut z = pack(&net, train_h0);
+    let mut stepper = Stepper {
+        options: *options,
+        m: vec![0.0; z.len()],
+        v: vec![0.0; z.len()],
+        t: 0,
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
+    let mut order: Vec<usize> = (0..data.samples.len()).collect();
+    let first = curve_point(0, &net, data)?;
+    progress(&first);
+    let mut curve = vec![first];
+    let mut sweeps = 0u64;
+    let mut acc = vec![0.0; z.len()];
+    let mut pieces = 0usize;
+    let mut flush =
+        |z: &mut Vec<f64>, net: &mut Network, acc: &mut Vec<f64>, pieces: &mut usize| {
+            if *pieces == 0 {
+                return;
+            }
+            let n = *pieces as f64;
+            acc.iter_mut().for_each(|g| *g /= n);
+            stepper.step(z, acc);
+            unpack(net, z, train_h0);
+            acc.fill(0.0);
+            *pieces = 0;
+        };
+    for epoch in 0..options.epochs {
+        order.shuffle(&mut rng);
+        for &n in &order {
+            let s = &data.samples[n];
+            let steps = data.sample_steps(s);
+            let (bounds, mode) = match options.truncation {
+                None => (vec![(0, steps)], TbpttMode::Reset),
+                Some(t) => {
+                    let offset = match t.stagger {
+                        Stagger::EpochModK => epoch % t.window,
+                        Stagger::Random => rng.random_range(0..t.window),
+                    };
+                    (window_bounds(steps, t.window, t.mode, offset), t.mode)
+                }
+            };
+            let mut h = net.h0.clone();
+            for (i, b) in bounds.into_iter().enumerate() {
+                let h_start = match mode {
+                    TbpttMode::Carry => h.clone(),
+                    TbpttMode::Reset => net.h0.clone(),
+                };
+                let w = window_gradient(&net, data, s, b, &h_start, options.storage)?;
+                sweeps += 1;
+                let g = &w.gradient;
+                let h0_counts = train_h0 && (mode == TbpttMode::Reset || i == 0);
+                let (nt, nr) = (g.theta.len(), g.readout.len());
+                for (a, x) in acc[..nt].iter_mut().zip(&g.theta) {
+                    *a += x;
+                }
+                for (a, x) in acc[nt..nt + nr].iter_mut().zip(&g.readout) {
+                    *a += x;
+                }
+                if h0_counts {
+                    for (a, x) in acc[nt + nr..].iter_mut().zip(&g.h0) {
+                        *a += x;
+                    }
+                }
+                h = w.end_state;
+                pieces += 1;
+                if pieces >= options.batch_size {
+                    flush(&mut z, &mut net, &mut acc, &mut pieces);
+                }
+            }
+        }
+        flush(&mut z, &mut net, &mut acc, &mut pieces);
+        let point = curve_point(epoch as u64 + 1, &net, data)?;
+        if !point.loss.is_finite() {
+            return Err(Error::invalid(
+                "training",
+                format!(
+                    "the loss became non-finite in epoch {} (try a smaller learning rate or --clip)",
+                    epoch + 1
+                ),
+            ));
+        }
+        progress(&point);
+        curve.push(point);
+    }
+    Ok(TrainOutcome {
+        network: net,
+        curve,
+        stop_reason: format!("{} epochs done", options.epochs),
+        sweeps,
+    })
+}
+
+type Param = Vec<f64>;
+type Iterate = IterState<Param, Param, (), (), (), f64>;
+
+/// Evaluations cached for the line search, the best iterate (as z, unscaled) and the sweeps.
+#[derive(Default)]
+struct Log {
+    evaluations: Vec<(Param, f64, Param)>,
+    best: Option<(Param, f64)>,
+    sweeps: u64,
+}
+
+/// The argmin view of the batch loss over the rescaled control y = z / s, s = ‖∇L(z₀)‖^(−½)
+/// (the first unit trial step along −∇_y L is then a unit-length step in z).
+struct BatchProblem<'a> {
+    net: &'a Network,
+    data: &'a Dataset,
+    options: &'a TrainOptions,
+    scale: f64,
+    log: Rc<RefCell<Log>>,
+}
+
+impl BatchProblem<'_> {
+    fn evaluation(&self, y: &Param) -> std::result::Result<(f64, Param), argmin::core::Error> {
+        if let Some((_, l, g)) = self
+            .log
+            .borrow()
+            .evaluations
+            .iter()
+            .find(|(p, _, _)| p == y)
+        {
+            return Ok((*l, g.clone()));
+        }
+        let z: Param = y.iter().map(|v| v * self.scale).collect();
+        let mut net = self.net.clone();
+        unpack(&mut net, &z, self.options.train_h0);
+        // A trial point where the network blows up is an infinite loss, not an error: the
+        // line search backs off.
+        let (loss, grad) =
+            match batch_gradient(&net, self.data, self.options.train_h0, self.options.storage) {
+                Ok((l, g)) if l.is_finite() && crate::core::vector::all_finite(&g) => (l, g),
+                _ => (f64::INFINITY, vec![0.0; z.len()]),
+            };
+        let grad: Param = grad.iter().map(|g| g * self.scale).collect();
+        let mut log = self.log.borrow_mut();
+        log.sweeps += self.data.samples.len() as u64;
+        if loss.is_finite() && log.best.as_ref().is_none_or(|(_, b)| loss < *b) {
+            log.best = Some((z, loss));
+        }
+        if log.evaluations.len() >= 8 {
+            log.evaluations.remove(0);
+        }
+        log.evaluations.push((y.clone(), loss, grad.clone()));
+        Ok((loss, grad))
+    }
+}
+
+impl CostFunction for BatchProblem<'_> {
+    type Param = Param;
+    type Output = f64;
+    fn cost(&self, y: &Param) -> std::result::Result<f64, argmin::core::Error> {
+        Ok(self.evaluation(y)?.0)
+    }
+}
+
+impl Gradient for BatchProblem<'_> {
+    type Param = Param;
+    type Gradient = Param;
+    fn gradient(&self, y: &Param) -> std::result::Result<Param, argmin::core::Error> {
+        Ok(self.evaluation(y)?.1)
+    }
+}
+
+/// Wraps the L-BFGS solver: records one curve point per iteration and stops when the loss
+/// no longer changes (relative change < 1e-12) or the gradient vanishes.
+struct Recorder<'f, S> {
+    inner: S,
+    data: &'f Dataset,
+    net: &'f Network,
+    options: &'f TrainOptions,
+    scale: f64,
+    curve: Rc<RefCell<Vec<CurvePoint>>>,
+    first_iteration: u64,
+    progress: &'f mut dyn FnMut(&CurvePoint),
+}
+
+impl<O, S: Solver<O, Iterate>> Solver<O, Iterate> for Recorder<'_, S> {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn init(
+        &mut self,
+        problem: &mut Problem<O>,
+        state: Iterate,
+    ) -> std::result::Result<(Iterate, Option<KV>), argmin::core::Error> {
+        self.inner.init(problem, state)
+    }
+
+    fn next_iter(
+        &mut self,
+        problem: &mut Problem<O>,
+        state: Iterate,
+    ) -> std::result::Result<(Iterate, Option<KV>), argmin::core::Error> {
+        self.inner.next_iter(problem, state)
+    }
+
+    fn terminate(&mut self, state: &Iterate) -> TerminationStatus {
+        let accuracy = if self.data.objective == Objective::CrossEntropy {
+            state.get_param().and_then(|y| {
+                let z: Param = y.iter().map(|v| v * self.scale).collect();
+                let mut net = self.net.clone();
+                unpack(&mut net, &z, self.options.train_h0);
+                evaluate(&net, self.data).ok().and_then(|e| e.accuracy)
+            })
+        } else {
+            None
+        };
+        let point = CurvePoint {
+            iteration: self.first_iteration + state.get_iter(),
+            loss: state.get_cost(),
+            accuracy,
+        };
+        (self.progress)(&point);
+        self.curve.borrow_mut().push(point);
+        let inner = self.inner.terminate(state);
+        if inner.terminated() {
+            return inner;
+        }
+        if state.get_gradient().is_some_and(|g| norm(g) == 0.0) {
+            return TerminationStatus::Terminated(TerminationReason::SolverExit(
+                "the gradient vanished".into(),
+            ));
+        }
+        let (cost, previous) = (state.get_cost(), state.get_prev_cost());
+        if state.get_iter() > 0
+            && previous.is_finite()
+            && (previous - cost).abs() < 1e-12 * cost.abs()
+        {
+            return TerminationStatus::Terminated(TerminationReason::SolverExit(
+                "relative change of the loss below 1e-12".into(),
+            ));
+        }
+        TerminationStatus::NotTerminated
+    }
+}
+
+/// Full-batch L-BFGS over z with a More–Thuente line search, at most `epochs` iterations.
+fn train_lbfgs(
+    start: &Network,
+    data: &Dataset,
+    options: &TrainOptions,
+    first_iteration: u64,
+    progress: &mut dyn FnMut(&CurvePoint),
+) -> Result<TrainOutcome> {
+    let z0 = pack(start, options.train_h0);
+    let (loss0, g0) = batch_gradient(start, data, options.train_h0, options.storage)?;
+    if !loss0.is_finite() {
+        return Err(Error::invalid(
+            "network",
+            format!("the initial loss is not finite ({loss0})"),
+        ));
+    }
+    let g0n = norm(&g0);
+    let scale = if g0n > 0.0 && g0n.is_finite() {
+        g0n.powf(-0.5)
+    } else {
+        1.0
+    };
+    let log = Rc::new(RefCell::new(Log::default()));
+    let curve = Rc::new(RefCell::new(Vec::new()));
+    let problem = BatchProblem {
+        net: start,
+        data,
+        options,
+        scale,
+        log: log.clone(),
+    };
+    let y0: Param = z0.iter().map(|v| v / scale).collect();
+    let solver = LBFGS::new(MoreThuenteLineSearch::new(), 7)
+        .with_tolerance_grad(0.0)
+        .and_then(|s| s.with_tolerance_cost(0.0))
+        .map_err(|e| Error::invalid("minimizer", e.to_string()))?;
+    let recorder = Recorder {
+        inner: solver,
+        data,
+        net: start,
+        options,
+        scale,
+        curve: curve.clone(),
+        first_iteration,
+        progress,
+    };
+    let run = Executor::new(problem, recorder)
+        .configure(|s| s.param(y0).max_iters(options.epochs as u64))
+        .run();
+    let stop_reason = match run {
+        Ok(r) => match r.state().get_termination_reason() {
+            Some(TerminationReason::SolverExit(t)) => t.clone(),
+            Some(TerminationReason::MaxItersReached) => {
+                "maximum number of iterations reached".into()
+            }
+            Some(other) => other.text().to_string(),
+            None => "stopped".into(),
+        },
+        Err(e) => format!("the minimiser stopped: {e}"),
+    };
+    let mut network = start.clone();
+    let log = std::mem::take(&mut *log.borrow_mut());
+    if let Some((z, _)) = &log.best {
+        unpack(&mut network, z, options.train_h0);
+    }
+    let curve = std::mem::take(&mut *curve.borrow_mut());
+    Ok(TrainOutcome {
+        network,
+        curve,
+        stop_reason,
+        sweeps: log.sweeps + data.samples.len() as u64,
+    })
+}
+
+/// The hidden structure named on the command line, for [`initial_network`] callers.
+pub fn cell_shape(hidden: usize, inputs: usize, recurrence: Recurrence) -> CellShape {
+    CellShape {
+        hidden,
+        inputs,
+        recurrence,
+    }
+}
