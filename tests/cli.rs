@@ -387,3 +387,34 @@ fn bench_reports_every_size() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("--cost"));
 }
+
+#[test]
+fn forecast_refuses_runs_too_large_for_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.nc");
+    let o = fourdvar(&[
+        "forecast",
+        "--model",
+        "models/lorenz96.toml",
+        "--steps",
+        "100000000",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_refused(&o, &out, &["--output-every", "GB"]);
+    let huge = write(
+        dir.path(),
+        "huge.toml",
+        "model = \"lorenz96\"\nn = 1000000000000\n",
+    );
+    let o = fourdvar(&[
+        "forecast",
+        "--model",
+        huge.to_str().unwrap(),
+        "--steps",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_refused(&o, &out, &["huge.toml", "line 2", "`n`", "at most"]);
+}

@@ -12,6 +12,9 @@ use crate::models::ModelInfo;
 
 use super::progress::step_bar;
 
+/// The largest trajectory a forecast keeps in memory before writing it.
+const MAX_OUTPUT_BYTES: f64 = 8e9;
+
 /// What to forecast and where to write it.
 #[derive(Clone, Debug)]
 pub struct ForecastRequest {
@@ -79,6 +82,17 @@ impl ModelTask for Forecast<'_> {
     fn run<M: Dynamics + ModelInfo + Clone>(self, model: M) -> Result<ForecastSummary> {
         let request = self.0;
         let n = model.state_len();
+        let records = request.steps / request.output_every + 1;
+        let bytes = (records as f64) * (n as f64) * 8.0;
+        if bytes > MAX_OUTPUT_BYTES {
+            return Err(Error::invalid(
+                "--steps",
+                format!(
+                    "{records} records of {n} values would need {:.1} GB in memory; write fewer with --output-every",
+                    bytes / 1e9
+                ),
+            ));
+        }
         let x0 = match &request.initial {
             Some(path) => read_state(path, n)?,
             None => model.default_initial_state(),
@@ -94,7 +108,6 @@ impl ModelTask for Forecast<'_> {
             .map_err(|e| in_phase(e, "spin-up", 0))?;
 
         let every = request.output_every;
-        let records = request.steps / every + 1;
         let mut states = Vec::with_capacity(records * n);
         let mut steps = Vec::with_capacity(records);
         let mut times = Vec::with_capacity(records);

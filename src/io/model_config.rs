@@ -17,6 +17,9 @@ use crate::core::Dynamics;
 use crate::error::{Error, Result};
 use crate::models::{lorenz63, lorenz96, ModelInfo};
 
+/// The largest Lorenz-96 ring accepted (one state is then 800 MB).
+pub const MAX_SITES: i64 = 100_000_000;
+
 /// The models a configuration can name.
 pub const MODEL_NAMES: &[&str] = &["lorenz96", "lorenz63"];
 
@@ -179,6 +182,9 @@ impl ModelConfig {
                 let n = *f.n.get_ref();
                 let what = format!("Lorenz-96 needs at least 4 sites, got {n}");
                 check(n >= 4, f.n.span(), "n", what)?;
+                // A bound that keeps one state within a few GiB of memory.
+                let what = format!("at most {MAX_SITES} sites are supported, got {n}");
+                check(n <= MAX_SITES, f.n.span(), "n", what)?;
                 finite(&f.forcing, "forcing")?;
                 time_step(&f.dt)?;
                 ModelChoice::Lorenz96 {
