@@ -135,10 +135,11 @@ impl Dynamics for Undriven {
         ws: &mut CellWorkspace,
         k: usize,
         x: &[f64],
+        x_next: &[f64],
         l: &[f64],
         out: AdjointOutputs<'_>,
     ) {
-        self.0.step_ad(ws, k, x, l, out)
+        self.0.step_ad(ws, k, x, x_next, l, out)
     }
 }
 
@@ -187,6 +188,7 @@ impl Dynamics for InputsAsParams {
         ws: &mut CellWorkspace,
         k: usize,
         x: &[f64],
+        x_next: &[f64],
         l: &[f64],
         out: AdjointOutputs<'_>,
     ) {
@@ -195,7 +197,7 @@ impl Dynamics for InputsAsParams {
             params: &mut [],
             input: &mut out.params[k * M..(k + 1) * M],
         };
-        self.0.step_ad(ws, k, x, l, out)
+        self.0.step_ad(ws, k, x, x_next, l, out)
     }
 }
 

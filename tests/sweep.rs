@@ -41,7 +41,15 @@ impl Dynamics for DrivenScalar {
     fn step_tl(&self, _: &mut (), _: usize, x: &[f64], t: TangentInputs<'_>, out: &mut [f64]) {
         out[0] = self.a * t.state[0] + t.params[0] * x[0] + t.input[0];
     }
-    fn step_ad(&self, _: &mut (), _: usize, x: &[f64], l: &[f64], out: AdjointOutputs<'_>) {
+    fn step_ad(
+        &self,
+        _: &mut (),
+        _: usize,
+        x: &[f64],
+        _: &[f64],
+        l: &[f64],
+        out: AdjointOutputs<'_>,
+    ) {
         out.state[0] = self.a * l[0];
         out.params[0] += x[0] * l[0];
         out.input[0] += l[0];

@@ -79,12 +79,15 @@ pub trait Dynamics {
     );
 
     /// Adjoint step: given λ_{k+1}, writes λ_k = (∂M_k/∂x)ᵀ λ_{k+1} and accumulates the
-    /// parameter and input gradients, linearised at x = x_k.
+    /// parameter and input gradients, linearised at x = x_k. The sweep also passes
+    /// x_next = M_k(x_k), which it holds anyway: a model whose derivative is a function of
+    /// its output (tanh' = 1 − h²) uses it instead of recomputing the step.
     fn step_ad(
         &self,
         ws: &mut Self::Workspace,
         k: usize,
         x: &[f64],
+        x_next: &[f64],
         lambda_next: &[f64],
         out: AdjointOutputs<'_>,
     );

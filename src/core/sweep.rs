@@ -181,15 +181,15 @@ impl<'a, D: Dynamics, C: StageCost> Backward<'a, D, C> {
         }
     }
 
-    /// λ_k = (∂M_k/∂x)ᵀ λ_{k+1} + ∂J_k/∂x_k, given x_k.
-    fn adjoint_step(&mut self, ws: &mut D::Workspace, k: usize, x: &[f64]) {
+    /// λ_k = (∂M_k/∂x)ᵀ λ_{k+1} + ∂J_k/∂x_k, given x_k and x_{k+1}.
+    fn adjoint_step(&mut self, ws: &mut D::Workspace, k: usize, x: &[f64], x_next: &[f64]) {
         let m = self.model.input_len();
         let out = AdjointOutputs {
             state: &mut self.lambda_prev,
             params: &mut self.param_bar,
             input: &mut self.input_bar[k * m..(k + 1) * m],
         };
-        self.model.step_ad(ws, k, x, &self.lambda, out);
+        self.model.step_ad(ws, k, x, x_next, &self.lambda, out);
         std::mem::swap(&mut self.lambda, &mut self.lambda_prev);
         self.add_stage_cost(k, x);
     }
@@ -223,13 +223,14 @@ pub fn value_and_gradient<D: Dynamics, C: StageCost>(
 }
 
 /// The buffers of the sweep, kept between calls: the model workspace, the trajectory (or
-/// snapshot) storage and two state vectors. Reusing them means the storage is allocated,
+/// snapshot) storage and three state vectors. Reusing them means the storage is allocated,
 /// and its memory pages touched, once per experiment rather than once per cost evaluation.
 pub struct Sweeper<D: Dynamics> {
     ws: D::Workspace,
     store: Vec<f64>,
     current: Vec<f64>,
     next: Vec<f64>,
+    later: Vec<f64>,
 }
 
 impl<D: Dynamics> Sweeper<D> {
@@ -241,6 +242,7 @@ impl<D: Dynamics> Sweeper<D> {
             store: Vec::new(),
             current: vec![0.0; n],
             next: vec![0.0; n],
+            later: vec![0.0; n],
         }
     }
 
@@ -282,7 +284,11 @@ impl<D: Dynamics> Sweeper<D> {
                 }
                 backward.terminal(&states[steps * n..]);
                 for k in (0..steps).rev() {
-                    backward.adjoint_step(&mut self.ws, k, &states[k * n..(k + 1) * n]);
+                    let (x, x_next) = (
+                        &states[k * n..(k + 1) * n],
+                        &states[(k + 1) * n..(k + 2) * n],
+                    );
+                    backward.adjoint_step(&mut self.ws, k, x, x_next);
                 }
                 steps as u64
             }
@@ -295,6 +301,7 @@ impl<D: Dynamics> Sweeper<D> {
                     depth: 1,
                     current: &mut self.current,
                     next: &mut self.next,
+                    later: &mut self.later,
                     backward: &mut backward,
                     forward_steps: 0,
                 };
@@ -320,6 +327,9 @@ struct CheckpointedSweep<'s, 'a, D: Dynamics, C: StageCost> {
     depth: usize,
     current: &'s mut Vec<f64>,
     next: &'s mut Vec<f64>,
+    /// x_{j+1} while step j is reversed: the steps are reversed in descending order, so it is
+    /// the state of the step reversed just before.
+    later: &'s mut Vec<f64>,
     backward: &'s mut Backward<'a, D, C>,
     forward_steps: u64,
 }
@@ -342,11 +352,13 @@ impl<D: Dynamics, C: StageCost> CheckpointedSweep<'_, '_, D, C> {
     /// which also needs x_l for the terminal cost.
     fn reverse_one(&mut self, j: usize) -> Result<()> {
         if j + 1 == self.backward.steps {
-            checked_step(self.model, self.ws, j, self.current, self.next)?;
+            checked_step(self.model, self.ws, j, self.current, self.later)?;
             self.forward_steps += 1;
-            self.backward.terminal(self.next);
+            self.backward.terminal(self.later);
         }
-        self.backward.adjoint_step(self.ws, j, self.current);
+        self.backward
+            .adjoint_step(self.ws, j, self.current, self.later);
+        self.later.copy_from_slice(self.current);
         Ok(())
     }
     /// Reverses steps a..b, given x_a on top of the snapshot stack and `free + 1` = `s`

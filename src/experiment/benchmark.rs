@@ -111,13 +111,15 @@ pub fn benchmark_lorenz96(n: usize, window: usize, min_time: f64) -> Result<Benc
     let tangent_step = seconds_per_call(min_time, || {
         model.step_tl(&mut ws, 0, &x, tangent, &mut out)
     });
+    let mut x_next = vec![0.0; n];
+    model.step(&mut ws, 0, &x, &mut x_next);
     let adjoint_step = seconds_per_call(min_time, || {
         let outputs = AdjointOutputs {
             state: &mut out,
             params: &mut params_bar,
             input: &mut [],
         };
-        model.step_ad(&mut ws, 0, &x, &dx, outputs)
+        model.step_ad(&mut ws, 0, &x, &x_next, &dx, outputs)
     });
 
     // A quadratic misfit at every step against a nearby trajectory.

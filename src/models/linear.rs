@@ -48,6 +48,7 @@ impl Dynamics for LinearModel {
         _: &mut (),
         _: usize,
         _: &[f64],
+        _: &[f64],
         lambda_next: &[f64],
         out: AdjointOutputs<'_>,
     ) {

@@ -120,7 +120,7 @@ impl<F: VectorField> Rk4<F> {
         rk4_combine(dx, c, [&k[0], &k[1], &k[2], &k[3]], dx_next);
     }
 
-    /// Reverse of the TL. With λ' = x̄', the stage adjoints are
+    /// Reverse of the TL (the stages are recomputed from x; x_next does not give them). With λ' = x̄', the stage adjoints are
     /// k̄₄ = h/6 λ', k̄₃ = h/3 λ' + h s̄₄, k̄₂ = h/3 λ' + h/2 s̄₃, k̄₁ = h/6 λ' + h/2 s̄₂, where
     /// s̄ᵢ = (∂f/∂x(sᵢ))ᵀ k̄ᵢ, and x̄ = λ' + s̄₄ + s̄₃ + s̄₂ + s̄₁.
     #[inline(always)]
@@ -254,6 +254,7 @@ impl<F: VectorField> Dynamics for Rk4<F> {
         ws: &mut Rk4Workspace,
         k: usize,
         x: &[f64],
+        _x_next: &[f64],
         lambda_next: &[f64],
         out: AdjointOutputs<'_>,
     ) {

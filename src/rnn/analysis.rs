@@ -194,13 +194,14 @@ impl Dynamics for AdjointRecorder<'_> {
         ws: &mut CellWorkspace,
         k: usize,
         x: &[f64],
+        x_next: &[f64],
         lambda_next: &[f64],
         out: AdjointOutputs<'_>,
     ) {
         if let Some(slot) = self.norms.borrow_mut().get_mut(k + 1) {
             *slot = norm(lambda_next);
         }
-        self.cell.step_ad(ws, k, x, lambda_next, out)
+        self.cell.step_ad(ws, k, x, x_next, lambda_next, out)
     }
 }
 

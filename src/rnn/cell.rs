@@ -49,6 +49,15 @@ impl Activation {
         }
     }
 
+    /// σ'(a) in terms of the output h = σ(a): 1 − h² for tanh, 1 for the identity.
+    #[inline]
+    pub fn derivative_from_output(self, h: f64) -> f64 {
+        match self {
+            Activation::Tanh => 1.0 - h * h,
+            Activation::Identity => 1.0,
+        }
+    }
+
     /// σ'(a): 1 − tanh²(a) or 1.
     #[inline]
     pub fn derivative(self, a: f64) -> f64 {
@@ -448,20 +457,22 @@ impl Dynamics for ElmanCell {
         ws: &mut CellWorkspace,
         k: usize,
         x: &[f64],
+        x_next: &[f64],
         lambda_next: &[f64],
         out: AdjointOutputs<'_>,
     ) {
         let (d, m) = (self.shape.hidden, self.shape.inputs);
-        self.pre_activation(k, x, ws);
         let CellWorkspace {
-            act,
             scratch: g,
             z,
             dz: zbar,
+            ..
         } = ws;
+        // σ'(a) from the output h_{k+1} = σ(a) the sweep passes in: no recomputation of the
+        // pre-activation (a matrix-vector product for a dense W).
         let activation = self.activation;
-        for ((gi, a), l) in g.iter_mut().zip(act.iter()).zip(lambda_next) {
-            *gi = l * activation.derivative(*a);
+        for ((gi, h), l) in g.iter_mut().zip(x_next).zip(lambda_next) {
+            *gi = l * activation.derivative_from_output(*h);
         }
         let g: &[f64] = g;
         let AdjointOutputs {
