@@ -9,23 +9,20 @@ use std::process::Command;
 use fourdvar::core::stage_costs::LinearFunctional;
 use fourdvar::core::sweep::cost_value;
 use fourdvar::core::vector::{dot, norm};
-use fourdvar::core::verification::{
-    dot_product_test, gradient_test, random_vector, taylor_test, DotProductReport, TaylorReport,
-};
-use fourdvar::core::{
-    integrate, tangent_linear_run, value_and_gradient, AdjointOutputs, Dynamics, Storage,
-    TangentInputs,
-};
+use fourdvar::core::verification::{dot_product_test, gradient_test, random_vector, taylor_test};
+use fourdvar::core::{integrate, tangent_linear_run, value_and_gradient, Dynamics, Storage};
 use fourdvar::experiment::rnn_gradient::{build_problem, LossMode};
 use fourdvar::io::rnn_files::{
     parse_json, parse_network, parse_sequence_data, read_network, read_sequence_data, save_network,
     write_sequence_data, SequenceData,
 };
-use fourdvar::rnn::cell::CellWorkspace;
 use fourdvar::rnn::{
     sequence_gradient, CellShape, ElmanCell, Network, Objective, Recurrence, SequenceLoss,
 };
 use fourdvar::Error;
+
+mod common;
+use common::{assert_dot, assert_taylor, InputsAsParams, Undriven};
 
 const RECURRENCES: [Recurrence; 3] = [
     Recurrence::Dense,
@@ -93,132 +90,6 @@ fn network(recurrence: Recurrence, outputs: usize, seed: u64) -> Network {
 
 fn sequence(steps: usize, seed: u64) -> Vec<f64> {
     random_vector(steps * M, seed)
-}
-
-/// The cell seen as an undriven model (input_len 0), so the core's taylor_test and
-/// dot_product_test (which pass no input perturbation) check the h and θ parts.
-#[derive(Clone)]
-struct Undriven(ElmanCell);
-
-impl Dynamics for Undriven {
-    type Workspace = CellWorkspace;
-    fn state_len(&self) -> usize {
-        self.0.state_len()
-    }
-    fn param_len(&self) -> usize {
-        self.0.param_len()
-    }
-    fn params(&self) -> Vec<f64> {
-        self.0.params()
-    }
-    fn set_params(&mut self, params: &[f64]) {
-        self.0.set_params(params)
-    }
-    fn workspace(&self) -> CellWorkspace {
-        self.0.workspace()
-    }
-    fn step(&self, ws: &mut CellWorkspace, k: usize, x: &[f64], x_next: &mut [f64]) {
-        self.0.step(ws, k, x, x_next)
-    }
-    fn step_tl(
-        &self,
-        ws: &mut CellWorkspace,
-        k: usize,
-        x: &[f64],
-        t: TangentInputs<'_>,
-        dx: &mut [f64],
-    ) {
-        self.0.step_tl(ws, k, x, t, dx)
-    }
-    fn step_ad(
-        &self,
-        ws: &mut CellWorkspace,
-        k: usize,
-        x: &[f64],
-        x_next: &[f64],
-        l: &[f64],
-        out: AdjointOutputs<'_>,
-    ) {
-        self.0.step_ad(ws, k, x, x_next, l, out)
-    }
-}
-
-/// The cell with its input sequence as the "parameters" (θ fixed): the core's checks then
-/// cover the input part of the TL (TangentInputs.input) and of the AD (ū_k).
-#[derive(Clone)]
-struct InputsAsParams(ElmanCell);
-
-impl Dynamics for InputsAsParams {
-    type Workspace = CellWorkspace;
-    fn state_len(&self) -> usize {
-        self.0.state_len()
-    }
-    fn param_len(&self) -> usize {
-        self.0.sequence().len()
-    }
-    fn params(&self) -> Vec<f64> {
-        self.0.sequence().to_vec()
-    }
-    fn set_params(&mut self, params: &[f64]) {
-        self.0.set_sequence(params)
-    }
-    fn workspace(&self) -> CellWorkspace {
-        self.0.workspace()
-    }
-    fn step(&self, ws: &mut CellWorkspace, k: usize, x: &[f64], x_next: &mut [f64]) {
-        self.0.step(ws, k, x, x_next)
-    }
-    fn step_tl(
-        &self,
-        ws: &mut CellWorkspace,
-        k: usize,
-        x: &[f64],
-        t: TangentInputs<'_>,
-        dx: &mut [f64],
-    ) {
-        let tangent = TangentInputs {
-            state: t.state,
-            params: &[],
-            input: &t.params[k * M..(k + 1) * M],
-        };
-        self.0.step_tl(ws, k, x, tangent, dx)
-    }
-    fn step_ad(
-        &self,
-        ws: &mut CellWorkspace,
-        k: usize,
-        x: &[f64],
-        x_next: &[f64],
-        l: &[f64],
-        out: AdjointOutputs<'_>,
-    ) {
-        let out = AdjointOutputs {
-            state: out.state,
-            params: &mut [],
-            input: &mut out.params[k * M..(k + 1) * M],
-        };
-        self.0.step_ad(ws, k, x, x_next, l, out)
-    }
-}
-
-fn assert_taylor(report: &TaylorReport, what: &str) {
-    println!(
-        "{what}: best |ratio-1| = {:.3e}, slope {:.4} over {:.1} decades",
-        report.best_ratio_error, report.slope, report.slope_decades
-    );
-    assert!(report.best_ratio_error <= 1e-6, "{what}: {report:?}");
-    assert!((report.slope - 2.0).abs() <= 0.1, "{what}: {report:?}");
-    assert!(report.slope_decades >= 4.0, "{what}: {report:?}");
-}
-
-fn assert_dot(report: &DotProductReport, what: &str) {
-    println!(
-        "{what}: <M'dx,dy> = {:.15e}, <dx,M'^T dy> = {:.15e}, relative {:.3e}, absolute {:.3e}",
-        report.tangent_side, report.adjoint_side, report.relative_error, report.absolute_error
-    );
-    assert!(report.tangent_side.abs() > 1e-3, "{what}: degenerate test");
-    assert!(report.relative_error <= 1e-13, "{what}: {report:?}");
-    assert!(report.absolute_error <= 1e-13, "{what}: {report:?}");
 }
 
 #[test]

@@ -8,17 +8,14 @@ use std::path::Path;
 use std::process::Command;
 
 use fourdvar::core::sweep::cost_value;
-use fourdvar::core::verification::{
-    dot_product_test, random_vector, taylor_test, DotProductReport, TaylorReport,
-};
-use fourdvar::core::{integrate, tangent_linear_run, AdjointOutputs, Dynamics, TangentInputs};
+use fourdvar::core::verification::{dot_product_test, random_vector, taylor_test, TaylorReport};
+use fourdvar::core::{integrate, tangent_linear_run, Dynamics};
 use fourdvar::experiment::rnn_analysis::lorenz96_site_task;
 use fourdvar::io::rnn_files::{
     parse_network, parse_network_with_activation, read_network, read_network_with_activation,
     save_network_with_activation, write_sequence_data, SequenceData,
 };
 use fourdvar::rnn::analysis::{gradient_flow, input_sensitivity};
-use fourdvar::rnn::cell::CellWorkspace;
 use fourdvar::rnn::reservoir::{
     fit_echo_state, random_reservoir, reservoir_states, ridge_readout, spectral_radius,
     ReservoirSpec,
@@ -26,6 +23,9 @@ use fourdvar::rnn::reservoir::{
 use fourdvar::rnn::{Activation, CellShape, ElmanCell, Network, Recurrence, SequenceLoss};
 use ndarray::{Array1, Array2};
 use ndarray_linalg::Inverse;
+
+mod common;
+use common::{assert_dot, assert_taylor, InputsAsParams, Undriven};
 
 const RECURRENCES: [Recurrence; 3] = [
     Recurrence::Dense,
@@ -67,120 +67,6 @@ fn network(recurrence: Recurrence, seed: u64) -> Network {
     }
 }
 
-/// The cell without inputs (the core checks then cover h and θ).
-#[derive(Clone)]
-struct Undriven(ElmanCell);
-
-impl Dynamics for Undriven {
-    type Workspace = CellWorkspace;
-    fn state_len(&self) -> usize {
-        self.0.state_len()
-    }
-    fn param_len(&self) -> usize {
-        self.0.param_len()
-    }
-    fn params(&self) -> Vec<f64> {
-        self.0.params()
-    }
-    fn set_params(&mut self, params: &[f64]) {
-        self.0.set_params(params)
-    }
-    fn workspace(&self) -> CellWorkspace {
-        self.0.workspace()
-    }
-    fn step(&self, ws: &mut CellWorkspace, k: usize, x: &[f64], x_next: &mut [f64]) {
-        self.0.step(ws, k, x, x_next)
-    }
-    fn step_tl(
-        &self,
-        ws: &mut CellWorkspace,
-        k: usize,
-        x: &[f64],
-        t: TangentInputs<'_>,
-        dx: &mut [f64],
-    ) {
-        self.0.step_tl(ws, k, x, t, dx)
-    }
-    fn step_ad(
-        &self,
-        ws: &mut CellWorkspace,
-        k: usize,
-        x: &[f64],
-        x_next: &[f64],
-        l: &[f64],
-        out: AdjointOutputs<'_>,
-    ) {
-        self.0.step_ad(ws, k, x, x_next, l, out)
-    }
-}
-
-/// The cell with its input sequence as the parameters (θ fixed).
-#[derive(Clone)]
-struct InputsAsParams(ElmanCell);
-
-impl Dynamics for InputsAsParams {
-    type Workspace = CellWorkspace;
-    fn state_len(&self) -> usize {
-        self.0.state_len()
-    }
-    fn param_len(&self) -> usize {
-        self.0.sequence().len()
-    }
-    fn params(&self) -> Vec<f64> {
-        self.0.sequence().to_vec()
-    }
-    fn set_params(&mut self, params: &[f64]) {
-        self.0.set_sequence(params)
-    }
-    fn workspace(&self) -> CellWorkspace {
-        self.0.workspace()
-    }
-    fn step(&self, ws: &mut CellWorkspace, k: usize, x: &[f64], x_next: &mut [f64]) {
-        self.0.step(ws, k, x, x_next)
-    }
-    fn step_tl(
-        &self,
-        ws: &mut CellWorkspace,
-        k: usize,
-        x: &[f64],
-        t: TangentInputs<'_>,
-        dx: &mut [f64],
-    ) {
-        let tangent = TangentInputs {
-            state: t.state,
-            params: &[],
-            input: &t.params[k * M..(k + 1) * M],
-        };
-        self.0.step_tl(ws, k, x, tangent, dx)
-    }
-    fn step_ad(
-        &self,
-        ws: &mut CellWorkspace,
-        k: usize,
-        x: &[f64],
-        x_next: &[f64],
-        l: &[f64],
-        out: AdjointOutputs<'_>,
-    ) {
-        let out = AdjointOutputs {
-            state: out.state,
-            params: &mut [],
-            input: &mut out.params[k * M..(k + 1) * M],
-        };
-        self.0.step_ad(ws, k, x, x_next, l, out)
-    }
-}
-
-fn assert_taylor(report: &TaylorReport, what: &str) {
-    println!(
-        "{what}: best |ratio-1| = {:.3e}, slope {:.4} over {:.1} decades",
-        report.best_ratio_error, report.slope, report.slope_decades
-    );
-    assert!(report.best_ratio_error <= 1e-6, "{what}: {report:?}");
-    assert!((report.slope - 2.0).abs() <= 0.1, "{what}: {report:?}");
-    assert!(report.slope_decades >= 4.0, "{what}: {report:?}");
-}
-
 /// A direction in which the identity cell is exactly linear: the TL is exact at every ε (up to
 /// rounding), so the ratio is 1 for every ε ≥ 1e-4.
 fn assert_exactly_linear(report: &TaylorReport, what: &str) {
@@ -193,16 +79,6 @@ fn assert_exactly_linear(report: &TaylorReport, what: &str) {
     println!("{what}: worst |ratio-1| for eps >= 1e-4: {worst:.3e}");
     assert!(!report.rows.is_empty());
     assert!(worst <= 1e-9, "{what}: {report:?}");
-}
-
-fn assert_dot(report: &DotProductReport, what: &str) {
-    println!(
-        "{what}: relative {:.3e}, absolute {:.3e}",
-        report.relative_error, report.absolute_error
-    );
-    assert!(report.tangent_side.abs() > 1e-3, "{what}: degenerate test");
-    assert!(report.relative_error <= 1e-13, "{what}: {report:?}");
-    assert!(report.absolute_error <= 1e-13, "{what}: {report:?}");
 }
 
 #[test]
