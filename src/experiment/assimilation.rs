@@ -123,6 +123,8 @@ pub struct WindowResult {
     pub diagnostics: AnalysisDiagnostics,
     /// Model parameters at the analysis (their background when not estimated).
     pub analysis_parameters: Vec<f64>,
+    /// Whether the parameters were estimated.
+    pub parameters_estimated: bool,
 }
 
 /// Analyses one window: minimises J from the background `background` with the observations
@@ -211,5 +213,6 @@ pub fn analyse_window<M: Dynamics + ModelInfo + Clone>(
         analysis_departures,
         diagnostics,
         analysis_parameters,
+        parameters_estimated: settings.parameters.is_some(),
     })
 }

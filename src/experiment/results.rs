@@ -106,6 +106,8 @@ pub struct WindowSummary {
     pub cost_per_observation: f64,
     /// Model parameters at the analysis, by name.
     pub parameters: std::collections::BTreeMap<String, f64>,
+    /// Whether the parameters were estimated (otherwise they are the model configuration's).
+    pub parameters_estimated: bool,
     /// Wall time of the whole command, seconds.
     pub wall_time_seconds: f64,
 }
@@ -142,6 +144,7 @@ impl WindowSummary {
                 .map(String::from)
                 .zip(r.analysis_parameters.iter().copied())
                 .collect(),
+            parameters_estimated: r.parameters_estimated,
             wall_time_seconds: wall,
         }
     }
@@ -178,7 +181,11 @@ impl WindowSummary {
             );
         }
         for (name, value) in &self.parameters {
-            s += &format!("  {name} at the analysis: {value:.6}\n");
+            if self.parameters_estimated {
+                s += &format!("  {name} estimated: {value:.6}\n");
+            } else {
+                s += &format!("  {name}: {value} (not estimated)\n");
+            }
         }
         s
     }
