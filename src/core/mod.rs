@@ -1,11 +1,12 @@
 //! The adjoint core: the [`Dynamics`] trait every model (and later every recurrent cell)
 //! implements, the stage costs, the one adjoint sweep that returns a cost and its gradient,
-//! binomial checkpointing, and the derivative checks used by the tests and the `check`
-//! command. Nothing here knows about files, observations or the command line.
+//! binomial checkpointing, the derivative checks used by the tests and the `check` command,
+//! and the one minimisation driver (argmin) that 4D-Var and RNN training share. Nothing here knows about files, observations or the command line.
 
 pub mod checkpointing;
 pub mod dynamics;
 pub mod layout;
+pub mod minimize;
 pub mod stage_costs;
 pub mod sweep;
 pub mod vector;

@@ -12,15 +12,6 @@
 //!
 //! The loss curve has one point per L-BFGS iteration or per epoch.
 
-use std::cell::RefCell;
-use std::rc::Rc;
-
-use argmin::core::{
-    CostFunction, Executor, Gradient, IterState, Problem, Solver, State, TerminationReason,
-    TerminationStatus, KV,
-};
-use argmin::solver::linesearch::MoreThuenteLineSearch;
-use argmin::solver::quasinewton::LBFGS;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -713,153 +704,34 @@ fn train_streaming(
     })
 }
 
-type Param = Vec<f64>;
-type Iterate = IterState<Param, Param, (), (), (), f64>;
-
-/// Evaluations cached for the line search, the best iterate (as z, unscaled) and the sweeps.
-#[derive(Default)]
-struct Log {
-    evaluations: Vec<(Param, f64, Param)>,
-    best: Option<(Param, f64)>,
-    sweeps: u64,
-}
-
-/// The argmin view of the batch loss over the rescaled control y = z / s, s = ‖∇L(z₀)‖^(−½)
-/// (the first unit trial step along −∇_y L is then a unit-length step in z).
-struct BatchProblem<'a> {
+/// The full-batch loss as a core minimisation objective over the packed parameters z. A point
+/// where the network blows up is an infinite loss (the line search backs off), not an error.
+struct BatchObjective<'a> {
     net: &'a Network,
     data: &'a Dataset,
     options: &'a TrainOptions,
-    scale: f64,
-    log: Rc<RefCell<Log>>,
+    sweeps: std::cell::Cell<u64>,
 }
 
-impl BatchProblem<'_> {
-    fn evaluation(&self, y: &Param) -> std::result::Result<(f64, Param), argmin::core::Error> {
-        if let Some((_, l, g)) = self
-            .log
-            .borrow()
-            .evaluations
-            .iter()
-            .find(|(p, _, _)| p == y)
-        {
-            return Ok((*l, g.clone()));
-        }
-        let z: Param = y.iter().map(|v| v * self.scale).collect();
+impl crate::core::minimize::Objective for BatchObjective<'_> {
+    fn value_and_gradient(&self, z: &[f64]) -> Result<(f64, Vec<f64>)> {
         let mut net = self.net.clone();
-        unpack(&mut net, &z, self.options.train_h0);
-        // A trial point where the network blows up is an infinite loss, not an error: the
-        // line search backs off.
-        let (loss, grad) =
-            match batch_gradient(&net, self.data, self.options.train_h0, self.options.storage) {
+        unpack(&mut net, z, self.options.train_h0);
+        let samples = self.data.samples.len() as u64;
+        self.sweeps.set(self.sweeps.get() + samples);
+        let train_h0 = self.options.train_h0;
+        Ok(
+            match batch_gradient(&net, self.data, train_h0, self.options.storage) {
                 Ok((l, g)) if l.is_finite() && crate::core::vector::all_finite(&g) => (l, g),
                 _ => (f64::INFINITY, vec![0.0; z.len()]),
-            };
-        let grad: Param = grad.iter().map(|g| g * self.scale).collect();
-        let mut log = self.log.borrow_mut();
-        log.sweeps += self.data.samples.len() as u64;
-        if loss.is_finite() && log.best.as_ref().is_none_or(|(_, b)| loss < *b) {
-            log.best = Some((z, loss));
-        }
-        if log.evaluations.len() >= 8 {
-            log.evaluations.remove(0);
-        }
-        log.evaluations.push((y.clone(), loss, grad.clone()));
-        Ok((loss, grad))
+            },
+        )
     }
 }
 
-impl CostFunction for BatchProblem<'_> {
-    type Param = Param;
-    type Output = f64;
-    fn cost(&self, y: &Param) -> std::result::Result<f64, argmin::core::Error> {
-        Ok(self.evaluation(y)?.0)
-    }
-}
-
-impl Gradient for BatchProblem<'_> {
-    type Param = Param;
-    type Gradient = Param;
-    fn gradient(&self, y: &Param) -> std::result::Result<Param, argmin::core::Error> {
-        Ok(self.evaluation(y)?.1)
-    }
-}
-
-/// Wraps the L-BFGS solver: records one curve point per iteration and stops when the loss
-/// no longer changes (relative change < 1e-12) or the gradient vanishes.
-struct Recorder<'f, S> {
-    inner: S,
-    data: &'f Dataset,
-    net: &'f Network,
-    options: &'f TrainOptions,
-    scale: f64,
-    curve: Rc<RefCell<Vec<CurvePoint>>>,
-    first_iteration: u64,
-    progress: &'f mut dyn FnMut(&CurvePoint),
-}
-
-impl<O, S: Solver<O, Iterate>> Solver<O, Iterate> for Recorder<'_, S> {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-
-    fn init(
-        &mut self,
-        problem: &mut Problem<O>,
-        state: Iterate,
-    ) -> std::result::Result<(Iterate, Option<KV>), argmin::core::Error> {
-        self.inner.init(problem, state)
-    }
-
-    fn next_iter(
-        &mut self,
-        problem: &mut Problem<O>,
-        state: Iterate,
-    ) -> std::result::Result<(Iterate, Option<KV>), argmin::core::Error> {
-        self.inner.next_iter(problem, state)
-    }
-
-    fn terminate(&mut self, state: &Iterate) -> TerminationStatus {
-        let accuracy = if self.data.objective == Objective::CrossEntropy {
-            state.get_param().and_then(|y| {
-                let z: Param = y.iter().map(|v| v * self.scale).collect();
-                let mut net = self.net.clone();
-                unpack(&mut net, &z, self.options.train_h0);
-                evaluate(&net, self.data).ok().and_then(|e| e.accuracy)
-            })
-        } else {
-            None
-        };
-        let point = CurvePoint {
-            iteration: self.first_iteration + state.get_iter(),
-            loss: state.get_cost(),
-            accuracy,
-        };
-        (self.progress)(&point);
-        self.curve.borrow_mut().push(point);
-        let inner = self.inner.terminate(state);
-        if inner.terminated() {
-            return inner;
-        }
-        if state.get_gradient().is_some_and(|g| norm(g) == 0.0) {
-            return TerminationStatus::Terminated(TerminationReason::SolverExit(
-                "the gradient vanished".into(),
-            ));
-        }
-        let (cost, previous) = (state.get_cost(), state.get_prev_cost());
-        if state.get_iter() > 0
-            && previous.is_finite()
-            && (previous - cost).abs() < 1e-12 * cost.abs()
-        {
-            return TerminationStatus::Terminated(TerminationReason::SolverExit(
-                "relative change of the loss below 1e-12".into(),
-            ));
-        }
-        TerminationStatus::NotTerminated
-    }
-}
-
-/// Full-batch L-BFGS over z with a More–Thuente line search, at most `epochs` iterations.
+/// Full-batch L-BFGS over z with a More–Thuente line search (the core's minimisation driver),
+/// at most `epochs` iterations, stopping when the loss no longer changes (relative change
+/// < 1e-12) or the gradient vanishes.
 fn train_lbfgs(
     start: &Network,
     data: &Dataset,
@@ -867,69 +739,52 @@ fn train_lbfgs(
     first_iteration: u64,
     progress: &mut dyn FnMut(&CurvePoint),
 ) -> Result<TrainOutcome> {
-    let z0 = pack(start, options.train_h0);
-    let (loss0, g0) = batch_gradient(start, data, options.train_h0, options.storage)?;
+    use crate::core::minimize::{minimize, Minimizer, Progress, StoppingRule};
+    // The first evaluation outside the objective, so that bad data is reported as such.
+    let (loss0, _) = batch_gradient(start, data, options.train_h0, options.storage)?;
     if !loss0.is_finite() {
         return Err(Error::invalid(
             "network",
             format!("the initial loss is not finite ({loss0})"),
         ));
     }
-    let g0n = norm(&g0);
-    let scale = if g0n > 0.0 && g0n.is_finite() {
-        g0n.powf(-0.5)
-    } else {
-        1.0
-    };
-    let log = Rc::new(RefCell::new(Log::default()));
-    let curve = Rc::new(RefCell::new(Vec::new()));
-    let problem = BatchProblem {
+    let objective = BatchObjective {
         net: start,
         data,
         options,
-        scale,
-        log: log.clone(),
+        sweeps: std::cell::Cell::new(data.samples.len() as u64),
     };
-    let y0: Param = z0.iter().map(|v| v / scale).collect();
-    let solver = LBFGS::new(MoreThuenteLineSearch::new(), 7)
-        .with_tolerance_grad(0.0)
-        .and_then(|s| s.with_tolerance_cost(0.0))
-        .map_err(|e| Error::invalid("minimizer", e.to_string()))?;
-    let recorder = Recorder {
-        inner: solver,
-        data,
-        net: start,
-        options,
-        scale,
-        curve: curve.clone(),
-        first_iteration,
-        progress,
+    let mut curve = Vec::new();
+    let mut report = |p: &Progress| {
+        let accuracy = (data.objective == Objective::CrossEntropy)
+            .then(|| {
+                let mut net = start.clone();
+                unpack(&mut net, p.control, options.train_h0);
+                evaluate(&net, data).ok().and_then(|e| e.accuracy)
+            })
+            .flatten();
+        let point = CurvePoint {
+            iteration: first_iteration + p.iteration,
+            loss: p.cost,
+            accuracy,
+        };
+        progress(&point);
+        curve.push(point);
     };
-    let run = Executor::new(problem, recorder)
-        .configure(|s| s.param(y0).max_iters(options.epochs as u64))
-        .run();
-    let stop_reason = match run {
-        Ok(r) => match r.state().get_termination_reason() {
-            Some(TerminationReason::SolverExit(t)) => t.clone(),
-            Some(TerminationReason::MaxItersReached) => {
-                "maximum number of iterations reached".into()
-            }
-            Some(other) => other.text().to_string(),
-            None => "stopped".into(),
-        },
-        Err(e) => format!("the minimiser stopped: {e}"),
+    let rule = StoppingRule {
+        max_iterations: options.epochs as u64,
+        gradient_tolerance: 0.0,
+        relative_cost_tolerance: 1e-12,
     };
+    let z0 = pack(start, options.train_h0);
+    let m = minimize(&objective, z0, Minimizer::Lbfgs, rule, &mut report)?;
     let mut network = start.clone();
-    let log = std::mem::take(&mut *log.borrow_mut());
-    if let Some((z, _)) = &log.best {
-        unpack(&mut network, z, options.train_h0);
-    }
-    let curve = std::mem::take(&mut *curve.borrow_mut());
+    unpack(&mut network, &m.control, options.train_h0);
     Ok(TrainOutcome {
         network,
         curve,
-        stop_reason,
-        sweeps: log.sweeps + data.samples.len() as u64,
+        stop_reason: m.stop_reason,
+        sweeps: objective.sweeps.get(),
     })
 }
 
