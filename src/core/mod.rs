@@ -1,7 +1,8 @@
-//! The adjoint core: the [`Dynamics`] trait every model (and later every recurrent cell)
+//! The adjoint core: the [`Dynamics`] trait every model and every recurrent cell
 //! implements, the stage costs, the one adjoint sweep that returns a cost and its gradient,
 //! binomial checkpointing, the derivative checks used by the tests and the `check` command,
-//! and the one minimisation driver (argmin) that 4D-Var and RNN training share. Nothing here knows about files, observations or the command line.
+//! and the one minimisation driver (argmin) that 4D-Var and RNN training share. Nothing here
+//! knows about files, observations or the command line.
 
 pub mod checkpointing;
 pub mod dynamics;
