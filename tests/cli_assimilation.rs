@@ -282,6 +282,9 @@ fn assimilate_refuses_bad_input() {
     // B that is not positive definite.
     let o = run(&[&base[..], &["--obs", "obs.csv", "--b-length-scale", "3"]].concat());
     assert_refused(&o, &out, &["positive definite"]);
+    // A minimiser that cannot decrease J (here: allowed no iteration at all).
+    let o = run(&[&base[..], &["--obs", "obs.csv", "--max-iterations", "0"]].concat());
+    assert_refused(&o, &out, &["did not decrease J"]);
     // A bad experiment file.
     std::fs::write(d.join("bad.toml"), "[background]\nsigma = -1.0\n").unwrap();
     let o = run(&[&base[..], &["--obs", "obs.csv", "--config", "bad.toml"]].concat());
