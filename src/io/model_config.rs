@@ -2,11 +2,17 @@
 //! step. Every error names the file and, where it can, the line and key.
 //!
 //! ```toml
-//! model = "lorenz96"   # or "lorenz63"
+//! model = "lorenz96"   # or "lorenz63", "shallow_water"
 //! n = 40               # sites (Lorenz-96 only, N ≥ 4)
 //! forcing = 8.0        # F (Lorenz-96 only)
 //! dt = 0.05            # time step in model time units
 //! ```
+//!
+//! Shallow water (`model = "shallow_water"`) takes nx, ny (cells, ≥ 3), dx, dy (m), depth H
+//! (m), g (m/s²), f (1/s), viscosity ν (m²/s, default 0) and dt (s). The time step must
+//! satisfy the gravity-wave CFL bound √(gH)·dt·√(1/dx² + 1/dy²) ≤ 1 (RK4 is stable up to √2
+//! for the C-grid waves; 1 leaves room for advection and rotation) and, when ν > 0, the
+//! diffusion bound 4ν·dt·(1/dx² + 1/dy²) ≤ 2.5 (RK4's real-axis limit is about 2.79).
 
 use std::path::{Path, PathBuf};
 
@@ -15,13 +21,19 @@ use toml::Spanned;
 
 use crate::core::Dynamics;
 use crate::error::{Error, Result};
-use crate::models::{lorenz63, lorenz96, ModelInfo};
+use crate::models::{lorenz63, lorenz96, shallow_water, ModelInfo, ShallowWaterField};
 
 /// The largest Lorenz-96 ring accepted (one state is then 800 MB).
 pub const MAX_SITES: i64 = 100_000_000;
 
 /// The models a configuration can name.
-pub const MODEL_NAMES: &[&str] = &["lorenz96", "lorenz63"];
+pub const MODEL_NAMES: &[&str] = &["lorenz96", "lorenz63", "shallow_water"];
+
+/// The largest shallow-water Courant number √(gH)·dt·√(1/dx² + 1/dy²) accepted.
+pub const MAX_COURANT: f64 = 1.0;
+
+/// The largest shallow-water diffusion number 4ν·dt·(1/dx² + 1/dy²) accepted.
+pub const MAX_DIFFUSION_NUMBER: f64 = 2.5;
 
 /// Lorenz-96 settings.
 #[derive(Clone, Debug, Deserialize)]
@@ -51,6 +63,54 @@ struct Lorenz63File {
     beta: Spanned<f64>,
     #[serde(default = "default_l63_dt")]
     dt: Spanned<f64>,
+}
+
+/// Shallow-water settings.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ShallowWaterFile {
+    #[allow(dead_code)]
+    model: String,
+    #[serde(default = "default_sw_cells")]
+    nx: Spanned<i64>,
+    #[serde(default = "default_sw_cells")]
+    ny: Spanned<i64>,
+    #[serde(default = "default_sw_spacing")]
+    dx: Spanned<f64>,
+    #[serde(default = "default_sw_spacing")]
+    dy: Spanned<f64>,
+    #[serde(default = "default_sw_depth")]
+    depth: Spanned<f64>,
+    #[serde(default = "default_sw_g")]
+    g: Spanned<f64>,
+    #[serde(default = "default_sw_f")]
+    f: Spanned<f64>,
+    #[serde(default = "default_sw_viscosity")]
+    viscosity: Spanned<f64>,
+    #[serde(default = "default_sw_dt")]
+    dt: Spanned<f64>,
+}
+
+fn default_sw_cells() -> Spanned<i64> {
+    unspanned(64)
+}
+fn default_sw_spacing() -> Spanned<f64> {
+    unspanned(100e3)
+}
+fn default_sw_depth() -> Spanned<f64> {
+    unspanned(1000.0)
+}
+fn default_sw_g() -> Spanned<f64> {
+    unspanned(9.81)
+}
+fn default_sw_f() -> Spanned<f64> {
+    unspanned(1e-4)
+}
+fn default_sw_viscosity() -> Spanned<f64> {
+    unspanned(0.0)
+}
+fn default_sw_dt() -> Spanned<f64> {
+    unspanned(300.0)
 }
 
 fn unspanned<T>(value: T) -> Spanned<T> {
@@ -105,6 +165,14 @@ pub enum ModelChoice {
         /// β.
         beta: f64,
         /// Time step.
+        dt: f64,
+    },
+    /// Rotating shallow water on an nx × ny periodic C-grid (see
+    /// [`crate::models::shallow_water`]).
+    ShallowWater {
+        /// The right-hand side: grid, depth, g, f and ν.
+        field: ShallowWaterField,
+        /// Time step, s.
         dt: f64,
     },
 }
@@ -206,6 +274,73 @@ impl ModelConfig {
                     dt: *f.dt.get_ref(),
                 }
             }
+            "shallow_water" => {
+                let f: ShallowWaterFile = toml::from_str(&text).map_err(toml_error)?;
+                let size = |value: &Spanned<i64>, key: &str| {
+                    let v = *value.get_ref();
+                    let what = format!("the grid needs at least 3 cells along each axis, got {v}");
+                    check(v >= 3, value.span(), key, what)?;
+                    let what = format!("at most {MAX_SITES} cells per axis are supported, got {v}");
+                    check(v <= MAX_SITES, value.span(), key, what)?;
+                    Ok::<usize, Error>(v as usize)
+                };
+                let (nx, ny) = (size(&f.nx, "nx")?, size(&f.ny, "ny")?);
+                let what = format!(
+                    "the grid {nx} x {ny} is too large: at most {MAX_SITES} values per state are supported"
+                );
+                let fits = nx
+                    .checked_mul(ny)
+                    .and_then(|m| m.checked_mul(3))
+                    .is_some_and(|len| len as u64 <= MAX_SITES as u64);
+                check(fits, f.ny.span(), "ny", what)?;
+                for (value, key, what) in [
+                    (&f.dx, "dx", "grid spacing (m)"),
+                    (&f.dy, "dy", "grid spacing (m)"),
+                    (&f.depth, "depth", "mean depth (m)"),
+                    (&f.g, "g", "gravity (m/s^2)"),
+                ] {
+                    let v = *value.get_ref();
+                    let what = format!("the {what} must be a positive number, got {v}");
+                    check(v.is_finite() && v > 0.0, value.span(), key, what)?;
+                }
+                finite(&f.f, "f")?;
+                let nu = *f.viscosity.get_ref();
+                let what = format!("the viscosity (m^2/s) must be finite and >= 0, got {nu}");
+                check(
+                    nu.is_finite() && nu >= 0.0,
+                    f.viscosity.span(),
+                    "viscosity",
+                    what,
+                )?;
+                time_step(&f.dt)?;
+                let field = ShallowWaterField {
+                    nx,
+                    ny,
+                    dx: *f.dx.get_ref(),
+                    dy: *f.dy.get_ref(),
+                    depth: *f.depth.get_ref(),
+                    gravity: *f.g.get_ref(),
+                    coriolis: *f.f.get_ref(),
+                    viscosity: nu,
+                };
+                let dt = *f.dt.get_ref();
+                let inverse = (1.0 / (field.dx * field.dx) + 1.0 / (field.dy * field.dy)).sqrt();
+                let courant = field.wave_speed() * dt * inverse;
+                let largest = MAX_COURANT / (field.wave_speed() * inverse);
+                let what = format!(
+                    "time step {dt} s is unstable: Courant number sqrt(g*depth)*dt*sqrt(1/dx^2+1/dy^2) = {courant:.3} > {MAX_COURANT}; the largest stable dt is {largest:.1} s"
+                );
+                check(courant <= MAX_COURANT, f.dt.span(), "dt", what)?;
+                let diffusion = 4.0 * nu * dt * inverse * inverse;
+                if diffusion > MAX_DIFFUSION_NUMBER {
+                    let largest = MAX_DIFFUSION_NUMBER / (4.0 * nu * inverse * inverse);
+                    let what = format!(
+                        "time step {dt} s is unstable for viscosity {nu} m^2/s: 4*viscosity*dt*(1/dx^2+1/dy^2) = {diffusion:.3} > {MAX_DIFFUSION_NUMBER}; the largest stable dt is {largest:.1} s"
+                    );
+                    return Err(key_error(f.dt.span(), "dt", what));
+                }
+                ModelChoice::ShallowWater { field, dt }
+            }
             other => {
                 let what = format!(
                     "unknown model '{other}' (expected one of {})",
@@ -231,6 +366,9 @@ impl ModelConfig {
                 beta,
                 dt,
             } => task.run(lorenz63(sigma, rho, beta, dt)),
+            ModelChoice::ShallowWater { ref field, dt } => {
+                task.run(shallow_water(field.clone(), dt))
+            }
         }
     }
 }

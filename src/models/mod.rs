@@ -1,14 +1,17 @@
-//! The forecast models, each with a hand-written tangent-linear and adjoint: Lorenz-96 and
-//! Lorenz-63 on a shared RK4 integrator. A new model is one file here implementing
-//! [`crate::core::Dynamics`] (or [`rk4::VectorField`]) and [`ModelInfo`].
+//! The forecast models, each with a hand-written tangent-linear and adjoint: Lorenz-96,
+//! Lorenz-63 and the rotating shallow-water equations on a shared RK4 integrator. A new model
+//! is one file here implementing [`crate::core::Dynamics`] (or [`rk4::VectorField`]) and
+//! [`ModelInfo`].
 
 pub mod linear;
 pub mod lorenz63;
 pub mod lorenz96;
 pub mod rk4;
+pub mod shallow_water;
 
 pub use lorenz63::{lorenz63, Lorenz63};
 pub use lorenz96::{lorenz96, Lorenz96};
+pub use shallow_water::{shallow_water, ShallowWater, ShallowWaterField};
 
 /// What a model tells the outside world about itself: names and units for output files, the
 /// time step and a default initial state.
