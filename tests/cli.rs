@@ -418,3 +418,33 @@ fn forecast_refuses_runs_too_large_for_memory() {
     ]);
     assert_refused(&o, &out, &["huge.toml", "line 2", "`n`", "at most"]);
 }
+
+#[test]
+fn shallow_water_forecast_labels_time_in_seconds() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("sw.nc");
+    let o = fourdvar(&[
+        "forecast",
+        "--model",
+        "models/shallow_water.toml",
+        "--spinup",
+        "0",
+        "--steps",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let file = netcdf::open(&out).unwrap();
+    let units = file
+        .variable("time")
+        .unwrap()
+        .attribute("units")
+        .unwrap()
+        .value()
+        .unwrap();
+    assert_eq!(units, netcdf::AttributeValue::Str("s".into()));
+    let t = read_trajectory(&out, None).unwrap();
+    assert_eq!(t.times, vec![0.0, 300.0, 600.0]);
+    assert_eq!(t.n, 3 * 64 * 64);
+}

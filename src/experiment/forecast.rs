@@ -142,7 +142,7 @@ impl ModelTask for Forecast<'_> {
                     ("spinup_steps".to_string(), request.spinup as f64),
                 ])
                 .collect(),
-            time_units: "1".into(),
+            time_units: model.time_units().into(),
             time_long_name: format!(
                 "model time since the end of the spin-up ({} time units)",
                 model.name()

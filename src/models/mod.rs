@@ -32,6 +32,10 @@ pub trait ModelInfo {
     fn time_step(&self) -> f64;
     /// A note on the time unit for output files.
     fn time_comment(&self) -> Option<String>;
+    /// Units of the model time: "1" for nondimensional time (the default), "s" for SI models.
+    fn time_units(&self) -> &'static str {
+        "1"
+    }
     /// Names of the parameters θ, in order.
     fn param_names(&self) -> Vec<&'static str>;
     /// The initial state used when the user gives none.

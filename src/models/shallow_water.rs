@@ -377,6 +377,9 @@ impl ModelInfo for ShallowWater {
     fn time_step(&self) -> f64 {
         self.dt
     }
+    fn time_units(&self) -> &'static str {
+        "s"
+    }
     fn time_comment(&self) -> Option<String> {
         Some("seconds".into())
     }
