@@ -300,42 +300,30 @@ pub fn minimize<O: Objective>(
             report,
         }
     }
+    // The solvers differ in type only: one executor run each.
+    macro_rules! run_with {
+        ($solver:expr) => {
+            Executor::new(
+                scaled,
+                wrap($solver, rule, scale, first_gradient_norm, report),
+            )
+            .configure(configure)
+            .run()
+            .map(|r| termination_text(r.state()))
+        };
+    }
     let run = match minimizer {
-        Minimizer::Lbfgs => {
-            let solver = LBFGS::new(line_search, 7)
-                .with_tolerance_grad(0.0)
-                .and_then(|s| s.with_tolerance_cost(0.0))
-                .map_err(|e| Error::invalid("minimizer", e.to_string()))?;
-            Executor::new(
-                scaled,
-                wrap(solver, rule, scale, first_gradient_norm, report),
-            )
-            .configure(configure)
-            .run()
-            .map(|r| termination_text(r.state()))
-        }
-        Minimizer::ConjugateGradient => {
-            let solver = NonlinearConjugateGradient::new(line_search, PolakRibiere::new())
-                .restart_iters(50)
-                .restart_orthogonality(0.1);
-            Executor::new(
-                scaled,
-                wrap(solver, rule, scale, first_gradient_norm, report),
-            )
-            .configure(configure)
-            .run()
-            .map(|r| termination_text(r.state()))
-        }
-        Minimizer::SteepestDescent => {
-            let solver = SteepestDescent::new(line_search);
-            Executor::new(
-                scaled,
-                wrap(solver, rule, scale, first_gradient_norm, report),
-            )
-            .configure(configure)
-            .run()
-            .map(|r| termination_text(r.state()))
-        }
+        Minimizer::Lbfgs => run_with!(LBFGS::new(line_search, 7)
+            .with_tolerance_grad(0.0)
+            .and_then(|s| s.with_tolerance_cost(0.0))
+            .map_err(|e| Error::invalid("minimizer", e.to_string()))?),
+        Minimizer::ConjugateGradient => run_with!(NonlinearConjugateGradient::new(
+            line_search,
+            PolakRibiere::new()
+        )
+        .restart_iters(50)
+        .restart_orthogonality(0.1)),
+        Minimizer::SteepestDescent => run_with!(SteepestDescent::new(line_search)),
     };
     // A failure inside a line search (including a trial point where the model blows up)
     // ends the minimisation; the best point so far is still the answer.
