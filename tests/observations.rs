@@ -31,6 +31,7 @@ fn ring(n: usize) -> StateLayout {
         variables: 1,
         points: n,
         periodic: true,
+        plane: None,
     }
 }
 
@@ -39,6 +40,7 @@ fn ob(step: usize, position: f64, kind: ObservationKind, value: f64, sigma: f64)
         time: step as f64 * DT,
         step,
         position,
+        y: None,
         variable: 0,
         kind,
         value,
@@ -218,6 +220,7 @@ fn interpolation_matches_hand_computed_weights() {
         variables: 2,
         points: 5,
         periodic: false,
+        plane: None,
     };
     let y: Vec<f64> = (0..10).map(|i| (i * i) as f64).collect();
     let mut o = ob(0, 3.5, ObservationKind::Value, 0.0, 1.0);
@@ -266,7 +269,7 @@ fn taylor_test_of_every_operator_kind() {
     // negative), with both signs.
     let positive: Vec<f64> = random_vector(n, 12).iter().map(|r| 5.0 + 0.5 * r).collect();
     let negative: Vec<f64> = positive.iter().map(|v| -v).collect();
-    for kind in ObservationKind::ALL {
+    for kind in ObservationKind::SCALAR {
         let op = ObservationOperator::new(&positions_set(kind, 0), &ring(n)).unwrap();
         for x in [&positive, &negative] {
             let rows = taylor_rows(&op, x, &dx);
@@ -302,6 +305,7 @@ fn taylor_test_of_every_operator_kind() {
                         );
                     }
                 }
+                ObservationKind::Speed => unreachable!("speed is not a scalar kind"),
             }
         }
     }
@@ -311,7 +315,7 @@ fn taylor_test_of_every_operator_kind() {
 fn dot_product_test_of_the_operator() {
     let n = 40;
     let mut observations = Vec::new();
-    for kind in ObservationKind::ALL {
+    for kind in ObservationKind::SCALAR {
         observations.extend(positions_set(kind, 0).as_slice().iter().cloned());
     }
     let set = ObservationSet::new(observations);
@@ -337,11 +341,12 @@ fn dot_product_test_of_the_operator() {
         variables: 3,
         points: 1,
         periodic: false,
+        plane: None,
     };
     let set = ObservationSet::new(
         (0..3)
             .flat_map(|v| {
-                ObservationKind::ALL
+                ObservationKind::SCALAR
                     .into_iter()
                     .map(move |kind| Observation {
                         variable: v,
@@ -410,7 +415,7 @@ fn misfit_value_by_hand_and_activity() {
 fn misfit_gradient_test_at_one_step() {
     let n = 40;
     let mut observations = Vec::new();
-    for kind in ObservationKind::ALL {
+    for kind in ObservationKind::SCALAR {
         observations.extend(positions_set(kind, 7).as_slice().iter().cloned());
     }
     let misfit = ObservationMisfit::new(ObservationSet::new(observations), &ring(n)).unwrap();
@@ -432,7 +437,7 @@ fn misfit_gradient_test_through_lorenz96() {
     // Every other site at steps 0, 3, 6, ..., with mixed kinds and fractional positions.
     for step in (0..=steps).step_by(3) {
         for site in (0..40).step_by(2) {
-            let kind = ObservationKind::ALL[(site / 2 + step) % 3];
+            let kind = ObservationKind::SCALAR[(site / 2 + step) % 3];
             let position = if site % 4 == 0 {
                 site as f64
             } else {
@@ -581,6 +586,7 @@ fn validate_checks_positions_variables_sigma_and_window() {
         variables: 1,
         points: 5,
         periodic: false,
+        plane: None,
     };
     assert!(one(ob(0, 4.0, v, 0.0, 1.0))
         .validate(&line, None, source)
@@ -639,8 +645,9 @@ fn awkward_set() -> ObservationSet {
             },
             step: if i == 3 { 6 } else { 3 * i },
             position: positions[i],
+            y: None,
             variable: i % 3,
-            kind: ObservationKind::ALL[i % 3],
+            kind: ObservationKind::SCALAR[i % 3],
             value: values[i],
             sigma: sigmas[i],
             line: None,

@@ -14,5 +14,5 @@ pub mod vector;
 pub mod verification;
 
 pub use dynamics::{AdjointOutputs, Dynamics, StageCost, TangentInputs};
-pub use layout::StateLayout;
+pub use layout::{PlaneGrid, StaggeredVariable, StateLayout};
 pub use sweep::{integrate, tangent_linear_run, value_and_gradient, Storage, SweepResult, Sweeper};

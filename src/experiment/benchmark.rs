@@ -198,6 +198,7 @@ pub fn benchmark_fourdvar_cost(n: usize, steps: usize, min_time: f64) -> Result<
                 time: k as f64 * 0.05,
                 step: k,
                 position: i as f64,
+                y: None,
                 variable: 0,
                 kind: ObservationKind::Value,
                 value: truth[k * n + i] + 0.5,

@@ -484,6 +484,7 @@ impl ObservationNetwork {
                         time: truth_times[r],
                         step,
                         position: positions[p],
+                        y: None,
                         variable,
                         kind: self.kind,
                         value: 0.0,

@@ -125,6 +125,7 @@ impl ModelInfo for Lorenz63 {
             variables: 3,
             points: 1,
             periodic: false,
+            plane: None,
         }
     }
 }

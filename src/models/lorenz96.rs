@@ -197,6 +197,7 @@ impl ModelInfo for Lorenz96 {
             variables: 1,
             points: self.field.n,
             periodic: true,
+            plane: None,
         }
     }
 }

@@ -13,6 +13,7 @@ pub use lorenz63::{lorenz63, Lorenz63};
 pub use lorenz96::{lorenz96, Lorenz96};
 pub use shallow_water::{shallow_water, ShallowWater, ShallowWaterField};
 
+
 /// What a model tells the outside world about itself: names and units for output files, the
 /// time step and a default initial state.
 pub trait ModelInfo {
@@ -42,4 +43,24 @@ pub trait ModelInfo {
     fn default_initial_state(&self) -> Vec<f64>;
     /// How the state is laid out over variables and grid points (for observation operators).
     fn layout(&self) -> crate::core::StateLayout;
+    /// Names, units and CF attributes of each prognostic field, in state order, for gridded
+    /// output files of models on a plane (see [`crate::core::PlaneGrid`]). Models on a line of
+    /// points describe their one output variable through [`ModelInfo::variable`] instead and
+    /// return an empty list.
+    fn fields(&self) -> Vec<FieldDescription> {
+        Vec::new()
+    }
+}
+
+/// How one prognostic field of a gridded model is described in CF output files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FieldDescription {
+    /// Variable name in files and in observation files, e.g. "h".
+    pub name: &'static str,
+    /// CF `long_name`.
+    pub long_name: &'static str,
+    /// CF `units` (UDUNITS), e.g. "m s-1".
+    pub units: &'static str,
+    /// CF `standard_name`, where one describes the field exactly.
+    pub standard_name: Option<&'static str>,
 }

@@ -27,8 +27,8 @@
 //! memory is needed and nothing is allocated.
 
 use super::rk4::{AdjointTargets, Rk4, VectorField};
-use super::ModelInfo;
-use crate::core::StateLayout;
+use super::{FieldDescription, ModelInfo};
+use crate::core::{PlaneGrid, StaggeredVariable, StateLayout};
 
 /// The shallow-water right-hand side and its grid.
 #[derive(Clone, Debug, PartialEq)]
@@ -93,7 +93,40 @@ struct Stencil {
     se: usize,
 }
 
+/// The C-grid staggering of the state [u, v, h]: u on west faces, v on south faces, h at the
+/// centres.
+pub const C_GRID: [StaggeredVariable; 3] = [
+    StaggeredVariable {
+        name: "u",
+        x_offset: 0.0,
+        y_offset: 0.5,
+    },
+    StaggeredVariable {
+        name: "v",
+        x_offset: 0.5,
+        y_offset: 0.0,
+    },
+    StaggeredVariable {
+        name: "h",
+        x_offset: 0.5,
+        y_offset: 0.5,
+    },
+];
+
 impl ShallowWaterField {
+    /// The grid as observation operators and output files see it: [`C_GRID`] staggering, wind
+    /// (u, v) = variables (0, 1).
+    pub fn plane_grid(&self) -> PlaneGrid {
+        PlaneGrid {
+            nx: self.nx,
+            ny: self.ny,
+            dx: self.dx,
+            dy: self.dy,
+            variables: &C_GRID,
+            wind: Some((0, 1)),
+        }
+    }
+
     /// Cells nx·ny.
     pub fn cells(&self) -> usize {
         self.nx * self.ny
@@ -405,6 +438,32 @@ impl ModelInfo for ShallowWater {
             variables: 3,
             points: self.field.cells(),
             periodic: true,
+            plane: Some(self.field.plane_grid()),
         }
+    }
+    /// The flat bottom makes h the displacement of the free surface from its mean level, and
+    /// (u, v) the depth-independent horizontal velocity of the layer: the ocean's CF names fit
+    /// exactly (x is eastward, y northward on the f-plane).
+    fn fields(&self) -> Vec<FieldDescription> {
+        vec![
+            FieldDescription {
+                name: "u",
+                long_name: "eastward velocity (C-grid west faces)",
+                units: "m s-1",
+                standard_name: Some("eastward_sea_water_velocity"),
+            },
+            FieldDescription {
+                name: "v",
+                long_name: "northward velocity (C-grid south faces)",
+                units: "m s-1",
+                standard_name: Some("northward_sea_water_velocity"),
+            },
+            FieldDescription {
+                name: "h",
+                long_name: "free-surface height above the mean depth H (cell centres)",
+                units: "m",
+                standard_name: Some("sea_surface_height_above_mean_sea_level"),
+            },
+        ]
     }
 }

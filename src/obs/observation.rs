@@ -4,11 +4,13 @@ use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
 
-use crate::core::StateLayout;
+use crate::core::{PlaneGrid, StateLayout};
 use crate::error::{Error, Result};
 
-/// What an observation measures at its position p: h(x) = x(p) ("value"), x(p)² ("square")
-/// or |x(p)| ("abs"), with x(p) linearly interpolated between the neighbouring grid points.
+/// What an observation measures at its position p: h(x) = x(p) ("value"), x(p)² ("square"),
+/// |x(p)| ("abs"), or on a plane grid with a wind the wind speed √(u(p)² + v(p)²) ("speed"),
+/// with x(p) interpolated between the neighbouring grid points (linearly on a line, bilinearly
+/// on a plane).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ObservationKind {
@@ -18,31 +20,44 @@ pub enum ObservationKind {
     Square,
     /// h(x) = |x(p)|.
     Abs,
+    /// h(x) = √(u(p)² + v(p)²), the speed of the model's wind (u, v); the observation's
+    /// variable is ignored.
+    Speed,
 }
 
 impl ObservationKind {
-    /// All kinds, in the order of their integer codes (0, 1, 2) used in NetCDF files.
-    pub const ALL: [ObservationKind; 3] = [
+    /// All kinds, in the order of their integer codes (0, 1, 2, 3) used in NetCDF files.
+    pub const ALL: [ObservationKind; 4] = [
+        ObservationKind::Value,
+        ObservationKind::Square,
+        ObservationKind::Abs,
+        ObservationKind::Speed,
+    ];
+
+    /// The kinds that read a single variable (every kind but speed), usable on any grid.
+    pub const SCALAR: [ObservationKind; 3] = [
         ObservationKind::Value,
         ObservationKind::Square,
         ObservationKind::Abs,
     ];
 
-    /// The name used in files: "value", "square" or "abs".
+    /// The name used in files: "value", "square", "abs" or "speed".
     pub fn name(self) -> &'static str {
         match self {
             ObservationKind::Value => "value",
             ObservationKind::Square => "square",
             ObservationKind::Abs => "abs",
+            ObservationKind::Speed => "speed",
         }
     }
 
-    /// The integer code used in NetCDF files: value = 0, square = 1, abs = 2.
+    /// The integer code used in NetCDF files: value = 0, square = 1, abs = 2, speed = 3.
     pub fn code(self) -> i32 {
         match self {
             ObservationKind::Value => 0,
             ObservationKind::Square => 1,
             ObservationKind::Abs => 2,
+            ObservationKind::Speed => 3,
         }
     }
 
@@ -69,7 +84,7 @@ impl fmt::Display for ParseObservationKindError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "unknown observation kind '{}' (expected one of value, square, abs)",
+            "unknown observation kind '{}' (expected one of value, square, abs, speed)",
             self.text
         )
     }
@@ -80,7 +95,7 @@ impl std::error::Error for ParseObservationKindError {}
 impl FromStr for ObservationKind {
     type Err = ParseObservationKindError;
 
-    /// Parses "value", "square" or "abs" (exactly, lower case).
+    /// Parses "value", "square", "abs" or "speed" (exactly, lower case).
     fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
         Self::ALL
             .into_iter()
@@ -98,10 +113,13 @@ pub struct Observation {
     pub time: f64,
     /// The model step it belongs to, time / dt (an exact whole number of steps).
     pub step: usize,
-    /// Grid coordinate in [0, points): integer positions are grid points, fractional ones lie
-    /// between two points (on a periodic grid, positions above points − 1 lie between the
-    /// last point and point 0).
+    /// On a line of points: the grid coordinate in [0, points): integer positions are grid
+    /// points, fractional ones lie between two points (on a periodic grid, positions above
+    /// points − 1 lie between the last point and point 0). On a plane grid: x in metres,
+    /// 0 ≤ x < nx·dx.
     pub position: f64,
+    /// On a plane grid: y in metres, 0 ≤ y < ny·dy. None on a line of points.
+    pub y: Option<f64>,
     /// Index of the observed model variable (0 for single-variable models).
     pub variable: usize,
     /// What is measured at the position.
@@ -210,7 +228,9 @@ impl ObservationSet {
 
     /// Checks every observation against the layout: finite value, finite σ > 0,
     /// variable < layout.variables, 0 ≤ position < points (for a non-periodic grid
-    /// position ≤ points − 1), a finite time and (when `window_steps` is Some(L)) step ≤ L.
+    /// position ≤ points − 1) on a line, 0 ≤ x < nx·dx and 0 ≤ y < ny·dy on a plane, "speed"
+    /// only on a plane with a wind, a finite time and (when `window_steps` is Some(L))
+    /// step ≤ L.
     /// Errors name `source` and the observation's line (or its index when it has no line).
     pub fn validate(
         &self,
@@ -271,6 +291,36 @@ fn check_one(o: &Observation, layout: &StateLayout, window_steps: Option<usize>)
             layout.variables.saturating_sub(1)
         ));
     }
+    if let Some(message) = match layout.plane {
+        Some(plane) => check_plane_location(o, &plane),
+        None => check_line_location(o, layout),
+    } {
+        return Some(message);
+    }
+    if let Some(last) = window_steps {
+        if o.step > last {
+            return Some(format!(
+                "column time: time {} is step {}, after the end of the window (step {last})",
+                o.time, o.step
+            ));
+        }
+    }
+    None
+}
+
+/// What is wrong with the location or kind of observation `o` on a line of points.
+fn check_line_location(o: &Observation, layout: &StateLayout) -> Option<String> {
+    if o.y.is_some() {
+        return Some(
+            "column y: this model's grid is a line of points; give a position, not x and y"
+                .into(),
+        );
+    }
+    if o.kind == ObservationKind::Speed {
+        return Some(
+            "column kind: speed observations need a model with a wind on a plane grid".into(),
+        );
+    }
     let points = layout.points as f64;
     let p = o.position;
     let inside = if layout.periodic {
@@ -278,26 +328,43 @@ fn check_one(o: &Observation, layout: &StateLayout, window_steps: Option<usize>)
     } else {
         p >= 0.0 && p <= points - 1.0
     };
-    if !inside {
-        let range = if layout.periodic {
-            format!("0 ≤ position < {} on this periodic grid", layout.points)
-        } else {
-            format!(
-                "0 ≤ position ≤ {} on this grid of {} point{}",
-                layout.points.saturating_sub(1),
-                layout.points,
-                if layout.points == 1 { "" } else { "s" }
-            )
-        };
-        return Some(format!(
-            "column position: position {p} is outside the grid (need {range})"
-        ));
+    if inside {
+        return None;
     }
-    if let Some(last) = window_steps {
-        if o.step > last {
+    let range = if layout.periodic {
+        format!("0 ≤ position < {} on this periodic grid", layout.points)
+    } else {
+        format!(
+            "0 ≤ position ≤ {} on this grid of {} point{}",
+            layout.points.saturating_sub(1),
+            layout.points,
+            if layout.points == 1 { "" } else { "s" }
+        )
+    };
+    Some(format!(
+        "column position: position {p} is outside the grid (need {range})"
+    ))
+}
+
+/// What is wrong with the location or kind of observation `o` on a plane grid.
+fn check_plane_location(o: &Observation, plane: &PlaneGrid) -> Option<String> {
+    let Some(y) = o.y else {
+        return Some(
+            "column y: this model's grid is a plane; give x and y in metres, not a position"
+                .into(),
+        );
+    };
+    if o.kind == ObservationKind::Speed && plane.wind.is_none() {
+        return Some("column kind: speed observations need a model with a wind".into());
+    }
+    for (column, value, extent, n, d) in [
+        ("x", o.position, plane.width(), plane.nx, plane.dx),
+        ("y", y, plane.height(), plane.ny, plane.dy),
+    ] {
+        if !(value.is_finite() && value >= 0.0 && value < extent) {
             return Some(format!(
-                "column time: time {} is step {}, after the end of the window (step {last})",
-                o.time, o.step
+                "column {column}: {column} = {value} m is outside the domain (need 0 ≤ {column} \
+                 < {extent} m = {n} cells of {d} m)"
             ));
         }
     }

@@ -1,42 +1,53 @@
 //! Observation operators H with hand-written tangent-linear and adjoint.
 //!
-//! Observation i reads the state at its position by linear interpolation,
+//! Observation i reads the state at its position by interpolation,
 //!
-//!   s_i(x) = w0 · x_{j0} + w1 · x_{j1},   w0 = 1 − f, w1 = f,
+//!   s_i(x) = Σ_t w_t · x_{j_t},   Σ_t w_t = 1,
 //!
-//! where j0 is the grid point ⌊p⌋ of variable v, j1 the next one (point 0 after the last on a
-//! periodic grid) and f = p − ⌊p⌋; then applies its kind g: h_i(x) = g(s_i(x)) with
-//! g(s) = s, s² or |s|. The tangent linear is h_i'(x) δx = g'(s_i) s_i(δx) and the adjoint
-//! adds g'(s_i) δy to x̄_{j0} and x̄_{j1} with weights w0 and w1.
+//! linear between the two neighbouring points on a line (w = 1 − f, f with f = p − ⌊p⌋) and
+//! bilinear between the four surrounding points of the observed variable on a plane grid
+//! ([`PlaneGrid::bilinear`], which respects the variable's staggering); then applies its kind
+//! g: h_i(x) = g(s_i(x)) with g(s) = s, s² or |s|. The tangent linear is
+//! h_i'(x) δx = g'(s_i) s_i(δx) and the adjoint adds w_t g'(s_i) δy to x̄_{j_t}.
+//!
+//! A wind-speed observation interpolates both wind components, a = s_u(x) and b = s_v(x), and
+//! measures h = √(a² + b²); its tangent is (a δa + b δb) / h and its adjoint adds
+//! (a / h) δy to the u taps and (b / h) δy to the v taps (0 at h = 0, a subgradient).
 
-use crate::core::StateLayout;
+use crate::core::{PlaneGrid, StateLayout};
 use crate::error::Result;
 
-use super::observation::{ObservationKind, ObservationSet};
+use super::observation::{Observation, ObservationKind, ObservationSet};
+
+/// Interpolation weights: up to four (state index, weight) taps; unused taps have weight 0.
+type Taps = [(usize, f64); 4];
 
 /// The interpolation and kind of one observation.
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct Entry {
-    /// State index of the grid point at or below the position.
-    j0: usize,
-    /// State index of the next grid point (equal to `j0`, with `w1` = 0, for an integer
-    /// position).
-    j1: usize,
-    /// Weight of x_{j0}, 1 − f.
-    w0: f64,
-    /// Weight of x_{j1}, f.
-    w1: f64,
+    /// The interpolation of the observed variable (of u for a speed observation).
+    taps: Taps,
+    /// For a speed observation, the interpolation of v.
+    second: Taps,
     /// What is measured.
     kind: ObservationKind,
 }
 
-impl Entry {
-    /// s(x) = w0 x_{j0} + w1 x_{j1}.
-    #[inline]
-    fn interpolate(&self, x: &[f64]) -> f64 {
-        self.w0 * x[self.j0] + self.w1 * x[self.j1]
-    }
+/// s(x) = Σ_t w_t x_{j_t}.
+#[inline]
+fn interpolate(taps: &Taps, x: &[f64]) -> f64 {
+    taps.iter().map(|&(j, w)| w * x[j]).sum()
+}
 
+/// x̄_{j_t} += w_t · g for every tap.
+#[inline]
+fn scatter(taps: &Taps, g: f64, x_bar: &mut [f64]) {
+    for &(j, w) in taps {
+        x_bar[j] += w * g;
+    }
+}
+
+impl Entry {
     /// g'(s): 1 for value, 2s for square, sign(s) for abs with sign(0) = 0.
     #[inline]
     fn slope(&self, s: f64) -> f64 {
@@ -44,7 +55,16 @@ impl Entry {
             ObservationKind::Value => 1.0,
             ObservationKind::Square => 2.0 * s,
             ObservationKind::Abs => sign(s),
+            // Speed observations are handled as a pair of interpolations, never through g'.
+            ObservationKind::Speed => unreachable!("speed has no scalar slope"),
         }
+    }
+
+    /// The wind components (a, b) at the observation and the speed √(a² + b²).
+    #[inline]
+    fn wind(&self, x: &[f64]) -> (f64, f64, f64) {
+        let (a, b) = (interpolate(&self.taps, x), interpolate(&self.second, x));
+        (a, b, a.hypot(b))
     }
 }
 
@@ -79,37 +99,12 @@ impl ObservationOperator {
     /// [`crate::Error::InvalidArgument`] naming the observation's index and line).
     pub fn new(set: &ObservationSet, layout: &StateLayout) -> Result<Self> {
         set.check(layout, None).map_err(|p| p.in_set())?;
-        let points = layout.points;
         let entries = set
             .as_slice()
             .iter()
-            .map(|o| {
-                let base = o.variable * points;
-                let floor = o.position.floor();
-                let fraction = o.position - floor;
-                // 0 ≤ floor ≤ points − 1 after the check above.
-                let p0 = (floor as usize).min(points - 1);
-                let j0 = base + p0;
-                if fraction == 0.0 {
-                    Entry {
-                        j0,
-                        j1: j0,
-                        w0: 1.0,
-                        w1: 0.0,
-                        kind: o.kind,
-                    }
-                } else {
-                    // A fractional position lies below points − 1 on a non-periodic grid, so
-                    // p0 + 1 == points only happens on a periodic one: wrap to point 0.
-                    let p1 = if p0 + 1 == points { 0 } else { p0 + 1 };
-                    Entry {
-                        j0,
-                        j1: base + p1,
-                        w0: 1.0 - fraction,
-                        w1: fraction,
-                        kind: o.kind,
-                    }
-                }
+            .map(|o| match layout.plane {
+                Some(plane) => plane_entry(o, &plane, layout.points),
+                None => line_entry(o, layout),
             })
             .collect();
         Ok(Self {
@@ -133,40 +128,103 @@ impl ObservationOperator {
         self.state_len
     }
 
-    /// h_i(x) = g(s_i(x)) with s_i the interpolation and g the kind (s, s² or |s|).
+    /// h_i(x) = g(s_i(x)) with s_i the interpolation and g the kind (s, s² or |s|), or the
+    /// wind speed √(a² + b²).
     #[inline]
     pub fn apply(&self, i: usize, x: &[f64]) -> f64 {
         let e = &self.entries[i];
-        let s = e.interpolate(x);
         match e.kind {
-            ObservationKind::Value => s,
-            ObservationKind::Square => s * s,
-            ObservationKind::Abs => s.abs(),
+            ObservationKind::Value => interpolate(&e.taps, x),
+            ObservationKind::Square => interpolate(&e.taps, x).powi(2),
+            ObservationKind::Abs => interpolate(&e.taps, x).abs(),
+            ObservationKind::Speed => e.wind(x).2,
         }
     }
 
     /// Tangent linear: h_i'(x) δx = g'(s_i(x)) · s_i(δx), with g' = 1, 2s or sign(s)
-    /// (sign(0) = 0).
+    /// (sign(0) = 0); for speed (a δa + b δb) / √(a² + b²) (0 at zero wind).
     #[inline]
     pub fn apply_tl(&self, i: usize, x: &[f64], dx: &[f64]) -> f64 {
         let e = &self.entries[i];
-        let ds = e.interpolate(dx);
         match e.kind {
-            ObservationKind::Value => ds,
-            _ => e.slope(e.interpolate(x)) * ds,
+            ObservationKind::Value => interpolate(&e.taps, dx),
+            ObservationKind::Speed => {
+                let (a, b, speed) = e.wind(x);
+                if speed == 0.0 {
+                    0.0
+                } else {
+                    (a * interpolate(&e.taps, dx) + b * interpolate(&e.second, dx)) / speed
+                }
+            }
+            _ => e.slope(interpolate(&e.taps, x)) * interpolate(&e.taps, dx),
         }
     }
 
-    /// Adjoint: x̄ += h_i'(x)ᵀ δy, that is x̄_{j0} += w0 g'(s_i) δy and
-    /// x̄_{j1} += w1 g'(s_i) δy.
+    /// Adjoint: x̄ += h_i'(x)ᵀ δy, that is x̄_{j_t} += w_t g'(s_i) δy for every tap (for speed,
+    /// (a / h) δy on the u taps and (b / h) δy on the v taps).
     #[inline]
     pub fn apply_ad(&self, i: usize, x: &[f64], dy: f64, x_bar: &mut [f64]) {
         let e = &self.entries[i];
-        let g = match e.kind {
-            ObservationKind::Value => dy,
-            _ => e.slope(e.interpolate(x)) * dy,
-        };
-        x_bar[e.j0] += e.w0 * g;
-        x_bar[e.j1] += e.w1 * g;
+        match e.kind {
+            ObservationKind::Value => scatter(&e.taps, dy, x_bar),
+            ObservationKind::Speed => {
+                let (a, b, speed) = e.wind(x);
+                if speed != 0.0 {
+                    scatter(&e.taps, a / speed * dy, x_bar);
+                    scatter(&e.second, b / speed * dy, x_bar);
+                }
+            }
+            _ => scatter(&e.taps, e.slope(interpolate(&e.taps, x)) * dy, x_bar),
+        }
+    }
+}
+
+/// The entry of an observation on a line of points (checked to fit `layout`).
+fn line_entry(o: &Observation, layout: &StateLayout) -> Entry {
+    let points = layout.points;
+    let base = o.variable * points;
+    let floor = o.position.floor();
+    let fraction = o.position - floor;
+    // 0 ≤ floor ≤ points − 1 after the check.
+    let p0 = (floor as usize).min(points - 1);
+    let j0 = base + p0;
+    // A fractional position lies below points − 1 on a non-periodic grid, so p0 + 1 == points
+    // only happens on a periodic one: wrap to point 0. An integer position uses one point.
+    let j1 = if fraction == 0.0 {
+        j0
+    } else if p0 + 1 == points {
+        base
+    } else {
+        j0 + 1
+    };
+    Entry {
+        taps: [(j0, 1.0 - fraction), (j1, fraction), (j0, 0.0), (j0, 0.0)],
+        second: [(j0, 0.0); 4],
+        kind: o.kind,
+    }
+}
+
+/// The entry of an observation on a plane grid (checked to fit it): bilinear taps of the
+/// observed variable, or of u and v for a speed observation.
+fn plane_entry(o: &Observation, plane: &PlaneGrid, points: usize) -> Entry {
+    let y = o.y.unwrap_or(0.0);
+    let taps_of = |variable: usize| {
+        let mut taps = plane.bilinear(variable, o.position, y);
+        for t in &mut taps {
+            t.0 += variable * points;
+        }
+        taps
+    };
+    match (o.kind, plane.wind) {
+        (ObservationKind::Speed, Some((u, v))) => Entry {
+            taps: taps_of(u),
+            second: taps_of(v),
+            kind: o.kind,
+        },
+        _ => Entry {
+            taps: taps_of(o.variable),
+            second: [(0, 0.0); 4],
+            kind: o.kind,
+        },
     }
 }
