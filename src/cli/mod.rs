@@ -19,6 +19,7 @@ use crate::experiment::observe::{run_observe, ObserveRequest};
 use crate::experiment::results::WindowSummary;
 use crate::experiment::rnn_gradient::{run_rnn_gradient, LossMode, RnnGradientRequest};
 use crate::experiment::rnn_train::{run_rnn_train, RnnTrainRequest, TrainData};
+use crate::experiment::twin_window::{load_network, run_twin, TwinRequest};
 use crate::io::experiment_config::{LoadedExperiment, ParameterConfig};
 use crate::io::model_config::ModelConfig;
 
@@ -63,6 +64,12 @@ enum Command {
     /// Example: fourdvar cycle --config experiments/lorenz96_cycle.toml --windows 1000 --out
     /// cycle.nc
     Cycle(CycleArgs),
+    /// A twin experiment over one 4D-Var window: a truth run by the model, observations of it
+    /// drawn through a network, a background drawn around the truth with covariance B, the
+    /// analysis, and RMSE against the truth (per variable for shallow water).
+    ///
+    /// Example: fourdvar twin --config experiments/shallow_water_twin.toml --out twin.nc
+    Twin(TwinArgs),
     /// The default twin experiment, built in: Lorenz-96, one 20-step window, half of the
     /// sites observed every other step. Writes demo.nc and prints a summary.
     Demo(DemoArgs),
@@ -334,6 +341,21 @@ struct CycleArgs {
 }
 
 #[derive(Debug, Args)]
+struct TwinArgs {
+    /// Output NetCDF file (written atomically).
+    #[arg(long, value_name = "FILE.nc", default_value = "twin.nc")]
+    out: PathBuf,
+    /// Model configuration (default: the experiment file's `model`).
+    #[arg(long, value_name = "FILE")]
+    model: Option<PathBuf>,
+    /// Observation network (default: the experiment file's `network`).
+    #[arg(long, value_name = "FILE")]
+    network: Option<PathBuf>,
+    #[command(flatten)]
+    common: AssimilationArgs,
+}
+
+#[derive(Debug, Args)]
 struct DemoArgs {
     /// Output NetCDF file.
     #[arg(long, value_name = "FILE.nc", default_value = "demo.nc")]
@@ -585,17 +607,18 @@ fn run(cli: Cli, args: &[OsString]) -> Result<i32> {
             let experiment = a.common.experiment()?;
             let c = &experiment.config;
             let settings = AssimilationSettings::from_config(c)?;
-            let from_file = |flag: Option<PathBuf>, key: &Option<PathBuf>, name: &str| {
-                flag.or_else(|| key.as_ref().map(|p| experiment.resolve(p)))
-                    .ok_or_else(|| {
-                        crate::Error::invalid(
-                            format!("--{name}"),
-                            format!("give --{name} or set `{name}` in the experiment file"),
-                        )
-                    })
-            };
-            let model = ModelConfig::load(&from_file(a.model, &c.model, "model")?)?;
-            let network = from_file(a.network, &c.network, "network")?;
+            let model = ModelConfig::load(&from_experiment(
+                &experiment,
+                a.model,
+                &experiment.config.model,
+                "model",
+            )?)?;
+            let network = from_experiment(
+                &experiment,
+                a.network,
+                &experiment.config.network,
+                "network",
+            )?;
             let window = settings.window_steps;
             let summary = run_cycle(&CycleRequest {
                 model,
@@ -631,6 +654,37 @@ fn run(cli: Cli, args: &[OsString]) -> Result<i32> {
                     summary.mean_iterations, summary.wall_time_seconds
                 );
             }
+            Ok(0)
+        }
+        Command::Twin(a) => {
+            let experiment = a.common.experiment()?;
+            let model = ModelConfig::load(&from_experiment(
+                &experiment,
+                a.model,
+                &experiment.config.model,
+                "model",
+            )?)?;
+            let network_path = from_experiment(
+                &experiment,
+                a.network,
+                &experiment.config.network,
+                "network",
+            )?;
+            let (network, network_text) = load_network(&network_path)?;
+            let summary = run_twin(&TwinRequest {
+                title: format!(
+                    "fourdvar twin experiment, one 4D-Var window ({})",
+                    model.path.display()
+                ),
+                model,
+                experiment,
+                network,
+                network_path,
+                network_text,
+                out: a.out.clone(),
+                history: history(args),
+            })?;
+            print_window(&summary, a.common.json, &a.out);
             Ok(0)
         }
         Command::Demo(a) => {
@@ -713,6 +767,23 @@ fn run(cli: Cli, args: &[OsString]) -> Result<i32> {
 }
 
 /// Prints a window summary as text or JSON.
+/// The file given by flag `--{name}`, or else by the experiment file's key `name` (resolved
+/// against the experiment file's folder).
+fn from_experiment(
+    experiment: &LoadedExperiment,
+    flag: Option<PathBuf>,
+    key: &Option<PathBuf>,
+    name: &str,
+) -> Result<PathBuf> {
+    flag.or_else(|| key.as_ref().map(|p| experiment.resolve(p)))
+        .ok_or_else(|| {
+            crate::Error::invalid(
+                format!("--{name}"),
+                format!("give --{name} or set `{name}` in the experiment file"),
+            )
+        })
+}
+
 fn print_window(summary: &WindowSummary, json: bool, out: &std::path::Path) {
     if json {
         println!("{}", serde_json::to_string(summary).unwrap_or_default());

@@ -199,6 +199,7 @@ pub fn analyse_window<M: Dynamics + ModelInfo + Clone>(
                 &t[..window],
             )
         }),
+        &model.layout(),
     );
     let analysis_parameters = problem.model_at(&outcome.control).params();
     Ok(WindowResult {

@@ -16,3 +16,4 @@ pub mod rnn_analysis;
 pub mod rnn_gradient;
 pub mod rnn_train;
 pub mod twin;
+pub mod twin_window;

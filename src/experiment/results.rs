@@ -94,6 +94,8 @@ pub struct WindowSummary {
     pub rmse_background: Option<f64>,
     /// RMSE of the analysis trajectory against the truth (None without truth).
     pub rmse_analysis: Option<f64>,
+    /// Background and analysis RMSE per variable (multi-variable models in twin experiments).
+    pub variable_rmse: Vec<crate::var::diagnostics::VariableRmse>,
     /// Mean of y − H(x_b).
     pub omb_mean: f64,
     /// Standard deviation of y − H(x_b).
@@ -133,6 +135,7 @@ impl WindowSummary {
             converged: r.outcome.converged,
             rmse_background: d.rmse_background,
             rmse_analysis: d.rmse_analysis,
+            variable_rmse: d.variable_rmse.clone(),
             omb_mean: d.background_departures.mean,
             omb_std: d.background_departures.std,
             oma_mean: d.analysis_departures.mean,
@@ -178,6 +181,15 @@ impl WindowSummary {
         if let (Some(b), Some(a)) = (self.rmse_background, self.rmse_analysis) {
             s += &format!(
                 "  RMSE against the truth over the window: background {b:.4}, analysis {a:.4}\n"
+            );
+        }
+        for v in &self.variable_rmse {
+            s += &format!(
+                "    {}: background {:.4}, analysis {:.4} ({:.0} % of the background error)\n",
+                v.name,
+                v.background,
+                v.analysis,
+                100.0 * v.analysis / v.background
             );
         }
         for (name, value) in &self.parameters {

@@ -1,6 +1,8 @@
 //! Analysis diagnostics: errors against the truth in twin experiments, observation-minus-
 //! background and observation-minus-analysis statistics, and the χ² test J_min/p ≈ ½.
 
+use crate::core::StateLayout;
+
 /// Mean and standard deviation of a set of departures y − H(x).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct DepartureStatistics {
@@ -32,6 +34,33 @@ pub fn rmse(a: &[f64], b: &[f64]) -> f64 {
     (a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum::<f64>() / n).sqrt()
 }
 
+/// Background and analysis RMSE of one prognostic variable against the truth.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct VariableRmse {
+    /// The variable's name ("h", "u", ... on a plane grid; "variable k" otherwise).
+    pub name: String,
+    /// RMSE of the background trajectory over the window.
+    pub background: f64,
+    /// RMSE of the analysis trajectory over the window.
+    pub analysis: f64,
+}
+
+/// RMSE of each variable block of `layout` between trajectories `a` and `b` (row-major, each
+/// row one state of `layout.len()` values): √(Σ over rows and the block's points / count).
+pub fn rmse_by_variable(a: &[f64], b: &[f64], layout: &StateLayout) -> Vec<f64> {
+    let (n, points) = (layout.len(), layout.points);
+    (0..layout.variables)
+        .map(|v| {
+            let block = |x: &[f64]| -> Vec<f64> {
+                x.chunks_exact(n)
+                    .flat_map(|row| row[v * points..(v + 1) * points].iter().copied())
+                    .collect()
+            };
+            rmse(&block(a), &block(b))
+        })
+        .collect()
+}
+
 /// The diagnostics of one analysis.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AnalysisDiagnostics {
@@ -39,6 +68,9 @@ pub struct AnalysisDiagnostics {
     pub rmse_background: Option<f64>,
     /// RMSE of the analysis trajectory against the truth over the window, if known.
     pub rmse_analysis: Option<f64>,
+    /// Background and analysis RMSE per variable (models with more than one variable, when
+    /// the truth is known; empty otherwise).
+    pub variable_rmse: Vec<VariableRmse>,
     /// y − H(x_b) statistics.
     pub background_departures: DepartureStatistics,
     /// y − H(x_a) statistics.
@@ -50,12 +82,14 @@ pub struct AnalysisDiagnostics {
 
 impl AnalysisDiagnostics {
     /// Diagnostics from the departures, the final cost and (in twin experiments) the
-    /// background, analysis and true trajectories over the window.
+    /// background, analysis and true trajectories over the window, whose states are laid out
+    /// as `layout` says.
     pub fn new(
         background_departures: &[f64],
         analysis_departures: &[f64],
         final_cost: f64,
         trajectories: Option<(&[f64], &[f64], &[f64])>,
+        layout: &StateLayout,
     ) -> Self {
         let (rmse_background, rmse_analysis) = match trajectories {
             Some((background, analysis, truth)) => {
@@ -63,9 +97,27 @@ impl AnalysisDiagnostics {
             }
             None => (None, None),
         };
+        let variable_rmse = match trajectories {
+            Some((background, analysis, truth)) if layout.variables > 1 => {
+                let b = rmse_by_variable(background, truth, layout);
+                let a = rmse_by_variable(analysis, truth, layout);
+                (0..layout.variables)
+                    .map(|v| VariableRmse {
+                        name: match layout.plane {
+                            Some(plane) => plane.variables[v].name.to_string(),
+                            None => format!("variable {v}"),
+                        },
+                        background: b[v],
+                        analysis: a[v],
+                    })
+                    .collect()
+            }
+            _ => Vec::new(),
+        };
         Self {
             rmse_background,
             rmse_analysis,
+            variable_rmse,
             background_departures: DepartureStatistics::of(background_departures),
             analysis_departures: DepartureStatistics::of(analysis_departures),
             cost_per_observation: final_cost / background_departures.len().max(1) as f64,
