@@ -89,7 +89,7 @@ impl ModelTask for Demo<'_> {
             self.history,
             self.model_text.into(),
             self.experiment.text.clone(),
-        );
+        )?;
         meta.texts
             .push(("observation_network".into(), DEMO_NETWORK.into()));
         write_window(self.out, meta, &result, &observations, Some(&twin.truth))?;
