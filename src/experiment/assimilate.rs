@@ -69,7 +69,7 @@ impl ModelTask for Assimilate<'_> {
         all.validate(&layout, Some(window_steps), &req.observations)?;
         let total = window_steps + req.settings.forecast_steps;
         let truth = match &req.truth {
-            Some(path) => Some(truth_over(path, n, total)?),
+            Some(path) => Some(truth_over(path, &layout, total)?),
             None => None,
         };
         let covariance = Arc::new(background_covariance(&model, &req.settings.background)?);
@@ -88,7 +88,7 @@ impl ModelTask for Assimilate<'_> {
             req.history.clone(),
             req.model.text.clone(),
             req.experiment_text.clone(),
-        );
+        )?;
         meta.texts
             .push(("minimizer".into(), req.settings.minimizer.name().into()));
         write_window(&req.out, meta, &result, &all, truth.as_deref())?;
@@ -102,8 +102,14 @@ impl ModelTask for Assimilate<'_> {
 }
 
 /// The true states at steps 0..=steps from a trajectory file, in step order.
-fn truth_over(path: &std::path::Path, n: usize, steps: usize) -> Result<Vec<f64>> {
+fn truth_over(
+    path: &std::path::Path,
+    layout: &crate::core::StateLayout,
+    steps: usize,
+) -> Result<Vec<f64>> {
+    let n = layout.len();
     let t = read_trajectory(path, None)?;
+    t.check_fields(path, layout)?;
     if t.n != n {
         return Err(Error::input(
             path,

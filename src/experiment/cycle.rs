@@ -191,7 +191,7 @@ impl ModelTask for Cycle<'_> {
             req.history.clone(),
             req.model.text.clone(),
             req.experiment_text.clone(),
-        );
+        )?;
         meta.numbers.extend([
             ("window_steps".to_string(), window as f64),
             ("window_shift_steps".to_string(), shift as f64),

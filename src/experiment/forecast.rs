@@ -1,4 +1,5 @@
-//! A forecast: spin up (optionally), run the model, write the trajectory as CF-NetCDF.
+//! A forecast: spin up (optionally), run the model, write the trajectory as CF-NetCDF (for
+//! a model on a plane, each field on its own staggered grid).
 
 use std::path::PathBuf;
 
@@ -6,7 +7,8 @@ use crate::core::{integrate, Dynamics};
 use crate::error::{Error, Result};
 use crate::io::atomic_output::AtomicOutput;
 use crate::io::model_config::{ModelConfig, ModelTask};
-use crate::io::netcdf_trajectory::{write_trajectory, TrajectoryMetadata};
+use crate::io::netcdf_trajectory::{write_plane_trajectory, write_trajectory, TrajectoryMetadata};
+use crate::io::plane_fields::PlaneFields;
 use crate::io::state_file::read_state;
 use crate::models::ModelInfo;
 
@@ -155,7 +157,14 @@ impl ModelTask for Forecast<'_> {
             variable_long_name: model.variable_long_name(),
             variable_units: "1".into(),
         };
-        write_trajectory(&request.out, &meta, &steps, &times, &states)?;
+        // A model on a plane gets each field on its own staggered grid; a model on a line of
+        // points gets its state on one dimension.
+        match PlaneFields::from_layout(&model.layout(), model.fields())? {
+            Some(grid) => {
+                write_plane_trajectory(&request.out, &meta, &grid, &steps, &times, &states)?
+            }
+            None => write_trajectory(&request.out, &meta, &steps, &times, &states)?,
+        }
 
         let mean = last.iter().sum::<f64>() / n as f64;
         let var = last.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n as f64;

@@ -92,6 +92,7 @@ pub fn run_observe(request: &ObserveRequest) -> Result<ObserveSummary> {
     let (layout, dt) = config.run(LayoutOf)?;
 
     let truth = read_trajectory(truth_path, None)?;
+    truth.check_fields(truth_path, &layout)?;
     if truth.n != layout.len() {
         return Err(Error::input(
             truth_path,

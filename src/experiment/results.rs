@@ -6,20 +6,23 @@ use std::path::Path;
 use crate::core::Dynamics;
 use crate::error::Result;
 use crate::io::analysis_file::{write_analysis, AnalysisContent, ResultMetadata};
+use crate::io::plane_fields::PlaneFields;
 use crate::models::ModelInfo;
 use crate::obs::ObservationSet;
 
 use super::assimilation::WindowResult;
 
-/// The metadata of a result file for `model`.
+/// The metadata of a result file for `model`: a model on a plane (see
+/// [`ModelInfo::layout`]) gets its trajectories written field by field on the staggered grid,
+/// described by [`ModelInfo::fields`]. Fields that do not match the plane are an error.
 pub fn result_metadata<M: Dynamics + ModelInfo>(
     model: &M,
     title: String,
     history: String,
     model_configuration: String,
     experiment_configuration: String,
-) -> ResultMetadata {
-    ResultMetadata {
+) -> Result<ResultMetadata> {
+    Ok(ResultMetadata {
         title,
         history,
         model_configuration,
@@ -28,9 +31,11 @@ pub fn result_metadata<M: Dynamics + ModelInfo>(
         state_long_name: model.state_long_name(),
         state_coordinate: model.state_coordinate(),
         dt: model.time_step(),
+        time_units: model.time_units().into(),
+        plane: PlaneFields::from_layout(&model.layout(), model.fields())?,
         numbers: Vec::new(),
         texts: Vec::new(),
-    }
+    })
 }
 
 /// Writes the NetCDF file of one analysed window: `meta` gains the stop reason.

@@ -1,5 +1,43 @@
 //! CF-1.10 NetCDF files of assimilation results: one analysis window (`assimilate`, `demo`)
 //! or a cycled experiment (`cycle`). Written atomically.
+//!
+//! For a model on a line of points (Lorenz-96 with 40 sites), an analysis file reads
+//! (`ncdump -h`, abridged):
+//!
+//! ```text
+//! dimensions:
+//!     time = 31 ; site = 40 ; obs = 300 ; iteration = 25 ;
+//! variables:
+//!     double time(time) ; int step(time) ; int in_window(time) ; double site(site) ;
+//!     double background(time, site) ; double analysis(time, site) ; double truth(time, site) ;
+//!     double obs_time(obs) ; obs_position(obs) ; int obs_variable(obs) ; double obs_value(obs) ;
+//!     double obs_sigma(obs) ; obs_minus_background(obs) ; obs_minus_analysis(obs) ;
+//!     int iteration(iteration) ; double cost(iteration) ; background_cost(iteration) ;
+//!     double observation_cost(iteration) ; gradient_norm(iteration) ;
+//! ```
+//!
+//! For a model on a plane ([`ResultMetadata::plane`]), each trajectory is written field by
+//! field on the field's own staggered grid instead of on `site` (see
+//! [`crate::io::plane_fields`]); shallow water on 8 × 6 cells:
+//!
+//! ```text
+//! dimensions:
+//!     time = 31 ; y = 6 ; x = 8 ; y_v = 6 ; x_u = 8 ; obs = ... ; iteration = ... ;
+//! variables:
+//!     double y(y), x(x), y_v(y_v), x_u(x_u) ;   // units "m", projection_*_coordinate, axis
+//!     double u_background(time, y, x_u) ; v_background(time, y_v, x) ; h_background(time, y, x) ;
+//!     double u_analysis(time, y, x_u) ;   v_analysis(time, y_v, x) ;   h_analysis(time, y, x) ;
+//!     double u_truth(time, y, x_u) ;      v_truth(time, y_v, x) ;      h_truth(time, y, x) ;
+//!     // each with the field's units and standard_name; long_name e.g.
+//!     // "sea surface height ..., analysis trajectory"
+//!     double obs_x(obs), obs_y(obs) ;     // units "m", instead of obs_position
+//!     // obs_value, obs_sigma and the departures in the observed field's units
+//!     ... other obs and iteration variables as above ...
+//! // global attributes: ..., grid_staggering = "Arakawa C-grid on ..."
+//! ```
+//!
+//! A cycle file holds `analysis_end(cycle, site)` and `truth_end(cycle, site)`, or on a plane
+//! `<field>_analysis_end(cycle, y…, x…)` and `<field>_truth_end(cycle, y…, x…)`.
 
 use std::path::Path;
 
@@ -7,7 +45,8 @@ use netcdf::FileMut;
 
 use crate::error::{Error, Result};
 use crate::io::atomic_output::AtomicOutput;
-use crate::obs::ObservationSet;
+use crate::io::plane_fields::PlaneFields;
+use crate::obs::{Observation, ObservationKind, ObservationSet};
 use crate::var::IterationRecord;
 
 /// Names, units and provenance shared by the result files.
@@ -29,10 +68,26 @@ pub struct ResultMetadata {
     pub state_coordinate: Vec<f64>,
     /// Model time step.
     pub dt: f64,
+    /// `units` of model time: "1" for nondimensional time, "s" for seconds.
+    pub time_units: String,
+    /// The plane grid and field descriptions of a model on a plane: its trajectories are then
+    /// written field by field on the staggered grid instead of on the state dimension.
+    pub plane: Option<PlaneFields>,
     /// Extra numeric global attributes.
     pub numbers: Vec<(String, f64)>,
     /// Extra text global attributes.
     pub texts: Vec<(String, String)>,
+}
+
+impl ResultMetadata {
+    /// Values per model state: the plane's fields times cells, or the length of the state
+    /// coordinate.
+    pub fn state_len(&self) -> usize {
+        match &self.plane {
+            Some(plane) => plane.state_len(),
+            None => self.state_coordinate.len(),
+        }
+    }
 }
 
 /// The content of one analysis window.
@@ -85,7 +140,54 @@ fn add_i32(
     Ok(())
 }
 
-/// Global attributes, the time and state coordinates.
+/// Writes `states` (records × state length) as `name(record_dim, state)`, or on a plane as
+/// one variable `<field>_<name>` per field on its staggered grid; `long_name` is `what`
+/// (after the field's own on a plane).
+fn add_states(
+    file: &mut FileMut,
+    meta: &ResultMetadata,
+    record_dim: &str,
+    name: &str,
+    states: &[f64],
+    what: &str,
+) -> netcdf::Result<()> {
+    match &meta.plane {
+        Some(plane) => plane.put_fields(file, record_dim, states, &format!("_{name}"), Some(what)),
+        None => add_f64(
+            file,
+            name,
+            &[record_dim, meta.state_dimension.as_str()],
+            states,
+            what,
+            "1",
+        ),
+    }
+}
+
+/// The units of the observed values: "1" on a line of points (nondimensional models); on a
+/// plane, the units of the observed field (of the wind for speed observations, squared for
+/// squared observations) if all observations share them, else `None`.
+fn observation_units(meta: &ResultMetadata, obs: &[Observation]) -> Option<String> {
+    let Some(plane) = &meta.plane else {
+        return Some("1".to_string());
+    };
+    let field = |k: usize| plane.fields().get(k).map(|f| f.units);
+    let units_of = |o: &Observation| match o.kind {
+        ObservationKind::Value | ObservationKind::Abs => field(o.variable).map(String::from),
+        ObservationKind::Square => field(o.variable).map(|u| format!("({u})^2")),
+        ObservationKind::Speed => plane
+            .plane()
+            .wind
+            .and_then(|(u, _)| field(u))
+            .map(String::from),
+    };
+    let first = units_of(obs.first()?)?;
+    obs.iter()
+        .all(|o| units_of(o).as_deref() == Some(first.as_str()))
+        .then_some(first)
+}
+
+/// Global attributes, the time and state coordinates (or the plane's coordinates).
 fn start_file(
     path: &Path,
     meta: &ResultMetadata,
@@ -113,35 +215,43 @@ fn start_file(
         file.add_attribute(name, value.as_str())?;
     }
     file.add_dimension(time_name, times.len())?;
-    let dim = meta.state_dimension.as_str();
-    file.add_dimension(dim, meta.state_coordinate.len())?;
+    if meta.plane.is_none() {
+        file.add_dimension(&meta.state_dimension, meta.state_coordinate.len())?;
+    }
     {
         let mut t = file.add_variable::<f64>(time_name, &[time_name])?;
         t.put_attribute(
             "long_name",
             "model time since the start of the first window",
         )?;
-        // Nondimensional model time: no CF time standard_name, which needs "<unit> since".
-        t.put_attribute("units", "1")?;
+        // Model time has no calendar epoch: no CF time standard_name, which needs
+        // "<unit> since <epoch>".
+        t.put_attribute("units", meta.time_units.as_str())?;
         t.put_attribute("axis", "T")?;
         t.put_values(times, ..)?;
     }
-    {
-        let mut c = file.add_variable::<f64>(dim, &[dim])?;
-        c.put_attribute("long_name", meta.state_long_name.as_str())?;
-        c.put_attribute("units", "1")?;
-        c.put_attribute("axis", "X")?;
-        c.put_values(&meta.state_coordinate, ..)?;
+    match &meta.plane {
+        Some(plane) => plane.define_coordinates(&mut file)?,
+        None => {
+            let dim = meta.state_dimension.as_str();
+            let mut c = file.add_variable::<f64>(dim, &[dim])?;
+            c.put_attribute("long_name", meta.state_long_name.as_str())?;
+            c.put_attribute("units", "1")?;
+            c.put_attribute("axis", "X")?;
+            c.put_values(&meta.state_coordinate, ..)?;
+        }
     }
     Ok(file)
 }
 
-/// Writes one analysis window: trajectories on (time, state), observations with their
-/// departures on `obs`, and the minimisation on `iteration`.
+/// Writes one analysis window: trajectories on (time, state) (on a plane: per field on
+/// (time, y…, x…), named `<field>_background`, `<field>_analysis`, `<field>_truth`),
+/// observations with their departures on `obs`, and the minimisation on `iteration`.
 pub fn write_analysis(path: &Path, meta: &ResultMetadata, content: &AnalysisContent) -> Result<()> {
-    let n = meta.state_coordinate.len();
+    let n = meta.state_len();
     let records = content.analysis.len() / n.max(1);
-    if content.background.len() != records * n
+    if content.analysis.len() != records * n
+        || content.background.len() != records * n
         || content.truth.is_some_and(|t| t.len() != records * n)
         || content.background_departures.len() != content.observations.len()
         || content.analysis_departures.len() != content.observations.len()
@@ -179,31 +289,30 @@ fn write_analysis_netcdf(
         v.put_attribute("flag_meanings", "forecast window")?;
         v.put_values(&in_window, ..)?;
     }
-    let dims = ["time", meta.state_dimension.as_str()];
-    add_f64(
+    add_states(
         &mut file,
+        meta,
+        "time",
         "background",
-        &dims,
         c.background,
         "background trajectory",
-        "1",
     )?;
-    add_f64(
+    add_states(
         &mut file,
+        meta,
+        "time",
         "analysis",
-        &dims,
         c.analysis,
         "analysis trajectory",
-        "1",
     )?;
     if let Some(truth) = c.truth {
-        add_f64(
+        add_states(
             &mut file,
+            meta,
+            "time",
             "truth",
-            &dims,
             truth,
             "true trajectory (twin experiment)",
-            "1",
         )?;
     }
 
@@ -217,16 +326,37 @@ fn write_analysis_netcdf(
         &["obs"],
         &column(&|o| o.time),
         "observation time",
-        "1",
+        &meta.time_units,
     )?;
-    add_f64(
-        &mut file,
-        "obs_position",
-        &["obs"],
-        &column(&|o| o.position),
-        "observation position (grid coordinate)",
-        "1",
-    )?;
+    match &meta.plane {
+        None => add_f64(
+            &mut file,
+            "obs_position",
+            &["obs"],
+            &column(&|o| o.position),
+            "observation position (grid coordinate)",
+            "1",
+        )?,
+        Some(_) => {
+            // On a plane an observation's position is x in metres, with y beside it.
+            add_f64(
+                &mut file,
+                "obs_x",
+                &["obs"],
+                &column(&|o| o.position),
+                "observation x",
+                "m",
+            )?;
+            add_f64(
+                &mut file,
+                "obs_y",
+                &["obs"],
+                &column(&|o| o.y.unwrap_or(f64::NAN)),
+                "observation y",
+                "m",
+            )?;
+        }
+    }
     let variables: Vec<i32> = obs.iter().map(|o| o.variable as i32).collect();
     add_i32(
         &mut file,
@@ -235,38 +365,41 @@ fn write_analysis_netcdf(
         &variables,
         "observed variable index",
     )?;
-    add_f64(
-        &mut file,
-        "obs_value",
-        &["obs"],
-        &column(&|o| o.value),
-        "observed value y",
-        "1",
-    )?;
-    add_f64(
-        &mut file,
-        "obs_sigma",
-        &["obs"],
-        &column(&|o| o.sigma),
-        "observation error standard deviation",
-        "1",
-    )?;
-    add_f64(
-        &mut file,
-        "obs_minus_background",
-        &["obs"],
-        c.background_departures,
-        "observation minus background, y - H(x_b)",
-        "1",
-    )?;
-    add_f64(
-        &mut file,
-        "obs_minus_analysis",
-        &["obs"],
-        c.analysis_departures,
-        "observation minus analysis, y - H(x_a)",
-        "1",
-    )?;
+    let units = observation_units(meta, obs);
+    let observed = [
+        ("obs_value", column(&|o| o.value), "observed value y"),
+        (
+            "obs_sigma",
+            column(&|o| o.sigma),
+            "observation error standard deviation",
+        ),
+        (
+            "obs_minus_background",
+            c.background_departures.to_vec(),
+            "observation minus background, y - H(x_b)",
+        ),
+        (
+            "obs_minus_analysis",
+            c.analysis_departures.to_vec(),
+            "observation minus analysis, y - H(x_a)",
+        ),
+    ];
+    for (name, values, long_name) in observed {
+        match &units {
+            Some(units) => add_f64(&mut file, name, &["obs"], &values, long_name, units)?,
+            None => {
+                let mut v = file.add_variable::<f64>(name, &["obs"])?;
+                v.put_attribute("long_name", long_name)?;
+                v.put_attribute(
+                    "comment",
+                    "units differ between observations: those of the observed field (see \
+                     obs_variable and the units of the field variables), squared for \
+                     squared observations",
+                )?;
+                v.put_values(&values, ..)?;
+            }
+        }
+    }
 
     let it = c.iterations;
     file.add_dimension("iteration", it.len())?;
@@ -336,8 +469,27 @@ pub struct CycleContent<'a> {
 }
 
 /// Writes a cycled experiment: per-window RMSE and minimisation statistics on `cycle`, and
-/// the analysis and truth at each window's end on (cycle, state).
+/// the analysis and truth at each window's end on (cycle, state) (on a plane: per field,
+/// `<field>_analysis_end` and `<field>_truth_end` on (cycle, y…, x…)).
 pub fn write_cycle(path: &Path, meta: &ResultMetadata, c: &CycleContent) -> Result<()> {
+    let windows = c.window_start_times.len();
+    let per_window = [
+        c.rmse_background.len(),
+        c.rmse_analysis_start.len(),
+        c.rmse_analysis.len(),
+        c.iterations.len(),
+        c.cost_final.len(),
+    ];
+    let states = windows.checked_mul(meta.state_len());
+    if per_window.iter().any(|&len| len != windows)
+        || Some(c.analysis_end.len()) != states
+        || Some(c.truth_end.len()) != states
+    {
+        return Err(Error::invalid(
+            "cycle output",
+            "per-window statistics or states of inconsistent sizes",
+        ));
+    }
     let out = AtomicOutput::new(path)?;
     write_cycle_netcdf(out.temp_path(), meta, c).map_err(|e| Error::netcdf(path, e))?;
     out.commit()
@@ -385,22 +537,21 @@ fn write_cycle_netcdf(temp: &Path, meta: &ResultMetadata, c: &CycleContent) -> n
         "cost function at the analysis",
         "1",
     )?;
-    let state = ["cycle", meta.state_dimension.as_str()];
-    add_f64(
+    add_states(
         &mut file,
+        meta,
+        "cycle",
         "analysis_end",
-        &state,
         c.analysis_end,
         "analysis at the window end",
-        "1",
     )?;
-    add_f64(
+    add_states(
         &mut file,
+        meta,
+        "cycle",
         "truth_end",
-        &state,
         c.truth_end,
         "truth at the window end",
-        "1",
     )?;
     file.close()
 }

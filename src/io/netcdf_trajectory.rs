@@ -1,7 +1,8 @@
 //! CF-1.10 NetCDF files holding a model trajectory: a writer for results and a reader for
 //! tests and later commands.
 //!
-//! A trajectory file looks like this (`ncdump -h`, Lorenz-96 with 40 sites):
+//! A trajectory of a model on a line of points holds the state on one dimension
+//! (`ncdump -h`, Lorenz-96 with 40 sites):
 //!
 //! ```text
 //! dimensions:
@@ -14,6 +15,26 @@
 //!     double x(time, site) ;   long_name = "...", units = "1"
 //! // global attributes: Conventions = "CF-1.10", title, source, history, model_configuration, ...
 //! ```
+//!
+//! A trajectory of a model on a plane ([`write_plane_trajectory`]) holds each field on its own
+//! staggered grid instead (see [`crate::io::plane_fields`]); shallow water on 8 × 6 cells:
+//!
+//! ```text
+//! dimensions:
+//!     time = 3 ; y = 6 ; x = 8 ; y_v = 6 ; x_u = 8 ;
+//! variables:
+//!     double time(time) ;        units = "s", long_name = "...", axis = "T"
+//!     int step(time) ;           long_name = "model step index"
+//!     double y(y), x(x) ;        cell centres, units = "m", standard_name =
+//!                                "projection_y_coordinate" / "projection_x_coordinate", axis
+//!     double y_v(y_v), x_u(x_u) ; south / west cell faces, c_grid_axis_shift = -0.5
+//!     double u(time, y, x_u) ;   long_name, units = "m s-1", standard_name = "eastward_sea_water_velocity"
+//!     double v(time, y_v, x) ;   long_name, units = "m s-1", standard_name = "northward_sea_water_velocity"
+//!     double h(time, y, x) ;     long_name, units = "m",
+//!                                standard_name = "sea_surface_height_above_mean_sea_level"
+//! // global attributes: as above, plus grid_staggering = "Arakawa C-grid on ..." and
+//! //                    state_variables = "u v h" (the state order, read back by read_trajectory)
+//! ```
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -21,7 +42,9 @@ use std::path::Path;
 use netcdf::types::{FloatType, NcVariableType};
 use netcdf::{AttributeValue, Variable};
 
+use crate::core::StateLayout;
 use crate::io::atomic_output::AtomicOutput;
+use crate::io::plane_fields::{PlaneFields, STATE_VARIABLES};
 use crate::{Error, Result};
 
 /// Name of the time dimension and of its coordinate variable.
@@ -30,12 +53,14 @@ pub const TIME: &str = "time";
 pub const STEP: &str = "step";
 
 /// Global attribute names the writer sets itself; `global_numbers` may not reuse them.
-const RESERVED_GLOBALS: [&str; 5] = [
+const RESERVED_GLOBALS: [&str; 7] = [
     "Conventions",
     "title",
     "source",
     "history",
     "model_configuration",
+    crate::io::plane_fields::STATE_VARIABLES,
+    crate::io::plane_fields::GRID_STAGGERING,
 ];
 
 /// What to write next to the numbers of a trajectory: names, units and provenance.
@@ -86,15 +111,47 @@ pub fn write_trajectory(
     times: &[f64],
     states: &[f64],
 ) -> Result<()> {
-    validate(meta, steps, times, states)?;
+    validate(meta, steps, times, states, meta.state_coordinate.len())?;
+    validate_line_names(meta)?;
     let out = AtomicOutput::new(path)?;
     write_netcdf(out.temp_path(), meta, steps, times, states)
         .map_err(|e| Error::netcdf(path, e))?;
     out.commit()
 }
 
-fn validate(meta: &TrajectoryMetadata, steps: &[u64], times: &[f64], states: &[f64]) -> Result<()> {
-    let n = meta.state_coordinate.len();
+/// Writes the trajectory of a model on a plane: like [`write_trajectory`], but each field of
+/// `grid` becomes its own variable `name(time, y…, x…)` on the field's staggered coordinates
+/// (see [`crate::io::plane_fields`]), with the field's `long_name`, `units` and, where it has
+/// one, `standard_name`; the global attribute `state_variables` lists the fields in state
+/// order so [`read_trajectory`] can put the state back together.
+///
+/// `states` is row-major, `times.len()` × `grid.state_len()`, each state in model order (all
+/// of the first field, row-major over (j, i), then the second, ...). The flattened-state
+/// entries of `meta` (`state_dimension`, `state_long_name`, `state_coordinate`, `variable`,
+/// `variable_long_name`, `variable_units`) are not written: the fields replace them.
+pub fn write_plane_trajectory(
+    path: &Path,
+    meta: &TrajectoryMetadata,
+    grid: &PlaneFields,
+    steps: &[u64],
+    times: &[f64],
+    states: &[f64],
+) -> Result<()> {
+    validate(meta, steps, times, states, grid.state_len())?;
+    let out = AtomicOutput::new(path)?;
+    write_plane_netcdf(out.temp_path(), meta, grid, steps, times, states)
+        .map_err(|e| Error::netcdf(path, e))?;
+    out.commit()
+}
+
+/// Checks lengths and global attribute names; `n` is the number of values per state.
+fn validate(
+    meta: &TrajectoryMetadata,
+    steps: &[u64],
+    times: &[f64],
+    states: &[f64],
+    n: usize,
+) -> Result<()> {
     if times.is_empty() {
         return Err(Error::invalid(
             "trajectory",
@@ -128,6 +185,26 @@ fn validate(meta: &TrajectoryMetadata, steps: &[u64], times: &[f64], states: &[f
             ),
         ));
     }
+    let mut seen = HashSet::new();
+    for (name, _) in &meta.global_numbers {
+        if name.is_empty() || RESERVED_GLOBALS.contains(&name.as_str()) {
+            return Err(Error::invalid(
+                "trajectory",
+                format!("the global attribute name '{name}' is empty or reserved"),
+            ));
+        }
+        if !seen.insert(name.as_str()) {
+            return Err(Error::invalid(
+                "trajectory",
+                format!("the global attribute '{name}' is given twice"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks the names of the data variable and the state dimension of a line trajectory.
+fn validate_line_names(meta: &TrajectoryMetadata) -> Result<()> {
     let names = [
         ("variable name", meta.variable.as_str()),
         ("state dimension name", meta.state_dimension.as_str()),
@@ -152,21 +229,6 @@ fn validate(meta: &TrajectoryMetadata, steps: &[u64], times: &[f64], states: &[f
             ),
         ));
     }
-    let mut seen = HashSet::new();
-    for (name, _) in &meta.global_numbers {
-        if name.is_empty() || RESERVED_GLOBALS.contains(&name.as_str()) {
-            return Err(Error::invalid(
-                "trajectory",
-                format!("the global attribute name '{name}' is empty or reserved"),
-            ));
-        }
-        if !seen.insert(name.as_str()) {
-            return Err(Error::invalid(
-                "trajectory",
-                format!("the global attribute '{name}' is given twice"),
-            ));
-        }
-    }
     Ok(())
 }
 
@@ -177,7 +239,49 @@ fn write_netcdf(
     times: &[f64],
     states: &[f64],
 ) -> netcdf::Result<()> {
-    let n = meta.state_coordinate.len();
+    let mut file = create_with_time(temp, meta, steps, times)?;
+    let dim = meta.state_dimension.as_str();
+    file.add_dimension(dim, meta.state_coordinate.len())?;
+    {
+        let mut coord = file.add_variable::<f64>(dim, &[dim])?;
+        coord.put_attribute("long_name", meta.state_long_name.as_str())?;
+        coord.put_attribute("units", "1")?;
+        coord.put_attribute("axis", "X")?;
+        coord.put_values(&meta.state_coordinate, ..)?;
+    }
+    {
+        let mut var = file.add_variable::<f64>(&meta.variable, &[TIME, dim])?;
+        var.put_attribute("long_name", meta.variable_long_name.as_str())?;
+        var.put_attribute("units", meta.variable_units.as_str())?;
+        var.put_values(states, ..)?;
+    }
+    file.close()
+}
+
+fn write_plane_netcdf(
+    temp: &Path,
+    meta: &TrajectoryMetadata,
+    grid: &PlaneFields,
+    steps: &[u64],
+    times: &[f64],
+    states: &[f64],
+) -> netcdf::Result<()> {
+    let mut file = create_with_time(temp, meta, steps, times)?;
+    let names: Vec<&str> = grid.fields().iter().map(|f| f.name).collect();
+    file.add_attribute(STATE_VARIABLES, names.join(" ").as_str())?;
+    grid.define_coordinates(&mut file)?;
+    grid.put_fields(&mut file, TIME, states, "", None)?;
+    file.close()
+}
+
+/// Creates the file with the global attributes, the `time` dimension and the `time` and
+/// `step` variables.
+fn create_with_time(
+    temp: &Path,
+    meta: &TrajectoryMetadata,
+    steps: &[u64],
+    times: &[f64],
+) -> netcdf::Result<netcdf::FileMut> {
     // `create` replaces the (empty) temporary file that AtomicOutput reserved.
     let mut file = netcdf::create(temp)?;
 
@@ -193,14 +297,13 @@ fn write_netcdf(
     // A fixed-length time dimension: the whole trajectory is known when it is written, and
     // fixed dimensions are the simplest for CDO and friends.
     file.add_dimension(TIME, times.len())?;
-    file.add_dimension(&meta.state_dimension, n)?;
 
     {
         let mut time = file.add_variable::<f64>(TIME, &[TIME])?;
         time.put_attribute("long_name", meta.time_long_name.as_str())?;
         time.put_attribute("units", meta.time_units.as_str())?;
         // No `standard_name = "time"`: CF requires a time standard_name to come with units of
-        // the form "<unit> since <epoch>", and model time is nondimensional (units "1").
+        // the form "<unit> since <epoch>", and model time has no calendar epoch.
         time.put_attribute("axis", "T")?;
         if let Some(comment) = &meta.time_comment {
             time.put_attribute("comment", comment.as_str())?;
@@ -227,49 +330,96 @@ fn write_netcdf(
             step.put_values(&values, ..)?;
         }
     }
-
-    {
-        let dim = meta.state_dimension.as_str();
-        let mut coord = file.add_variable::<f64>(dim, &[dim])?;
-        coord.put_attribute("long_name", meta.state_long_name.as_str())?;
-        coord.put_attribute("units", "1")?;
-        coord.put_attribute("axis", "X")?;
-        coord.put_values(&meta.state_coordinate, ..)?;
-    }
-
-    {
-        let mut var =
-            file.add_variable::<f64>(&meta.variable, &[TIME, meta.state_dimension.as_str()])?;
-        var.put_attribute("long_name", meta.variable_long_name.as_str())?;
-        var.put_attribute("units", meta.variable_units.as_str())?;
-        var.put_values(states, ..)?;
-    }
-
-    file.close()
+    Ok(file)
 }
 
 /// A trajectory read back from a NetCDF file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Trajectory {
-    /// Name of the variable that was read.
+    /// Name of the variable that was read; for a gridded trajectory read whole, the names of
+    /// its field variables separated by spaces (e.g. "u v h").
     pub variable: String,
+    /// The field variables the states were put together from, in state order (from the
+    /// global attribute `state_variables`); empty when the states came from one variable.
+    pub fields: Vec<String>,
     /// Values of the `time` coordinate, one per record.
     pub times: Vec<f64>,
     /// The `step(time)` variable, if the file has one.
     pub steps: Option<Vec<u64>>,
-    /// Number of values per state (length of the second dimension).
+    /// Number of values per state: the length of the second dimension of a (time, site)
+    /// variable, or the cells times the number of fields of a gridded trajectory.
     pub n: usize,
-    /// The states, row-major: `times.len()` × `n`.
+    /// The states, row-major: `times.len()` × `n`; a gridded state in model order (all of the
+    /// first field row-major over (y, x), then the second, ...).
     pub states: Vec<f64>,
 }
 
-/// Reads `variable` (or, if `None`, the single 2-D data variable whose first dimension is
-/// `time`) from a NetCDF file, together with the `time` coordinate and, if present, `step`.
+impl Trajectory {
+    /// Checks that a trajectory put together from gridded fields has the fields of the plane
+    /// of `layout`, in the same order (a trajectory read from one variable passes). Errors
+    /// name `path`, the file it was read from.
+    pub fn check_fields(&self, path: &Path, layout: &StateLayout) -> Result<()> {
+        if self.fields.is_empty() {
+            return Ok(());
+        }
+        let expected: Vec<&str> = match &layout.plane {
+            Some(plane) => plane.variables.iter().map(|v| v.name).collect(),
+            None => {
+                return Err(Error::input(
+                    path,
+                    None,
+                    format!(
+                        "holds the gridded fields '{}' (global attribute '{STATE_VARIABLES}'), \
+                         but the model is not on a plane grid",
+                        self.fields.join(" ")
+                    ),
+                ))
+            }
+        };
+        if self.fields != expected {
+            return Err(Error::input(
+                path,
+                None,
+                format!(
+                    "global attribute '{STATE_VARIABLES}' lists the fields '{}', but the \
+                     model's fields are '{}' (in this order)",
+                    self.fields.join(" "),
+                    expected.join(" ")
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Reads a trajectory from a NetCDF file, together with the `time` coordinate and, if
+/// present, `step`:
+///
+/// * `Some(name)`: the variable `name`, either `name(time, site)` or a field on a plane
+///   `name(time, y, x)` (flattened row-major over (y, x));
+/// * `None`, in a file with the global attribute `state_variables` (a gridded trajectory from
+///   [`write_plane_trajectory`]): every listed field, each `(time, y, x)` with the same shape,
+///   put together into states in model order;
+/// * `None` otherwise: the single 2-D data variable whose first dimension is `time`.
 ///
 /// Values equal to `_FillValue` or `missing_value` are an error naming the variable and
-/// index; non-finite values are returned as they are.
+/// index; non-finite values are returned as they are. Errors name the file.
 pub fn read_trajectory(path: &Path, variable: Option<&str>) -> Result<Trajectory> {
     let file = netcdf::open(path).map_err(|e| Error::netcdf(path, e))?;
+    if variable.is_none() {
+        if let Some(fields) = state_variables(path, &file)? {
+            let plane = read_plane_states(path, &file, &fields, false, false)?;
+            let (times, steps) = read_time_and_steps(path, &file, plane.records)?;
+            return Ok(Trajectory {
+                variable: fields.join(" "),
+                fields,
+                times,
+                steps,
+                n: plane.n,
+                states: plane.states,
+            });
+        }
+    }
     let data = data_variables(&file);
     let var = match variable {
         Some(name) => file.variable(name).ok_or_else(|| {
@@ -301,19 +451,49 @@ pub fn read_trajectory(path: &Path, variable: Option<&str>) -> Result<Trajectory
         }
     };
     let name = var.name();
-    if !is_time_series(&var) {
+    let field = var.dimensions().len() == 3 && var.dimensions()[0].name() == TIME;
+    if !is_time_series(&var) && !field {
         return Err(Error::input(
             path,
             None,
             format!(
-                "variable {} is not a trajectory: it needs two dimensions, the first named '{TIME}'",
+                "variable {} is not a trajectory: it needs two dimensions, the first named \
+                 '{TIME}' (or three, time, y, x, for a field on a plane)",
                 describe_variable(&var)
             ),
         ));
     }
-    let records = var.dimensions()[0].len();
-    let n = var.dimensions()[1].len();
+    let shape: Vec<usize> = var.dimensions().iter().map(|d| d.len()).collect();
+    let records = shape[0];
+    let n = shape[1..]
+        .iter()
+        .try_fold(1usize, |acc, &len| acc.checked_mul(len))
+        .ok_or_else(|| {
+            Error::input(
+                path,
+                None,
+                format!("variable {} is too large", describe_variable(&var)),
+            )
+        })?;
+    let (times, steps) = read_time_and_steps(path, &file, records)?;
+    let start = vec![0; shape.len()];
+    let states = read_values(path, &var, &start, &shape, false)?;
+    Ok(Trajectory {
+        variable: name,
+        fields: Vec::new(),
+        times,
+        steps,
+        n,
+        states,
+    })
+}
 
+/// The `time` coordinate (which must be 1-D along `time`) and, if present, `step(time)`.
+fn read_time_and_steps(
+    path: &Path,
+    file: &netcdf::File,
+    records: usize,
+) -> Result<(Vec<f64>, Option<Vec<u64>>)> {
     let time = file
         .variable(TIME)
         .ok_or_else(|| Error::input(path, None, format!("has no '{TIME}' coordinate variable")))?;
@@ -335,12 +515,165 @@ pub fn read_trajectory(path: &Path, variable: Option<&str>) -> Result<Trajectory
         }
         _ => None,
     };
+    Ok((times, steps))
+}
 
-    let states = read_values(path, &var, &[0, 0], &[records, n], false)?;
-    Ok(Trajectory {
-        variable: name,
-        times,
-        steps,
+/// The field names of the global attribute `state_variables`, if the file has one. An
+/// attribute that is not text, is empty or names a field twice is an error naming it.
+pub(crate) fn state_variables(path: &Path, file: &netcdf::File) -> Result<Option<Vec<String>>> {
+    let Some(attribute) = file.attribute(STATE_VARIABLES) else {
+        return Ok(None);
+    };
+    let bad = |what: String| {
+        Error::input(
+            path,
+            None,
+            format!("global attribute '{STATE_VARIABLES}' {what}"),
+        )
+    };
+    let text = match attribute.value().map_err(|e| Error::netcdf(path, e))? {
+        AttributeValue::Str(text) => text,
+        _ => return Err(bad("must be text (field names separated by spaces)".into())),
+    };
+    let names: Vec<String> = text.split_whitespace().map(str::to_string).collect();
+    if names.is_empty() {
+        return Err(bad(
+            "is empty; it must list the state's field variables".into()
+        ));
+    }
+    for (k, name) in names.iter().enumerate() {
+        if names[..k].contains(name) {
+            return Err(bad(format!("names the field '{name}' twice")));
+        }
+    }
+    Ok(Some(names))
+}
+
+/// States put together from the field variables of a gridded file.
+pub(crate) struct PlaneStates {
+    /// Time records in the file.
+    pub records_in_file: usize,
+    /// Records read (all of them, or only the last).
+    pub records: usize,
+    /// Values per state.
+    pub n: usize,
+    /// The states, row-major (`records` × `n`), each in model order.
+    pub states: Vec<f64>,
+}
+
+/// Reads the field variables `fields` (each `(time, y, x)`, all of the same shape) and puts
+/// them together into states in model order: all records, or only the last one. Errors name
+/// the file and the variable: a missing variable, a wrong number of dimensions, a shape
+/// that differs from the first field's, missing values (and non-finite values when
+/// `reject_non_finite`).
+pub(crate) fn read_plane_states(
+    path: &Path,
+    file: &netcdf::File,
+    fields: &[String],
+    last_only: bool,
+    reject_non_finite: bool,
+) -> Result<PlaneStates> {
+    let mut vars: Vec<Variable<'_>> = Vec::with_capacity(fields.len());
+    let mut shape: Option<[usize; 3]> = None;
+    for name in fields {
+        let var = file.variable(name).ok_or_else(|| {
+            Error::input(
+                path,
+                None,
+                format!(
+                    "global attribute '{STATE_VARIABLES}' names the field '{name}', but the \
+                     file has no such variable (data variables: {})",
+                    list_variables(&data_variables(file))
+                ),
+            )
+        })?;
+        let dims = var.dimensions();
+        if dims.len() != 3 || dims[0].name() != TIME {
+            return Err(Error::input(
+                path,
+                None,
+                format!(
+                    "variable {} is not a field on the plane: it needs three dimensions, \
+                     ({TIME}, y, x)",
+                    describe_variable(&var)
+                ),
+            ));
+        }
+        let this = [dims[0].len(), dims[1].len(), dims[2].len()];
+        match (&shape, vars.first()) {
+            (Some(first), Some(first_var)) if *first != this => {
+                return Err(Error::input(
+                    path,
+                    None,
+                    format!(
+                        "variable {} has {} x {} x {} values, but {} has {} x {} x {}; every \
+                         field of the state needs the same shape",
+                        describe_variable(&var),
+                        this[0],
+                        this[1],
+                        this[2],
+                        describe_variable(first_var),
+                        first[0],
+                        first[1],
+                        first[2]
+                    ),
+                ))
+            }
+            _ => shape = Some(this),
+        }
+        vars.push(var);
+    }
+    let Some([records_in_file, ny, nx]) = shape else {
+        return Err(Error::input(
+            path,
+            None,
+            format!("global attribute '{STATE_VARIABLES}' lists no fields"),
+        ));
+    };
+    let (first, records) = if last_only {
+        if records_in_file == 0 {
+            return Err(Error::input(
+                path,
+                None,
+                format!(
+                    "the fields '{}' have no time records to take the state from",
+                    fields.join(" ")
+                ),
+            ));
+        }
+        (records_in_file - 1, 1)
+    } else {
+        (0, records_in_file)
+    };
+    let too_large = || {
+        Error::input(
+            path,
+            None,
+            format!(
+                "the fields '{}' of {records} x {ny} x {nx} values are too large",
+                fields.join(" ")
+            ),
+        )
+    };
+    let cells = ny.checked_mul(nx).ok_or_else(too_large)?;
+    let n = cells.checked_mul(vars.len()).ok_or_else(too_large)?;
+    let total = n.checked_mul(records).ok_or_else(too_large)?;
+    let mut states = vec![0.0; total];
+    for (k, var) in vars.iter().enumerate() {
+        let values = read_values(
+            path,
+            var,
+            &[first, 0, 0],
+            &[records, ny, nx],
+            reject_non_finite,
+        )?;
+        for (r, block) in values.chunks_exact(cells.max(1)).enumerate() {
+            states[r * n + k * cells..r * n + (k + 1) * cells].copy_from_slice(block);
+        }
+    }
+    Ok(PlaneStates {
+        records_in_file,
+        records,
         n,
         states,
     })

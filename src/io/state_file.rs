@@ -6,7 +6,8 @@ use std::path::Path;
 
 use crate::io::atomic_output::AtomicOutput;
 use crate::io::netcdf_trajectory::{
-    data_variables, describe_variable, is_time_series, list_variables, read_values, TIME,
+    data_variables, describe_variable, is_time_series, list_variables, read_plane_states,
+    read_values, state_variables, TIME,
 };
 use crate::{Error, Result};
 
@@ -23,8 +24,11 @@ const NETCDF_MAGIC: [&[u8]; 4] = [b"CDF\x01", b"CDF\x02", b"CDF\x05", b"\x89HDF\
 ///   exactly one 2-D variable whose first dimension is `time`, of which the **last** record is
 ///   read. So the output of a forecast (see
 ///   [`write_trajectory`](crate::io::netcdf_trajectory::write_trajectory)) can be used as an
-///   initial state. `_FillValue`/`missing_value` values are an error, as is NaN or infinity;
-///   both name the variable and index. `scale_factor`/`add_offset` are applied.
+///   initial state. A gridded trajectory (a file with the global attribute `state_variables`,
+///   see [`write_plane_trajectory`](crate::io::netcdf_trajectory::write_plane_trajectory))
+///   gives the last record of its listed `(time, y, x)` fields, put together in model order.
+///   `_FillValue`/`missing_value` values are an error, as is NaN or infinity; both name the
+///   variable and index. `scale_factor`/`add_offset` are applied.
 ///
 /// Any other number of values than `expected_len` is an error.
 pub fn read_state(path: &Path, expected_len: usize) -> Result<Vec<f64>> {
@@ -107,6 +111,16 @@ fn read_state_text(path: &Path, expected_len: usize) -> Result<Vec<f64>> {
 
 fn read_state_netcdf(path: &Path, expected_len: usize) -> Result<Vec<f64>> {
     let file = netcdf::open(path).map_err(|e| Error::netcdf(path, e))?;
+    if let Some(fields) = state_variables(path, &file)? {
+        let plane = read_plane_states(path, &file, &fields, true, true)?;
+        let label = format!(
+            "the fields '{}' (last of {} time records) ",
+            fields.join(" "),
+            plane.records_in_file
+        );
+        check_len(path, &label, plane.states.len(), expected_len)?;
+        return Ok(plane.states);
+    }
     let data = data_variables(&file);
     let vectors: Vec<_> = data
         .iter()
