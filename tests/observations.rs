@@ -12,7 +12,7 @@ use fourdvar::core::{integrate, value_and_gradient, StageCost, StateLayout, Stor
 use fourdvar::experiment::observe::{run_observe, ObserveRequest};
 use fourdvar::io::netcdf_trajectory::{write_trajectory, TrajectoryMetadata};
 use fourdvar::io::observation_file::{read_observations, write_observations};
-use fourdvar::io::observation_network::ObservationNetwork;
+use fourdvar::io::observation_network::{NetworkVariable, ObservationNetwork};
 use fourdvar::models::{lorenz63, lorenz96, ModelInfo};
 use fourdvar::obs::{
     Observation, ObservationKind, ObservationMisfit, ObservationOperator, ObservationSet,
@@ -33,6 +33,12 @@ fn ring(n: usize) -> StateLayout {
         periodic: true,
         plane: None,
     }
+}
+
+/// Three variables on a ring of 40 points: the layout the file tests read and write with
+/// (variable indices up to 2).
+fn wide() -> StateLayout {
+    StateLayout::line(3, 40, true)
 }
 
 fn ob(step: usize, position: f64, kind: ObservationKind, value: f64, sigma: f64) -> Observation {
@@ -84,7 +90,7 @@ fn temp_file(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {
 fn assert_csv_error(text: &str, dt: f64, line: usize, needles: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
     let path = temp_file(&dir, "obs.csv", text);
-    let err = read_observations(&path, dt).expect_err(text);
+    let err = read_observations(&path, dt, &wide()).expect_err(text);
     assert!(
         matches!(err, Error::Input { line: Some(l), .. } if l == line),
         "{err}"
@@ -136,6 +142,7 @@ fn kind_names_parse_display_and_serde() {
         (ObservationKind::Value, "value", 0),
         (ObservationKind::Square, "square", 1),
         (ObservationKind::Abs, "abs", 2),
+        (ObservationKind::Speed, "speed", 3),
     ] {
         assert_eq!(kind.to_string(), name);
         assert_eq!(name.parse::<ObservationKind>().unwrap(), kind);
@@ -148,7 +155,7 @@ fn kind_names_parse_display_and_serde() {
         err.contains("cube") && err.contains("value, square, abs"),
         "{err}"
     );
-    assert_eq!(ObservationKind::from_code(3), None);
+    assert_eq!(ObservationKind::from_code(4), None);
 }
 
 #[test]
@@ -662,8 +669,8 @@ fn csv_and_netcdf_round_trips_are_bitwise() {
     let set = awkward_set();
     for name in ["obs.csv", "obs.nc", "OBS.CSV"] {
         let path = dir.path().join(name);
-        write_observations(&path, &set, "line one\nline two").unwrap();
-        let back = read_observations(&path, DT).unwrap();
+        write_observations(&path, &set, &wide(), "line one\nline two").unwrap();
+        let back = read_observations(&path, DT, &wide()).unwrap();
         assert_same_observations(&set, &back);
         if name.ends_with("nc") {
             assert!(back.as_slice().iter().all(|o| o.line.is_none()));
@@ -685,11 +692,11 @@ fn csv_and_netcdf_round_trips_are_bitwise() {
     assert_eq!(text("history"), "line one\nline two");
     let kind = file.variable("kind").unwrap();
     match kind.attribute("flag_meanings").unwrap().value().unwrap() {
-        netcdf::AttributeValue::Str(s) => assert_eq!(s, "value square abs"),
+        netcdf::AttributeValue::Str(s) => assert_eq!(s, "value square abs speed"),
         other => panic!("{other:?}"),
     }
     match kind.attribute("flag_values").unwrap().value().unwrap() {
-        netcdf::AttributeValue::Ints(v) => assert_eq!(v, [0, 1, 2]),
+        netcdf::AttributeValue::Ints(v) => assert_eq!(v, [0, 1, 2, 3]),
         other => panic!("{other:?}"),
     }
     let sigma = file.variable("sigma").unwrap();
@@ -702,8 +709,8 @@ fn csv_and_netcdf_round_trips_are_bitwise() {
     // Empty sets round-trip too.
     for name in ["empty.csv", "empty.nc"] {
         let path = dir.path().join(name);
-        write_observations(&path, &ObservationSet::default(), "").unwrap();
-        assert_eq!(read_observations(&path, DT).unwrap().len(), 0);
+        write_observations(&path, &ObservationSet::default(), &wide(), "").unwrap();
+        assert_eq!(read_observations(&path, DT, &wide()).unwrap().len(), 0);
     }
 }
 
@@ -711,12 +718,12 @@ fn csv_and_netcdf_round_trips_are_bitwise() {
 fn writing_needs_a_known_extension_and_writable_numbers() {
     let dir = tempfile::tempdir().unwrap();
     let set = awkward_set();
-    let err = write_observations(&dir.path().join("obs.txt"), &set, "").unwrap_err();
+    let err = write_observations(&dir.path().join("obs.txt"), &set, &wide(), "").unwrap_err();
     assert!(matches!(err, Error::InvalidArgument { .. }), "{err}");
     assert!(err.to_string().contains(".csv"), "{err}");
     let bad = ObservationSet::new(vec![ob(0, 1.0, ObservationKind::Value, f64::NAN, 1.0)]);
     let path = dir.path().join("bad.csv");
-    assert!(write_observations(&path, &bad, "").is_err());
+    assert!(write_observations(&path, &bad, &wide(), "").is_err());
     assert!(!path.exists());
     assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
 }
@@ -727,7 +734,7 @@ fn csv_reader_accepts_any_column_order_comments_and_defaults() {
                 0.5, 1.25, 2.5, 0.1\n# another\r\n1,-3,0,0.15000000000000002\r\n";
     let dir = tempfile::tempdir().unwrap();
     let path = temp_file(&dir, "obs.csv", text);
-    let set = read_observations(&path, DT).unwrap();
+    let set = read_observations(&path, DT, &wide()).unwrap();
     assert_eq!(set.len(), 2);
     let a = &set.as_slice()[0];
     assert_eq!(
@@ -739,7 +746,7 @@ fn csv_reader_accepts_any_column_order_comments_and_defaults() {
 
     let text = "kind,variable,time,position,value,sigma\nsquare,2,0,0,4,1\nabs,1,0.05,0,1,1\n";
     let path = temp_file(&dir, "obs2.csv", text);
-    let set = read_observations(&path, 0.05).unwrap();
+    let set = read_observations(&path, 0.05, &wide()).unwrap();
     let got: Vec<(ObservationKind, usize, usize)> = set
         .as_slice()
         .iter()
@@ -861,7 +868,10 @@ fn csv_errors_name_file_line_and_column() {
         "ok.csv",
         &format!("{h}{},1,1,1\n", 100.0 * DT * (1.0 + 5e-10)),
     );
-    assert_eq!(read_observations(&ok, DT).unwrap().as_slice()[0].step, 100);
+    assert_eq!(
+        read_observations(&ok, DT, &wide()).unwrap().as_slice()[0].step,
+        100
+    );
     assert_csv_error(
         &format!("{h}{},1,1,1\n", 100.0 * DT * (1.0 + 2e-8)),
         DT,
@@ -871,19 +881,23 @@ fn csv_errors_name_file_line_and_column() {
 
     // No header at all, and text that is not UTF-8.
     let empty = temp_file(&dir, "empty.csv", "# only a comment\n\n");
-    let err = read_observations(&empty, DT).unwrap_err().to_string();
+    let err = read_observations(&empty, DT, &wide())
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("empty.csv") && err.contains("header"), "{err}");
     let binary = dir.path().join("binary.csv");
     fs::write(&binary, b"time,position,value,sigma\n0,1,\xff,1\n").unwrap();
-    let err = read_observations(&binary, DT).unwrap_err().to_string();
+    let err = read_observations(&binary, DT, &wide())
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("line 2") && err.contains("UTF-8"), "{err}");
     // A missing file and a bad dt.
     assert!(matches!(
-        read_observations(&dir.path().join("none.csv"), DT),
+        read_observations(&dir.path().join("none.csv"), DT, &wide()),
         Err(Error::Io { .. })
     ));
     assert!(matches!(
-        read_observations(&ok, 0.0),
+        read_observations(&ok, 0.0, &wide()),
         Err(Error::InvalidArgument { .. })
     ));
 }
@@ -910,21 +924,25 @@ fn netcdf_reader_names_variable_and_index() {
         path
     };
     let good = write("good.nc", Some(&[1.0, 2.0]), &[0, 2]);
-    let set = read_observations(&good, DT).unwrap();
+    let set = read_observations(&good, DT, &wide()).unwrap();
     assert_eq!(set.as_slice()[1].kind, ObservationKind::Abs);
     assert_eq!(set.as_slice()[1].step, 2);
 
-    let err = read_observations(&write("nosigma.nc", None, &[0, 0]), DT).unwrap_err();
+    let err = read_observations(&write("nosigma.nc", None, &[0, 0]), DT, &wide()).unwrap_err();
     assert!(err.to_string().contains("'sigma'"), "{err}");
-    let err = read_observations(&write("zero.nc", Some(&[1.0, 0.0]), &[0, 0]), DT).unwrap_err();
+    let err =
+        read_observations(&write("zero.nc", Some(&[1.0, 0.0]), &[0, 0]), DT, &wide()).unwrap_err();
     let err = err.to_string();
     assert!(
         err.contains("zero.nc") && err.contains("'sigma' at index 1"),
         "{err}"
     );
-    let err = read_observations(&write("kind.nc", Some(&[1.0, 1.0]), &[0, 5]), DT).unwrap_err();
+    let err =
+        read_observations(&write("kind.nc", Some(&[1.0, 1.0]), &[0, 5]), DT, &wide()).unwrap_err();
     assert!(err.to_string().contains("'kind' at index 1"), "{err}");
-    let err = read_observations(&good, 0.03).unwrap_err().to_string();
+    let err = read_observations(&good, 0.03, &wide())
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("'time' at index 1") && err.contains("whole number"),
         "{err}"
@@ -953,7 +971,17 @@ fn shipped_networks_load() {
     let between = load("lorenz96_between_sites.toml").unwrap();
     assert_eq!(between.resolve_positions(&ring(40)).unwrap()[7], 39.5);
     let xyz = load("lorenz63_xyz.toml").unwrap();
-    assert_eq!((xyz.variables(), xyz.every_steps()), (&[0, 1, 2][..], 5));
+    assert_eq!(
+        (xyz.variables(), xyz.every_steps()),
+        (
+            &[
+                NetworkVariable::Index(0),
+                NetworkVariable::Index(1),
+                NetworkVariable::Index(2)
+            ][..],
+            5
+        )
+    );
 }
 
 #[test]
@@ -1282,8 +1310,8 @@ fn run_observe_end_to_end_to_csv_and_netcdf() {
     assert_eq!(csv.first_time, 2.0 * DT);
     assert_eq!(csv.last_time, 20.0 * DT);
 
-    let from_csv = read_observations(&dir.path().join("obs.csv"), DT).unwrap();
-    let from_nc = read_observations(&dir.path().join("obs.nc"), DT).unwrap();
+    let from_csv = read_observations(&dir.path().join("obs.csv"), DT, &wide()).unwrap();
+    let from_nc = read_observations(&dir.path().join("obs.nc"), DT, &wide()).unwrap();
     assert_same_observations(&from_csv, &from_nc);
     from_nc
         .validate(&ring(40), Some(20), &dir.path().join("obs.nc"))
@@ -1338,8 +1366,8 @@ fn run_observe_end_to_end_to_csv_and_netcdf() {
 fn shipped_sample_files_agree_and_fit_lorenz96() {
     let csv = repo("observations/sample_lorenz96.csv");
     let nc = repo("observations/sample_lorenz96.nc");
-    let from_csv = read_observations(&csv, DT).unwrap();
-    let from_nc = read_observations(&nc, DT).unwrap();
+    let from_csv = read_observations(&csv, DT, &wide()).unwrap();
+    let from_nc = read_observations(&nc, DT, &wide()).unwrap();
     assert_same_observations(&from_csv, &from_nc);
     assert_eq!(from_csv.len(), 200);
     assert_eq!(

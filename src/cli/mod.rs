@@ -299,7 +299,8 @@ struct AssimilateArgs {
     /// Background state x_b: text (one number per line) or NetCDF, as forecast --initial.
     #[arg(long, value_name = "FILE")]
     background: PathBuf,
-    /// Observations: CSV (time,position,value,sigma[,variable][,kind]) or NetCDF.
+    /// Observations: CSV (time,position,value,sigma[,variable][,kind]; on a plane grid
+    /// time,variable,x,y,value,sigma[,kind] with x, y in metres) or NetCDF.
     #[arg(long, value_name = "FILE")]
     obs: PathBuf,
     /// True trajectory (NetCDF from forecast) for RMSE diagnostics in twin experiments; its

@@ -55,7 +55,7 @@ impl ModelTask for Assimilate<'_> {
         let n = model.state_len();
         let layout = model.layout();
         let background = read_state(&req.background, n)?;
-        let all = read_observations(&req.observations, model.time_step())?;
+        let all = read_observations(&req.observations, model.time_step(), &layout)?;
         let window_steps = match req.settings.window_steps {
             Some(steps) => steps,
             None => all.max_step().filter(|s| *s > 0).ok_or_else(|| {

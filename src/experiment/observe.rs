@@ -138,14 +138,9 @@ pub fn run_observe(request: &ObserveRequest) -> Result<ObserveSummary> {
             None,
             format!(
                 "no observations: the truth has no record at a step the network {} observes \
-                 (every {} steps{})",
+                 ({})",
                 network.path().display(),
-                network.every_steps(),
-                if network.include_initial() {
-                    ", from step 0"
-                } else {
-                    ", from step 1 on"
-                }
+                network.schedule()
             ),
         ));
     };
@@ -155,6 +150,6 @@ pub fn run_observe(request: &ObserveRequest) -> Result<ObserveSummary> {
         first_time: first.time,
         last_time: last.time,
     };
-    write_observations(&request.out, &set, &request.history)?;
+    write_observations(&request.out, &set, &layout, &request.history)?;
     Ok(summary)
 }

@@ -86,7 +86,7 @@ impl ModelTask for TwinWindow<'_> {
             req.history.clone(),
             req.model.text.clone(),
             req.experiment.text.clone(),
-        );
+        )?;
         meta.texts
             .push(("observation_network".into(), req.network_text.clone()));
         write_window(&req.out, meta, &result, &observations, Some(&twin.truth))?;

@@ -1,7 +1,8 @@
 //! Observation files: CSV text or CF NetCDF, read and written with exact round trips.
 //!
 //! CSV (one observation per line; `#` comment lines and blank lines are skipped; fields are
-//! comma-separated and trimmed, without quoting):
+//! comma-separated and trimmed, without quoting). For a model on a line of points (Lorenz-96,
+//! Lorenz-63) an observation is located by its (fractional) grid `position`:
 //!
 //! ```text
 //! # comment
@@ -10,8 +11,19 @@
 //! ```
 //!
 //! The columns `time`, `position`, `value` and `sigma` are required, `variable` (an integer,
-//! default 0) and `kind` (`value`, `square` or `abs`, default `value`) are optional; any
-//! order. NetCDF (`ncdump -h`):
+//! default 0) and `kind` (`value`, `square`, `abs`, default `value`) are optional; any order.
+//! For a model on a plane grid (shallow water) it is located by `x` and `y` in metres, and
+//! `variable` (required) is a name of the model's grid (`u`, `v`, `h`), an integer index, or
+//! `speed` / `wind_speed` for a wind-speed observation √(u² + v²) (kind `speed`):
+//!
+//! ```text
+//! time,variable,x,y,kind,value,sigma
+//! 3600,h,3215000.5,1250000,value,4.71,0.5
+//! 7200,speed,400000,5100000,speed,1.32,0.5
+//! ```
+//!
+//! A file gives either `position` or both `x` and `y`, whichever the model's grid needs.
+//! NetCDF (`ncdump -h`), on a line of points:
 //!
 //! ```text
 //! dimensions:
@@ -20,11 +32,16 @@
 //!     double time(obs) ;     units = "1"
 //!     double position(obs) ; units = "1"
 //!     int variable(obs) ;
-//!     int kind(obs) ;        flag_values = 0, 1, 2 ; flag_meanings = "value square abs"
+//!     int kind(obs) ;        flag_values = 0, 1, 2, 3 ;
+//!                            flag_meanings = "value square abs speed"
 //!     double value(obs) ;
 //!     double sigma(obs) ;    long_name = "observation error standard deviation"
 //! // global attributes: Conventions = "CF-1.10", title, source, history
 //! ```
+//!
+//! and on a plane grid `double x(obs)`, `double y(obs)` (units "m", standard_name
+//! projection_x_coordinate / projection_y_coordinate) instead of `position`, with
+//! `variable:flag_values = 0, 1, 2 ; variable:flag_meanings = "u v h"`.
 
 use std::fmt::Write as _;
 use std::fs;
@@ -32,10 +49,12 @@ use std::path::Path;
 
 use netcdf::Variable;
 
+use crate::core::{PlaneGrid, StateLayout};
 use crate::error::{Error, Result};
 use crate::io::atomic_output::AtomicOutput;
 use crate::io::netcdf_trajectory::{describe_variable, read_values};
 use crate::io::state_file::{file_head, is_netcdf_head, shorten};
+use crate::obs::observation::observation_problem;
 use crate::obs::{Observation, ObservationKind, ObservationSet};
 
 /// Name of the observation dimension in NetCDF files.
@@ -110,24 +129,125 @@ fn check_dt(dt: f64) -> Result<()> {
     }
 }
 
-/// Reads observations from a CSV file (header `time,position,value,sigma`, optional columns
-/// `variable` (integer) and `kind` (value|square|abs), any order) or a NetCDF file (recognised
-/// by its first bytes, not its extension). `dt` converts times to steps: a time that is not a
-/// whole number of steps to 1e-9 (relative to max(1, |time/dt|)) is an error naming the line,
-/// as is a negative time. Unknown, missing or duplicate columns, a wrong field count,
-/// unparsable numbers, NaN/inf, a negative position and σ ≤ 0 are errors naming the file, the
-/// line and the column (for NetCDF: the variable and index).
+/// Reads observations for a model with state layout `layout` from a CSV file or a NetCDF
+/// file (recognised by its first bytes, not its extension); see the module documentation for
+/// the columns. On a line of points (`layout.plane` None) the header has `time,position,
+/// value,sigma` and optionally `variable` (an integer) and `kind`; on a plane grid it has
+/// `time,variable,x,y,value,sigma` and optionally `kind`, with `variable` a name of the
+/// grid's variables (`u`, `v`, `h`), `speed` / `wind_speed` (kind speed) or an integer.
+/// A speed observation's variable is set to the index of u (the operator reads u and v).
 ///
-/// Whether positions and variables fit a model is checked later, by
+/// `dt` converts times to steps: a time that is not a whole number of steps to 1e-9
+/// (relative to max(1, |time/dt|)) is an error naming the line, as is a negative time.
+/// Unknown, missing or duplicate columns, `position` together with `x`/`y` (or the wrong one
+/// of them for the model's grid, or only one of `x`, `y`), a wrong field count, unparsable
+/// numbers, NaN/inf, an unknown variable name, a location outside the grid or domain, a
+/// variable the model lacks, a speed observation on a model without a wind and σ ≤ 0 are
+/// errors naming the file, the line and the column (for NetCDF: the variable and index).
+///
+/// Whether the times fit an assimilation window is checked later, by
 /// [`ObservationSet::validate`].
-pub fn read_observations(path: &Path, dt: f64) -> Result<ObservationSet> {
+pub fn read_observations(path: &Path, dt: f64, layout: &StateLayout) -> Result<ObservationSet> {
     check_dt(dt)?;
     let head = file_head(path)?;
     if is_netcdf_head(&head) {
-        read_netcdf(path, dt)
+        read_netcdf(path, dt, layout)
     } else {
-        read_csv(path, dt)
+        read_csv(path, dt, layout)
     }
+}
+
+/// The names accepted for a wind-speed observation in the `variable` field.
+const SPEED_NAMES: [&str; 2] = ["speed", "wind_speed"];
+
+/// What the `variable` field of an observation says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum VariableField {
+    /// A variable index.
+    Index(usize),
+    /// The wind speed (kind speed).
+    Speed,
+}
+
+/// "u, v, h" for a plane grid's variables.
+fn variable_names(plane: &PlaneGrid) -> String {
+    plane
+        .variables
+        .iter()
+        .map(|v| v.name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Interprets the text of a `variable` field: a whole number ≥ 0, or on a plane grid one of
+/// its variable names or `speed` / `wind_speed`.
+fn parse_variable(text: &str, layout: &StateLayout) -> std::result::Result<VariableField, String> {
+    if let Ok(index) = text.parse::<usize>() {
+        return Ok(VariableField::Index(index));
+    }
+    match layout.plane {
+        Some(plane) => {
+            if SPEED_NAMES.contains(&text) {
+                Ok(VariableField::Speed)
+            } else {
+                plane
+                    .variable_index(text)
+                    .map(VariableField::Index)
+                    .ok_or_else(|| {
+                        format!(
+                            "unknown variable '{}' (this model's variables are {}, or speed / \
+                             wind_speed for the wind speed, or an index)",
+                            shorten(text),
+                            variable_names(&plane)
+                        )
+                    })
+            }
+        }
+        None => Err(format!(
+            "'{}' is not a variable index (a whole number ≥ 0; this model's variables have no \
+             names)",
+            shorten(text)
+        )),
+    }
+}
+
+/// Settles the kind of observation `o` from its `kind` field (`kind`, None when absent) and
+/// whether its `variable` field named the wind speed, and gives a speed observation the
+/// variable index of u. Errors give the column at fault and the message.
+fn settle_kind(
+    o: &mut Observation,
+    named_speed: bool,
+    kind: Option<ObservationKind>,
+    layout: &StateLayout,
+) -> std::result::Result<(), (&'static str, String)> {
+    o.kind = match (named_speed, kind) {
+        (true, None | Some(ObservationKind::Speed)) => ObservationKind::Speed,
+        (true, Some(k)) => {
+            return Err((
+                "kind",
+                format!(
+                    "the variable is the wind speed, so the kind must be speed (or left out), \
+                     got {k}"
+                ),
+            ))
+        }
+        (false, Some(k)) => k,
+        (false, None) => ObservationKind::Value,
+    };
+    if o.kind == ObservationKind::Speed {
+        match layout.plane.and_then(|p| p.wind) {
+            Some((u, _)) => o.variable = u,
+            None => {
+                return Err((
+                    if named_speed { "variable" } else { "kind" },
+                    "speed observations need a model with a wind on a plane grid, and this \
+                     model has none"
+                        .into(),
+                ))
+            }
+        }
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -138,6 +258,8 @@ pub fn read_observations(path: &Path, dt: f64) -> Result<ObservationSet> {
 enum Column {
     Time,
     Position,
+    X,
+    Y,
     Value,
     Sigma,
     Variable,
@@ -145,9 +267,11 @@ enum Column {
 }
 
 impl Column {
-    const ALL: [Column; 6] = [
+    const ALL: [Column; 8] = [
         Column::Time,
         Column::Position,
+        Column::X,
+        Column::Y,
         Column::Value,
         Column::Sigma,
         Column::Variable,
@@ -158,20 +282,66 @@ impl Column {
         match self {
             Column::Time => "time",
             Column::Position => "position",
+            Column::X => "x",
+            Column::Y => "y",
             Column::Value => "value",
             Column::Sigma => "sigma",
             Column::Variable => "variable",
             Column::Kind => "kind",
         }
     }
+}
 
-    fn required(self) -> bool {
-        !matches!(self, Column::Variable | Column::Kind)
+/// The header's problem with the location columns on a plane (`plane`) or a line of points,
+/// if it has one.
+fn location_columns_problem(columns: &[Column], plane: bool) -> Option<String> {
+    let has = |c: Column| columns.contains(&c);
+    let (position, x, y) = (has(Column::Position), has(Column::X), has(Column::Y));
+    if position && (x || y) {
+        return Some(
+            "give either a `position` column (a grid position, for models on a line of points) \
+             or `x` and `y` columns (metres, for models on a plane grid), not both"
+                .into(),
+        );
+    }
+    if plane {
+        match (x, y) {
+            (true, true) => None,
+            (true, false) => Some(
+                "the header has an `x` column but no `y` column; a station on this model's \
+                 plane grid needs both, in metres"
+                    .into(),
+            ),
+            (false, true) => Some(
+                "the header has a `y` column but no `x` column; a station on this model's \
+                 plane grid needs both, in metres"
+                    .into(),
+            ),
+            (false, false) if position => Some(
+                "this model's grid is a plane: give the location as `x` and `y` columns in \
+                 metres, not as a `position`"
+                    .into(),
+            ),
+            (false, false) => Some(
+                "the header lacks the columns `x` and `y` (the station location in metres, \
+                 which this model's plane grid needs)"
+                    .into(),
+            ),
+        }
+    } else if x || y {
+        Some(
+            "this model's grid is a line of points: give the location as a `position` column \
+             (a grid position), not as `x` and `y`"
+                .into(),
+        )
+    } else {
+        None
     }
 }
 
-/// Parses the header fields into the column of each field.
-fn parse_header(path: &Path, line: usize, fields: &[&str]) -> Result<Vec<Column>> {
+/// Parses the header fields into the column of each field, for a model on a plane grid
+/// (`plane`) or on a line of points.
+fn parse_header(path: &Path, line: usize, fields: &[&str], plane: bool) -> Result<Vec<Column>> {
     let mut columns: Vec<Column> = Vec::with_capacity(fields.len());
     for (j, field) in fields.iter().enumerate() {
         let Some(column) = Column::ALL
@@ -187,8 +357,8 @@ fn parse_header(path: &Path, line: usize, fields: &[&str]) -> Result<Vec<Column>
                 path,
                 Some(line),
                 format!(
-                    "{what}; the columns are time, position, value, sigma and optionally \
-                     variable, kind"
+                    "{what}; the columns are time, position (or x and y on a plane grid), \
+                     value, sigma and optionally variable, kind"
                 ),
             ));
         };
@@ -206,17 +376,27 @@ fn parse_header(path: &Path, line: usize, fields: &[&str]) -> Result<Vec<Column>
         }
         columns.push(column);
     }
-    if let Some(missing) = Column::ALL
-        .into_iter()
-        .find(|c| c.required() && !columns.contains(c))
-    {
+    if let Some(problem) = location_columns_problem(&columns, plane) {
+        return Err(Error::input(path, Some(line), problem));
+    }
+    let (required, listed): (&[Column], &str) = if plane {
+        (
+            &[Column::Time, Column::Variable, Column::Value, Column::Sigma],
+            "time, variable, x, y, value and sigma are required on a plane grid",
+        )
+    } else {
+        (
+            &[Column::Time, Column::Position, Column::Value, Column::Sigma],
+            "time, position, value and sigma are required",
+        )
+    };
+    if let Some(missing) = required.iter().find(|c| !columns.contains(c)) {
         let found: Vec<&str> = columns.iter().map(|c| c.name()).collect();
         return Err(Error::input(
             path,
             Some(line),
             format!(
-                "the header lacks the required column '{}' (it has {}; time, position, value \
-                 and sigma are required)",
+                "the header lacks the required column '{}' (it has {}; {listed})",
                 missing.name(),
                 found.join(", ")
             ),
@@ -232,6 +412,7 @@ fn parse_record(
     columns: &[Column],
     fields: &[&str],
     dt: f64,
+    layout: &StateLayout,
 ) -> Result<Observation> {
     if fields.len() != columns.len() {
         let names: Vec<&str> = columns.iter().map(|c| c.name()).collect();
@@ -246,24 +427,23 @@ fn parse_record(
             ),
         ));
     }
-    let err = |column: Column, message: String| {
-        Error::input(
-            path,
-            Some(line),
-            format!("column {}: {message}", column.name()),
-        )
+    let err = |column: &str, message: String| {
+        Error::input(path, Some(line), format!("column {column}: {message}"))
     };
     let number = |column: Column, text: &str| -> Result<f64> {
         let value: f64 = text.parse().map_err(|_| {
             err(
-                column,
+                column.name(),
                 format!("cannot parse '{}' as a number", shorten(text)),
             )
         })?;
         if value.is_finite() {
             Ok(value)
         } else {
-            Err(err(column, format!("non-finite value '{}'", shorten(text))))
+            Err(err(
+                column.name(),
+                format!("non-finite value '{}'", shorten(text)),
+            ))
         }
     };
     let mut o = Observation {
@@ -277,27 +457,31 @@ fn parse_record(
         sigma: 0.0,
         line: Some(line),
     };
+    let mut named_speed = false;
+    let mut kind = None;
     for (&column, &text) in columns.iter().zip(fields) {
         match column {
             Column::Time => {
                 o.time = number(column, text)?;
-                o.step = step_of_time(o.time, dt).map_err(|m| err(column, m))?;
+                o.step = step_of_time(o.time, dt).map_err(|m| err(column.name(), m))?;
             }
             Column::Position => {
                 o.position = number(column, text)?;
                 if o.position < 0.0 {
                     return Err(err(
-                        column,
+                        column.name(),
                         format!("negative position {}; positions start at 0", o.position),
                     ));
                 }
             }
+            Column::X => o.position = number(column, text)?,
+            Column::Y => o.y = Some(number(column, text)?),
             Column::Value => o.value = number(column, text)?,
             Column::Sigma => {
                 o.sigma = number(column, text)?;
                 if o.sigma <= 0.0 {
                     return Err(err(
-                        column,
+                        column.name(),
                         format!(
                             "the observation error standard deviation must be > 0, got {}",
                             o.sigma
@@ -305,34 +489,33 @@ fn parse_record(
                     ));
                 }
             }
-            Column::Variable => {
-                o.variable = text.parse().map_err(|_| {
-                    err(
-                        column,
-                        format!(
-                            "'{}' is not a variable index (a whole number ≥ 0)",
-                            shorten(text)
-                        ),
-                    )
-                })?;
-            }
+            Column::Variable => match parse_variable(text, layout) {
+                Ok(VariableField::Index(v)) => o.variable = v,
+                Ok(VariableField::Speed) => named_speed = true,
+                Err(message) => return Err(err(column.name(), message)),
+            },
             Column::Kind => {
-                o.kind = text.parse().map_err(|_| {
+                kind = Some(text.parse().map_err(|_| {
                     err(
-                        column,
+                        column.name(),
                         format!(
-                            "unknown observation kind '{}' (expected one of value, square, abs)",
+                            "unknown observation kind '{}' (expected one of value, square, abs, \
+                             speed)",
                             shorten(text)
                         ),
                     )
-                })?;
+                })?);
             }
         }
+    }
+    settle_kind(&mut o, named_speed, kind, layout).map_err(|(c, m)| err(c, m))?;
+    if let Some((column, message)) = observation_problem(&o, layout, None) {
+        return Err(err(column, message));
     }
     Ok(o)
 }
 
-fn read_csv(path: &Path, dt: f64) -> Result<ObservationSet> {
+fn read_csv(path: &Path, dt: f64, layout: &StateLayout) -> Result<ObservationSet> {
     let bytes = fs::read(path).map_err(|e| Error::io(path, e))?;
     let mut columns: Option<Vec<Column>> = None;
     let mut observations = Vec::new();
@@ -356,16 +539,23 @@ fn read_csv(path: &Path, dt: f64) -> Result<ObservationSet> {
         }
         let fields: Vec<&str> = text.split(',').map(str::trim).collect();
         match &columns {
-            None => columns = Some(parse_header(path, line, &fields)?),
-            Some(cols) => observations.push(parse_record(path, line, cols, &fields, dt)?),
+            None => columns = Some(parse_header(path, line, &fields, layout.plane.is_some())?),
+            Some(cols) => observations.push(parse_record(path, line, cols, &fields, dt, layout)?),
         }
     }
     if columns.is_none() {
+        let example = if layout.plane.is_some() {
+            "time,variable,x,y,value,sigma"
+        } else {
+            "time,position,value,sigma"
+        };
         return Err(Error::input(
             path,
             None,
-            "has no header line (expected a line such as 'time,position,value,sigma' before \
-             the observations)",
+            format!(
+                "has no header line (expected a line such as '{example}' before the \
+                 observations)"
+            ),
         ));
     }
     Ok(ObservationSet::new(observations))
@@ -389,8 +579,9 @@ fn obs_variable<'f>(
                 path,
                 None,
                 format!(
-                    "has no variable '{name}' (an observation file needs time, position, value \
-                     and sigma along one dimension, and optionally variable and kind)"
+                    "has no variable '{name}' (an observation file needs time, position (or x \
+                     and y on a plane grid), value and sigma along one dimension, and \
+                     optionally variable and kind)"
                 ),
             ));
         }
@@ -412,10 +603,52 @@ fn obs_variable<'f>(
     Ok(Some(var))
 }
 
-fn read_netcdf(path: &Path, dt: f64) -> Result<ObservationSet> {
+/// The file's problem with its location variables for a model on a plane grid (`plane`) or
+/// a line of points, if it has one.
+fn location_variables_problem(file: &netcdf::File, plane: bool) -> Option<String> {
+    let has = |name: &str| file.variable(name).is_some();
+    let (position, x, y) = (has("position"), has("x"), has("y"));
+    if position && (x || y) {
+        return Some(
+            "has both 'position' (a grid position, for models on a line of points) and 'x'/'y' \
+             (metres, for models on a plane grid); an observation file holds one or the other"
+                .into(),
+        );
+    }
+    if plane && !(x && y) {
+        let missing = match (x, y) {
+            (true, false) => "'y'",
+            (false, true) => "'x'",
+            _ => "'x' and 'y'",
+        };
+        return Some(format!(
+            "has no variable {missing}: observations on this model's plane grid are located \
+             by x and y in metres{}",
+            if position {
+                " (the file has 'position', a location on a line of points)"
+            } else {
+                ""
+            }
+        ));
+    }
+    if !plane && (x || y) {
+        return Some(
+            "has 'x'/'y' (a location on a plane grid), but this model's grid is a line of \
+             points: it needs 'position'"
+                .into(),
+        );
+    }
+    None
+}
+
+fn read_netcdf(path: &Path, dt: f64, layout: &StateLayout) -> Result<ObservationSet> {
     let file = netcdf::open(path).map_err(|e| Error::netcdf(path, e))?;
+    let plane = layout.plane.is_some();
     let time_var = obs_variable(path, &file, "time", None, true)?
         .ok_or_else(|| Error::input(path, None, "has no variable 'time'"))?;
+    if let Some(problem) = location_variables_problem(&file, plane) {
+        return Err(Error::input(path, None, problem));
+    }
     let dim = time_var.dimensions()[0].name();
     let count = time_var.dimensions()[0].len();
     let read = |name: &str, required: bool| -> Result<Option<Vec<f64>>> {
@@ -425,7 +658,8 @@ fn read_netcdf(path: &Path, dt: f64) -> Result<ObservationSet> {
         }
     };
     let times = read("time", true)?.unwrap_or_default();
-    let positions = read("position", true)?.unwrap_or_default();
+    let positions = read(if plane { "x" } else { "position" }, true)?.unwrap_or_default();
+    let ys = if plane { read("y", true)? } else { None };
     let values = read("value", true)?.unwrap_or_default();
     let sigmas = read("sigma", true)?.unwrap_or_default();
     let variables = read("variable", false)?;
@@ -443,7 +677,7 @@ fn read_netcdf(path: &Path, dt: f64) -> Result<ObservationSet> {
         let time = times[i];
         let step = step_of_time(time, dt).map_err(|m| at("time", i, m))?;
         let position = positions[i];
-        if position < 0.0 {
+        if !plane && position < 0.0 {
             return Err(at(
                 "position",
                 i,
@@ -473,34 +707,40 @@ fn read_netcdf(path: &Path, dt: f64) -> Result<ObservationSet> {
             }
         };
         let kind = match &kinds {
-            None => ObservationKind::Value,
+            None => None,
             Some(k) => {
                 let code = k[i];
                 let kind = (code.fract() == 0.0)
                     .then(|| ObservationKind::from_code(code as i64))
                     .flatten();
-                kind.ok_or_else(|| {
+                Some(kind.ok_or_else(|| {
                     at(
                         "kind",
                         i,
                         format!(
-                            "{code} is not an observation kind (0 = value, 1 = square, 2 = abs)"
+                            "{code} is not an observation kind (0 = value, 1 = square, 2 = abs, \
+                             3 = speed)"
                         ),
                     )
-                })?
+                })?)
             }
         };
-        observations.push(Observation {
+        let mut o = Observation {
             time,
             step,
             position,
-            y: None,
+            y: ys.as_ref().map(|y| y[i]),
             variable,
-            kind,
+            kind: ObservationKind::Value,
             value: values[i],
             sigma,
             line: None,
-        });
+        };
+        settle_kind(&mut o, false, kind, layout).map_err(|(c, m)| at(c, i, m))?;
+        if let Some((column, message)) = observation_problem(&o, layout, None) {
+            return Err(at(column, i, message));
+        }
+        observations.push(o);
     }
     Ok(ObservationSet::new(observations))
 }
@@ -520,25 +760,19 @@ fn exact(v: f64) -> String {
     }
 }
 
-/// Checks that every observation can be written and read back: finite time ≥ 0, position
-/// ≥ 0 and value, finite σ > 0.
-fn check_writable(set: &ObservationSet) -> Result<()> {
+/// Checks that every observation can be written and read back for a model with layout
+/// `layout`: finite time ≥ 0, and everything [`ObservationSet::validate`] checks (finite
+/// value, finite σ > 0, a variable the model has, a location on its grid, speed only with a
+/// wind).
+fn check_writable(set: &ObservationSet, layout: &StateLayout) -> Result<()> {
     for (i, o) in set.as_slice().iter().enumerate() {
         let problem = if !(o.time.is_finite() && o.time >= 0.0) {
             Some(format!("time {} is not a finite number ≥ 0", o.time))
-        } else if !(o.position.is_finite() && o.position >= 0.0) {
-            Some(format!(
-                "position {} is not a finite number ≥ 0",
-                o.position
-            ))
-        } else if !o.value.is_finite() {
-            Some(format!("value {} is not finite", o.value))
-        } else if !(o.sigma.is_finite() && o.sigma > 0.0) {
-            Some(format!("sigma {} is not a finite number > 0", o.sigma))
         } else if i32::try_from(o.variable).is_err() {
             Some(format!("variable index {} is too large", o.variable))
         } else {
-            None
+            observation_problem(o, layout, None)
+                .map(|(column, message)| format!("{column}: {message}"))
         };
         if let Some(message) = problem {
             return Err(Error::invalid(
@@ -550,60 +784,122 @@ fn check_writable(set: &ObservationSet) -> Result<()> {
     Ok(())
 }
 
-/// Writes observations as CSV (extension .csv) or CF NetCDF (extension .nc), atomically
-/// ([`AtomicOutput`]); any other extension is an [`Error::InvalidArgument`], as is a
-/// non-finite number or σ ≤ 0.
+/// Writes observations of a model with layout `layout` as CSV (extension .csv) or CF NetCDF
+/// (extension .nc), atomically ([`AtomicOutput`]); any other extension is an
+/// [`Error::InvalidArgument`], as is an observation that does not fit `layout` (see
+/// [`read_observations`]), a non-finite number or σ ≤ 0.
 ///
 /// CSV: `history` as `#` comment lines, a comment describing the columns, then the header
-/// `time,position,variable,kind,value,sigma` and one line per observation, numbers in
-/// shortest round-trip form (plain decimals, or `{:e}` for very small or large magnitudes;
-/// times are written as given, not recomputed from steps). NetCDF: one
-/// dimension `obs`, variables time, position, variable (int), kind (int, CF flag_values 0, 1,
-/// 2 with flag_meanings "value square abs"), value and sigma, and the global attributes
-/// Conventions = "CF-1.10", title, source and `history`. Reading either back with
-/// [`read_observations`] gives the same numbers bit for bit.
-pub fn write_observations(path: &Path, set: &ObservationSet, history: &str) -> Result<()> {
+/// `time,position,variable,kind,value,sigma` on a line of points or
+/// `time,variable,x,y,kind,value,sigma` on a plane grid (variable by name: u, v, h, or speed
+/// for wind-speed observations), and one line per observation, numbers in shortest
+/// round-trip form (plain decimals, or `{:e}` for very small or large magnitudes; times are
+/// written as given, not recomputed from steps). NetCDF: one dimension `obs`, variables time,
+/// position (or x and y in metres on a plane grid), variable (int; on a plane grid with
+/// flag_values 0, 1, … and flag_meanings the variable names), kind (int, CF flag_values 0, 1,
+/// 2, 3 with flag_meanings "value square abs speed"), value and sigma, and the global
+/// attributes Conventions = "CF-1.10", title, source and `history`. Reading either back with
+/// [`read_observations`] and the same layout gives the same numbers bit for bit.
+pub fn write_observations(
+    path: &Path,
+    set: &ObservationSet,
+    layout: &StateLayout,
+    history: &str,
+) -> Result<()> {
     let format = ObservationFormat::from_path(path)?;
-    check_writable(set)?;
+    check_writable(set, layout)?;
     let out = AtomicOutput::new(path)?;
     match format {
-        ObservationFormat::Csv => {
-            fs::write(out.temp_path(), csv_text(set, history)).map_err(|e| Error::io(path, e))?
-        }
-        ObservationFormat::NetCdf => {
-            write_netcdf(out.temp_path(), set, history).map_err(|e| Error::netcdf(path, e))?
-        }
+        ObservationFormat::Csv => fs::write(out.temp_path(), csv_text(set, layout, history))
+            .map_err(|e| Error::io(path, e))?,
+        ObservationFormat::NetCdf => write_netcdf(out.temp_path(), set, layout, history)
+            .map_err(|e| Error::netcdf(path, e))?,
     }
     out.commit()
 }
 
-fn csv_text(set: &ObservationSet, history: &str) -> String {
+/// The variable index a speed observation is stored with: that of u.
+fn stored_variable(o: &Observation, layout: &StateLayout) -> usize {
+    match (o.kind, layout.plane.and_then(|p| p.wind)) {
+        (ObservationKind::Speed, Some((u, _))) => u,
+        _ => o.variable,
+    }
+}
+
+fn csv_text(set: &ObservationSet, layout: &StateLayout, history: &str) -> String {
     let mut text = String::with_capacity(64 * (set.len() + 4));
     for line in history.lines() {
         let _ = writeln!(text, "# {line}");
     }
-    text.push_str(
-        "# fourdvar observations: time in model time units, position a (fractional) grid \
-         index, variable the model variable, kind value|square|abs, sigma the observation \
-         error standard deviation\n",
-    );
-    text.push_str("time,position,variable,kind,value,sigma\n");
-    for o in set.as_slice() {
-        let _ = writeln!(
-            text,
-            "{},{},{},{},{},{}",
-            exact(o.time),
-            exact(o.position),
-            o.variable,
-            o.kind,
-            exact(o.value),
-            exact(o.sigma)
-        );
+    match layout.plane {
+        None => {
+            text.push_str(
+                "# fourdvar observations: time in model time units, position a (fractional) \
+                 grid index, variable the model variable, kind value|square|abs, sigma the \
+                 observation error standard deviation\n",
+            );
+            text.push_str("time,position,variable,kind,value,sigma\n");
+            for o in set.as_slice() {
+                let _ = writeln!(
+                    text,
+                    "{},{},{},{},{},{}",
+                    exact(o.time),
+                    exact(o.position),
+                    o.variable,
+                    o.kind,
+                    exact(o.value),
+                    exact(o.sigma)
+                );
+            }
+        }
+        Some(plane) => {
+            let _ = writeln!(
+                text,
+                "# fourdvar observations: time in model time units, variable {} or speed (the \
+                 wind speed sqrt(u^2 + v^2)), x and y the station location in metres (0 <= x < \
+                 {}, 0 <= y < {}), kind value|square|abs|speed, sigma the observation error \
+                 standard deviation",
+                plane
+                    .variables
+                    .iter()
+                    .map(|v| v.name)
+                    .collect::<Vec<_>>()
+                    .join("|"),
+                exact(plane.width()),
+                exact(plane.height())
+            );
+            text.push_str("time,variable,x,y,kind,value,sigma\n");
+            for o in set.as_slice() {
+                let name = match o.kind {
+                    ObservationKind::Speed => "speed".to_string(),
+                    _ => plane
+                        .variables
+                        .get(o.variable)
+                        .map_or_else(|| o.variable.to_string(), |v| v.name.to_string()),
+                };
+                let _ = writeln!(
+                    text,
+                    "{},{},{},{},{},{},{}",
+                    exact(o.time),
+                    name,
+                    exact(o.position),
+                    exact(o.y.unwrap_or(f64::NAN)),
+                    o.kind,
+                    exact(o.value),
+                    exact(o.sigma)
+                );
+            }
+        }
     }
     text
 }
 
-fn write_netcdf(temp: &Path, set: &ObservationSet, history: &str) -> netcdf::Result<()> {
+fn write_netcdf(
+    temp: &Path,
+    set: &ObservationSet,
+    layout: &StateLayout,
+    history: &str,
+) -> netcdf::Result<()> {
     let obs = set.as_slice();
     let column = |f: fn(&Observation) -> f64| -> Vec<f64> { obs.iter().map(f).collect() };
     // `create` replaces the (empty) temporary file that AtomicOutput reserved.
@@ -618,36 +914,92 @@ fn write_netcdf(temp: &Path, set: &ObservationSet, history: &str) -> netcdf::Res
     // A length of 0 makes an unlimited dimension in NetCDF, which reads back as empty too.
     file.add_dimension(OBS_DIMENSION, obs.len())?;
 
-    let doubles: [(&str, &str, Vec<f64>); 4] = [
-        ("time", "model time of the observation", column(|o| o.time)),
-        (
-            "position",
-            "grid position of the observation (fractional grid-point index)",
-            column(|o| o.position),
-        ),
-        ("value", "observed value", column(|o| o.value)),
-        (
-            "sigma",
-            "observation error standard deviation",
-            column(|o| o.sigma),
-        ),
-    ];
-    for (name, long_name, values) in &doubles {
+    // (name, long_name, units, standard_name, values)
+    type Doubles = (
+        &'static str,
+        &'static str,
+        &'static str,
+        Option<&'static str>,
+        Vec<f64>,
+    );
+    let mut doubles: Vec<Doubles> = vec![(
+        "time",
+        "model time of the observation",
+        "1",
+        None,
+        column(|o| o.time),
+    )];
+    let coordinates = match layout.plane {
+        None => {
+            doubles.push((
+                "position",
+                "grid position of the observation (fractional grid-point index)",
+                "1",
+                None,
+                column(|o| o.position),
+            ));
+            "time position"
+        }
+        Some(_) => {
+            doubles.push((
+                "x",
+                "x of the station (eastward distance from the west edge of the domain)",
+                "m",
+                Some("projection_x_coordinate"),
+                column(|o| o.position),
+            ));
+            doubles.push((
+                "y",
+                "y of the station (northward distance from the south edge of the domain)",
+                "m",
+                Some("projection_y_coordinate"),
+                column(|o| o.y.unwrap_or(f64::NAN)),
+            ));
+            "time x y"
+        }
+    };
+    doubles.push(("value", "observed value", "1", None, column(|o| o.value)));
+    doubles.push((
+        "sigma",
+        "observation error standard deviation",
+        "1",
+        None,
+        column(|o| o.sigma),
+    ));
+    for (name, long_name, units, standard_name, values) in &doubles {
         let mut var = file.add_variable::<f64>(name, &[OBS_DIMENSION])?;
         var.put_attribute("long_name", *long_name)?;
-        var.put_attribute("units", "1")?;
+        if let Some(standard_name) = standard_name {
+            var.put_attribute("standard_name", *standard_name)?;
+        }
+        var.put_attribute("units", *units)?;
         if *name == "value" {
-            var.put_attribute("coordinates", "time position")?;
+            var.put_attribute("coordinates", coordinates)?;
         }
         if !values.is_empty() {
             var.put_values(values, ..)?;
         }
     }
     {
-        let values: Vec<i32> = obs.iter().map(|o| o.variable as i32).collect();
+        let values: Vec<i32> = obs
+            .iter()
+            .map(|o| stored_variable(o, layout) as i32)
+            .collect();
         let mut var = file.add_variable::<i32>("variable", &[OBS_DIMENSION])?;
         var.put_attribute("long_name", "index of the observed model variable")?;
-        var.put_attribute("units", "1")?;
+        if let Some(plane) = layout.plane {
+            let codes: Vec<i32> = (0..plane.variables.len() as i32).collect();
+            var.put_attribute("flag_values", codes)?;
+            let names: Vec<&str> = plane.variables.iter().map(|v| v.name).collect();
+            var.put_attribute("flag_meanings", names.join(" ").as_str())?;
+            var.put_attribute(
+                "comment",
+                "for wind-speed observations (kind = speed) the index of u; the speed reads \
+                 u and v",
+            )?;
+        } else {
+            var.put_attribute("units", "1")?;
+        }
         if !values.is_empty() {
             var.put_values(&values, ..)?;
         }
@@ -657,11 +1009,13 @@ fn write_netcdf(temp: &Path, set: &ObservationSet, history: &str) -> netcdf::Res
         let mut var = file.add_variable::<i32>("kind", &[OBS_DIMENSION])?;
         var.put_attribute(
             "long_name",
-            "observation operator: the interpolated state, its square or its absolute value",
+            "observation operator: the interpolated state, its square, its absolute value or \
+             the wind speed",
         )?;
         let codes: Vec<i32> = ObservationKind::ALL.iter().map(|k| k.code()).collect();
         var.put_attribute("flag_values", codes)?;
-        var.put_attribute("flag_meanings", "value square abs")?;
+        let meanings: Vec<&str> = ObservationKind::ALL.iter().map(|k| k.name()).collect();
+        var.put_attribute("flag_meanings", meanings.join(" ").as_str())?;
         if !values.is_empty() {
             var.put_values(&values, ..)?;
         }

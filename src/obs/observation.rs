@@ -261,47 +261,63 @@ impl ObservationSet {
     }
 }
 
-/// What is wrong with observation `o` on `layout`, if anything.
+/// What is wrong with observation `o` on `layout`, if anything, as "column NAME: message".
 fn check_one(o: &Observation, layout: &StateLayout, window_steps: Option<usize>) -> Option<String> {
+    observation_problem(o, layout, window_steps)
+        .map(|(column, message)| format!("column {column}: {message}"))
+}
+
+/// What is wrong with observation `o` on `layout`, if anything: the column (file field) at
+/// fault and the message (the checks of [`ObservationSet::validate`]).
+pub(crate) fn observation_problem(
+    o: &Observation,
+    layout: &StateLayout,
+    window_steps: Option<usize>,
+) -> Option<(&'static str, String)> {
     if !o.time.is_finite() {
-        return Some(format!(
-            "column time: the time must be finite, got {}",
-            o.time
-        ));
+        return Some(("time", format!("the time must be finite, got {}", o.time)));
     }
     if !o.value.is_finite() {
-        return Some(format!(
-            "column value: the value must be finite, got {}",
-            o.value
+        return Some((
+            "value",
+            format!("the value must be finite, got {}", o.value),
         ));
     }
     if !(o.sigma.is_finite() && o.sigma > 0.0) {
-        return Some(format!(
-            "column sigma: the observation error must be a finite number > 0, got {}",
-            o.sigma
+        return Some((
+            "sigma",
+            format!(
+                "the observation error must be a finite number > 0, got {}",
+                o.sigma
+            ),
         ));
     }
     if o.variable >= layout.variables {
-        return Some(format!(
-            "column variable: variable {} does not exist; the model has {} variable{} \
-             (0..={})",
-            o.variable,
-            layout.variables,
-            if layout.variables == 1 { "" } else { "s" },
-            layout.variables.saturating_sub(1)
+        return Some((
+            "variable",
+            format!(
+                "variable {} does not exist; the model has {} variable{} (0..={})",
+                o.variable,
+                layout.variables,
+                if layout.variables == 1 { "" } else { "s" },
+                layout.variables.saturating_sub(1)
+            ),
         ));
     }
-    if let Some(message) = match layout.plane {
+    if let Some(problem) = match layout.plane {
         Some(plane) => check_plane_location(o, &plane),
         None => check_line_location(o, layout),
     } {
-        return Some(message);
+        return Some(problem);
     }
     if let Some(last) = window_steps {
         if o.step > last {
-            return Some(format!(
-                "column time: time {} is step {}, after the end of the window (step {last})",
-                o.time, o.step
+            return Some((
+                "time",
+                format!(
+                    "time {} is step {}, after the end of the window (step {last})",
+                    o.time, o.step
+                ),
             ));
         }
     }
@@ -309,16 +325,18 @@ fn check_one(o: &Observation, layout: &StateLayout, window_steps: Option<usize>)
 }
 
 /// What is wrong with the location or kind of observation `o` on a line of points.
-fn check_line_location(o: &Observation, layout: &StateLayout) -> Option<String> {
+fn check_line_location(o: &Observation, layout: &StateLayout) -> Option<(&'static str, String)> {
     if o.y.is_some() {
-        return Some(
-            "column y: this model's grid is a line of points; give a position, not x and y".into(),
-        );
+        return Some((
+            "y",
+            "this model's grid is a line of points; give a position, not x and y".into(),
+        ));
     }
     if o.kind == ObservationKind::Speed {
-        return Some(
-            "column kind: speed observations need a model with a wind on a plane grid".into(),
-        );
+        return Some((
+            "kind",
+            "speed observations need a model with a wind on a plane grid".into(),
+        ));
     }
     let points = layout.points as f64;
     let p = o.position;
@@ -340,29 +358,34 @@ fn check_line_location(o: &Observation, layout: &StateLayout) -> Option<String> 
             if layout.points == 1 { "" } else { "s" }
         )
     };
-    Some(format!(
-        "column position: position {p} is outside the grid (need {range})"
+    Some((
+        "position",
+        format!("position {p} is outside the grid (need {range})"),
     ))
 }
 
 /// What is wrong with the location or kind of observation `o` on a plane grid.
-fn check_plane_location(o: &Observation, plane: &PlaneGrid) -> Option<String> {
+fn check_plane_location(o: &Observation, plane: &PlaneGrid) -> Option<(&'static str, String)> {
     let Some(y) = o.y else {
-        return Some(
-            "column y: this model's grid is a plane; give x and y in metres, not a position".into(),
-        );
+        return Some((
+            "y",
+            "this model's grid is a plane; give x and y in metres, not a position".into(),
+        ));
     };
     if o.kind == ObservationKind::Speed && plane.wind.is_none() {
-        return Some("column kind: speed observations need a model with a wind".into());
+        return Some(("kind", "speed observations need a model with a wind".into()));
     }
     for (column, value, extent, n, d) in [
         ("x", o.position, plane.width(), plane.nx, plane.dx),
         ("y", y, plane.height(), plane.ny, plane.dy),
     ] {
         if !(value.is_finite() && value >= 0.0 && value < extent) {
-            return Some(format!(
-                "column {column}: {column} = {value} m is outside the domain (need 0 ≤ {column} \
-                 < {extent} m = {n} cells of {d} m)"
+            return Some((
+                column,
+                format!(
+                    "{column} = {value} m is outside the domain (need 0 ≤ {column} < {extent} m \
+                     = {n} cells of {d} m)"
+                ),
             ));
         }
     }

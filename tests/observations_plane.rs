@@ -1,0 +1,1391 @@
+//! Observations on a plane grid (shallow water, C-grid): bilinear interpolation of u, v and h
+//! and the wind speed √(u² + v²) (values by hand, Taylor and dot-product tests, with stations
+//! across the periodic seam), validation, CSV / NetCDF files with `variable,x,y` columns and
+//! station networks with groups, through to the observe run.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use fourdvar::core::verification::{perturbation_sizes, random_vector};
+use fourdvar::core::{integrate, PlaneGrid, StaggeredVariable, StateLayout};
+use fourdvar::experiment::observe::{run_observe, ObserveRequest};
+use fourdvar::io::netcdf_trajectory::{write_trajectory, TrajectoryMetadata};
+use fourdvar::io::observation_file::{read_observations, write_observations};
+use fourdvar::io::observation_network::{NetworkStations, NetworkVariable, ObservationNetwork};
+use fourdvar::models::{lorenz96, shallow_water, ModelInfo, ShallowWater, ShallowWaterField};
+use fourdvar::obs::{Observation, ObservationKind, ObservationOperator, ObservationSet};
+use fourdvar::Error;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+
+// ---------------------------------------------------------------------------------------------
+// helpers
+
+const NX: usize = 8;
+const NY: usize = 6;
+const DX: f64 = 100e3;
+const DY: f64 = 80e3;
+const DT: f64 = 300.0;
+const WIDTH: f64 = NX as f64 * DX;
+const HEIGHT: f64 = NY as f64 * DY;
+const CELLS: usize = NX * NY;
+const U: usize = 0;
+const V: usize = 1;
+const H: usize = 2;
+
+/// The model configuration of the small test grid (Courant number 0.48).
+const SMALL_CONFIG: &str = "model = \"shallow_water\"\nnx = 8\nny = 6\ndx = 100e3\ndy = 80e3\n\
+                            depth = 1000.0\ng = 9.81\nf = 1e-4\nviscosity = 0.0\ndt = 300.0\n";
+
+fn small_model() -> ShallowWater {
+    shallow_water(
+        ShallowWaterField {
+            nx: NX,
+            ny: NY,
+            dx: DX,
+            dy: DY,
+            depth: 1000.0,
+            gravity: 9.81,
+            coriolis: 1e-4,
+            viscosity: 0.0,
+        },
+        DT,
+    )
+}
+
+/// The 8 × 6 C-grid layout (u, v, h) of [`small_model`].
+fn plane() -> StateLayout {
+    small_model().layout()
+}
+
+fn grid() -> PlaneGrid {
+    plane().plane.unwrap()
+}
+
+/// A Lorenz-96 ring of 40 sites.
+fn ring() -> StateLayout {
+    lorenz96(40, 8.0, 0.05).layout()
+}
+
+/// A plane grid whose two variables have no wind.
+const CALM: [StaggeredVariable; 2] = [
+    StaggeredVariable {
+        name: "t",
+        x_offset: 0.5,
+        y_offset: 0.5,
+    },
+    StaggeredVariable {
+        name: "q",
+        x_offset: 0.5,
+        y_offset: 0.5,
+    },
+];
+
+fn windless() -> StateLayout {
+    StateLayout {
+        variables: 2,
+        points: CELLS,
+        periodic: true,
+        plane: Some(PlaneGrid {
+            nx: NX,
+            ny: NY,
+            dx: DX,
+            dy: DY,
+            variables: &CALM,
+            wind: None,
+        }),
+    }
+}
+
+fn station(step: usize, x: f64, y: f64, variable: usize, kind: ObservationKind) -> Observation {
+    Observation {
+        time: step as f64 * DT,
+        step,
+        position: x,
+        y: Some(y),
+        variable,
+        kind,
+        value: 0.0,
+        sigma: 1.0,
+        line: None,
+    }
+}
+
+/// Index of variable `var` at cell (j, i).
+fn at(var: usize, j: usize, i: usize) -> usize {
+    var * CELLS + j * NX + i
+}
+
+fn h_all(op: &ObservationOperator, x: &[f64]) -> Vec<f64> {
+    (0..op.len()).map(|i| op.apply(i, x)).collect()
+}
+
+fn norm(v: &[f64]) -> f64 {
+    v.iter().map(|a| a * a).sum::<f64>().sqrt()
+}
+
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+fn temp_file(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {
+    let path = dir.path().join(name);
+    fs::write(&path, text).unwrap();
+    path
+}
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+/// Stations spread over the domain plus ones within a metre of the seams (x → width,
+/// y → height, and just above 0), where the bilinear taps wrap around.
+fn stations() -> Vec<(f64, f64)> {
+    let mut rng = ChaCha8Rng::seed_from_u64(17);
+    let mut list: Vec<(f64, f64)> = (0..12)
+        .map(|_| (rng.random::<f64>() * WIDTH, rng.random::<f64>() * HEIGHT))
+        .collect();
+    list.extend([
+        (WIDTH - 0.5, 0.3 * HEIGHT),
+        (WIDTH - 1.0, HEIGHT - 1.0),
+        (0.25, HEIGHT - 0.75),
+        (0.0, 0.0),
+        (WIDTH - 30e3, 10e3),
+        (0.6 * WIDTH, HEIGHT - 20e3),
+    ]);
+    list
+}
+
+/// A state with the wind well away from zero (u ≈ 2, v ≈ −1.5 m/s) and h ≈ 5 m, all
+/// positive or negative as needed for abs, with random structure.
+fn smooth_state(seed: u64) -> Vec<f64> {
+    let r = random_vector(3 * CELLS, seed);
+    (0..3 * CELLS)
+        .map(|k| {
+            let mean = [2.0, -1.5, 5.0][k / CELLS];
+            mean + 0.3 * r[k]
+        })
+        .collect()
+}
+
+/// Observations of every kind at every station: value, square and abs of u, v and h, and the
+/// wind speed.
+fn all_kinds_set(step: usize) -> ObservationSet {
+    let mut observations = Vec::new();
+    for &(x, y) in &stations() {
+        for kind in ObservationKind::SCALAR {
+            for var in [U, V, H] {
+                observations.push(station(step, x, y, var, kind));
+            }
+        }
+        observations.push(station(step, x, y, U, ObservationKind::Speed));
+    }
+    ObservationSet::new(observations)
+}
+
+// ---------------------------------------------------------------------------------------------
+// (a) bilinear interpolation
+
+#[test]
+fn bilinear_reproduces_linear_fields_away_from_the_seam() {
+    let layout = plane();
+    let g = grid();
+    // f(x, y) = a + b·x + c·y at each variable's own staggered points.
+    let coefficients = [(1.5, 2e-6, -3e-6), (-4.0, -1e-6, 5e-6), (0.25, 7e-6, 1e-6)];
+    let mut x = vec![0.0; layout.len()];
+    for (var, &(a, b, c)) in coefficients.iter().enumerate() {
+        let s = g.variables[var];
+        for j in 0..NY {
+            for i in 0..NX {
+                let (px, py) = ((i as f64 + s.x_offset) * DX, (j as f64 + s.y_offset) * DY);
+                x[at(var, j, i)] = a + b * px + c * py;
+            }
+        }
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let mut worst: f64 = 0.0;
+    for var in [U, V, H] {
+        let s = g.variables[var];
+        let (a, b, c) = coefficients[var];
+        // Inside the hull of the variable's points: no tap wraps.
+        let observations: Vec<Observation> = (0..200)
+            .map(|_| {
+                let px = (s.x_offset + rng.random::<f64>() * (NX - 1) as f64) * DX;
+                let py = (s.y_offset + rng.random::<f64>() * (NY - 1) as f64) * DY;
+                station(0, px, py, var, ObservationKind::Value)
+            })
+            .collect();
+        let set = ObservationSet::new(observations);
+        let op = ObservationOperator::new(&set, &layout).unwrap();
+        for (k, o) in set.as_slice().iter().enumerate() {
+            let expected = a + b * o.position + c * o.y.unwrap();
+            let error = (op.apply(k, &x) - expected).abs();
+            worst = worst.max(error);
+            assert!(error <= 1e-13 * expected.abs().max(1.0), "{o:?}: {error:e}");
+        }
+    }
+    println!("bilinear of linear fields: worst error {worst:.3e}");
+
+    // Across the seam the taps wrap: h at x = (nx − ¼)·dx lies ¼ of the way from the last
+    // h column (centre (nx − ½)·dx) to the first one (centre ½·dx, periodically (nx + ½)·dx).
+    let mut h = vec![0.0; layout.len()];
+    for j in 0..NY {
+        for i in 0..NX {
+            h[at(H, j, i)] = (10 * j + i) as f64;
+        }
+    }
+    let y_mid = 2.5 * DY; // the centre row j = 2: fy = 0
+    let set = ObservationSet::new(vec![
+        station(0, (NX as f64 - 0.25) * DX, y_mid, H, ObservationKind::Value),
+        // x = ¼·dx lies ¼ cell west of the first centre: ¾ of the way from the last column.
+        station(0, 0.25 * DX, y_mid, H, ObservationKind::Value),
+        // y = ¼·dy lies between the top row (j = 5) and the bottom row (j = 0).
+        station(0, 2.5 * DX, 0.25 * DY, H, ObservationKind::Value),
+        // u lives on the west faces: x = (nx − ½)·dx is halfway from u column nx−1 to u
+        // column 0; y = 3.5·dy is row 3 of u exactly.
+        station(
+            0,
+            (NX as f64 - 0.5) * DX,
+            3.5 * DY,
+            U,
+            ObservationKind::Value,
+        ),
+    ]);
+    let op = ObservationOperator::new(&set, &layout).unwrap();
+    assert_eq!(op.apply(0, &h), 0.75 * 27.0 + 0.25 * 20.0);
+    assert_eq!(op.apply(1, &h), 0.25 * 27.0 + 0.75 * 20.0);
+    // ¾ of the way from row 5 (centre 5.5·dy, periodically −½·dy) to row 0 (centre ½·dy).
+    assert_eq!(op.apply(2, &h), 0.25 * 52.0 + 0.75 * 2.0);
+    let mut u = vec![0.0; layout.len()];
+    u[at(U, 3, NX - 1)] = 4.0;
+    u[at(U, 3, 0)] = -2.0;
+    u[at(U, 4, 0)] = 100.0; // a row away: weight 0
+    assert_eq!(op.apply(3, &u), 1.0);
+}
+
+#[test]
+fn each_variable_is_exact_at_its_own_staggered_points() {
+    let layout = plane();
+    let x = random_vector(layout.len(), 9);
+    let mut observations = Vec::new();
+    let mut expected = Vec::new();
+    for (var, dx_cells, dy_cells) in [(U, 0.0, 0.5), (V, 0.5, 0.0), (H, 0.5, 0.5)] {
+        for j in 0..NY {
+            for i in 0..NX {
+                let (px, py) = ((i as f64 + dx_cells) * DX, (j as f64 + dy_cells) * DY);
+                observations.push(station(0, px, py, var, ObservationKind::Value));
+                expected.push(x[at(var, j, i)]);
+            }
+        }
+    }
+    let op = ObservationOperator::new(&ObservationSet::new(observations), &layout).unwrap();
+    assert_eq!(op.len(), 3 * CELLS);
+    for (k, &e) in expected.iter().enumerate() {
+        assert_eq!(op.apply(k, &x), e, "observation {k}");
+    }
+    // The staggering matters: h read at a u point is the mean of the two neighbouring
+    // centres, not the u value.
+    let set = ObservationSet::new(vec![station(
+        0,
+        3.0 * DX,
+        1.5 * DY,
+        H,
+        ObservationKind::Value,
+    )]);
+    let op = ObservationOperator::new(&set, &layout).unwrap();
+    assert_eq!(op.apply(0, &x), 0.5 * x[at(H, 1, 2)] + 0.5 * x[at(H, 1, 3)]);
+}
+
+#[test]
+fn wind_speed_by_hand_and_at_zero_wind() {
+    let layout = plane();
+    // Uniform wind (3, 4): the speed is 5 everywhere, across the seam too.
+    let mut x = vec![0.0; layout.len()];
+    x[..CELLS].fill(3.0);
+    x[CELLS..2 * CELLS].fill(4.0);
+    let set = ObservationSet::new(
+        stations()
+            .iter()
+            .map(|&(px, py)| station(0, px, py, U, ObservationKind::Speed))
+            .collect(),
+    );
+    let op = ObservationOperator::new(&set, &layout).unwrap();
+    for k in 0..op.len() {
+        assert!(
+            (op.apply(k, &x) - 5.0).abs() <= 1e-14,
+            "{}",
+            op.apply(k, &x)
+        );
+    }
+    // The tangent of a uniform increase (δu, δv) = (1, 0) is a/|w| = 0.6, and the adjoint
+    // puts 0.6 on the u taps and 0.8 on the v taps (summing to the weights, which sum to 1).
+    let mut dx = vec![0.0; layout.len()];
+    dx[..CELLS].fill(1.0);
+    assert!((op.apply_tl(0, &x, &dx) - 0.6).abs() <= 1e-15);
+    let mut x_bar = vec![0.0; layout.len()];
+    op.apply_ad(0, &x, 1.0, &mut x_bar);
+    let (su, sv, sh): (f64, f64, f64) = (
+        x_bar[..CELLS].iter().sum(),
+        x_bar[CELLS..2 * CELLS].iter().sum(),
+        x_bar[2 * CELLS..].iter().sum(),
+    );
+    assert!((su - 0.6).abs() <= 1e-15 && (sv - 0.8).abs() <= 1e-15 && sh == 0.0);
+
+    // At a station on u column 2 and v row 1 (x = 2.5·dx is halfway between u columns 2 and
+    // 3, y = 1.5·dy halfway between v rows 1 and 2) with a hand-made wind.
+    let mut x = vec![0.0; layout.len()];
+    x[at(U, 1, 2)] = 1.0;
+    x[at(U, 1, 3)] = 3.0; // a = 2
+    x[at(V, 1, 2)] = -1.0;
+    x[at(V, 2, 2)] = -1.0; // b = −1
+    let set = ObservationSet::new(vec![station(
+        0,
+        2.5 * DX,
+        1.5 * DY,
+        U,
+        ObservationKind::Speed,
+    )]);
+    let op = ObservationOperator::new(&set, &layout).unwrap();
+    assert_eq!(op.apply(0, &x), 5f64.sqrt());
+
+    // Zero wind: speed 0, tangent and adjoint 0 (a subgradient).
+    let calm = vec![0.0; layout.len()];
+    assert_eq!(op.apply(0, &calm), 0.0);
+    assert_eq!(op.apply_tl(0, &calm, &random_vector(layout.len(), 3)), 0.0);
+    let mut x_bar = vec![0.0; layout.len()];
+    op.apply_ad(0, &calm, 1.0, &mut x_bar);
+    assert!(x_bar.iter().all(|&v| v == 0.0));
+}
+
+// ---------------------------------------------------------------------------------------------
+// (b) Taylor and dot-product tests
+
+/// Per ε: (ε, ratio ‖h(x+εδx) − h(x)‖ / ‖ε H'δx‖, residual ‖h(x+εδx) − h(x) − ε H'δx‖,
+/// ‖ε H'δx‖).
+fn taylor_rows(op: &ObservationOperator, x: &[f64], dx: &[f64]) -> Vec<(f64, f64, f64, f64)> {
+    let h0 = h_all(op, x);
+    let tl: Vec<f64> = (0..op.len()).map(|i| op.apply_tl(i, x, dx)).collect();
+    perturbation_sizes()
+        .into_iter()
+        .map(|eps| {
+            let xe: Vec<f64> = x.iter().zip(dx).map(|(a, d)| a + eps * d).collect();
+            let he = h_all(op, &xe);
+            let diff: Vec<f64> = he.iter().zip(&h0).map(|(a, b)| a - b).collect();
+            let lin: Vec<f64> = tl.iter().map(|t| eps * t).collect();
+            let res: Vec<f64> = diff.iter().zip(&lin).map(|(d, l)| d - l).collect();
+            (eps, norm(&diff) / norm(&lin), norm(&res), norm(&lin))
+        })
+        .collect()
+}
+
+/// Least-squares slope of log10(residual) against log10(ε) over 1e-4 ≤ ε ≤ 1e-1.
+fn residual_slope(rows: &[(f64, f64, f64, f64)]) -> f64 {
+    let pts: Vec<(f64, f64)> = rows
+        .iter()
+        .filter(|r| (1e-4..=1e-1).contains(&r.0))
+        .map(|r| (r.0.log10(), r.2.log10()))
+        .collect();
+    assert!(pts.len() >= 6);
+    let m = pts.len() as f64;
+    let (mx, my) = (
+        pts.iter().map(|p| p.0).sum::<f64>() / m,
+        pts.iter().map(|p| p.1).sum::<f64>() / m,
+    );
+    pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum::<f64>()
+        / pts.iter().map(|p| (p.0 - mx).powi(2)).sum::<f64>()
+}
+
+#[test]
+fn taylor_test_of_every_plane_operator() {
+    let layout = plane();
+    let dx = random_vector(layout.len(), 31);
+    let positive = smooth_state(32);
+    // h and u flipped so abs sees both signs; the wind stays far from zero.
+    let negative: Vec<f64> = positive.iter().map(|v| -v).collect();
+    for kind in ObservationKind::ALL {
+        let observations: Vec<Observation> = stations()
+            .iter()
+            .flat_map(|&(px, py)| {
+                let vars: Vec<usize> = if kind == ObservationKind::Speed {
+                    vec![U]
+                } else {
+                    vec![U, V, H]
+                };
+                vars.into_iter().map(move |v| station(0, px, py, v, kind))
+            })
+            .collect();
+        let set = ObservationSet::new(observations);
+        let op = ObservationOperator::new(&set, &layout).unwrap();
+        for (sign, x) in [("+", &positive), ("-", &negative)] {
+            let rows = taylor_rows(&op, x, &dx);
+            let best = rows
+                .iter()
+                .map(|r| (r.1 - 1.0).abs())
+                .fold(f64::INFINITY, f64::min);
+            match kind {
+                ObservationKind::Square | ObservationKind::Speed => {
+                    let slope = residual_slope(&rows);
+                    println!(
+                        "Taylor {kind} ({sign}): best |ratio − 1| = {best:.3e}, residual slope \
+                         {slope:.4}"
+                    );
+                    assert!(best < 1e-6, "{kind}: best |ratio − 1| = {best:e}");
+                    assert!((slope - 2.0).abs() < 0.1, "{kind}: residual slope {slope}");
+                }
+                ObservationKind::Value | ObservationKind::Abs => {
+                    println!("Taylor {kind} ({sign}): best |ratio − 1| = {best:.3e}");
+                    assert!(best < 1e-12, "{kind}: best |ratio − 1| = {best:e}");
+                    // Linear (abs: away from 0): the residual is round-off only.
+                    for &(eps, _, residual, lin) in rows.iter().filter(|r| r.0 <= 0.1) {
+                        assert!(
+                            residual <= 1e-13 * norm(x) + 1e-12 * lin,
+                            "{kind}: ε = {eps:e}, residual {residual:e}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn dot_product_test_of_the_plane_operators() {
+    let layout = plane();
+    let set = all_kinds_set(0);
+    let op = ObservationOperator::new(&set, &layout).unwrap();
+    assert_eq!(op.len(), stations().len() * 10);
+    for (seed, x) in [
+        (41, smooth_state(40)),
+        (44, random_vector(layout.len(), 43)),
+    ] {
+        let dx = random_vector(layout.len(), seed);
+        let dy = random_vector(op.len(), seed + 1);
+        let tl: Vec<f64> = (0..op.len()).map(|i| op.apply_tl(i, &x, &dx)).collect();
+        let mut x_bar = vec![0.0; layout.len()];
+        for (i, &d) in dy.iter().enumerate() {
+            op.apply_ad(i, &x, d, &mut x_bar);
+        }
+        let (left, right) = (dot(&tl, &dy), dot(&dx, &x_bar));
+        let relative = (left - right).abs() / left.abs().max(right.abs());
+        println!(
+            "dot product (state seed {seed}): <H'dx, dy> = {left:.15e}, <dx, H'^T dy> = \
+             {right:.15e}, relative {relative:.3e}"
+        );
+        assert!(relative <= 1e-13, "{left} vs {right}: {relative:e}");
+        assert!(
+            left.abs() > 1.0,
+            "a meaningful test needs a sizeable product"
+        );
+    }
+
+    // The adjoint of a station across the seam reaches the columns on both sides.
+    let set = ObservationSet::new(vec![station(
+        0,
+        WIDTH - 0.5,
+        2.5 * DY,
+        H,
+        ObservationKind::Value,
+    )]);
+    let op = ObservationOperator::new(&set, &layout).unwrap();
+    let mut x_bar = vec![0.0; layout.len()];
+    op.apply_ad(0, &smooth_state(1), 1.0, &mut x_bar);
+    let touched: Vec<usize> = (0..layout.len()).filter(|&k| x_bar[k] != 0.0).collect();
+    assert_eq!(touched, [at(H, 2, 0), at(H, 2, NX - 1)]);
+    assert!((x_bar[at(H, 2, 0)] - 0.5 + 0.5 / DX).abs() < 1e-12);
+    assert!((x_bar[at(H, 2, NX - 1)] - 0.5 - 0.5 / DX).abs() < 1e-12);
+}
+
+// ---------------------------------------------------------------------------------------------
+// (c) validation
+
+#[test]
+fn plane_observations_are_validated() {
+    let layout = plane();
+    let source = Path::new("obs.csv");
+    let check = |o: Observation, layout: &StateLayout, needles: &[&str]| {
+        let mut o = o;
+        o.line = Some(7);
+        let set = ObservationSet::new(vec![o]);
+        let err = set.validate(layout, None, source).unwrap_err();
+        assert!(matches!(err, Error::Input { line: Some(7), .. }), "{err}");
+        let message = err.to_string();
+        for needle in needles {
+            assert!(message.contains(needle), "'{needle}' not in: {message}");
+        }
+        // The operator refuses the same observation.
+        assert!(matches!(
+            ObservationOperator::new(&set, layout),
+            Err(Error::InvalidArgument { .. })
+        ));
+    };
+    let good = station(0, 1.0, 1.0, H, ObservationKind::Value);
+    assert!(ObservationSet::new(vec![good.clone()])
+        .validate(&layout, None, source)
+        .is_ok());
+    // y missing: a position on a plane.
+    check(
+        Observation {
+            y: None,
+            ..good.clone()
+        },
+        &layout,
+        &["column y", "plane", "x and y"],
+    );
+    for (x, y, column) in [
+        (WIDTH, 1.0, "column x"),
+        (-1.0, 1.0, "column x"),
+        (1.0, HEIGHT, "column y"),
+        (1.0, -0.5, "column y"),
+        (f64::NAN, 1.0, "column x"),
+        (1.0, f64::INFINITY, "column y"),
+    ] {
+        check(
+            station(0, x, y, H, ObservationKind::Value),
+            &layout,
+            &[column, "outside the domain"],
+        );
+    }
+    check(
+        station(0, 1.0, 1.0, 3, ObservationKind::Value),
+        &layout,
+        &["column variable", "3 variables"],
+    );
+    // Speed needs a wind on a plane; on a line of points, x/y and speed are refused.
+    check(
+        station(0, 1.0, 1.0, 0, ObservationKind::Speed),
+        &windless(),
+        &["column kind", "wind"],
+    );
+    let on_ring = Observation {
+        y: None,
+        position: 3.0,
+        ..station(0, 0.0, 0.0, 0, ObservationKind::Speed)
+    };
+    check(on_ring.clone(), &ring(), &["column kind", "speed", "wind"]);
+    check(
+        Observation {
+            kind: ObservationKind::Value,
+            y: Some(3.0),
+            ..on_ring
+        },
+        &ring(),
+        &["column y", "line of points"],
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// files
+
+/// Observations of every kind at awkward numbers: stations within a ulp of the domain's
+/// edges, tiny and huge values, speed observations stored with the index of u.
+fn awkward_plane_set() -> ObservationSet {
+    let below = |v: f64| f64::from_bits(v.to_bits() - 1);
+    let sites = [
+        (0.0, 0.0),
+        (below(WIDTH), below(HEIGHT)),
+        (1.0 / 3.0, 2.0 / 7.0),
+        (123_456.789_012_345_67, 5e-324),
+        (WIDTH - 0.5, 1e-7),
+        (std::f64::consts::PI * 1e5, std::f64::consts::E * 1e5),
+    ];
+    let values = [1.0 / 3.0, -0.0, 5e-324, f64::MAX, -2.0 / 7.0, 1e-300];
+    let sigmas = [1.0, 0.1, 5e-324, 1e300, 2.0 / 3.0, 0.5];
+    let mut observations = Vec::new();
+    for (i, &(x, y)) in sites.iter().enumerate() {
+        let kind = ObservationKind::ALL[i % 4];
+        observations.push(Observation {
+            time: (12 * i) as f64 * DT,
+            step: 12 * i,
+            position: x,
+            y: Some(y),
+            variable: if kind == ObservationKind::Speed {
+                U
+            } else {
+                i % 3
+            },
+            kind,
+            value: values[i],
+            sigma: sigmas[i],
+            line: None,
+        });
+    }
+    ObservationSet::new(observations)
+}
+
+fn assert_same(a: &ObservationSet, b: &ObservationSet) {
+    assert_eq!(a.len(), b.len());
+    for (p, q) in a.as_slice().iter().zip(b.as_slice()) {
+        for (u, v) in [
+            (p.time, q.time),
+            (p.position, q.position),
+            (p.y.unwrap(), q.y.unwrap()),
+            (p.value, q.value),
+            (p.sigma, q.sigma),
+        ] {
+            assert_eq!(u.to_bits(), v.to_bits(), "{p:?} {q:?}");
+        }
+        assert_eq!(
+            (p.step, p.variable, p.kind),
+            (q.step, q.variable, q.kind),
+            "{p:?} {q:?}"
+        );
+    }
+}
+
+fn text_attribute(var: &netcdf::Variable<'_>, name: &str) -> String {
+    match var.attribute(name).unwrap().value().unwrap() {
+        netcdf::AttributeValue::Str(s) => s,
+        other => panic!("{name}: {other:?}"),
+    }
+}
+
+#[test]
+fn plane_csv_and_netcdf_round_trips_are_bitwise() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = plane();
+    let set = awkward_plane_set();
+    let csv = dir.path().join("obs.csv");
+    let nc = dir.path().join("obs.nc");
+    write_observations(&csv, &set, &layout, "made by a test").unwrap();
+    write_observations(&nc, &set, &layout, "made by a test").unwrap();
+    let from_csv = read_observations(&csv, DT, &layout).unwrap();
+    let from_nc = read_observations(&nc, DT, &layout).unwrap();
+    assert_same(&set, &from_csv);
+    assert_same(&set, &from_nc);
+    // CSV → NetCDF → CSV keeps every bit too.
+    let again = dir.path().join("again.csv");
+    write_observations(&again, &from_nc, &layout, "made by a test").unwrap();
+    assert_eq!(fs::read(&again).unwrap(), fs::read(&csv).unwrap());
+
+    // The CSV names variables and locates stations by x, y.
+    let text = fs::read_to_string(&csv).unwrap();
+    let lines: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(lines[0], "time,variable,x,y,kind,value,sigma");
+    assert!(lines[1].starts_with("0,u,0,0,value,"), "{}", lines[1]);
+    assert!(lines[4].starts_with("10800,speed,"), "{}", lines[4]);
+    assert!(lines[4].contains(",speed,"), "{}", lines[4]);
+
+    // The NetCDF file has x and y in metres instead of position, and named flags.
+    let file = netcdf::open(&nc).unwrap();
+    assert!(file.variable("position").is_none());
+    for (name, standard) in [
+        ("x", "projection_x_coordinate"),
+        ("y", "projection_y_coordinate"),
+    ] {
+        let var = file.variable(name).unwrap();
+        assert_eq!(text_attribute(&var, "units"), "m");
+        assert_eq!(text_attribute(&var, "standard_name"), standard);
+        assert_eq!(var.dimensions()[0].name(), "obs");
+    }
+    let variable = file.variable("variable").unwrap();
+    assert_eq!(text_attribute(&variable, "flag_meanings"), "u v h");
+    match variable.attribute("flag_values").unwrap().value().unwrap() {
+        netcdf::AttributeValue::Ints(v) => assert_eq!(v, [0, 1, 2]),
+        other => panic!("{other:?}"),
+    }
+    let kind = file.variable("kind").unwrap();
+    assert_eq!(
+        text_attribute(&kind, "flag_meanings"),
+        "value square abs speed"
+    );
+    match kind.attribute("flag_values").unwrap().value().unwrap() {
+        netcdf::AttributeValue::Ints(v) => assert_eq!(v, [0, 1, 2, 3]),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        text_attribute(&file.variable("value").unwrap(), "coordinates"),
+        "time x y"
+    );
+
+    // A plane set cannot be written for a line-of-points model, nor a line set for a plane.
+    let err = write_observations(&dir.path().join("x.csv"), &set, &ring(), "").unwrap_err();
+    assert!(matches!(err, Error::InvalidArgument { .. }), "{err}");
+    let outside = ObservationSet::new(vec![station(0, WIDTH, 0.0, H, ObservationKind::Value)]);
+    let err = write_observations(&dir.path().join("y.nc"), &outside, &layout, "").unwrap_err();
+    assert!(err.to_string().contains("outside the domain"), "{err}");
+    assert!(!dir.path().join("y.nc").exists());
+}
+
+#[test]
+fn plane_csv_reader_takes_names_indices_and_speed_aliases() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = plane();
+    let text = "# stations\n y , value, x ,sigma, variable , time\n\
+                1000,0.5,2000,0.1,h,3600\n\
+                2000,1.5,3000,0.2,1,300\n\
+                3000,2.5,4000,0.3,speed,600\n\
+                4000,3.5,5000,0.4,wind_speed,600\n\
+                5000,4.5,6000,0.5,u,0\n";
+    let set = read_observations(&temp_file(&dir, "obs.csv", text), DT, &layout).unwrap();
+    /// (step, x, y, variable, kind, line) of one observation.
+    type Row = (
+        usize,
+        f64,
+        Option<f64>,
+        usize,
+        ObservationKind,
+        Option<usize>,
+    );
+    let got: Vec<Row> = set
+        .as_slice()
+        .iter()
+        .map(|o| (o.step, o.position, o.y, o.variable, o.kind, o.line))
+        .collect();
+    use ObservationKind::{Speed, Value};
+    assert_eq!(
+        got,
+        [
+            (0, 6000.0, Some(5000.0), U, Value, Some(7)),
+            (1, 3000.0, Some(2000.0), V, Value, Some(4)),
+            (2, 4000.0, Some(3000.0), U, Speed, Some(5)),
+            (2, 5000.0, Some(4000.0), U, Speed, Some(6)),
+            (12, 2000.0, Some(1000.0), H, Value, Some(3)),
+        ]
+    );
+    // An explicit kind column agrees with the speed name, or makes any variable a speed.
+    let text = "time,variable,x,y,kind,value,sigma\n0,speed,1,1,speed,1,1\n0,h,1,1,speed,1,1\n\
+                0,h,1,1,square,1,1\n";
+    let set = read_observations(&temp_file(&dir, "kind.csv", text), DT, &layout).unwrap();
+    let kinds: Vec<(usize, ObservationKind)> = set
+        .as_slice()
+        .iter()
+        .map(|o| (o.variable, o.kind))
+        .collect();
+    assert_eq!(
+        kinds,
+        [(U, Speed), (U, Speed), (H, ObservationKind::Square)]
+    );
+}
+
+/// Asserts that reading CSV `text` for `layout` fails naming the file, `line N` and every
+/// one of `needles`.
+fn assert_csv_error(layout: &StateLayout, text: &str, line: usize, needles: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = temp_file(&dir, "obs.csv", text);
+    let err = read_observations(&path, DT, layout).expect_err(text);
+    assert!(
+        matches!(err, Error::Input { line: Some(l), .. } if l == line),
+        "{err}"
+    );
+    let message = err.to_string();
+    assert!(message.contains("obs.csv"), "{message}");
+    assert!(message.contains(&format!("line {line}")), "{message}");
+    for needle in needles {
+        assert!(message.contains(needle), "'{needle}' not in: {message}");
+    }
+}
+
+#[test]
+fn plane_csv_errors_name_file_line_and_column() {
+    let p = plane();
+    // Location columns.
+    assert_csv_error(
+        &p,
+        "time,variable,position,x,y,value,sigma\n",
+        1,
+        &["position", "not both"],
+    );
+    assert_csv_error(
+        &p,
+        "# c\ntime,variable,position,value,sigma\n",
+        2,
+        &["plane", "`x` and `y`", "not as a `position`"],
+    );
+    assert_csv_error(
+        &p,
+        "time,variable,value,sigma\n",
+        1,
+        &["lacks the columns `x` and `y`"],
+    );
+    assert_csv_error(
+        &p,
+        "time,variable,x,value,sigma\n",
+        1,
+        &["`x` column but no `y`"],
+    );
+    assert_csv_error(
+        &p,
+        "time,variable,y,value,sigma\n",
+        1,
+        &["`y` column but no `x`"],
+    );
+    assert_csv_error(
+        &p,
+        "time,x,y,value,sigma\n",
+        1,
+        &["'variable'", "required on a plane grid"],
+    );
+    assert_csv_error(
+        &ring(),
+        "time,x,y,value,sigma\n",
+        1,
+        &["line of points", "`position`"],
+    );
+    // Values.
+    let h = "time,variable,x,y,value,sigma\n";
+    assert_csv_error(
+        &p,
+        &format!("{h}0,h,1,1,1,1\n0,h,NaN,1,1,1\n"),
+        3,
+        &["column x", "non-finite"],
+    );
+    assert_csv_error(
+        &p,
+        &format!("{h}0,h,800000,1,1,1\n"),
+        2,
+        &["column x", "outside the domain", "800000"],
+    );
+    assert_csv_error(
+        &p,
+        &format!("{h}0,h,1,-1,1,1\n"),
+        2,
+        &["column y", "outside the domain"],
+    );
+    assert_csv_error(
+        &p,
+        &format!("{h}0,h,1,480000,1,1\n"),
+        2,
+        &["column y", "outside the domain"],
+    );
+    assert_csv_error(
+        &p,
+        &format!("{h}0,q,1,1,1,1\n"),
+        2,
+        &["column variable", "unknown variable 'q'", "u, v, h"],
+    );
+    assert_csv_error(
+        &p,
+        &format!("{h}0,3,1,1,1,1\n"),
+        2,
+        &["column variable", "variable 3 does not exist"],
+    );
+    assert_csv_error(&p, &format!("{h}0,,1,1,1,1\n"), 2, &["column variable"]);
+    assert_csv_error(
+        &p,
+        "time,variable,x,y,kind,value,sigma\n0,speed,1,1,abs,1,1\n",
+        2,
+        &["column kind", "wind speed", "abs"],
+    );
+    assert_csv_error(
+        &p,
+        "time,variable,x,y,kind,value,sigma\n0,h,1,1,cube,1,1\n",
+        2,
+        &["column kind", "cube", "speed"],
+    );
+    // Speed on a model without a wind: a windless plane and Lorenz-96.
+    assert_csv_error(
+        &windless(),
+        &format!("{h}0,speed,1,1,1,1\n"),
+        2,
+        &["column variable", "wind"],
+    );
+    assert_csv_error(
+        &ring(),
+        "time,position,kind,value,sigma\n0,3,speed,1,1\n",
+        2,
+        &["column kind", "wind"],
+    );
+    assert_csv_error(
+        &ring(),
+        "time,position,variable,value,sigma\n0,3,speed,1,1\n",
+        2,
+        &["column variable", "'speed'", "no names"],
+    );
+}
+
+#[test]
+fn plane_netcdf_errors_name_variable_and_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = plane();
+    let write = |name: &str, columns: &[(&str, [f64; 2])], variable: [i32; 2]| -> PathBuf {
+        let path = dir.path().join(name);
+        let mut file = netcdf::create(&path).unwrap();
+        file.add_dimension("obs", 2).unwrap();
+        for (column, values) in columns {
+            let mut v = file.add_variable::<f64>(column, &["obs"]).unwrap();
+            v.put_values(values, ..).unwrap();
+        }
+        let mut v = file.add_variable::<i32>("variable", &["obs"]).unwrap();
+        v.put_values(&variable, ..).unwrap();
+        path
+    };
+    let base = [
+        ("time", [0.0, 300.0]),
+        ("value", [1.0, 2.0]),
+        ("sigma", [1.0, 1.0]),
+    ];
+    let with = |extra: &[(&'static str, [f64; 2])]| {
+        let mut c: Vec<(&str, [f64; 2])> = base.to_vec();
+        c.extend_from_slice(extra);
+        c
+    };
+    let good = write(
+        "good.nc",
+        &with(&[("x", [1.0, 2.0]), ("y", [3.0, 4.0])]),
+        [2, 1],
+    );
+    let set = read_observations(&good, DT, &layout).unwrap();
+    assert_eq!(
+        (set.as_slice()[1].variable, set.as_slice()[1].y),
+        (V, Some(4.0))
+    );
+    let message = |path: PathBuf| {
+        read_observations(&path, DT, &layout)
+            .unwrap_err()
+            .to_string()
+    };
+    let err = message(write(
+        "nan.nc",
+        &with(&[("x", [1.0, f64::NAN]), ("y", [3.0, 4.0])]),
+        [2, 2],
+    ));
+    assert!(err.contains("nan.nc") && err.contains("'x'"), "{err}");
+    let err = message(write(
+        "far.nc",
+        &with(&[("x", [1.0, 2.0]), ("y", [3.0, 1e9])]),
+        [2, 2],
+    ));
+    assert!(
+        err.contains("far.nc") && err.contains("'y' at index 1") && err.contains("outside"),
+        "{err}"
+    );
+    let err = message(write(
+        "var.nc",
+        &with(&[("x", [1.0, 2.0]), ("y", [3.0, 4.0])]),
+        [2, 7],
+    ));
+    assert!(err.contains("'variable' at index 1"), "{err}");
+    let err = message(write("pos.nc", &with(&[("position", [1.0, 2.0])]), [2, 2]));
+    assert!(
+        err.contains("pos.nc") && err.contains("'x' and 'y'") && err.contains("position"),
+        "{err}"
+    );
+    let err = message(write(
+        "both.nc",
+        &with(&[
+            ("position", [1.0, 2.0]),
+            ("x", [1.0, 2.0]),
+            ("y", [1.0, 2.0]),
+        ]),
+        [2, 2],
+    ));
+    assert!(err.contains("both"), "{err}");
+    let err = message(write("onlyx.nc", &with(&[("x", [1.0, 2.0])]), [2, 2]));
+    assert!(err.contains("no variable 'y'"), "{err}");
+    // A plane file read for Lorenz-96.
+    let err = read_observations(&good, 0.05, &ring())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("line of points"), "{err}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// networks
+
+/// A small shallow-water truth: `steps` steps from the default bump, every record kept.
+fn small_truth(steps: usize) -> (Vec<f64>, Vec<u64>, Vec<f64>) {
+    let model = small_model();
+    let mut states = Vec::new();
+    integrate(&model, &model.default_initial_state(), steps, |_, x| {
+        states.extend_from_slice(x)
+    })
+    .unwrap();
+    let records: Vec<u64> = (0..=steps as u64).collect();
+    let times = records.iter().map(|&k| k as f64 * DT).collect();
+    (states, records, times)
+}
+
+#[test]
+fn shipped_station_network_samples_h_hourly_and_wind_speed_every_two_hours() {
+    let path = repo("observations/shallow_water_stations.toml");
+    let net = ObservationNetwork::load(&path).unwrap();
+    let groups = net.groups();
+    assert_eq!(groups.len(), 2);
+    assert_eq!(
+        groups[0].stations(),
+        Some(&NetworkStations::Random { count: 30, seed: 3 })
+    );
+    assert_eq!(groups[0].variables(), [NetworkVariable::Name("h".into())]);
+    assert_eq!((groups[0].every_steps(), groups[0].sigma()), (12, 0.05));
+    assert_eq!(groups[1].kind(), ObservationKind::Speed);
+    assert_eq!((groups[1].every_steps(), groups[1].sigma()), (24, 0.01));
+
+    // On the full 64 × 64 model: 30 h stations at steps 12, 24, 36, 48 and 5 wind-speed
+    // stations at 24 and 48.
+    let model = full_model();
+    let layout = model.layout();
+    let (states, steps, times) = {
+        let mut states = Vec::new();
+        integrate(&model, &model.default_initial_state(), 48, |_, x| {
+            states.extend_from_slice(x)
+        })
+        .unwrap();
+        let steps: Vec<u64> = (0..=48).collect();
+        let times: Vec<f64> = steps.iter().map(|&k| k as f64 * DT).collect();
+        (states, steps, times)
+    };
+    let set = net
+        .sample(&states, &steps, &times, &layout, 11, Path::new("truth.nc"))
+        .unwrap();
+    assert_eq!(set.len(), 4 * 30 + 2 * 5);
+    assert_eq!(set.steps_with_data(), [12, 24, 36, 48]);
+    // The stations of the random group are the documented draws, the same at every time.
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let width = 64.0 * 100e3;
+    let expected: Vec<(f64, f64)> = (0..30)
+        .map(|_| {
+            let x = rng.random::<f64>() * width;
+            (x, rng.random::<f64>() * width)
+        })
+        .collect();
+    for step in [12, 24, 36, 48] {
+        let h: Vec<(f64, f64)> = set
+            .as_slice()
+            .iter()
+            .filter(|o| o.step == step && o.kind == ObservationKind::Value)
+            .map(|o| (o.position, o.y.unwrap()))
+            .collect();
+        assert_eq!(h, expected);
+    }
+    // Documented output and noise order: per record, group 1's stations, then group 2's.
+    let n = layout.len();
+    let op = ObservationOperator::new(&set, &layout).unwrap();
+    let mut noise = ChaCha8Rng::seed_from_u64(11);
+    for (i, o) in set.as_slice().iter().enumerate() {
+        let truth = op.apply(i, &states[o.step * n..(o.step + 1) * n]);
+        let epsilon: f64 = StandardNormal.sample(&mut noise);
+        assert_eq!(o.value, truth + o.sigma * epsilon);
+        match o.kind {
+            ObservationKind::Value => assert_eq!((o.variable, o.sigma), (H, 0.05)),
+            ObservationKind::Speed => {
+                assert_eq!((o.variable, o.sigma), (U, 0.01));
+                assert!(o.step % 24 == 0);
+            }
+            other => panic!("unexpected kind {other}"),
+        }
+    }
+    let at_24: Vec<ObservationKind> = set
+        .as_slice()
+        .iter()
+        .filter(|o| o.step == 24)
+        .map(|o| o.kind)
+        .collect();
+    assert!(at_24[..30].iter().all(|&k| k == ObservationKind::Value));
+    assert!(at_24[30..].iter().all(|&k| k == ObservationKind::Speed));
+    // The speed stations sit where the file puts them.
+    let speed: Vec<(f64, f64)> = set
+        .as_slice()
+        .iter()
+        .filter(|o| o.step == 24 && o.kind == ObservationKind::Speed)
+        .map(|o| (o.position, o.y.unwrap()))
+        .collect();
+    assert_eq!(speed[0], (1.0e6, 1.0e6));
+    assert_eq!(speed[4], (6.3e6, 5.9e6));
+}
+
+/// The model of models/shallow_water.toml (64 × 64 cells of 100 km, dt = 300 s).
+fn full_model() -> ShallowWater {
+    shallow_water(
+        ShallowWaterField {
+            nx: 64,
+            ny: 64,
+            dx: 100e3,
+            dy: 100e3,
+            depth: 1000.0,
+            gravity: 9.81,
+            coriolis: 1e-4,
+            viscosity: 0.0,
+        },
+        300.0,
+    )
+}
+
+#[test]
+fn station_lists_names_subsets_and_mixed_variables() {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = plane();
+    let (states, steps, times) = small_truth(4);
+    let text = "[[group]]\nstations = [[0, 0], [799999.5, 479999], [1.5e5, 2e5]]\n\
+                variables = [\"u\", 1, \"speed\"]\nevery_steps = 2\ninclude_initial = true\n\
+                sigma = 0.25\n\n[[group]]\nstations = { count = 4, seed = 9 }\n\
+                subset = { count = 2, seed = 5 }\nvariable = \"h\"\nkind = \"square\"\n\
+                every_steps = 4\nsigma = 2\n";
+    let net = ObservationNetwork::load(&temp_file(&dir, "net.toml", text)).unwrap();
+    let set = net
+        .sample(&states, &steps, &times, &layout, 1, Path::new("t.nc"))
+        .unwrap();
+    // Steps 0, 2, 4 for group 1 (3 stations × 3 entries), 4 for group 2 (2 of 4 stations).
+    assert_eq!(set.len(), 3 * 9 + 2);
+    let at_0: Vec<(f64, usize, ObservationKind)> = set
+        .as_slice()
+        .iter()
+        .filter(|o| o.step == 0)
+        .map(|o| (o.position, o.variable, o.kind))
+        .collect();
+    use ObservationKind::{Speed, Value};
+    assert_eq!(
+        at_0[..3],
+        [(0.0, U, Value), (0.0, V, Value), (0.0, U, Speed)]
+    );
+    let last: Vec<&Observation> = set.as_slice().iter().filter(|o| o.sigma == 2.0).collect();
+    assert_eq!(last.len(), 2);
+    assert!(last
+        .iter()
+        .all(|o| o.step == 4 && o.kind == ObservationKind::Square && o.variable == H));
+    assert!(last[0].position != last[1].position);
+    // At rest at step 0 the wind speed is 0 at every station: the observation is pure noise.
+    let calm = set
+        .as_slice()
+        .iter()
+        .find(|o| o.step == 0 && o.kind == Speed)
+        .unwrap();
+    assert!(calm.value.abs() < 5.0 * 0.25);
+}
+
+#[test]
+fn plane_network_errors_name_file_key_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    // Parse errors.
+    let check = |text: &str, needles: &[&str]| {
+        let path = temp_file(&dir, "net.toml", text);
+        let err = ObservationNetwork::load(&path).expect_err(text).to_string();
+        assert!(err.contains("net.toml"), "{err}");
+        for needle in needles {
+            assert!(err.contains(needle), "'{needle}' not in: {err}");
+        }
+    };
+    check(
+        "sigma = 1\n[[group]]\nevery_steps = 1\nsigma = 1\n",
+        &["line 1", "`sigma`", "inside its groups"],
+    );
+    check(
+        "[[group]]\nevery_steps = 1\nsigma = 1\nvariable = \"h\"\nstations = [[0, 0]]\n\n\
+         [[group]]\nevery_steps = 2\nstations = [[1, 1]]\n",
+        &["line 7", "`sigma`", "[[group]] 2", "missing"],
+    );
+    check(
+        "[[group]]\nevery_steps = 1\nsigma = -1\n",
+        &["line 3", "`sigma`", "[[group]] 1", "> 0"],
+    );
+    check(
+        "every_steps = 1\nsigma = 1\nstations = { count = 0, seed = 1 }\n",
+        &["line 3", "`stations`", "count"],
+    );
+    check(
+        "every_steps = 1\nsigma = 1\nstations = { count = 3 }\n",
+        &["`stations`", "seed"],
+    );
+    check(
+        "every_steps = 1\nsigma = 1\nstations = [[1, 2, 3]]\n",
+        &["`stations`", "pair"],
+    );
+    check(
+        "every_steps = 1\nsigma = 1\nstations = [[1, -2]]\n",
+        &["`stations`", "-2"],
+    );
+    check(
+        "every_steps = 1\nsigma = 1\nstations = [[1, 2], [1, 2]]\n",
+        &["`stations`", "twice"],
+    );
+    check(
+        "every_steps = 1\nsigma = 1\nstations = [[1, 2]]\npositions = [0.0]\n",
+        &["`stations`", "not both"],
+    );
+    check(
+        "every_steps = 1\nsigma = 1\nstations = [[1, 2]]\nvariable = \"h\"\nkind = \"speed\"\n",
+        &["line 5", "`kind`", "speed"],
+    );
+    check(
+        "every_steps = 1\nsigma = 1\nvariables = [\"h\", \"h\"]\n",
+        &["`variables`", "twice"],
+    );
+    check(
+        "every_steps = 1\nsigma = 1\nvariable = 1.5\n",
+        &["line 3", "`variable`"],
+    );
+    check(
+        "every_steps = 1\nsigma = 1\nstations = [[1, 2]]\nsubset = { count = 2, seed = 1 }\n",
+        &["line 4", "subset.count", "2 of the 1 stations"],
+    );
+
+    // Checks against the model, when sampling.
+    let (states, steps, times) = small_truth(2);
+    let sample = |text: &str, layout: StateLayout| {
+        let path = temp_file(&dir, "net.toml", text);
+        let net = ObservationNetwork::load(&path).unwrap();
+        let n = layout.len();
+        let states: Vec<f64> = if n == 3 * CELLS {
+            states.clone()
+        } else {
+            vec![1.0; n * steps.len()]
+        };
+        let err = net
+            .sample(&states, &steps, &times, &layout, 1, Path::new("truth.nc"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("net.toml"), "{err}");
+        err
+    };
+    let err = sample("every_steps = 1\nsigma = 1\nvariable = \"h\"\n", plane());
+    assert!(
+        err.contains("`stations`") && err.contains("missing"),
+        "{err}"
+    );
+    let err = sample(
+        "every_steps = 1\nsigma = 1\nvariable = \"h\"\npositions = [1.0]\n",
+        plane(),
+    );
+    assert!(
+        err.contains("line 4") && err.contains("`positions`") && err.contains("plane"),
+        "{err}"
+    );
+    let err = sample(
+        "every_steps = 1\nsigma = 1\nvariable = \"h\"\nstations = [[1, 2], [800000, 2]]\n",
+        plane(),
+    );
+    assert!(
+        err.contains("line 4") && err.contains("outside the domain") && err.contains("800000"),
+        "{err}"
+    );
+    let err = sample(
+        "every_steps = 1\nsigma = 1\nvariable = \"eta\"\nstations = [[1, 2]]\n",
+        plane(),
+    );
+    assert!(
+        err.contains("line 3") && err.contains("'eta'") && err.contains("u, v, h"),
+        "{err}"
+    );
+    let err = sample("every_steps = 1\nsigma = 1\nstations = [[1, 2]]\n", plane());
+    assert!(
+        err.contains("`variable`") && err.contains("missing"),
+        "{err}"
+    );
+    let err = sample(
+        "every_steps = 1\nsigma = 1\nkind = \"speed\"\nstations = [[1, 2]]\n",
+        windless(),
+    );
+    assert!(err.contains("`kind`"), "{err}");
+    let err = sample(
+        "every_steps = 1\nsigma = 1\nvariables = [\"speed\"]\nstations = [[1, 2]]\n",
+        windless(),
+    );
+    assert!(err.contains("`variables`") && err.contains("wind"), "{err}");
+    // On Lorenz-96: stations, names and speed are refused.
+    let err = sample("every_steps = 1\nsigma = 1\nstations = [[1, 2]]\n", ring());
+    assert!(
+        err.contains("line 3") && err.contains("line of points"),
+        "{err}"
+    );
+    let err = sample("every_steps = 1\nsigma = 1\nvariable = \"h\"\n", ring());
+    assert!(err.contains("no names"), "{err}");
+    let err = sample("every_steps = 1\nsigma = 1\nkind = \"speed\"\n", ring());
+    assert!(err.contains("`kind`") && err.contains("wind"), "{err}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// observe and the shipped sample
+
+#[test]
+fn run_observe_on_a_shallow_water_truth() {
+    let dir = tempfile::tempdir().unwrap();
+    let truth = dir.path().join("truth.nc");
+    let model = small_model();
+    let (states, records, times) = small_truth(24);
+    let meta = TrajectoryMetadata {
+        title: "shallow water truth".into(),
+        source: "fourdvar tests".into(),
+        history: "tests/observations_plane.rs".into(),
+        model_configuration: SMALL_CONFIG.into(),
+        global_numbers: vec![],
+        time_units: "s".into(),
+        time_long_name: "model time".into(),
+        time_comment: None,
+        state_dimension: model.state_dimension().into(),
+        state_long_name: model.state_long_name(),
+        state_coordinate: model.state_coordinate(),
+        variable: model.variable().into(),
+        variable_long_name: model.variable_long_name(),
+        variable_units: "1".into(),
+    };
+    write_trajectory(&truth, &meta, &records, &times, &states).unwrap();
+    let network = temp_file(
+        &dir,
+        "net.toml",
+        "[[group]]\nstations = { count = 6, seed = 2 }\nvariable = \"h\"\nevery_steps = 12\n\
+         sigma = 0.05\n\n[[group]]\nstations = [[1e5, 2e5], [799000, 470000]]\n\
+         kind = \"speed\"\nevery_steps = 24\nsigma = 0.01\n",
+    );
+    let request = |out: &str| ObserveRequest {
+        truth: truth.clone(),
+        network: network.clone(),
+        seed: 4,
+        out: dir.path().join(out),
+        history: "fourdvar observe (test)".into(),
+    };
+    let csv = run_observe(&request("obs.csv")).unwrap();
+    let nc = run_observe(&request("obs.nc")).unwrap();
+    assert_eq!(csv, nc);
+    assert_eq!((csv.observations, csv.steps), (2 * 6 + 2, 2));
+    assert_eq!((csv.first_time, csv.last_time), (3600.0, 7200.0));
+    let layout = plane();
+    let from_csv = read_observations(&dir.path().join("obs.csv"), DT, &layout).unwrap();
+    let from_nc = read_observations(&dir.path().join("obs.nc"), DT, &layout).unwrap();
+    assert_same(&from_csv, &from_nc);
+    // The values are H(truth) + σ ε in the documented order.
+    let op = ObservationOperator::new(&from_csv, &layout).unwrap();
+    let mut noise = ChaCha8Rng::seed_from_u64(4);
+    let n = layout.len();
+    for (i, o) in from_csv.as_slice().iter().enumerate() {
+        let truth = op.apply(i, &states[o.step * n..(o.step + 1) * n]);
+        let epsilon: f64 = StandardNormal.sample(&mut noise);
+        assert_eq!(o.value, truth + o.sigma * epsilon);
+    }
+    assert_eq!(
+        from_csv.as_slice().last().map(|o| (o.kind, o.position)),
+        Some((ObservationKind::Speed, 799000.0))
+    );
+    // Observing it with a Lorenz-96 network is refused naming the network.
+    let err = run_observe(&ObserveRequest {
+        network: repo("observations/lorenz96_half_every_other_step.toml"),
+        ..request("l96.csv")
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("lorenz96_half_every_other_step.toml") && err.contains("`positions`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn shipped_shallow_water_sample_fits_the_model() {
+    let path = repo("observations/sample_shallow_water.csv");
+    let layout = full_model().layout();
+    let set = read_observations(&path, DT, &layout).unwrap();
+    set.validate(&layout, Some(24), &path).unwrap();
+    assert_eq!(set.len(), 2 * 30 + 5);
+    assert_eq!(set.steps_with_data(), [12, 24]);
+    let speeds = set
+        .as_slice()
+        .iter()
+        .filter(|o| o.kind == ObservationKind::Speed)
+        .count();
+    assert_eq!(speeds, 5);
+    let text = fs::read_to_string(&path).unwrap();
+    assert!(
+        text.lines()
+            .take(3)
+            .any(|l| l.contains("fourdvar forecast --model models/shallow_water.toml")),
+        "{text}"
+    );
+    // The same 30 h stations at both times.
+    let at = |step: usize| -> Vec<(f64, f64)> {
+        set.as_slice()
+            .iter()
+            .filter(|o| o.step == step && o.kind == ObservationKind::Value)
+            .map(|o| (o.position, o.y.unwrap()))
+            .collect()
+    };
+    assert_eq!(at(12), at(24));
+}
