@@ -5,11 +5,17 @@
 //! is decomposed once, B = V Λ Vᵀ (LAPACK `dsyevd` through ndarray-linalg's [`Eigh`]), and
 //! the symmetric square root B^½ = V Λ^½ Vᵀ, B^−½ = V Λ^−½ Vᵀ and B⁻¹ = V Λ⁻¹ Vᵀ are stored
 //! as dense matrices, so every apply is one matrix-vector product with no allocation.
+//!
+//! A B on a doubly periodic plane ([`BackgroundCovariance::plane_gaussian`]) is never formed:
+//! it is stored as its 1-D factors, B = blockdiag_v σ_v² (C_y ⊗ C_x), and applied in
+//! O(n·(nx + ny)) (see [`super::plane_gaussian`]).
 
 use ndarray::linalg::general_mat_vec_mul;
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, Axis};
 use ndarray_linalg::{Eigh, UPLO};
 
+use super::plane_gaussian::{PlaneGaussian, Power};
+use crate::core::PlaneGrid;
 use crate::error::{Error, Result};
 
 /// The name under which covariance errors are reported.
@@ -49,6 +55,8 @@ enum Repr {
     Diagonal { sigmas: Vec<f64> },
     /// A full B with its precomputed spectral functions.
     Dense(Box<Dense>),
+    /// A separable periodic Gaussian on a plane, applied through its 1-D factors.
+    Plane(Box<PlaneGaussian>),
 }
 
 /// B = V Λ Vᵀ and the dense matrices derived from it, all symmetric.
@@ -125,6 +133,15 @@ impl BackgroundCovariance {
             Correlation::None => Self::diagonal(n, sigma),
             Correlation::Gaussian { length_scale } => Self::gaussian(n, sigma, length_scale),
         }
+    }
+
+    /// Per-variable σ_v and a separable, periodic (wrapped) Gaussian correlation on a doubly
+    /// periodic plane: B = blockdiag_v σ_v² (C_y ⊗ C_x)(L_v), L_v in metres; see
+    /// [`PlaneGaussian::new`] for the formula and the errors. Never forms the n×n matrix.
+    pub fn plane_gaussian(grid: &PlaneGrid, sigmas: &[f64], length_scales: &[f64]) -> Result<Self> {
+        Ok(Self {
+            repr: Repr::Plane(Box::new(PlaneGaussian::new(grid, sigmas, length_scales)?)),
+        })
     }
 
     /// Climatological B = scale · C, with C the sample covariance of `samples` (row-major m × n,
@@ -254,6 +271,7 @@ impl BackgroundCovariance {
         match &self.repr {
             Repr::Diagonal { sigmas } => sigmas.len(),
             Repr::Dense(d) => d.b.nrows(),
+            Repr::Plane(p) => p.len(),
         }
     }
 
@@ -276,6 +294,7 @@ impl BackgroundCovariance {
         match &self.repr {
             Repr::Diagonal { sigmas } => map3(sigmas, v, out, |s, vi| s * vi),
             Repr::Dense(d) => mat_vec(d.sqrt.view(), v, out),
+            Repr::Plane(p) => p.apply(Power::Half, v, out),
         }
     }
 
@@ -289,6 +308,8 @@ impl BackgroundCovariance {
         match &self.repr {
             Repr::Diagonal { sigmas } => map3(sigmas, w, out, |s, wi| s * wi),
             Repr::Dense(d) => mat_vec(d.sqrt.t(), w, out),
+            // B^½ = σ_v (C_y^½ ⊗ C_x^½) per block is symmetric.
+            Repr::Plane(p) => p.apply(Power::Half, w, out),
         }
     }
 
@@ -302,6 +323,7 @@ impl BackgroundCovariance {
         match &self.repr {
             Repr::Diagonal { sigmas } => map3(sigmas, x, out, |s, xi| xi / s),
             Repr::Dense(d) => mat_vec(d.inv_sqrt.view(), x, out),
+            Repr::Plane(p) => p.apply(Power::InverseHalf, x, out),
         }
     }
 
@@ -314,20 +336,34 @@ impl BackgroundCovariance {
         match &self.repr {
             Repr::Diagonal { sigmas } => map3(sigmas, x, out, |s, xi| xi / (s * s)),
             Repr::Dense(d) => mat_vec(d.inv.view(), x, out),
+            Repr::Plane(p) => p.apply(Power::Inverse, x, out),
         }
     }
 
-    /// B as a dense n×n matrix (for closed-form BLUE tests and diagnostics).
+    /// B as a dense n×n matrix, for closed-form BLUE tests and diagnostics on small states.
+    /// Nothing in the product calls it.
+    ///
+    /// # Panics
+    /// For a plane B of more than [`super::plane_gaussian::MAX_DENSE_LEN`] values (use
+    /// [`BackgroundCovariance::try_matrix`] to get an error instead).
     pub fn matrix(&self) -> Array2<f64> {
+        self.try_matrix().unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// B as a dense n×n matrix; an error for a plane B of more than
+    /// [`super::plane_gaussian::MAX_DENSE_LEN`] values, which is never formed.
+    pub fn try_matrix(&self) -> Result<Array2<f64>> {
         match &self.repr {
-            Repr::Diagonal { sigmas } => {
-                Array2::from_diag(&sigmas.iter().map(|s| s * s).collect::<Array1<f64>>())
-            }
-            Repr::Dense(d) => d.b.clone(),
+            Repr::Diagonal { sigmas } => Ok(Array2::from_diag(
+                &sigmas.iter().map(|s| s * s).collect::<Array1<f64>>(),
+            )),
+            Repr::Dense(d) => Ok(d.b.clone()),
+            Repr::Plane(p) => p.dense_matrix(),
         }
     }
 
-    /// Condition number κ(B) = λ_max / λ_min (max σᵢ² / min σᵢ² for a diagonal B).
+    /// Condition number κ(B) = λ_max / λ_min (max σᵢ² / min σᵢ² for a diagonal B; for a plane B
+    /// from the 1-D factors, see [`PlaneGaussian::condition_number`]).
     pub fn condition_number(&self) -> f64 {
         match &self.repr {
             Repr::Diagonal { sigmas } => {
@@ -336,6 +372,7 @@ impl BackgroundCovariance {
                 (max / min).powi(2)
             }
             Repr::Dense(d) => d.max_eigenvalue / d.min_eigenvalue,
+            Repr::Plane(p) => p.condition_number(),
         }
     }
 
@@ -344,6 +381,7 @@ impl BackgroundCovariance {
         let trace = match &self.repr {
             Repr::Diagonal { sigmas } => sigmas.iter().map(|s| s * s).sum::<f64>(),
             Repr::Dense(d) => d.b.diag().sum(),
+            Repr::Plane(p) => return p.mean_variance(),
         };
         trace / self.len() as f64
     }

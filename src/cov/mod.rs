@@ -3,5 +3,7 @@
 //! (J_b = ½ vᵀv in control space, ½ (x₀ − x_b)ᵀ B⁻¹ (x₀ − x_b) in physical space).
 
 pub mod background;
+pub mod plane_gaussian;
 
 pub use background::{BackgroundCovariance, Correlation};
+pub use plane_gaussian::PlaneGaussian;
