@@ -55,6 +55,10 @@ const WHAT: &str = "plane Gaussian background covariance";
 /// 128 MiB at this size).
 pub const MAX_DENSE_LEN: usize = 4096;
 
+/// Most cells along one axis: each axis stores four dense n×n powers (4·n²·8 bytes, 128 MiB at
+/// this size), and an apply costs O(n_axis) per value.
+pub const MAX_AXIS_CELLS: usize = 2048;
+
 thread_local! {
     /// One variable block of scratch for the row pass, reused by every apply on this thread.
     static SCRATCH: RefCell<Vec<f64>> = const { RefCell::new(Vec::new()) };
@@ -177,10 +181,11 @@ impl PlaneGaussian {
     /// B = blockdiag_v σ_v² (C_y ⊗ C_x) on `grid`, with one standard deviation `sigmas[v]` and
     /// one length scale `length_scales[v]` (metres) per variable of the grid, in state order.
     ///
-    /// An error (never a panic) for an empty grid, a spacing that is not finite and > 0, a
-    /// count of σ or L that does not match the grid's variables, a σ or L that is not finite
-    /// and > 0, and a correlation whose condition number κ_x·κ_y exceeds 10¹² (the message
-    /// gives the largest L that passes on this grid).
+    /// An error (never a panic) for an empty grid or one of more than [`MAX_AXIS_CELLS`] cells
+    /// along an axis, a spacing that is not finite and > 0, a count of σ or L that does not
+    /// match the grid's variables, a σ or L that is not finite and > 0, and a correlation
+    /// whose condition number κ_x·κ_y exceeds 10¹² (the message gives the largest L that
+    /// passes on this grid).
     pub fn new(grid: &PlaneGrid, sigmas: &[f64], length_scales: &[f64]) -> Result<Self> {
         let variables = grid.variables.len();
         if grid.nx == 0 || grid.ny == 0 || variables == 0 {
@@ -189,6 +194,16 @@ impl PlaneGaussian {
                 format!(
                     "the grid has {} × {} cells and {variables} variables (every count must \
                      be at least 1)",
+                    grid.nx, grid.ny
+                ),
+            ));
+        }
+        if grid.nx.max(grid.ny) > MAX_AXIS_CELLS {
+            return Err(Error::invalid(
+                WHAT,
+                format!(
+                    "the grid has {} × {} cells; the separable factors are dense along each \
+                     axis and limited to {MAX_AXIS_CELLS} cells per axis",
                     grid.nx, grid.ny
                 ),
             ));
