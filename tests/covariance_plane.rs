@@ -2,7 +2,9 @@
 //! against a dense Kronecker product built here from the wrapped Gaussian, B^½ (B^½)ᵀ = B, the
 //! inverses, symmetry, conditioning and its refusal, per-variable σ and L, the 64 × 64 default
 //! grid (variance of samples, no allocation per apply), the `[background]` settings for plane
-//! models, and (ignored, `--nocapture`) the time of one apply.
+//! models, the geostrophic balance B = K B_u Kᵀ (stencil, dot-product test, geostrophic and
+//! non-divergent winds, inverses, κ against LAPACK), and (ignored, `--nocapture`) the time of
+//! one apply.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -13,7 +15,7 @@ use std::time::Instant;
 use fourdvar::core::vector::dot;
 use fourdvar::core::verification::random_vector;
 use fourdvar::core::{PlaneGrid, StaggeredVariable};
-use fourdvar::cov::BackgroundCovariance;
+use fourdvar::cov::{BackgroundCovariance, GeostrophicBalance};
 use fourdvar::experiment::assimilation::background_covariance;
 use fourdvar::io::experiment_config::{BackgroundConfig, LoadedExperiment};
 use fourdvar::io::model_config::{ModelChoice, ModelConfig};
@@ -156,9 +158,14 @@ fn block_kronecker(
 /// The dense B^α of the small grid, built here: α = 1 from the image sums, other powers by
 /// LAPACK eigendecompositions of the 1-D factors.
 fn dense_power(alpha: f64) -> Array2<f64> {
-    let blocks: Vec<_> = SIGMAS
+    dense_power_with(&SIGMAS, &SCALES, alpha)
+}
+
+/// [`dense_power`] with other standard deviations and length scales.
+fn dense_power_with(sigmas: &[f64; 3], scales: &[f64; 3], alpha: f64) -> Array2<f64> {
+    let blocks: Vec<_> = sigmas
         .iter()
-        .zip(&SCALES)
+        .zip(scales)
         .map(|(&s, &l)| {
             let (cy, cx) = (correlation(NY, DY, l), correlation(NX, DX, l));
             let f = |x: f64| x.powf(alpha);
@@ -691,6 +698,323 @@ fn configuration_rejects_bad_length_scales_and_sigmas() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Geostrophic balance: B = K B_u Kᵀ.
+
+const GRAVITY: f64 = 9.81;
+const CORIOLIS: f64 = 1e-4;
+
+fn balance() -> GeostrophicBalance {
+    GeostrophicBalance::new(&grid(NX, NY, DX, DY), GRAVITY, CORIOLIS).unwrap()
+}
+
+/// K written out densely from the stencils, independently of the library:
+/// u += −(g/f)(h[j+1,i] + h[j+1,i−1] − h[j−1,i] − h[j−1,i−1])/(4dy),
+/// v += (g/f)(h[j,i+1] + h[j−1,i+1] − h[j,i−1] − h[j−1,i−1])/(4dx).
+fn dense_balance() -> Array2<f64> {
+    let m = NX * NY;
+    let mut k = Array2::eye(3 * m);
+    let c = GRAVITY / CORIOLIS;
+    let at = |j: i64, i: i64| {
+        2 * m + (j.rem_euclid(NY as i64) as usize) * NX + i.rem_euclid(NX as i64) as usize
+    };
+    for j in 0..NY as i64 {
+        for i in 0..NX as i64 {
+            let p = j as usize * NX + i as usize;
+            for (jj, ii, w) in [
+                (j + 1, i, 1.0),
+                (j + 1, i - 1, 1.0),
+                (j - 1, i, -1.0),
+                (j - 1, i - 1, -1.0),
+            ] {
+                k[[p, at(jj, ii)]] += -c * w / (4.0 * DY);
+            }
+            for (jj, ii, w) in [
+                (j, i + 1, 1.0),
+                (j - 1, i + 1, 1.0),
+                (j, i - 1, -1.0),
+                (j - 1, i - 1, -1.0),
+            ] {
+                k[[m + p, at(jj, ii)]] += c * w / (4.0 * DX);
+            }
+        }
+    }
+    k
+}
+
+fn balanced() -> BackgroundCovariance {
+    small().with_geostrophic_balance(balance()).unwrap()
+}
+
+#[test]
+fn balance_operator_matches_its_stencil_and_passes_the_dot_product_test() {
+    let k = balance();
+    let n = 3 * NX * NY;
+    let dense = dense_balance();
+    let ours = columns(n, |x, out| {
+        out.copy_from_slice(x);
+        k.apply(out);
+    });
+    assert!(
+        max_abs_difference(&ours, &dense) <= 1e-15,
+        "K differs from its stencil"
+    );
+    for seed in 0..5 {
+        let (a, b) = (random_vector(n, 300 + seed), random_vector(n, 400 + seed));
+        let (mut ka, mut ktb) = (a.clone(), b.clone());
+        k.apply(&mut ka);
+        k.adjoint(&mut ktb);
+        let (left, right) = (dot(&ka, &b), dot(&a, &ktb));
+        let relative = (left - right).abs() / left.abs().max(right.abs());
+        println!("⟨K a, b⟩ = {left:.15e}, ⟨a, Kᵀ b⟩ = {right:.15e}, rel {relative:.1e}");
+        assert!(relative <= 1e-13, "{relative:e}");
+        // K⁻¹ K = I and K⁻ᵀ Kᵀ = I.
+        k.apply_inverse(&mut ka);
+        k.adjoint_inverse(&mut ktb);
+        let e1 = ka
+            .iter()
+            .zip(&a)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f64::max);
+        let e2 = ktb
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f64::max);
+        assert!(e1 <= 1e-13 && e2 <= 1e-13, "{e1:e} {e2:e}");
+    }
+}
+
+/// The balanced wind is the geostrophic wind of h: against −(g/f)∂h/∂y and (g/f)∂h/∂x of a
+/// smooth field at the C-grid wind points, and exactly non-divergent for any h.
+#[test]
+fn balanced_winds_are_geostrophic_and_non_divergent() {
+    let (nx, ny, dx, dy) = (64usize, 64usize, 100e3, 100e3);
+    let g = grid(nx, ny, dx, dy);
+    let k = GeostrophicBalance::new(&g, GRAVITY, CORIOLIS).unwrap();
+    let m = nx * ny;
+    let (kx, ly) = (
+        2.0 * std::f64::consts::PI / (nx as f64 * dx),
+        2.0 * std::f64::consts::PI / (ny as f64 * dy),
+    );
+    let (amp, c) = (10.0, GRAVITY / CORIOLIS);
+    let mut x = vec![0.0; 3 * m];
+    for j in 0..ny {
+        for i in 0..nx {
+            let (xc, yc) = ((i as f64 + 0.5) * dx, (j as f64 + 0.5) * dy);
+            x[2 * m + j * nx + i] = amp * (kx * xc).sin() * (ly * yc).cos();
+        }
+    }
+    k.apply(&mut x);
+    let (mut worst, mut largest) = (0.0f64, 0.0f64);
+    for j in 0..ny {
+        for i in 0..nx {
+            let p = j * nx + i;
+            let (xu, yu) = (i as f64 * dx, (j as f64 + 0.5) * dy);
+            let (xv, yv) = ((i as f64 + 0.5) * dx, j as f64 * dy);
+            let u = c * amp * ly * (kx * xu).sin() * (ly * yu).sin();
+            let v = c * amp * kx * (kx * xv).cos() * (ly * yv).cos();
+            worst = worst.max((x[p] - u).abs()).max((x[m + p] - v).abs());
+            largest = largest.max(u.abs()).max(v.abs());
+        }
+    }
+    println!("geostrophic wind: max error {worst:.3e} m/s of max {largest:.3} m/s");
+    // The four-point differences are second order: relative error ≈ (l·dy)²/6 + (k·dx/2)²/2.
+    assert!(
+        largest > 0.5 && worst <= 5e-3 * largest,
+        "{worst} of {largest}"
+    );
+
+    // Non-divergent on the C-grid for a random h: (u[i+1] − u[i])/dx + (v[j+1] − v[j])/dy = 0.
+    let mut x = vec![0.0; 3 * m];
+    x[2 * m..].copy_from_slice(&random_vector(m, 9));
+    k.apply(&mut x);
+    let mut divergence = 0.0f64;
+    let mut scale = 0.0f64;
+    for j in 0..ny {
+        for i in 0..nx {
+            let du = (x[j * nx + (i + 1) % nx] - x[j * nx + i]) / dx;
+            let dv = (x[m + ((j + 1) % ny) * nx + i] - x[m + j * nx + i]) / dy;
+            divergence = divergence.max((du + dv).abs());
+            scale = scale.max(du.abs());
+        }
+    }
+    println!("divergence of the balanced wind: {divergence:.2e} (terms up to {scale:.2e})");
+    assert!(divergence <= 1e-12 * scale, "{divergence:e}");
+}
+
+#[test]
+fn balanced_covariance_is_k_bu_kt_with_consistent_square_root_and_inverses() {
+    let b = balanced();
+    assert!(b.is_balanced());
+    let n = b.len();
+    let k = dense_balance();
+    let reference = k.dot(&dense_power(1.0)).dot(&k.t());
+    let scale = max_abs(reference.as_slice().unwrap());
+    // B^½ (B^½)ᵀ = K B_u Kᵀ, and the dense matrix.
+    let product = columns(n, |x, out| {
+        let mut half = vec![0.0; n];
+        b.sqrt_adjoint_apply(x, &mut half);
+        b.sqrt_apply(&half, out);
+    });
+    let error = max_abs_difference(&product, &reference) / scale;
+    println!("balanced: max |B^½ (B^½)ᵀ − K B_u Kᵀ| / max|B| = {error:.2e}");
+    assert!(error <= 1e-13, "{error:e}");
+    assert!(max_abs_difference(&b.try_matrix().unwrap(), &reference) / scale <= 1e-13);
+    // B^½ = K B_u^½ exactly as a matrix.
+    let sqrt = columns(n, |x, out| b.sqrt_apply(x, out));
+    let expected = k.dot(&dense_power(0.5));
+    assert!(max_abs_difference(&sqrt, &expected) <= 1e-12);
+    // Adjoint, inverse square root, inverse.
+    let (a, c) = (random_vector(n, 21), random_vector(n, 22));
+    let (mut ba, mut btc) = (vec![0.0; n], vec![0.0; n]);
+    b.sqrt_apply(&a, &mut ba);
+    b.sqrt_adjoint_apply(&c, &mut btc);
+    let (left, right) = (dot(&ba, &c), dot(&a, &btc));
+    let relative = (left - right).abs() / left.abs().max(right.abs());
+    println!("⟨B^½ a, c⟩ − ⟨a, (B^½)ᵀ c⟩: rel {relative:.1e}");
+    assert!(relative <= 1e-13, "{relative:e}");
+    let mut back = vec![0.0; n];
+    b.inverse_sqrt_apply(&ba, &mut back);
+    let e1 = back
+        .iter()
+        .zip(&a)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max)
+        / max_abs(&a);
+    let mut bx = vec![0.0; n];
+    b.sqrt_adjoint_apply(&a, &mut ba);
+    b.sqrt_apply(&ba, &mut bx); // B a
+    b.inverse_apply(&bx, &mut back);
+    let e2 = back
+        .iter()
+        .zip(&a)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max)
+        / max_abs(&a);
+    println!("balanced: B^−½ B^½ a − a: {e1:.2e}, B⁻¹ B a − a: {e2:.2e}");
+    assert!(e1 <= 1e-10 && e2 <= 1e-10, "{e1:e} {e2:e}");
+    let inverse = columns(n, |x, out| b.inverse_apply(x, out));
+    let identity = inverse.dot(&reference);
+    let error = max_abs_difference(&identity, &Array2::eye(n));
+    println!("balanced: max |B⁻¹ B − I| = {error:.2e}");
+    assert!(error <= 1e-8, "{error:e}");
+}
+
+#[test]
+fn balanced_condition_number_and_mean_variance_match_the_dense_matrix() {
+    // Small unbalanced winds (σ = 0.1) under a 1 m height error of short correlation (flat
+    // spectrum), so the largest eigenvalue sits at a mode where the balance adds wind variance.
+    // (With the extremes at the modes (0, 0) and (nx/2, ny/2), where the symbols of the
+    // derivatives vanish, κ would not change.)
+    let sigmas = [0.1, 0.1, 1.0];
+    let scales = [100e3, 100e3, 30e3];
+    let g = grid(NX, NY, DX, DY);
+    let unbalanced = BackgroundCovariance::plane_gaussian(&g, &sigmas, &scales).unwrap();
+    let b = unbalanced
+        .clone()
+        .with_geostrophic_balance(balance())
+        .unwrap();
+    let k = dense_balance();
+    let reference = k.dot(&dense_power_with(&sigmas, &scales, 1.0)).dot(&k.t());
+    let (lambda, _) = reference.eigh(UPLO::Lower).unwrap();
+    let min = lambda.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = lambda.iter().copied().fold(0.0, f64::max);
+    let kappa = b.condition_number();
+    println!(
+        "balanced κ(B) = {kappa:.9e}, dense LAPACK {:.9e}, unbalanced {:.9e}",
+        max / min,
+        unbalanced.condition_number()
+    );
+    assert!(
+        (kappa / (max / min) - 1.0).abs() <= 1e-6,
+        "{kappa} vs {}",
+        max / min
+    );
+    assert!(
+        (kappa / unbalanced.condition_number() - 1.0).abs() > 0.01,
+        "the balance should change κ here"
+    );
+    let trace = reference.diag().sum() / b.len() as f64;
+    println!(
+        "balanced mean variance {:.9e} (trace/n {trace:.9e}), unbalanced {:.9e}",
+        b.mean_variance(),
+        unbalanced.mean_variance()
+    );
+    assert!((b.mean_variance() / trace - 1.0).abs() <= 1e-12);
+    assert!(b.mean_variance() > 1.5 * unbalanced.mean_variance());
+}
+
+#[test]
+fn balance_settings_and_errors() {
+    let model = default_model();
+    let mut s = settings("gaussian", Some(150e3), &[("h", 5.0)]);
+    s.balance = "geostrophic".into();
+    let b = background_covariance(&model, &s).unwrap();
+    assert!(b.is_balanced());
+    let n = b.len();
+    let z = random_vector(n, 4);
+    let mut out = vec![0.0; n];
+    b.sqrt_apply(&z, &mut out);
+    b.sqrt_adjoint_apply(&z, &mut out);
+    b.inverse_apply(&z, &mut out);
+    let allocations = allocations_of(|| {
+        b.sqrt_apply(&z, &mut out);
+        b.sqrt_adjoint_apply(&z, &mut out);
+        b.inverse_sqrt_apply(&z, &mut out);
+        b.inverse_apply(&z, &mut out);
+    });
+    assert_eq!(allocations, 0, "the balanced B allocates per apply");
+    println!("balanced default B: κ = {:.3e}", b.condition_number());
+
+    // Only on a plane Gaussian of a rotating model.
+    let mut none = settings("none", None, &[]);
+    none.balance = "geostrophic".into();
+    let err = background_covariance(&model, &none)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("background.balance") && err.contains("gaussian"),
+        "{err}"
+    );
+    let mut l96 = settings("gaussian", None, &[]);
+    l96.balance = "geostrophic".into();
+    let err = background_covariance(&lorenz96(40, 8.0, 0.05), &l96)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("background.balance") && err.contains("plane"),
+        "{err}"
+    );
+    let err = LoadedExperiment::parse(None, "[background]\nbalance = \"thermal\"\n".into())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("background.balance"), "{err}");
+    // f = 0, no wind, not a C-grid.
+    let g = grid(NX, NY, DX, DY);
+    assert!(GeostrophicBalance::new(&g, GRAVITY, 0.0)
+        .unwrap_err()
+        .to_string()
+        .contains("non-zero f"));
+    let windless = PlaneGrid { wind: None, ..g };
+    assert!(GeostrophicBalance::new(&windless, GRAVITY, CORIOLIS).is_err());
+    let a_grid = PlaneGrid {
+        variables: &[VARIABLES[2], VARIABLES[2], VARIABLES[2]],
+        ..g
+    };
+    assert!(GeostrophicBalance::new(&a_grid, GRAVITY, CORIOLIS)
+        .unwrap_err()
+        .to_string()
+        .contains("C-grid"));
+    // A diagonal B cannot carry it.
+    let err = BackgroundCovariance::diagonal(3 * NX * NY, 1.0)
+        .unwrap()
+        .with_geostrophic_balance(balance())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("plane Gaussian"), "{err}");
+}
+
+// ---------------------------------------------------------------------------------------------
 // Timing (criterion-free): cargo test --release --test covariance_plane -- --ignored --nocapture
 
 #[test]
@@ -709,9 +1033,20 @@ fn time_one_square_root_apply() {
             b.sqrt_apply(&z, &mut out);
         }
         let each = start.elapsed().as_secs_f64() / repeats as f64;
+        let balanced = b
+            .with_geostrophic_balance(GeostrophicBalance::new(&g, GRAVITY, CORIOLIS).unwrap())
+            .unwrap();
+        balanced.sqrt_adjoint_apply(&z, &mut out);
+        let start = Instant::now();
+        for _ in 0..repeats {
+            balanced.sqrt_adjoint_apply(&z, &mut out);
+        }
+        let each_balanced = start.elapsed().as_secs_f64() / repeats as f64;
         println!(
-            "{cells}×{cells} grid, 3 variables (n = {n}): one B^½ apply {:.3} ms",
-            each * 1e3
+            "{cells}×{cells} grid, 3 variables (n = {n}): one B^½ apply {:.3} ms, \
+             geostrophically balanced (B^½)ᵀ {:.3} ms",
+            each * 1e3,
+            each_balanced * 1e3
         );
     }
 }

@@ -105,6 +105,8 @@ impl Power {
 #[derive(Clone, Debug)]
 struct Axis {
     n: usize,
+    /// λ_k, mean 1.
+    spectrum: Vec<f64>,
     min_eigenvalue: f64,
     max_eigenvalue: f64,
     /// C, C^½, C^−½, C⁻¹, in [`Power::index`] order.
@@ -141,6 +143,7 @@ impl Axis {
         });
         Self {
             n,
+            spectrum: spectrum.to_vec(),
             min_eigenvalue,
             max_eigenvalue,
             powers,
@@ -329,6 +332,13 @@ impl PlaneGaussian {
                 general_mat_mul(scale, &f.y.power(power), &t, 0.0, &mut ov);
             }
         });
+    }
+
+    /// The eigenvalue σ_v² λ_x(k) λ_y(l) of variable v's block at the 2-D Fourier mode (k, l),
+    /// k < nx, l < ny.
+    pub fn mode_variance(&self, v: usize, k: usize, l: usize) -> f64 {
+        let f = &self.factors[self.factor_of[v]];
+        self.sigmas[v] * self.sigmas[v] * f.x.spectrum[k] * f.y.spectrum[l]
     }
 
     /// Condition number κ(B) = max_v σ_v² λ_max(C_x) λ_max(C_y) / min_v σ_v² λ_min(C_x) λ_min(C_y)

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::core::vector::norm;
 use crate::core::{integrate, Dynamics, PlaneGrid, Storage};
-use crate::cov::BackgroundCovariance;
+use crate::cov::{BackgroundCovariance, GeostrophicBalance};
 use crate::error::{Error, Result};
 use crate::io::experiment_config::{
     BackgroundConfig, ExperimentConfig, ParameterConfig, DEFAULT_LINE_LENGTH_SCALE,
@@ -109,6 +109,19 @@ pub fn background_covariance<M: Dynamics + ModelInfo>(
             }
         }
     }
+    if settings.balance != "none" && (plane.is_none() || settings.correlation != "gaussian") {
+        return Err(Error::invalid(
+            "background.balance",
+            format!(
+                "\"{}\" is built on the Gaussian B of a model on a plane grid (the {} model, \
+                 correlation \"{}\"): use correlation = \"gaussian\" on a plane model, or \
+                 balance = \"none\"",
+                settings.balance,
+                model.name(),
+                settings.correlation
+            ),
+        ));
+    }
     match (settings.correlation.as_str(), plane) {
         ("none", None) => BackgroundCovariance::diagonal(n, settings.sigma),
         ("none", Some(grid)) => {
@@ -137,7 +150,23 @@ pub fn background_covariance<M: Dynamics + ModelInfo>(
                 &settings.length_scales,
                 default,
             )?;
-            BackgroundCovariance::plane_gaussian(&grid, &sigmas, &scales)
+            let b = BackgroundCovariance::plane_gaussian(&grid, &sigmas, &scales)?;
+            match settings.balance.as_str() {
+                "geostrophic" => {
+                    let Some((g, f)) = model.gravity_and_coriolis() else {
+                        return Err(Error::invalid(
+                            "background.balance",
+                            format!(
+                                "\"geostrophic\" needs a rotating model; the {} model has no \
+                                 gravity and Coriolis parameter",
+                                model.name()
+                            ),
+                        ));
+                    };
+                    b.with_geostrophic_balance(GeostrophicBalance::new(&grid, g, f)?)
+                }
+                _ => Ok(b),
+            }
         }
         ("climatological", plane) => {
             if plane.is_some() && n > MAX_CLIMATOLOGICAL_PLANE_LEN {

@@ -17,6 +17,8 @@
 //!                             # plane (shallow water; default 1.5 grid spacings)
 //! sigmas = { h = 5.0 }        # plane models: σ per variable (u, v, h), others σ_b
 //! length_scales = { h = 150e3 } # plane models: L per variable (m), others length_scale
+//! balance = "none"            # none | geostrophic (plane gaussian B: u, v += geostrophic
+//!                             # wind of h in the control transform, B = K B_u Kᵀ)
 //! climatology_samples = 5000  # free-run states for the climatological B
 //! climatology_scale = 0.1     # B = scale · sample covariance
 //!
@@ -112,6 +114,9 @@ pub struct BackgroundConfig {
     /// Plane models only: Gaussian length scale per variable by name, in metres; variables not
     /// named take `length_scale`.
     pub length_scales: Option<BTreeMap<String, f64>>,
+    /// "none" or "geostrophic": multivariate balance B = K B_u Kᵀ (plane models with a
+    /// Gaussian B and a Coriolis parameter).
+    pub balance: String,
     /// Free-run states sampled for the climatological B.
     pub climatology_samples: usize,
     /// Scale of the climatological sample covariance.
@@ -126,6 +131,7 @@ impl Default for BackgroundConfig {
             length_scale: None,
             sigmas: None,
             length_scales: None,
+            balance: "none".into(),
             climatology_samples: 5000,
             climatology_scale: 0.1,
         }
@@ -286,6 +292,9 @@ impl LoadedExperiment {
                     "must be a positive number",
                 );
             }
+        }
+        if !["none", "geostrophic"].contains(&c.background.balance.as_str()) {
+            return bad("background.balance`", "must be none or geostrophic");
         }
         for (table, values) in [
             ("sigmas", &c.background.sigmas),
