@@ -199,7 +199,8 @@ struct AssimilationArgs {
     /// Background-error correlation model.
     #[arg(long, value_name = "MODEL", value_parser = ["none", "gaussian", "climatological"])]
     b_correlation: Option<String>,
-    /// Gaussian correlation length scale, in grid units.
+    /// Gaussian correlation length scale: in grid units for models on a line, in metres for
+    /// models on a plane (shallow water).
     #[arg(long, value_name = "L")]
     b_length_scale: Option<f64>,
     /// Minimisation algorithm.
@@ -244,7 +245,7 @@ impl AssimilationArgs {
             c.background.correlation = v.clone();
         }
         if let Some(v) = self.b_length_scale {
-            c.background.length_scale = v;
+            c.background.length_scale = Some(v);
         }
         if let Some(v) = &self.minimizer {
             c.minimizer.method = v.clone();

@@ -5,11 +5,21 @@
 //! is decomposed once, B = V Λ Vᵀ (LAPACK `dsyevd` through ndarray-linalg's [`Eigh`]), and
 //! the symmetric square root B^½ = V Λ^½ Vᵀ, B^−½ = V Λ^−½ Vᵀ and B⁻¹ = V Λ⁻¹ Vᵀ are stored
 //! as dense matrices, so every apply is one matrix-vector product with no allocation.
+//!
+//! A B on a doubly periodic plane ([`BackgroundCovariance::plane_gaussian`]) is never formed:
+//! it is stored as its 1-D factors, B = blockdiag_v σ_v² (C_y ⊗ C_x), and applied in
+//! O(n·(nx + ny)) (see [`super::plane_gaussian`]). It can be made multivariate with the
+//! geostrophic balance operator K ([`super::balance`]): B = K B_u Kᵀ, B^½ = K B_u^½.
 
 use ndarray::linalg::general_mat_vec_mul;
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, Axis};
 use ndarray_linalg::{Eigh, UPLO};
 
+use std::cell::RefCell;
+
+use super::balance::GeostrophicBalance;
+use super::plane_gaussian::{PlaneGaussian, Power};
+use crate::core::PlaneGrid;
 use crate::error::{Error, Result};
 
 /// The name under which covariance errors are reported.
@@ -41,6 +51,23 @@ pub enum Correlation {
 #[derive(Clone, Debug)]
 pub struct BackgroundCovariance {
     repr: Repr,
+    /// Multivariate balance K: then B = K B_u Kᵀ with B_u = `repr`, and B^½ = K B_u^½.
+    balance: Option<Box<Balanced>>,
+}
+
+/// The balance operator with what is derived from it once.
+#[derive(Clone, Debug)]
+struct Balanced {
+    operator: GeostrophicBalance,
+    /// κ(K B_u Kᵀ), exact per Fourier mode for a plane B_u.
+    condition_number: f64,
+    /// trace(K B_u Kᵀ)/n.
+    mean_variance: f64,
+}
+
+thread_local! {
+    /// A state-sized scratch vector for the balanced applies, reused on each thread.
+    static BALANCE_SCRATCH: RefCell<Vec<f64>> = const { RefCell::new(Vec::new()) };
 }
 
 #[derive(Clone, Debug)]
@@ -49,6 +76,8 @@ enum Repr {
     Diagonal { sigmas: Vec<f64> },
     /// A full B with its precomputed spectral functions.
     Dense(Box<Dense>),
+    /// A separable periodic Gaussian on a plane, applied through its 1-D factors.
+    Plane(Box<PlaneGaussian>),
 }
 
 /// B = V Λ Vᵀ and the dense matrices derived from it, all symmetric.
@@ -84,6 +113,7 @@ impl BackgroundCovariance {
             repr: Repr::Diagonal {
                 sigmas: vec![sigma; n],
             },
+            balance: None,
         })
     }
 
@@ -95,6 +125,7 @@ impl BackgroundCovariance {
         }
         Ok(Self {
             repr: Repr::Diagonal { sigmas },
+            balance: None,
         })
     }
 
@@ -125,6 +156,16 @@ impl BackgroundCovariance {
             Correlation::None => Self::diagonal(n, sigma),
             Correlation::Gaussian { length_scale } => Self::gaussian(n, sigma, length_scale),
         }
+    }
+
+    /// Per-variable σ_v and a separable, periodic (wrapped) Gaussian correlation on a doubly
+    /// periodic plane: B = blockdiag_v σ_v² (C_y ⊗ C_x)(L_v), L_v in metres; see
+    /// [`PlaneGaussian::new`] for the formula and the errors. Never forms the n×n matrix.
+    pub fn plane_gaussian(grid: &PlaneGrid, sigmas: &[f64], length_scales: &[f64]) -> Result<Self> {
+        Ok(Self {
+            repr: Repr::Plane(Box::new(PlaneGaussian::new(grid, sigmas, length_scales)?)),
+            balance: None,
+        })
     }
 
     /// Climatological B = scale · C, with C the sample covariance of `samples` (row-major m × n,
@@ -246,6 +287,7 @@ impl BackgroundCovariance {
                 min_eigenvalue: min,
                 max_eigenvalue: max,
             })),
+            balance: None,
         })
     }
 
@@ -254,6 +296,7 @@ impl BackgroundCovariance {
         match &self.repr {
             Repr::Diagonal { sigmas } => sigmas.len(),
             Repr::Dense(d) => d.b.nrows(),
+            Repr::Plane(p) => p.len(),
         }
     }
 
@@ -267,68 +310,184 @@ impl BackgroundCovariance {
         matches!(self.repr, Repr::Diagonal { .. })
     }
 
-    /// out = B^½ v (the control-variable transform of an increment, δx₀ = B^½ v).
+    /// B = K B_u Kᵀ: this B (a plane Gaussian, B_u) made multivariate by the geostrophic
+    /// balance operator K (see [`GeostrophicBalance`]). The square root becomes
+    /// B^½ = K B_u^½ (a square root, B^½ (B^½)ᵀ = B, no longer symmetric), B^−½ = B_u^−½ K⁻¹
+    /// and B⁻¹ = K⁻ᵀ B_u⁻¹ K⁻¹. An error unless B_u is a plane Gaussian on the same state.
+    pub fn with_geostrophic_balance(self, balance: GeostrophicBalance) -> Result<Self> {
+        let Repr::Plane(plane) = &self.repr else {
+            return Err(Error::invalid(
+                WHAT,
+                "geostrophic balance is built on the plane Gaussian B (correlation = \"gaussian\" \
+                 on a plane model)",
+            ));
+        };
+        if self.balance.is_some() {
+            return Err(Error::invalid(WHAT, "the balance is already applied"));
+        }
+        if balance.len() != plane.len() {
+            return Err(Error::invalid(
+                WHAT,
+                format!(
+                    "the balance operator is for a state of {} values, B for {}",
+                    balance.len(),
+                    plane.len()
+                ),
+            ));
+        }
+        let (condition_number, mean_variance) = balanced_spectrum(plane, &balance);
+        Ok(Self {
+            balance: Some(Box::new(Balanced {
+                operator: balance,
+                condition_number,
+                mean_variance,
+            })),
+            ..self
+        })
+    }
+
+    /// Whether B = K B_u Kᵀ carries a geostrophic balance.
+    pub fn is_balanced(&self) -> bool {
+        self.balance.is_some()
+    }
+
+    /// out = B^½ v (the control-variable transform of an increment, δx₀ = B^½ v); with a
+    /// balance, out = K B_u^½ v.
     ///
     /// # Panics
     /// If `v` or `out` is not of length [`BackgroundCovariance::len`].
     pub fn sqrt_apply(&self, v: &[f64], out: &mut [f64]) {
         self.check_lengths("sqrt_apply", v, out);
-        match &self.repr {
-            Repr::Diagonal { sigmas } => map3(sigmas, v, out, |s, vi| s * vi),
-            Repr::Dense(d) => mat_vec(d.sqrt.view(), v, out),
+        self.unbalanced(Power::Half, v, out);
+        if let Some(b) = &self.balance {
+            b.operator.apply(out);
         }
     }
 
     /// out = (B^½)ᵀ w — the adjoint of [`BackgroundCovariance::sqrt_apply`], which carries the
-    /// physical-space gradient back to control space: ∇_v J_o = (B^½)ᵀ ∇_{x₀} J_o.
+    /// physical-space gradient back to control space: ∇_v J_o = (B^½)ᵀ ∇_{x₀} J_o; with a
+    /// balance, out = (B_u^½)ᵀ Kᵀ w.
     ///
     /// # Panics
     /// If `w` or `out` is not of length [`BackgroundCovariance::len`].
     pub fn sqrt_adjoint_apply(&self, w: &[f64], out: &mut [f64]) {
         self.check_lengths("sqrt_adjoint_apply", w, out);
-        match &self.repr {
-            Repr::Diagonal { sigmas } => map3(sigmas, w, out, |s, wi| s * wi),
-            Repr::Dense(d) => mat_vec(d.sqrt.t(), w, out),
+        match &self.balance {
+            None => self.unbalanced_sqrt_adjoint(w, out),
+            Some(b) => with_scratch(w, |t| {
+                b.operator.adjoint(t);
+                self.unbalanced_sqrt_adjoint(t, out);
+            }),
         }
     }
 
     /// out = B^−½ x, the inverse transform (the control vector v of an increment x), used to
-    /// start a minimisation from a non-background guess and for diagnostics.
+    /// start a minimisation from a non-background guess and for diagnostics; with a balance,
+    /// out = B_u^−½ K⁻¹ x.
     ///
     /// # Panics
     /// If `x` or `out` is not of length [`BackgroundCovariance::len`].
     pub fn inverse_sqrt_apply(&self, x: &[f64], out: &mut [f64]) {
         self.check_lengths("inverse_sqrt_apply", x, out);
-        match &self.repr {
-            Repr::Diagonal { sigmas } => map3(sigmas, x, out, |s, xi| xi / s),
-            Repr::Dense(d) => mat_vec(d.inv_sqrt.view(), x, out),
+        match &self.balance {
+            None => self.unbalanced(Power::InverseHalf, x, out),
+            Some(b) => with_scratch(x, |t| {
+                b.operator.apply_inverse(t);
+                self.unbalanced(Power::InverseHalf, t, out);
+            }),
         }
     }
 
-    /// out = B⁻¹ x (for the physical-space form J_b = ½ (x₀ − x_b)ᵀ B⁻¹ (x₀ − x_b)).
+    /// out = B⁻¹ x (for the physical-space form J_b = ½ (x₀ − x_b)ᵀ B⁻¹ (x₀ − x_b)); with a
+    /// balance, out = K⁻ᵀ B_u⁻¹ K⁻¹ x.
     ///
     /// # Panics
     /// If `x` or `out` is not of length [`BackgroundCovariance::len`].
     pub fn inverse_apply(&self, x: &[f64], out: &mut [f64]) {
         self.check_lengths("inverse_apply", x, out);
-        match &self.repr {
-            Repr::Diagonal { sigmas } => map3(sigmas, x, out, |s, xi| xi / (s * s)),
-            Repr::Dense(d) => mat_vec(d.inv.view(), x, out),
+        match &self.balance {
+            None => self.unbalanced(Power::Inverse, x, out),
+            Some(b) => {
+                with_scratch(x, |t| {
+                    b.operator.apply_inverse(t);
+                    self.unbalanced(Power::Inverse, t, out);
+                });
+                b.operator.adjoint_inverse(out);
+            }
         }
     }
 
-    /// B as a dense n×n matrix (for closed-form BLUE tests and diagnostics).
-    pub fn matrix(&self) -> Array2<f64> {
+    /// out = B_u^α x for the stored (unbalanced) representation.
+    fn unbalanced(&self, power: Power, x: &[f64], out: &mut [f64]) {
+        match (&self.repr, power) {
+            (Repr::Diagonal { sigmas }, Power::One) => map3(sigmas, x, out, |s, xi| s * s * xi),
+            (Repr::Diagonal { sigmas }, Power::Half) => map3(sigmas, x, out, |s, xi| s * xi),
+            (Repr::Diagonal { sigmas }, Power::InverseHalf) => map3(sigmas, x, out, |s, xi| xi / s),
+            (Repr::Diagonal { sigmas }, Power::Inverse) => {
+                map3(sigmas, x, out, |s, xi| xi / (s * s))
+            }
+            (Repr::Dense(d), Power::One) => mat_vec(d.b.view(), x, out),
+            (Repr::Dense(d), Power::Half) => mat_vec(d.sqrt.view(), x, out),
+            (Repr::Dense(d), Power::InverseHalf) => mat_vec(d.inv_sqrt.view(), x, out),
+            (Repr::Dense(d), Power::Inverse) => mat_vec(d.inv.view(), x, out),
+            (Repr::Plane(p), power) => p.apply(power, x, out),
+        }
+    }
+
+    /// out = (B_u^½)ᵀ w.
+    fn unbalanced_sqrt_adjoint(&self, w: &[f64], out: &mut [f64]) {
         match &self.repr {
+            Repr::Dense(d) => mat_vec(d.sqrt.t(), w, out),
+            // Diagonal, and σ_v (C_y^½ ⊗ C_x^½) per block, are symmetric.
+            _ => self.unbalanced(Power::Half, w, out),
+        }
+    }
+
+    /// B as a dense n×n matrix, for closed-form BLUE tests and diagnostics on small states.
+    /// Nothing in the product calls it.
+    ///
+    /// # Panics
+    /// For a plane B of more than [`super::plane_gaussian::MAX_DENSE_LEN`] values (use
+    /// [`BackgroundCovariance::try_matrix`] to get an error instead).
+    pub fn matrix(&self) -> Array2<f64> {
+        self.try_matrix().unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// B as a dense n×n matrix; an error for a plane B of more than
+    /// [`super::plane_gaussian::MAX_DENSE_LEN`] values, which is never formed. With a balance,
+    /// K B_u Kᵀ, built column by column.
+    pub fn try_matrix(&self) -> Result<Array2<f64>> {
+        let unbalanced = match &self.repr {
             Repr::Diagonal { sigmas } => {
                 Array2::from_diag(&sigmas.iter().map(|s| s * s).collect::<Array1<f64>>())
             }
             Repr::Dense(d) => d.b.clone(),
-        }
+            Repr::Plane(p) => p.dense_matrix()?,
+        };
+        let Some(b) = &self.balance else {
+            return Ok(unbalanced);
+        };
+        // K B_u Kᵀ = K (K B_u)ᵀ, B_u symmetric: balance the columns, transpose, balance again.
+        let balance_columns = |mut m: Array2<f64>| {
+            let mut column = vec![0.0; m.nrows()];
+            for mut c in m.columns_mut() {
+                column.iter_mut().zip(c.iter()).for_each(|(o, v)| *o = *v);
+                b.operator.apply(&mut column);
+                c.iter_mut().zip(&column).for_each(|(o, v)| *o = *v);
+            }
+            m
+        };
+        let kb = balance_columns(unbalanced);
+        Ok(balance_columns(kb.t().to_owned()))
     }
 
-    /// Condition number κ(B) = λ_max / λ_min (max σᵢ² / min σᵢ² for a diagonal B).
+    /// Condition number κ(B) = λ_max / λ_min (max σᵢ² / min σᵢ² for a diagonal B; for a plane B
+    /// from the 1-D factors, see [`PlaneGaussian::condition_number`]; for a balanced plane B
+    /// from the 3×3 blocks of K B_u Kᵀ per Fourier mode, which hold all its eigenvalues).
     pub fn condition_number(&self) -> f64 {
+        if let Some(b) = &self.balance {
+            return b.condition_number;
+        }
         match &self.repr {
             Repr::Diagonal { sigmas } => {
                 let min = sigmas.iter().copied().fold(f64::INFINITY, f64::min);
@@ -336,14 +495,19 @@ impl BackgroundCovariance {
                 (max / min).powi(2)
             }
             Repr::Dense(d) => d.max_eigenvalue / d.min_eigenvalue,
+            Repr::Plane(p) => p.condition_number(),
         }
     }
 
     /// Mean background-error variance, trace(B)/n = (1/n) Σᵢ B_ii.
     pub fn mean_variance(&self) -> f64 {
+        if let Some(b) = &self.balance {
+            return b.mean_variance;
+        }
         let trace = match &self.repr {
             Repr::Diagonal { sigmas } => sigmas.iter().map(|s| s * s).sum::<f64>(),
             Repr::Dense(d) => d.b.diag().sum(),
+            Repr::Plane(p) => return p.mean_variance(),
         };
         trace / self.len() as f64
     }
@@ -358,6 +522,73 @@ impl BackgroundCovariance {
             out.len()
         );
     }
+}
+
+/// Runs `f` on a thread-local copy of `x` (no allocation after the first call per thread and
+/// size).
+fn with_scratch(x: &[f64], f: impl FnOnce(&mut [f64])) {
+    BALANCE_SCRATCH.with(|scratch| {
+        let mut scratch = scratch.borrow_mut();
+        if scratch.len() < x.len() {
+            scratch.resize(x.len(), 0.0);
+        }
+        let t = &mut scratch[..x.len()];
+        t.copy_from_slice(x);
+        f(t);
+    });
+}
+
+/// κ and trace/n of B = K B_u Kᵀ. Every operator is block-circulant on the periodic grid, so
+/// the 2-D Fourier modes (k, l) split B into Hermitian 3×3 blocks
+/// M = K̂ diag(a_u, a_v, a_h) K̂ᴴ, a_w = σ_w² λ_x(k) λ_y(l), K̂ = [[1, 0, ĝ_u], [0, 1, ĝ_v], [0, 0, 1]],
+/// whose characteristic polynomial λ³ − t₁λ² + t₂λ − t₃ has the cancellation-free
+/// coefficients t₁ = a_u + a_v + a_h (1 + |ĝ_u|² + |ĝ_v|²),
+/// t₂ = a_u a_v + a_h (a_u + a_v + a_u |ĝ_v|² + a_v |ĝ_u|²), t₃ = a_u a_v a_h. Its smallest and
+/// largest roots come from Newton's method started at 0 and at t₁ (monotone: the cubic is
+/// concave below and convex above its inflection point t₁/3). Variables other than u, v, h
+/// contribute their a_w.
+fn balanced_spectrum(plane: &PlaneGaussian, balance: &GeostrophicBalance) -> (f64, f64) {
+    let (nx, ny, _, _) = plane.grid();
+    let (u, v, h) = balance.variable_indices();
+    let variables = plane.variables().count();
+    let (mut min, mut max, mut trace) = (f64::INFINITY, 0.0f64, 0.0);
+    for l in 0..ny {
+        for k in 0..nx {
+            let a = |w: usize| plane.mode_variance(w, k, l);
+            let (gu, gv) = balance.symbol_squares(k, l);
+            let (au, av, ah) = (a(u), a(v), a(h));
+            let t1 = au + av + ah * (1.0 + gu + gv);
+            let t2 = au * av + ah * (au + av + au * gv + av * gu);
+            let t3 = au * av * ah;
+            min = min.min(cubic_root_newton(t1, t2, t3, 0.0));
+            max = max.max(cubic_root_newton(t1, t2, t3, t1));
+            trace += t1;
+            for w in (0..variables).filter(|w| ![u, v, h].contains(w)) {
+                min = min.min(a(w));
+                max = max.max(a(w));
+                trace += a(w);
+            }
+        }
+    }
+    (max / min, trace / plane.len() as f64)
+}
+
+/// A root of λ³ − t₁λ² + t₂λ − t₃ by Newton's method from `start`.
+fn cubic_root_newton(t1: f64, t2: f64, t3: f64, start: f64) -> f64 {
+    let mut x = start;
+    for _ in 0..200 {
+        let p = ((x - t1) * x + t2) * x - t3;
+        let dp = (3.0 * x - 2.0 * t1) * x + t2;
+        if dp == 0.0 {
+            break;
+        }
+        let step = p / dp;
+        x -= step;
+        if step.abs() <= 1e-16 * x.abs() {
+            break;
+        }
+    }
+    x
 }
 
 /// d = min(|i−j|, n−|i−j|), the distance between grid points i and j on a ring of n points.

@@ -49,6 +49,11 @@ pub trait ModelInfo {
     fn fields(&self) -> Vec<FieldDescription> {
         Vec::new()
     }
+    /// Gravity g (m/s²) and Coriolis parameter f (1/s) of a rotating model, for the
+    /// geostrophic balance of the background covariance; None (the default) for other models.
+    fn gravity_and_coriolis(&self) -> Option<(f64, f64)> {
+        None
+    }
 }
 
 /// How one prognostic field of a gridded model is described in CF output files.

@@ -388,6 +388,9 @@ impl ModelInfo for ShallowWater {
     fn name(&self) -> &'static str {
         "shallow water"
     }
+    fn gravity_and_coriolis(&self) -> Option<(f64, f64)> {
+        Some((self.field.gravity, self.field.coriolis))
+    }
     fn state_dimension(&self) -> &'static str {
         "cell"
     }
