@@ -33,10 +33,15 @@
 //!
 //! The smallest eigenvalue, at the shortest wavelength k = n/2, falls as exp(−π²ℓ²/2), so the
 //! 1-D condition number is about ½ exp(π²ℓ²/2): it depends on L in grid spacings, not on the
-//! size of the domain. The constructor refuses a variable whose 2-D correlation C_y ⊗ C_x has
-//! κ = κ_x·κ_y above 10¹² ([`super::background::MIN_RELATIVE_EIGENVALUE`], the rule a dense B
-//! obeys too), because B^−½ and B⁻¹ would then lose every digit; with equal spacings that is
-//! L ≲ 1.7 grid spacings.
+//! size of the domain, and passes 10⁶ at ℓ ≈ 1.7. Length scales of several grid spacings (the
+//! ones a forecast error has) would leave B^−½ and B⁻¹ without a single correct digit, so each
+//! 1-D spectrum is floored at [`SPECTRAL_FLOOR`] = 10⁻⁶ of its largest eigenvalue:
+//! λ′_k = max(λ_k, 10⁻⁶ λ_max), rescaled to mean 1 (unit variance). The covariance actually used is this floored one, consistently
+//! in every power (B^½ B^½ = B, B^−½ = (B^½)⁻¹), with κ = κ_x·κ_y ≤ 10¹² (the bound a dense B
+//! obeys too, [`super::background::MIN_RELATIVE_EIGENVALUE`]). For ℓ ≲ 1.7 the floor changes
+//! nothing; for longer L it gives the shortest waves a variance of 10⁻⁶ of the longest ones
+//! instead of practically none — a standard deviation 10⁻³ of theirs, invisible in samples and
+//! correlations, and a regularisation of the inverse rather than a refusal.
 
 use std::cell::RefCell;
 use std::f64::consts::PI;
@@ -187,8 +192,8 @@ impl PlaneGaussian {
     /// An error (never a panic) for an empty grid or one of more than [`MAX_AXIS_CELLS`] cells
     /// along an axis, a spacing that is not finite and > 0, a count of σ or L that does not
     /// match the grid's variables, a σ or L that is not finite and > 0, and a correlation
-    /// whose condition number κ_x·κ_y exceeds 10¹² (the message gives the largest L that
-    /// passes on this grid).
+    /// with no usable spectrum (each 1-D spectrum is floored at [`SPECTRAL_FLOOR`] of its
+    /// maximum, so any finite L > 0 gives κ ≤ 10¹²).
     pub fn new(grid: &PlaneGrid, sigmas: &[f64], length_scales: &[f64]) -> Result<Self> {
         let variables = grid.variables.len();
         if grid.nx == 0 || grid.ny == 0 || variables == 0 {
@@ -245,11 +250,18 @@ impl PlaneGaussian {
                 factor_of.push(k);
                 continue;
             }
-            let sx = wrapped_gaussian_spectrum(grid.nx, grid.dx, l)?;
-            let sy = wrapped_gaussian_spectrum(grid.ny, grid.dy, l)?;
+            let sx = floored(wrapped_gaussian_spectrum(grid.nx, grid.dx, l)?);
+            let sy = floored(wrapped_gaussian_spectrum(grid.ny, grid.dy, l)?);
             let ratio = relative_min_eigenvalue(&sx) * relative_min_eigenvalue(&sy);
-            if ratio.is_nan() || ratio <= MIN_RELATIVE_EIGENVALUE {
-                return Err(ill_conditioned(grid, names[v], l, &sx, &sy));
+            if !(ratio >= MIN_RELATIVE_EIGENVALUE * (1.0 - 1e-9)) {
+                return Err(Error::invalid(
+                    WHAT,
+                    format!(
+                        "the correlation of {} with L = {l} m has no usable spectrum \
+                         (relative smallest eigenvalue {ratio:e})",
+                        names[v]
+                    ),
+                ));
             }
             factor_of.push(factors.len());
             factors.push(Factors {
@@ -447,6 +459,24 @@ pub fn wrapped_gaussian_spectrum(n: usize, spacing: f64, length_scale: f64) -> R
     Ok(lambda)
 }
 
+/// Each 1-D spectrum is floored at this fraction of its largest eigenvalue, so a variable's
+/// 2-D correlation has κ ≤ 10¹² whatever the length scale (see the module documentation).
+pub const SPECTRAL_FLOOR: f64 = 1e-6;
+
+/// `spectrum` with every eigenvalue raised to at least [`SPECTRAL_FLOOR`] · λ_max, then
+/// rescaled to mean 1 again so the correlation keeps a unit diagonal.
+fn floored(mut spectrum: Vec<f64>) -> Vec<f64> {
+    let floor = SPECTRAL_FLOOR * spectrum.iter().copied().fold(0.0, f64::max);
+    for l in &mut spectrum {
+        *l = l.max(floor);
+    }
+    let mean = spectrum.iter().sum::<f64>() / spectrum.len() as f64;
+    for l in &mut spectrum {
+        *l /= mean;
+    }
+    spectrum
+}
+
 /// cos(2πm/n) for m = 0 … n−1.
 fn cosine_table(n: usize) -> Vec<f64> {
     (0..n)
@@ -471,47 +501,3 @@ fn check_positive(what: &str, value: f64) -> Result<()> {
     Ok(())
 }
 
-/// The error for a length scale whose correlation has κ_x·κ_y > 10¹², with the largest L that
-/// passes on this grid.
-fn ill_conditioned(grid: &PlaneGrid, name: &str, l: f64, sx: &[f64], sy: &[f64]) -> Error {
-    let kappa = |s: &[f64]| 1.0 / relative_min_eigenvalue(s);
-    let passes = |l: f64| {
-        let ratio = |n, d| {
-            wrapped_gaussian_spectrum(n, d, l)
-                .map(|s| relative_min_eigenvalue(&s))
-                .unwrap_or(0.0)
-        };
-        // A margin of 10 over the threshold, so the suggested L passes comfortably.
-        ratio(grid.nx, grid.dx) * ratio(grid.ny, grid.dy) > 10.0 * MIN_RELATIVE_EIGENVALUE
-    };
-    // Bisection for the largest passing L in (0, l): κ grows with L.
-    let (mut lo, mut hi) = (0.0, l);
-    for _ in 0..60 {
-        let mid = 0.5 * (lo + hi);
-        if passes(mid) {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
-    }
-    let spacing = grid.dx.min(grid.dy);
-    Error::invalid(
-        WHAT,
-        format!(
-            "the Gaussian correlation of {name} with length scale L = {l} m ({:.3} × dx, \
-             {:.3} × dy) is numerically singular: condition numbers κ_x = {:.3e}, κ_y = {:.3e}, \
-             κ = κ_x·κ_y = {:.3e}, above the accepted 10¹² (B^−½ and B⁻¹ would lose every \
-             digit). A Gaussian sampled at spacing dx has its smallest eigenvalue, at the \
-             shortest wavelength, falling as exp(−π²L²/(2dx²)), so κ depends on L in grid \
-             spacings, not on the domain size: use L ≤ {:.4e} m (about {:.2} grid spacings) \
-             on this grid, or a finer grid spacing for the same L",
-            l / grid.dx,
-            l / grid.dy,
-            kappa(sx),
-            kappa(sy),
-            kappa(sx) * kappa(sy),
-            lo,
-            lo / spacing
-        ),
-    )
-}
