@@ -442,9 +442,8 @@ fn a_long_length_scale_is_floored_to_a_condition_number_of_1e12() {
         println!("  |B^-1/2 B^1/2 x - x|_max = {err:.2e}");
         assert!(err < 1e-4 * max_abs(&x), "{err:e}");
         // Correlations are the wrapped Gaussian's, up to the floor.
-        let wrapped = |ddx: f64, ddy: f64| -> f64 {
-            image_sum(ddx, l, width) * image_sum(ddy, l, height)
-        };
+        let wrapped =
+            |ddx: f64, ddy: f64| -> f64 { image_sum(ddx, l, width) * image_sum(ddy, l, height) };
         let c0 = wrapped(0.0, 0.0);
         let column = dense_column(&b, 0);
         for j in 0..NY {

@@ -500,4 +500,3 @@ fn check_positive(what: &str, value: f64) -> Result<()> {
     }
     Ok(())
 }
-

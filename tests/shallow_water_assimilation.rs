@@ -1,0 +1,290 @@
+//! 4D-Var on the shallow-water model end to end through the command line, on a reduced grid
+//! (24 × 20 cells of 200 km, dt = 600 s) so the suite stays fast: the twin experiment corrects
+//! the unobserved winds from height observations alone through the dynamics; `forecast`,
+//! `observe`, `assimilate` and `cycle` work with a plane model and station files; bad station
+//! files are refused with the line named and no output written.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn fourdvar(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fourdvar"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&o.stdout)))
+}
+
+const MODEL: &str = r#"model = "shallow_water"
+nx = 24
+ny = 20
+dx = 200e3
+dy = 200e3
+depth = 1000.0
+g = 9.81
+f = 1e-4
+viscosity = 0.0
+dt = 600.0
+"#;
+
+/// Heights at 25 random stations every hour: no wind observation at all.
+const HEIGHTS_ONLY: &str = r#"
+[[group]]
+stations = { count = 25, seed = 5 }
+variable = "h"
+every_steps = 6
+sigma = 0.05
+"#;
+
+/// A univariate B (no balance: u, v and h errors uncorrelated), so any wind correction comes
+/// from the dynamics linking the winds at the start to the heights observed later.
+const EXPERIMENT: &str = r#"model = "model.toml"
+network = "network.toml"
+
+[window]
+steps = 36
+
+[background]
+correlation = "gaussian"
+length_scale = 800e3
+sigmas = { u = 0.03, v = 0.03, h = 0.3 }
+
+[minimizer]
+max_iterations = 150
+gradient_tolerance = 1e-5
+
+[twin]
+spinup = 200
+"#;
+
+fn setup() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("model.toml"), MODEL).unwrap();
+    std::fs::write(dir.path().join("network.toml"), HEIGHTS_ONLY).unwrap();
+    std::fs::write(dir.path().join("experiment.toml"), EXPERIMENT).unwrap();
+    dir
+}
+
+/// RMSE of (background, analysis) for each variable of a summary, by name.
+fn variable_rmse(summary: &serde_json::Value) -> Vec<(String, f64, f64)> {
+    summary["variable_rmse"]
+        .as_array()
+        .expect("variable_rmse")
+        .iter()
+        .map(|v| {
+            (
+                v["name"].as_str().unwrap().to_string(),
+                v["background"].as_f64().unwrap(),
+                v["analysis"].as_f64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn twin_experiment_corrects_unobserved_winds_through_the_dynamics() {
+    let dir = setup();
+    let o = fourdvar(
+        dir.path(),
+        &[
+            "twin",
+            "--config",
+            "experiment.toml",
+            "--out",
+            "twin.nc",
+            "--json",
+        ],
+    );
+    let summary = json(&o);
+    let rmse = variable_rmse(&summary);
+    println!("{rmse:?}");
+    let names: Vec<&str> = rmse.iter().map(|r| r.0.as_str()).collect();
+    assert_eq!(names, ["u", "v", "h"]);
+    for (name, background, analysis) in &rmse {
+        assert!(
+            analysis < &(0.9 * background),
+            "{name}: analysis {analysis} not clearly below background {background}"
+        );
+    }
+    // Only heights were observed: O−A must fit them to about their error σ = 0.05 m.
+    let oma = summary["oma_std"].as_f64().unwrap();
+    assert!(oma < 0.08, "O-A std {oma}");
+    assert!(dir.path().join("twin.nc").exists());
+}
+
+#[test]
+fn forecast_observe_assimilate_and_cycle_work_on_the_plane() {
+    let dir = setup();
+    let d = dir.path();
+    // Truth from step 200 on; a background that is the state 50 steps (8 h 20 min) earlier.
+    let o = fourdvar(
+        d,
+        &[
+            "forecast",
+            "--model",
+            "model.toml",
+            "--spinup",
+            "200",
+            "--steps",
+            "36",
+            "--out",
+            "truth.nc",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let o = fourdvar(
+        d,
+        &[
+            "forecast",
+            "--model",
+            "model.toml",
+            "--spinup",
+            "150",
+            "--steps",
+            "0",
+            "--out",
+            "xb.nc",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let o = fourdvar(
+        d,
+        &[
+            "observe",
+            "--truth",
+            "truth.nc",
+            "--network",
+            "network.toml",
+            "--seed",
+            "3",
+            "--out",
+            "obs.csv",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let csv = std::fs::read_to_string(d.join("obs.csv")).unwrap();
+    assert!(
+        csv.lines()
+            .any(|l| l.starts_with("time,") && l.contains(",x,y,")),
+        "{csv}"
+    );
+    // 25 stations at steps 6, 12, ..., 36.
+    assert_eq!(csv.lines().filter(|l| l.contains(",h,")).count(), 25 * 6);
+
+    let o = fourdvar(
+        d,
+        &[
+            "assimilate",
+            "--model",
+            "model.toml",
+            "--config",
+            "experiment.toml",
+            "--background",
+            "xb.nc",
+            "--obs",
+            "obs.csv",
+            "--truth",
+            "truth.nc",
+            "--out",
+            "analysis.nc",
+            "--json",
+        ],
+    );
+    let summary = json(&o);
+    let rmse = variable_rmse(&summary);
+    println!("assimilate: {rmse:?}");
+    assert_eq!(rmse.len(), 3);
+    for (name, background, analysis) in &rmse {
+        assert!(analysis < background, "{name}: {analysis} vs {background}");
+    }
+    // The analysis file holds maps of every field.
+    let file = netcdf::open(d.join("analysis.nc")).unwrap();
+    for name in ["u_analysis", "v_background", "h_truth", "h_analysis"] {
+        let var = file
+            .variable(name)
+            .unwrap_or_else(|| panic!("{name} missing"));
+        let dims: Vec<String> = var.dimensions().iter().map(|d| d.name()).collect();
+        assert_eq!(dims.len(), 3, "{name}: {dims:?}");
+        assert_eq!(dims[0], "time");
+    }
+
+    let o = fourdvar(
+        d,
+        &[
+            "cycle",
+            "--config",
+            "experiment.toml",
+            "--windows",
+            "3",
+            "--burn-in",
+            "0",
+            "--out",
+            "cycle.nc",
+            "--json",
+        ],
+    );
+    let summary = json(&o);
+    let (b, a) = (
+        summary["rmse_background"].as_f64().unwrap(),
+        summary["rmse_analysis"].as_f64().unwrap(),
+    );
+    println!("cycle: background {b}, analysis {a}");
+    assert!(a < b, "cycle: analysis {a} vs background {b}");
+}
+
+#[test]
+fn a_station_outside_the_domain_is_refused_with_its_line_and_no_output() {
+    let dir = setup();
+    let d = dir.path();
+    let o = fourdvar(
+        d,
+        &[
+            "forecast",
+            "--model",
+            "model.toml",
+            "--spinup",
+            "0",
+            "--steps",
+            "0",
+            "--out",
+            "xb.nc",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    // The domain is 4800 km × 4000 km; the second station lies north of it.
+    std::fs::write(
+        d.join("obs.csv"),
+        "time,variable,x,y,value,sigma\n3600,h,1.0e6,1.0e6,0.1,0.05\n3600,h,1.0e6,4.1e6,0.1,0.05\n",
+    )
+    .unwrap();
+    let o = fourdvar(
+        d,
+        &[
+            "assimilate",
+            "--model",
+            "model.toml",
+            "--config",
+            "experiment.toml",
+            "--background",
+            "xb.nc",
+            "--obs",
+            "obs.csv",
+            "--out",
+            "analysis.nc",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    let err = text(&o.stderr);
+    assert!(err.contains("obs.csv") && err.contains("line 3"), "{err}");
+    assert!(err.contains("outside the domain"), "{err}");
+    assert!(!d.join("analysis.nc").exists());
+}
