@@ -239,6 +239,21 @@ fn forecast_observe_assimilate_and_cycle_work_on_the_plane() {
     );
     println!("cycle: background {b}, analysis {a}");
     assert!(a < b, "cycle: analysis {a} vs background {b}");
+    let per_variable = summary["variable_rmse"].as_array().unwrap();
+    assert_eq!(per_variable.len(), 3);
+    for v in per_variable {
+        let (b, a) = (
+            v["background"].as_f64().unwrap(),
+            v["analysis_start"].as_f64().unwrap(),
+        );
+        println!("cycle {}: background {b}, analysis (start) {a}", v["name"]);
+        assert!(a < b, "{v}");
+    }
+    let file = netcdf::open(d.join("cycle.nc")).unwrap();
+    let attribute = file
+        .attribute("mean_rmse_analysis_h")
+        .expect("per-variable attribute");
+    assert!(matches!(attribute.value(), Ok(netcdf::AttributeValue::Double(x)) if x > 0.0));
 }
 
 #[test]

@@ -651,6 +651,12 @@ fn run(cli: Cli, args: &[OsString]) -> Result<i32> {
                     summary.rmse_analysis,
                     summary.rmse_analysis_start
                 );
+                for v in &summary.variable_rmse {
+                    println!(
+                        "  {}: background {:.4}, analysis {:.4} (window end), {:.4} (window start)",
+                        v.name, v.background, v.analysis, v.analysis_start
+                    );
+                }
                 println!(
                     "{:.1} minimiser iterations per window, {:.2} s",
                     summary.mean_iterations, summary.wall_time_seconds

@@ -61,6 +61,14 @@ pub fn rmse_by_variable(a: &[f64], b: &[f64], layout: &StateLayout) -> Vec<f64> 
         .collect()
 }
 
+/// The name of variable `v` of `layout`: its plane name ("u", "h", ...), or "variable v".
+pub fn variable_name(layout: &StateLayout, v: usize) -> String {
+    match layout.plane {
+        Some(plane) => plane.variables[v].name.to_string(),
+        None => format!("variable {v}"),
+    }
+}
+
 /// The diagnostics of one analysis.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AnalysisDiagnostics {
@@ -103,10 +111,7 @@ impl AnalysisDiagnostics {
                 let a = rmse_by_variable(analysis, truth, layout);
                 (0..layout.variables)
                     .map(|v| VariableRmse {
-                        name: match layout.plane {
-                            Some(plane) => plane.variables[v].name.to_string(),
-                            None => format!("variable {v}"),
-                        },
+                        name: variable_name(layout, v),
                         background: b[v],
                         analysis: a[v],
                     })
