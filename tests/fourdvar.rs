@@ -314,3 +314,123 @@ fn the_forcing_is_estimated_together_with_the_initial_state() {
     println!("estimated F = {:.4} ({})", theta[0], outcome.stop_reason);
     assert!((theta[0] - 8.0).abs() < 0.1, "F = {}", theta[0]);
 }
+
+/// The full shallow-water 4D-Var cost (12 × 10 grid, 12 steps): heights, u and wind speeds at
+/// stations between grid points, a balanced plane-Gaussian B, both control spaces, binomial
+/// checkpointing. Its gradient (adjoint sweep + observation adjoints + B^T/2) passes the
+/// gradient test.
+#[test]
+fn the_shallow_water_cost_passes_the_gradient_test() {
+    use fourdvar::cov::GeostrophicBalance;
+    use fourdvar::models::{shallow_water, ShallowWaterField};
+    let field = ShallowWaterField {
+        nx: 12,
+        ny: 10,
+        dx: 100e3,
+        dy: 100e3,
+        depth: 1000.0,
+        gravity: 9.81,
+        coriolis: 1e-4,
+        viscosity: 0.0,
+    };
+    let model = shallow_water(field.clone(), 300.0);
+    let layout = model.layout();
+    let plane = layout.plane.unwrap();
+    let x = integrate(&model, &model.default_initial_state(), 50, |_, _| {}).unwrap();
+    let mut truth = Vec::new();
+    integrate(&model, &x, 12, |_, s| truth.extend_from_slice(s)).unwrap();
+    let noise = random_vector(200, 51);
+    let stations = random_vector(40, 52);
+    let mut obs = Vec::new();
+    for k in [3usize, 6, 9, 12] {
+        for s in 0..20 {
+            // Stations anywhere in the 1200 km × 1000 km domain (fractions of the width and
+            // height in [0, 1), from the digits of normal samples), so some sit near the seams.
+            let (sx, sy) = (
+                (1e3 * stations[2 * s]).rem_euclid(1.0),
+                (1e3 * stations[2 * s + 1]).rem_euclid(1.0),
+            );
+            let (kind, variable, sigma) = match s % 4 {
+                0 => (ObservationKind::Speed, 0, 0.05),
+                1 => (ObservationKind::Value, 0, 0.05),
+                _ => (ObservationKind::Value, 2, 0.1),
+            };
+            obs.push(Observation {
+                time: k as f64 * 300.0,
+                step: k,
+                position: sx * plane.width(),
+                y: Some(sy * plane.height()),
+                variable,
+                kind,
+                value: 0.0,
+                sigma,
+                line: None,
+            });
+        }
+    }
+    let set = ObservationSet::new(obs);
+    let misfit = ObservationMisfit::new(set.clone(), &layout).unwrap();
+    let equivalents = misfit.model_equivalents(&truth, layout.len());
+    let obs: Vec<Observation> = set
+        .as_slice()
+        .iter()
+        .zip(equivalents)
+        .enumerate()
+        .map(|(i, (o, h))| Observation {
+            value: h + o.sigma * noise[i],
+            ..o.clone()
+        })
+        .collect();
+    let balance = GeostrophicBalance::new(&plane, 9.81, 1e-4).unwrap();
+    let covariance = Arc::new(
+        BackgroundCovariance::plane_gaussian(&plane, &[0.05, 0.05, 0.5], &[300e3; 3])
+            .unwrap()
+            .with_geostrophic_balance(balance)
+            .unwrap(),
+    );
+    let n = layout.len();
+    let mut xb = vec![0.0; n];
+    covariance.sqrt_apply(&random_vector(n, 53), &mut xb);
+    for (b, t) in xb.iter_mut().zip(&x) {
+        *b += t;
+    }
+    for space in [ControlSpace::Transformed, ControlSpace::Physical] {
+        let transform = ControlTransform::new(space, xb.clone(), covariance.clone(), None).unwrap();
+        let misfit = ObservationMisfit::new(ObservationSet::new(obs.clone()), &layout).unwrap();
+        let p = FourDVar::new(
+            model.clone(),
+            12,
+            misfit,
+            transform,
+            Storage::Checkpoints(3),
+        )
+        .unwrap();
+        let u: Vec<f64> = p
+            .transform()
+            .background_control()
+            .iter()
+            .zip(random_vector(n, 54))
+            .map(|(a, b)| a + 0.01 * b)
+            .collect();
+        let e = p.evaluate(&u).unwrap();
+        // Direction ĝ + r̂: a purely random direction in 360 dimensions is nearly orthogonal
+        // to the gradient, and the difference quotient would drown in round-off.
+        let r = random_vector(n, 55);
+        let (gn, rn) = (
+            e.gradient.iter().map(|g| g * g).sum::<f64>().sqrt(),
+            r.iter().map(|g| g * g).sum::<f64>().sqrt(),
+        );
+        let h: Vec<f64> = e
+            .gradient
+            .iter()
+            .zip(&r)
+            .map(|(g, r)| g / gn + r / rn)
+            .collect();
+        let report = gradient_test(|v| p.cost(v), &u, &e.gradient, &h).unwrap();
+        println!(
+            "shallow water, {space:?}: gradient test best |ratio-1| = {:.2e}",
+            report.best_error
+        );
+        assert!(report.best_error <= 1e-6, "{space:?}: {report:?}");
+    }
+}
