@@ -426,15 +426,15 @@ fn shallow_water_bench_reports_steps_cost_and_storage() {
             .any(|l| l.split_whitespace().take(3).eq(["16x16", "12", "2000"])),
         "{text}"
     );
-    // 13 states of 3·256 values with full storage, 3 with checkpoints.
     let storage = |label: &str| {
         text.lines()
             .find(|l| l.trim_start().starts_with(label))
             .unwrap_or_else(|| panic!("{label} missing: {text}"))
             .to_string()
     };
-    assert!(storage("All").contains("GiB"), "{text}");
-    assert!(storage("Checkpoints(3)").contains("GiB"), "{text}");
+    // 13 states of 3·256 values with full storage (78 KiB), 3 with checkpoints (18 KiB).
+    assert!(storage("All").contains("0.1 MiB"), "{text}");
+    assert!(storage("Checkpoints(3)").contains("0.0 MiB"), "{text}");
     assert!(stderr(&o).contains("value and gradient with All"));
     let o = fourdvar(&["bench", "--shallow-water", "--sw-sizes", "2"]);
     assert_eq!(o.status.code(), Some(2));

@@ -47,6 +47,7 @@ enum Command {
     /// adjoint steps and one value-and-gradient sweep against the forward run alone.
     ///
     /// Example: fourdvar bench --sizes 40,1000,1000000
+    ///
     /// Example: fourdvar bench --shallow-water --large
     Bench(BenchArgs),
     /// Sample a true trajectory through an observation network, with seeded Gaussian noise.
@@ -522,7 +523,10 @@ fn run_shallow_water_bench(a: &BenchArgs) -> Result<i32> {
             "{:>18} {:>16} {:>14} {:>12} {:>14}",
             "storage", "state storage", "forward steps", "wall time", "peak RSS"
         );
-        let gib = |b: u64| format!("{:.3} GiB", b as f64 / (1u64 << 30) as f64);
+        let gib = |b: u64| match b {
+            b if b < 1 << 30 => format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64),
+            b => format!("{:.3} GiB", b as f64 / (1u64 << 30) as f64),
+        };
         for r in &rows {
             println!(
                 "{:>18} {:>16} {:>14} {:>12} {:>14}{}",

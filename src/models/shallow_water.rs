@@ -42,9 +42,10 @@ use super::rk4::{AdjointTargets, Rk4, VectorField};
 use super::{FieldDescription, ModelInfo};
 use crate::core::{PlaneGrid, StaggeredVariable, StateLayout};
 
-/// Grids with at least this many cells take the parallel (rayon) path by default. Measured
-/// with `fourdvar bench --shallow-water` on 2 cores: at 32 × 32 the parallel RK4 step is no
-/// faster than the serial one, at 64 × 64 it is.
+/// Grids with at least this many cells (64 × 64) take the parallel (rayon) path by default.
+/// Below it the work per band is a few tens of µs and rayon's hand-off to the pool (a few µs
+/// per call, 4 to 7 calls per RK4 stage) eats the gain; `fourdvar bench --shallow-water`
+/// prints both paths for each grid to check the choice on a given machine.
 pub const PARALLEL_MIN_CELLS: usize = 64 * 64;
 
 /// Random Fourier modes summed into the streamfunction of [`InitialCondition::Eddies`].
@@ -289,8 +290,11 @@ impl ShallowWaterField {
     /// Then, exactly on the C-grid, ∂u/∂x + ∂v/∂y = 0 at every centre, f v̄ = g ∂h/∂x at every
     /// u point and −f ū = g ∂h/∂y at every v point: the linear terms of the tendency vanish.
     /// With f = 0 the velocities are returned with h = 0.
+    ///
+    /// Panics if `psi` does not hold nx·ny values.
     pub fn balanced_state(&self, psi: &[f64]) -> Vec<f64> {
         let (nx, ny, m) = (self.nx, self.ny, self.cells());
+        assert_eq!(psi.len(), m, "the streamfunction needs nx·ny corner values");
         let mut x = vec![0.0; 3 * m];
         let scale = if self.coriolis != 0.0 {
             self.coriolis / self.gravity
