@@ -23,7 +23,8 @@
 //!
 //! The tangent repeats the right-hand side with every product differentiated; the adjoint is
 //! its exact transpose written in gather form: for each output point q it adds up every
-//! tangent term c·δx[q] of every output p as c·λ[p] (see [`ShallowWaterField::adjoint`]), so
+//! tangent term c·δx[q] of every output p as c·λ[p] (the formulas are on the
+//! `VectorField::adjoint` of [`ShallowWaterField`]), so
 //! each output row depends on inputs only, nothing is allocated, and the rows can be computed
 //! in any order.
 //!
@@ -568,19 +569,7 @@ impl ShallowWaterField {
     /// The adjoint on the rows of `band` (gather form): the band receives α·(∂f/∂x)ᵀλ, and the
     /// matching rows of `secondary` (all 3m values, if any) receive β·(∂f/∂x)ᵀλ.
     ///
-    /// With L = λ and a neighbour named by its direction from the output point q (w = (j, i−1),
-    /// sw = (j−1, i−1), ss = (j−2, i), ww = (j, i−2), …), the transpose of each tangent term:
-    ///   ū[q] = −∂ₓu(q) Lu[q] − u[w] Lu[w]/2dx + u[e] Lu[e]/2dx − v̄(s) Lu[s]/2dy
-    ///          + v̄(n) Lu[n]/2dy − ¼ Σ_{p ∈ q, w, n, nw} (∂ₓv(p) + f) Lv[p]
-    ///          + Dˣ(q) (Lh[q] − Lh[w])/dx + ν∇²Lu,
-    ///   v̄[q] = ¼ Σ_{p ∈ q, e, s, se} (f − ∂ᵧu(p)) Lu[p] − ū(w) Lv[w]/2dx + ū(e) Lv[e]/2dx
-    ///          − ∂ᵧv(q) Lv[q] − v[s] Lv[s]/2dy + v[n] Lv[n]/2dy
-    ///          + Dʸ(q) (Lh[q] − Lh[s])/dy + ν∇²Lv,
-    ///   h̄[q] = g(Lu[e] − Lu[q])/dx + g(Lv[n] − Lv[q])/dy + ½u[q](Lh[q] − Lh[w])/dx
-    ///          + ½u[e](Lh[e] − Lh[q])/dx + ½v[q](Lh[q] − Lh[s])/dy + ½v[n](Lh[n] − Lh[q])/dy
-    ///          + ν∇²Lh,
-    /// where ∂ₓu(p), v̄(p), … are the coefficients the tangent uses at output p (∇² is
-    /// symmetric on the periodic grid).
+    /// The formulas are on [`VectorField::adjoint`] below.
     #[inline(always)]
     fn adjoint_band(
         &self,
@@ -799,9 +788,23 @@ impl VectorField for ShallowWaterField {
         }
     }
 
-    /// The transpose of [`Self::tangent`] in gather form (see the formulas of the private
-    /// band kernel): x̄[q] = Σ_p c_pq λ[p] over the tangent terms c_pq·δx[q] of every output p,
-    /// added as α x̄ to the primary target and β x̄ to the secondary one.
+    /// The transpose of [`Self::tangent`] in gather form: x̄[q] = Σ_p c_pq λ[p] over the
+    /// tangent terms c_pq·δx[q] of every output p, added as α x̄ to the primary target and β x̄
+    /// to the secondary one. Each output row reads λ and x in rows j−2..j+2 only.
+    ///
+    /// With L = λ and a neighbour named by its direction from the output point q (w = (j, i−1),
+    /// sw = (j−1, i−1), ss = (j−2, i), ww = (j, i−2), …), the transpose of each tangent term:
+    ///   ū[q] = −∂ₓu(q) Lu[q] − u[w] Lu[w]/2dx + u[e] Lu[e]/2dx − v̄(s) Lu[s]/2dy
+    ///          + v̄(n) Lu[n]/2dy − ¼ Σ_{p ∈ q, w, n, nw} (∂ₓv(p) + f) Lv[p]
+    ///          + Dˣ(q) (Lh[q] − Lh[w])/dx + ν∇²Lu,
+    ///   v̄[q] = ¼ Σ_{p ∈ q, e, s, se} (f − ∂ᵧu(p)) Lu[p] − ū(w) Lv[w]/2dx + ū(e) Lv[e]/2dx
+    ///          − ∂ᵧv(q) Lv[q] − v[s] Lv[s]/2dy + v[n] Lv[n]/2dy
+    ///          + Dʸ(q) (Lh[q] − Lh[s])/dy + ν∇²Lv,
+    ///   h̄[q] = g(Lu[e] − Lu[q])/dx + g(Lv[n] − Lv[q])/dy + ½u[q](Lh[q] − Lh[w])/dx
+    ///          + ½u[e](Lh[e] − Lh[q])/dx + ½v[q](Lh[q] − Lh[s])/dy + ½v[n](Lh[n] − Lh[q])/dy
+    ///          + ν∇²Lh,
+    /// where ∂ₓu(p), v̄(p), … are the coefficients the tangent uses at output p (∇² is
+    /// symmetric on the periodic grid).
     #[inline(always)]
     fn adjoint(&self, x: &[f64], lambda: &[f64], targets: AdjointTargets<'_>) {
         let m = self.cells();

@@ -312,7 +312,8 @@ fn check_one(o: &Observation, layout: &StateLayout, window_steps: Option<usize>)
 fn check_line_location(o: &Observation, layout: &StateLayout) -> Option<String> {
     if o.y.is_some() {
         return Some(
-            "column y: this model's grid is a line of points; give a position, not x and y".into(),
+            "column y: this model's grid is a line of points; give a position, not x and y"
+                .into(),
         );
     }
     if o.kind == ObservationKind::Speed {
@@ -349,7 +350,8 @@ fn check_line_location(o: &Observation, layout: &StateLayout) -> Option<String> 
 fn check_plane_location(o: &Observation, plane: &PlaneGrid) -> Option<String> {
     let Some(y) = o.y else {
         return Some(
-            "column y: this model's grid is a plane; give x and y in metres, not a position".into(),
+            "column y: this model's grid is a plane; give x and y in metres, not a position"
+                .into(),
         );
     };
     if o.kind == ObservationKind::Speed && plane.wind.is_none() {
