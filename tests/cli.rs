@@ -389,6 +389,62 @@ fn bench_reports_every_size() {
 }
 
 #[test]
+fn shallow_water_bench_reports_steps_cost_and_storage() {
+    let o = fourdvar(&[
+        "bench",
+        "--shallow-water",
+        "--sw-sizes",
+        "8,12",
+        "--sw-cost",
+        "16:12",
+        "--min-time",
+        "0.01",
+        "--large",
+        "--large-grid",
+        "16",
+        "--large-steps",
+        "12",
+        "--snapshots",
+        "3",
+    ]);
+    let text = stdout(&o);
+    println!("{text}{}", stderr(&o));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let row = |first: &str| {
+        text.lines()
+            .filter(|l| l.split_whitespace().next() == Some(first))
+            .count()
+    };
+    assert_eq!(
+        (row("8x8"), row("12x12"), row("16x16")),
+        (1, 1, 1),
+        "{text}"
+    );
+    // 1000 points at steps 6 and 12.
+    assert!(
+        text.lines()
+            .any(|l| l.split_whitespace().take(3).eq(["16x16", "12", "2000"])),
+        "{text}"
+    );
+    let storage = |label: &str| {
+        text.lines()
+            .find(|l| l.trim_start().starts_with(label))
+            .unwrap_or_else(|| panic!("{label} missing: {text}"))
+            .to_string()
+    };
+    // 13 states of 3·256 values with full storage (78 KiB), 3 with checkpoints (18 KiB).
+    assert!(storage("All").contains("0.1 MiB"), "{text}");
+    assert!(storage("Checkpoints(3)").contains("0.0 MiB"), "{text}");
+    assert!(stderr(&o).contains("value and gradient with All"));
+    let o = fourdvar(&["bench", "--shallow-water", "--sw-sizes", "2"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--sw-sizes"), "{}", stderr(&o));
+    let o = fourdvar(&["bench", "--shallow-water", "--sw-cost", "16"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--sw-cost"), "{}", stderr(&o));
+}
+
+#[test]
 fn forecast_refuses_runs_too_large_for_memory() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out.nc");

@@ -332,6 +332,7 @@ fn the_shallow_water_cost_passes_the_gradient_test() {
         gravity: 9.81,
         coriolis: 1e-4,
         viscosity: 0.0,
+        ..ShallowWaterField::default()
     };
     let model = shallow_water(field.clone(), 300.0);
     let layout = model.layout();

@@ -48,6 +48,7 @@ fn model() -> ShallowWater {
             gravity: 9.81,
             coriolis: 1e-4,
             viscosity: 0.0,
+            ..ShallowWaterField::default()
         },
         120.0,
     )

@@ -6,7 +6,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use fourdvar::core::stage_costs::QuadraticMisfit;
 use fourdvar::core::{integrate, value_and_gradient, Dynamics, Storage};
-use fourdvar::models::{lorenz96, ModelInfo};
+use fourdvar::core::{AdjointOutputs, TangentInputs};
+use fourdvar::models::{lorenz96, shallow_water, ModelInfo, ShallowWaterField};
 
 struct CountingAllocator;
 
@@ -67,4 +68,61 @@ fn step_loops_do_not_allocate() {
             "value_and_gradient allocates per step with {storage:?}"
         );
     }
+
+    // Shallow water below the parallel threshold: the serial path allocates nothing.
+    let small = shallow_water(
+        ShallowWaterField {
+            nx: 16,
+            ny: 12,
+            ..ShallowWaterField::default()
+        },
+        300.0,
+    );
+    assert!(small.field.cells() < small.field.parallel_min_cells);
+    let serial = sw_step_allocations(&small, 50);
+    println!("shallow water 16 x 12, serial: {serial} allocations in 50 step/TL/AD triples");
+    assert_eq!(serial, 0);
+    // Above it, rayon may allocate inside its pool (job queues); counted, not asserted.
+    let large = shallow_water(
+        ShallowWaterField {
+            nx: 16,
+            ny: 12,
+            parallel_min_cells: 0,
+            ..ShallowWaterField::default()
+        },
+        300.0,
+    );
+    let parallel = sw_step_allocations(&large, 50);
+    println!("shallow water 16 x 12 on the rayon path: {parallel} allocations in 50 triples");
+}
+
+/// Allocations of `steps` forward, TL and AD steps with a prepared workspace (after one
+/// warm-up triple).
+fn sw_step_allocations(model: &fourdvar::models::ShallowWater, steps: usize) -> usize {
+    let x = model.default_initial_state();
+    let n = x.len();
+    let mut ws = model.workspace();
+    let (mut next, mut tl, mut ad) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+    let dx = vec![1e-3; n];
+    let mut triple = |ws: &mut <fourdvar::models::ShallowWater as Dynamics>::Workspace| {
+        model.step(ws, 0, &x, &mut next);
+        let tangent = TangentInputs {
+            state: &dx,
+            params: &[],
+            input: &[],
+        };
+        model.step_tl(ws, 0, &x, tangent, &mut tl);
+        let out = AdjointOutputs {
+            state: &mut ad,
+            params: &mut [],
+            input: &mut [],
+        };
+        model.step_ad(ws, 0, &x, &next, &dx, out);
+    };
+    triple(&mut ws);
+    allocations_of(|| {
+        for _ in 0..steps {
+            triple(&mut ws);
+        }
+    })
 }

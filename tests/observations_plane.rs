@@ -49,6 +49,7 @@ fn small_model() -> ShallowWater {
             gravity: 9.81,
             coriolis: 1e-4,
             viscosity: 0.0,
+            ..ShallowWaterField::default()
         },
         DT,
     )
@@ -1096,6 +1097,7 @@ fn full_model() -> ShallowWater {
             gravity: 9.81,
             coriolis: 1e-4,
             viscosity: 0.0,
+            ..ShallowWaterField::default()
         },
         300.0,
     )

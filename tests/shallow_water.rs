@@ -8,7 +8,9 @@ use std::process::Command;
 use fourdvar::core::integrate;
 use fourdvar::core::verification::{dot_product_test, random_vector, taylor_test};
 use fourdvar::io::model_config::{ModelChoice, ModelConfig};
-use fourdvar::models::{shallow_water, ModelInfo, ShallowWater, ShallowWaterField};
+use fourdvar::models::{
+    shallow_water, InitialCondition, ModelInfo, ShallowWater, ShallowWaterField,
+};
 
 /// A small grid: 16 × 12 cells of 100 km, H = 1000 m, f = 1e-4 /s, dt = 300 s.
 fn small(viscosity: f64, coriolis: f64) -> ShallowWater {
@@ -22,6 +24,7 @@ fn small(viscosity: f64, coriolis: f64) -> ShallowWater {
             gravity: 9.81,
             coriolis,
             viscosity,
+            ..ShallowWaterField::default()
         },
         300.0,
     )
@@ -141,6 +144,7 @@ fn gravity_waves_spread_at_sqrt_gh() {
             gravity: 9.81,
             coriolis: 0.0,
             viscosity: 0.0,
+            ..ShallowWaterField::default()
         },
         300.0,
     );
@@ -177,6 +181,7 @@ fn geostrophic_state_stays_while_unbalanced_bump_adjusts() {
         gravity: 9.81,
         coriolis: 1e-4,
         viscosity: 0.0,
+        ..ShallowWaterField::default()
     };
     let model = shallow_water(field.clone(), 300.0);
     let (nx, ny, m) = (field.nx, field.ny, field.cells());
@@ -237,6 +242,7 @@ fn shipped_config_loads_and_bad_configs_name_file_and_key() {
         (field.dx, field.depth, field.coriolis),
         (100e3, 1000.0, 1e-4)
     );
+    assert_eq!(field.initial, InitialCondition::default());
 
     let base = "model = \"shallow_water\"\nnx = 16\nny = 12\ndx = 100e3\ndy = 100e3\n";
     // Largest stable dt = 1 / (sqrt(9.81 * 1000) * sqrt(2) / 1e5) = 713.9 s.
@@ -314,4 +320,269 @@ fn check_command_passes_on_a_small_grid() {
     );
     assert!(text.contains("10 passed, 0 failed"), "{text}");
     assert!(!text.contains("FAIL"), "{text}");
+}
+
+/// A 64 × 64 f-plane model (100 km cells, H = 1000 m, f = 1e-4 /s, dt = 300 s, ν = 0)
+/// starting from `initial`.
+fn with_initial(initial: InitialCondition) -> ShallowWater {
+    shallow_water(
+        ShallowWaterField {
+            initial,
+            ..ShallowWaterField::default()
+        },
+        300.0,
+    )
+}
+
+/// |h(1 day) − h(0)| (Euclidean norm over cells) from the model's default initial state.
+fn height_change_over_a_day(model: &ShallowWater) -> f64 {
+    let m = model.field.cells();
+    let x0 = model.default_initial_state();
+    let day = (86400.0 / model.dt).round() as usize;
+    let x = integrate(model, &x0, day, |_, _| {}).unwrap();
+    (x[2 * m..].iter().zip(&x0[2 * m..]))
+        .map(|(a, b)| (a - b).powi(2))
+        .sum::<f64>()
+        .sqrt()
+}
+
+/// Largest |h| of a state.
+fn largest_height(model: &ShallowWater, x: &[f64]) -> f64 {
+    let m = model.field.cells();
+    x[2 * m..].iter().fold(0.0f64, |a, h| a.max(h.abs()))
+}
+
+#[test]
+fn balanced_jet_and_eddies_stay_while_a_bump_of_the_same_height_adjusts() {
+    let jet = with_initial(InitialCondition::Jet {
+        amplitude: 10.0,
+        width: 4.0,
+    });
+    let eddies = with_initial(InitialCondition::Eddies {
+        amplitude: 10.0,
+        width: 4.0,
+        seed: 7,
+    });
+    for model in [&jet, &eddies] {
+        let x0 = model.default_initial_state();
+        let top = largest_height(model, &x0);
+        let speed = x0[..2 * model.field.cells()]
+            .iter()
+            .fold(0.0f64, |a, v| a.max(v.abs()));
+        println!(
+            "SW {:?}: max |h| {top:.3} m, max wind {speed:.3} m/s",
+            model.field.initial
+        );
+        assert!((5.0..=10.0 + 1e-9).contains(&top), "{top}");
+        assert!(speed > 0.1, "{speed}");
+    }
+    let bump = with_initial(InitialCondition::Bump {
+        amplitude: 10.0,
+        width: 3.0,
+    });
+    let (cj, ce, cb) = (
+        height_change_over_a_day(&jet),
+        height_change_over_a_day(&eddies),
+        height_change_over_a_day(&bump),
+    );
+    println!(
+        "SW one day: |dh| jet {cj:.3e}, eddies {ce:.4}, bump {cb:.4}; ratios {:.3e}, {:.3e}",
+        cj / cb,
+        ce / cb
+    );
+    // The zonal jet is an exact steady state of the inviscid discrete equations.
+    assert!(cj / cb < 1e-9, "{cj} vs {cb}");
+    // The eddies are balanced to first order; their nonlinear evolution is slow.
+    assert!(ce / cb < 0.2, "{ce} vs {cb}");
+    // The same eddy heights at rest adjust like the bump does.
+    let mut at_rest = eddies.default_initial_state();
+    let m = eddies.field.cells();
+    at_rest[..2 * m].fill(0.0);
+    let x = integrate(&eddies, &at_rest, 288, |_, _| {}).unwrap();
+    let cr: f64 = (x[2 * m..].iter().zip(&at_rest[2 * m..]))
+        .map(|(a, b)| (a - b).powi(2))
+        .sum::<f64>()
+        .sqrt();
+    println!("SW eddy heights at rest: |dh| {cr:.4}");
+    assert!(ce / cr < 0.2, "{ce} vs {cr}");
+}
+
+#[test]
+fn eddies_are_reproducible_for_a_seed_and_carry_no_mass() {
+    let eddies = |seed| {
+        with_initial(InitialCondition::Eddies {
+            amplitude: 5.0,
+            width: 4.0,
+            seed,
+        })
+        .default_initial_state()
+    };
+    let (a, b, c) = (eddies(3), eddies(3), eddies(4));
+    assert_eq!(a, b);
+    let difference = a.iter().zip(&c).map(|(x, y)| (x - y).abs()).sum::<f64>();
+    assert!(difference > 1.0, "{difference}");
+    let model = with_initial(InitialCondition::default());
+    let m = model.field.cells();
+    let (mass, spread) = (
+        model.field.mass(&a),
+        a[2 * m..].iter().map(|h| h.abs()).sum::<f64>(),
+    );
+    println!("SW eddies: mass anomaly {mass:.3e} m against sum |h| {spread:.3e} m");
+    assert!(mass.abs() <= 1e-12 * spread, "{mass} vs {spread}");
+    assert!((largest_height(&model, &a) - 5.0).abs() <= 1e-12);
+    // The jet's mass anomaly is removed too.
+    let jet = with_initial(InitialCondition::Jet {
+        amplitude: 10.0,
+        width: 4.0,
+    });
+    let x = jet.default_initial_state();
+    assert!(jet.field.mass(&x).abs() <= 1e-9, "{}", jet.field.mass(&x));
+}
+
+/// The model on a 96 × 80 grid (7680 cells), serial or on rayon's pool.
+fn medium(parallel: bool) -> ShallowWater {
+    shallow_water(
+        ShallowWaterField {
+            nx: 96,
+            ny: 80,
+            dy: 80e3,
+            viscosity: 2e4,
+            parallel_min_cells: if parallel { 0 } else { usize::MAX },
+            ..ShallowWaterField::default()
+        },
+        300.0,
+    )
+}
+
+#[test]
+fn parallel_and_serial_paths_agree() {
+    use fourdvar::core::{AdjointOutputs, Dynamics, TangentInputs};
+    let (serial, parallel) = (medium(false), medium(true));
+    let x = busy_state(&serial, 21);
+    let n = x.len();
+    let (dx, lambda) = (random_vector(n, 22), random_vector(n, 23));
+    let run = |model: &ShallowWater| {
+        let mut ws = model.workspace();
+        let (mut next, mut tl, mut ad) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+        model.step(&mut ws, 0, &x, &mut next);
+        let tangent = TangentInputs {
+            state: &dx,
+            params: &[],
+            input: &[],
+        };
+        model.step_tl(&mut ws, 0, &x, tangent, &mut tl);
+        let out = AdjointOutputs {
+            state: &mut ad,
+            params: &mut [],
+            input: &mut [],
+        };
+        model.step_ad(&mut ws, 0, &x, &next, &lambda, out);
+        [next, tl, ad]
+    };
+    let (a, b) = (run(&serial), run(&parallel));
+    for (name, (s, p)) in ["step", "TL", "AD"].iter().zip(a.iter().zip(&b)) {
+        let scale = s.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let diff = s
+            .iter()
+            .zip(p)
+            .fold(0.0f64, |m, (x, y)| m.max((x - y).abs()));
+        println!("SW {name}: serial vs parallel max difference {diff:.3e} (scale {scale:.3e})");
+        assert!(diff <= 1e-12 * scale, "{name}: {diff} vs {scale}");
+    }
+    // And the parallel TL / AD pass their own tests.
+    let r = dot_product_test(&parallel, &x, &dx, &[], &lambda, 5).unwrap();
+    println!("SW parallel AD, 5 steps: {r:?}");
+    assert!(r.relative_error <= 1e-13, "{r:?}");
+    let r = taylor_test(&parallel, &x, &dx, &[], 5).unwrap();
+    println!("SW parallel TL, 5 steps: {r:?}");
+    assert!(
+        (r.slope - 2.0).abs() <= 0.1 && r.best_ratio_error <= 1e-6,
+        "{r:?}"
+    );
+}
+
+#[test]
+fn initial_table_selects_the_state_and_bad_values_name_file_and_key() {
+    let base = "model = \"shallow_water\"\nnx = 32\nny = 32\n";
+    let load = |name: &str, text: String| ModelConfig::load(&write_config(name, &text));
+    let config = load(
+        "eddies.toml",
+        format!("{base}[initial]\nkind = \"eddies\"\namplitude = 3.0\nwidth = 2.5\nseed = 9\n"),
+    )
+    .unwrap();
+    let ModelChoice::ShallowWater { field, .. } = &config.choice else {
+        panic!("{:?}", config.choice)
+    };
+    assert_eq!(
+        field.initial,
+        InitialCondition::Eddies {
+            amplitude: 3.0,
+            width: 2.5,
+            seed: 9
+        }
+    );
+    let jet = load("jet.toml", format!("{base}[initial]\nkind = \"jet\"\n")).unwrap();
+    let ModelChoice::ShallowWater { field, .. } = &jet.choice else {
+        panic!()
+    };
+    assert_eq!(
+        field.initial,
+        InitialCondition::Jet {
+            amplitude: 10.0,
+            width: 2.0
+        }
+    );
+    let plain = load("plain.toml", base.to_string()).unwrap();
+    let ModelChoice::ShallowWater { field, .. } = &plain.choice else {
+        panic!()
+    };
+    assert_eq!(field.initial, InitialCondition::default());
+    for (name, table, needles) in [
+        (
+            "kind.toml",
+            "kind = \"vortex\"\n",
+            vec!["kind.toml", "`initial.kind`", "vortex", "eddies", "line 5"],
+        ),
+        (
+            "amp.toml",
+            "kind = \"jet\"\namplitude = -1.0\n",
+            vec!["amp.toml", "`initial.amplitude`", ">= 0", "line 6"],
+        ),
+        (
+            "width.toml",
+            "kind = \"bump\"\nwidth = 0.0\n",
+            vec!["width.toml", "`initial.width`", "positive"],
+        ),
+        (
+            "seed.toml",
+            "kind = \"bump\"\nseed = 3\n",
+            vec!["seed.toml", "`initial.seed`", "eddies"],
+        ),
+        (
+            "negseed.toml",
+            "kind = \"eddies\"\nseed = -3\n",
+            vec!["negseed.toml", "`initial.seed`", ">= 0"],
+        ),
+        (
+            "extra.toml",
+            "kind = \"bump\"\nradius = 3.0\n",
+            vec!["extra.toml", "radius", "line 6"],
+        ),
+    ] {
+        let err = load(name, format!("{base}[initial]\n{table}"))
+            .unwrap_err()
+            .to_string();
+        println!("{err}");
+        for needle in needles {
+            assert!(err.contains(needle), "{needle:?} missing from: {err}");
+        }
+    }
+    let err = load(
+        "nof.toml",
+        format!("{base}f = 0.0\n[initial]\nkind = \"eddies\"\n"),
+    )
+    .unwrap_err()
+    .to_string();
+    println!("{err}");
+    assert!(err.contains("nof.toml") && err.contains("`initial.kind`") && err.contains("`f`"));
 }

@@ -44,10 +44,12 @@ enum Command {
     /// Prints a table and exits with 1 if any check fails.
     /// Example: fourdvar check --model models/lorenz96.toml
     Check(CheckArgs),
-    /// Time Lorenz-96 forward, tangent-linear and adjoint steps and one value-and-gradient
-    /// sweep against the forward run alone.
+    /// Time Lorenz-96 (or, with --shallow-water, shallow-water) forward, tangent-linear and
+    /// adjoint steps and one value-and-gradient sweep against the forward run alone.
     ///
     /// Example: fourdvar bench --sizes 40,1000,1000000
+    ///
+    /// Example: fourdvar bench --shallow-water --large
     Bench(BenchArgs),
     /// Sample a true trajectory through an observation network, with seeded Gaussian noise.
     ///
@@ -421,25 +423,151 @@ struct BenchArgs {
     /// 4D-Var cost cases as N:STEPS, comma-separated.
     #[arg(long, value_delimiter = ',', default_values_t = ["40:20".to_string(), "1000:100".to_string()])]
     cost: Vec<String>,
+    /// Benchmark the shallow-water model instead of Lorenz-96: f(x), forward, TL and AD step
+    /// times on n x n grids, serial and on rayon's thread pool (RAYON_NUM_THREADS sets its
+    /// size), and one 4D-Var value-and-gradient against the forward run (--sw-cost).
+    #[arg(long)]
+    shallow_water: bool,
+    /// Shallow-water grid sizes n (n x n cells of 100 km), comma-separated.
+    #[arg(long, value_name = "N", value_delimiter = ',', default_values_t = [64, 256, 1024])]
+    sw_sizes: Vec<usize>,
+    /// Shallow-water 4D-Var case N:STEPS: B = I, h observed at 1000 random points every 6
+    /// steps, full storage.
+    #[arg(long, value_name = "N:STEPS", default_value = "256:24")]
+    sw_cost: String,
+    /// With --shallow-water: also the memory benchmark, one gradient over --large-steps steps
+    /// on a --large-grid square grid with checkpointing (--snapshots) and with full storage,
+    /// reporting storage bytes, wall time and peak RSS. At the defaults (1024 x 1024, 200
+    /// steps) full storage needs about 5 GB of memory and the run takes minutes.
+    #[arg(long)]
+    large: bool,
+    /// Grid size n of the --large run.
+    #[arg(long, value_name = "N", default_value_t = 1024)]
+    large_grid: usize,
+    /// Steps of the --large run.
+    #[arg(long, value_name = "STEPS", default_value_t = 200)]
+    large_steps: usize,
+    /// Snapshot counts of the checkpointed --large runs, comma-separated.
+    #[arg(long, value_name = "S", value_delimiter = ',', default_values_t = [10, 20])]
+    snapshots: Vec<usize>,
 }
 
 impl BenchArgs {
     /// The (N, steps) pairs of --cost.
     fn cost_cases(&self) -> Result<Vec<(usize, usize)>> {
-        self.cost
-            .iter()
-            .map(|c| {
-                c.split_once(':')
-                    .and_then(|(n, s)| Some((n.trim().parse().ok()?, s.trim().parse().ok()?)))
-                    .ok_or_else(|| {
-                        crate::Error::invalid(
-                            "--cost",
-                            format!("'{c}' (expected N:STEPS, e.g. 40:20)"),
-                        )
-                    })
-            })
-            .collect()
+        self.cost.iter().map(|c| parse_case("--cost", c)).collect()
     }
+}
+
+/// One N:STEPS case of a bench option.
+fn parse_case(option: &str, case: &str) -> Result<(usize, usize)> {
+    case.split_once(':')
+        .and_then(|(n, s)| Some((n.trim().parse().ok()?, s.trim().parse().ok()?)))
+        .ok_or_else(|| {
+            crate::Error::invalid(option, format!("'{case}' (expected N:STEPS, e.g. 40:20)"))
+        })
+}
+
+/// `bench --shallow-water`.
+fn run_shallow_water_bench(a: &BenchArgs) -> Result<i32> {
+    use crate::core::Storage;
+    use crate::experiment::benchmark::{
+        benchmark_shallow_water_cost, benchmark_shallow_water_steps,
+        benchmark_shallow_water_storage,
+    };
+    if !a.min_time.is_finite() || a.min_time <= 0.0 {
+        return Err(crate::Error::invalid(
+            "--min-time",
+            "must be a positive number of seconds",
+        ));
+    }
+    let (cost_n, cost_steps) = parse_case("--sw-cost", &a.sw_cost)?;
+    let threads = rayon::current_num_threads();
+    println!(
+        "Shallow water, f-plane, 100 km cells, H = 1000 m, dt = 300 s, balanced eddies; serial vs rayon ({threads} threads)"
+    );
+    println!(
+        "{:>11} {:>21} {:>21} {:>21} {:>21} {:>8}",
+        "grid",
+        "f(x) ser/par",
+        "forward/step ser/par",
+        "TL/step ser/par",
+        "AD/step ser/par",
+        "RK4 vec"
+    );
+    let pair = |t: [f64; 2]| format!("{}/{}", human_time(t[0]), human_time(t[1]));
+    for &n in &a.sw_sizes {
+        let r = benchmark_shallow_water_steps(n, a.min_time)?;
+        println!(
+            "{:>11} {:>21} {:>21} {:>21} {:>21} {:>7.0}%",
+            format!("{n}x{n}"),
+            pair(r.eval),
+            pair(r.forward),
+            pair(r.tangent),
+            pair(r.adjoint),
+            100.0 * r.vector_share()
+        );
+    }
+    println!("(RK4 vec: share of the serial forward step outside the 4 evaluations of f)");
+    println!();
+    println!(
+        "4D-Var J and gradient, B = I, h at 1000 points every 6 steps, full storage, rayon path"
+    );
+    println!(
+        "{:>11} {:>7} {:>13} {:>13} {:>16} {:>7}",
+        "grid", "steps", "observations", "forward run", "value+gradient", "ratio"
+    );
+    let r = benchmark_shallow_water_cost(cost_n, cost_steps, 6, 1000, a.min_time)?;
+    println!(
+        "{:>11} {:>7} {:>13} {:>13} {:>16} {:>7.2}",
+        format!("{cost_n}x{cost_n}"),
+        r.steps,
+        r.observations,
+        human_time(r.forward),
+        human_time(r.value_and_gradient),
+        r.ratio()
+    );
+    if a.large {
+        println!();
+        let n = a.large_grid;
+        let mut storages: Vec<Storage> = a
+            .snapshots
+            .iter()
+            .map(|&s| Storage::Checkpoints(s))
+            .collect();
+        storages.push(Storage::All);
+        let rows = benchmark_shallow_water_storage(n, a.large_steps, &storages, |what| {
+            eprintln!("bench: {what} ...")
+        })?;
+        println!(
+            "Gradient memory, {n}x{n}, {} steps, h at 1000 points every 6 steps",
+            a.large_steps
+        );
+        println!(
+            "{:>18} {:>16} {:>14} {:>12} {:>14}",
+            "storage", "state storage", "forward steps", "wall time", "peak RSS"
+        );
+        let gib = |b: u64| match b {
+            b if b < 1 << 30 => format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64),
+            b => format!("{:.3} GiB", b as f64 / (1u64 << 30) as f64),
+        };
+        for r in &rows {
+            println!(
+                "{:>18} {:>16} {:>14} {:>12} {:>14}{}",
+                format!("{:?}", r.storage),
+                gib(r.bytes),
+                r.forward_steps,
+                human_time(r.seconds),
+                r.peak_rss.map_or("n/a".to_string(), gib),
+                if r.peak_reset {
+                    ""
+                } else {
+                    " (process peak so far)"
+                }
+            );
+        }
+    }
+    Ok(0)
 }
 
 /// Runs the command line `args` (including the program name) and returns the exit code.
@@ -526,6 +654,7 @@ fn run(cli: Cli, args: &[OsString]) -> Result<i32> {
             println!("{} passed, {failed} failed", rows.len() - failed);
             Ok(if failed == 0 { 0 } else { 1 })
         }
+        Command::Bench(a) if a.shallow_water => run_shallow_water_bench(&a),
         Command::Bench(a) => {
             let cost_cases = a.cost_cases()?;
             println!(

@@ -350,3 +350,301 @@ pub fn benchmark_rnn(
         gradient,
     })
 }
+
+/// Step timings of the shallow-water model on one n × n grid, serial and on rayon's pool.
+#[derive(Clone, Debug)]
+pub struct ShallowWaterStepRow {
+    /// Cells along each axis.
+    pub n: usize,
+    /// Seconds per right-hand-side evaluation f(x), [serial, parallel].
+    pub eval: [f64; 2],
+    /// Seconds per RK4 forward step, [serial, parallel].
+    pub forward: [f64; 2],
+    /// Seconds per tangent-linear step, [serial, parallel].
+    pub tangent: [f64; 2],
+    /// Seconds per adjoint step, [serial, parallel].
+    pub adjoint: [f64; 2],
+}
+
+impl ShallowWaterStepRow {
+    /// Share of the serial forward step outside the four evaluations of f: the RK4 vector
+    /// updates s = x + c·k and the final combination, 1 − 4·t_eval / t_step.
+    pub fn vector_share(&self) -> f64 {
+        1.0 - 4.0 * self.eval[0] / self.forward[0]
+    }
+}
+
+/// The shallow-water model of the benchmarks: n × n cells of 100 km, H = 1000 m, f = 1e-4 /s,
+/// dt = 300 s, starting from balanced eddies (seed 1, 10 m, 4 cells), parallel from
+/// `parallel_min_cells` cells on.
+pub fn benchmark_shallow_water_model(
+    n: usize,
+    parallel_min_cells: usize,
+) -> Result<crate::models::ShallowWater> {
+    use crate::models::{shallow_water, InitialCondition, ShallowWaterField};
+    if !(3..=4096).contains(&n) {
+        return Err(Error::invalid(
+            "--sw-sizes",
+            format!("grid sizes must be 3..=4096 cells per axis, got {n}"),
+        ));
+    }
+    Ok(shallow_water(
+        ShallowWaterField {
+            nx: n,
+            ny: n,
+            initial: InitialCondition::Eddies {
+                amplitude: 10.0,
+                width: 4.0,
+                seed: 1,
+            },
+            parallel_min_cells,
+            ..ShallowWaterField::default()
+        },
+        300.0,
+    ))
+}
+
+/// Times f(x), the forward, TL and AD steps of the shallow-water model on an n × n grid, once
+/// on the serial path and once on rayon's pool, spending about `min_time` seconds on each.
+pub fn benchmark_shallow_water_steps(n: usize, min_time: f64) -> Result<ShallowWaterStepRow> {
+    use crate::models::rk4::VectorField;
+    use crate::models::ModelInfo;
+    let mut row = ShallowWaterStepRow {
+        n,
+        eval: [0.0; 2],
+        forward: [0.0; 2],
+        tangent: [0.0; 2],
+        adjoint: [0.0; 2],
+    };
+    for (k, threshold) in [usize::MAX, 0].into_iter().enumerate() {
+        let model = benchmark_shallow_water_model(n, threshold)?;
+        let x = model.default_initial_state();
+        let len = x.len();
+        let mut ws = model.workspace();
+        let mut out = vec![0.0; len];
+        let dx = random_vector(len, 2);
+        row.eval[k] = seconds_per_call(min_time, || model.field.eval(&x, &mut out));
+        row.forward[k] = seconds_per_call(min_time, || model.step(&mut ws, 0, &x, &mut out));
+        let tangent = TangentInputs {
+            state: &dx,
+            params: &[],
+            input: &[],
+        };
+        row.tangent[k] = seconds_per_call(min_time, || {
+            model.step_tl(&mut ws, 0, &x, tangent, &mut out)
+        });
+        let mut x_next = vec![0.0; len];
+        model.step(&mut ws, 0, &x, &mut x_next);
+        row.adjoint[k] = seconds_per_call(min_time, || {
+            let outputs = AdjointOutputs {
+                state: &mut out,
+                params: &mut [],
+                input: &mut [],
+            };
+            model.step_ad(&mut ws, 0, &x, &x_next, &dx, outputs)
+        });
+    }
+    Ok(row)
+}
+
+/// An h-observation misfit for the shallow-water benchmarks: `count` observations of h at
+/// random positions (seed 5) every `every` steps up to `steps`, σ = 0.5 m, sampled (by the
+/// bilinear operator itself) from the trajectory from `x` plus up to 0.3 m of error.
+pub fn shallow_water_misfit(
+    model: &crate::models::ShallowWater,
+    x: &[f64],
+    steps: usize,
+    every: usize,
+    count: usize,
+) -> Result<crate::obs::ObservationMisfit> {
+    use crate::models::ModelInfo;
+    use crate::obs::{Observation, ObservationKind, ObservationMisfit, ObservationSet};
+    use rand::{Rng, SeedableRng};
+    let f = &model.field;
+    let (width, height) = (f.nx as f64 * f.dx, f.ny as f64 * f.dy);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+    let positions: Vec<(f64, f64)> = (0..count)
+        .map(|_| (rng.random_range(0.0..width), rng.random_range(0.0..height)))
+        .collect();
+    let every = every.max(1);
+    let mut observations = Vec::new();
+    for k in (every..=steps).step_by(every) {
+        for &(px, py) in &positions {
+            observations.push(Observation {
+                time: k as f64 * model.dt,
+                step: k,
+                position: px,
+                y: Some(py),
+                variable: 2,
+                kind: ObservationKind::Value,
+                value: 0.0,
+                sigma: 0.5,
+                line: None,
+            });
+        }
+    }
+    let layout = model.layout();
+    let operator =
+        crate::obs::ObservationOperator::new(&ObservationSet::new(observations.clone()), &layout)?;
+    // The set keeps the order given (already sorted by step): observation i is row i of H.
+    let mut next = 0;
+    integrate(model, x, steps, |k, state| {
+        while next < observations.len() && observations[next].step == k {
+            observations[next].value =
+                operator.apply(next, state) + 0.3 * rng.random_range(-1.0..1.0);
+            next += 1;
+        }
+    })?;
+    ObservationMisfit::new(ObservationSet::new(observations), &layout)
+}
+
+/// Timing of the shallow-water 4D-Var cost.
+#[derive(Clone, Debug)]
+pub struct ShallowWaterCostRow {
+    /// Cells along each axis.
+    pub n: usize,
+    /// Window steps.
+    pub steps: usize,
+    /// Observations in the window.
+    pub observations: usize,
+    /// Seconds for the forward run over the window.
+    pub forward: f64,
+    /// Seconds per value-and-gradient of J (B = I, full storage).
+    pub value_and_gradient: f64,
+}
+
+impl ShallowWaterCostRow {
+    /// value-and-gradient time / forward-run time.
+    pub fn ratio(&self) -> f64 {
+        self.value_and_gradient / self.forward
+    }
+}
+
+/// Times J and ∇J of 4D-Var (B = I in control space, the h misfit of
+/// [`shallow_water_misfit`] with `count` points every `every` steps) on an n × n grid over
+/// `steps` steps against the forward run, in alternating batches of about `min_time` s.
+pub fn benchmark_shallow_water_cost(
+    n: usize,
+    steps: usize,
+    every: usize,
+    count: usize,
+    min_time: f64,
+) -> Result<ShallowWaterCostRow> {
+    use crate::cov::BackgroundCovariance;
+    use crate::models::ModelInfo;
+    use crate::var::{ControlSpace, ControlTransform, FourDVar};
+    use std::sync::Arc;
+    if steps == 0 || count == 0 {
+        return Err(Error::invalid(
+            "benchmark",
+            "needs at least one step and one observation",
+        ));
+    }
+    let model = benchmark_shallow_water_model(n, crate::models::shallow_water::PARALLEL_MIN_CELLS)?;
+    let x = model.default_initial_state();
+    let len = x.len();
+    let misfit = shallow_water_misfit(&model, &x, steps, every, count)?;
+    let observations = misfit.observations().len();
+    let covariance = Arc::new(BackgroundCovariance::diagonal(len, 1.0)?);
+    let transform = ControlTransform::new(ControlSpace::Transformed, x.clone(), covariance, None)?;
+    let problem = FourDVar::new(model.clone(), steps, misfit, transform, Storage::All)?;
+    let u: Vec<f64> = random_vector(len, 3).iter().map(|v| 0.1 * v).collect();
+    let (mut forward_failure, mut sweep_failure) = (None, None);
+    let (forward, value_and_gradient) = paired_seconds_per_call(
+        min_time,
+        || {
+            if let Err(e) = integrate(&model, &x, steps, |_, _| {}) {
+                forward_failure = Some(e);
+            }
+        },
+        || {
+            if let Err(e) = problem.evaluate(&u) {
+                sweep_failure = Some(e);
+            }
+        },
+    );
+    if let Some(e) = forward_failure.or(sweep_failure) {
+        return Err(e);
+    }
+    Ok(ShallowWaterCostRow {
+        n,
+        steps,
+        observations,
+        forward,
+        value_and_gradient,
+    })
+}
+
+/// Memory and time of one shallow-water gradient with one storage strategy.
+#[derive(Clone, Debug)]
+pub struct StorageRow {
+    /// The strategy.
+    pub storage: Storage,
+    /// Bytes of trajectory storage: (steps + 1)·n·8 for all states, s·n·8 for s snapshots.
+    pub bytes: u64,
+    /// Wall-clock seconds of the value-and-gradient sweep.
+    pub seconds: f64,
+    /// Forward model steps taken (recomputation included).
+    pub forward_steps: u64,
+    /// Peak resident set size of the process during this sweep (VmHWM, reset before the sweep
+    /// through /proc/self/clear_refs where the kernel allows it), bytes.
+    pub peak_rss: Option<u64>,
+    /// Whether the peak was reset before this sweep (otherwise it is the process's peak so far).
+    pub peak_reset: bool,
+}
+
+/// The peak resident set size VmHWM of this process, bytes (Linux only).
+pub fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Resets VmHWM to the current RSS (writes 5 to /proc/self/clear_refs); false if not allowed.
+fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+/// One value-and-gradient of the h misfit (1000 points every 6 steps) over `steps` steps on
+/// an n × n grid, for each storage in `storages` in the given order, each with fresh buffers;
+/// `phase` is told what runs next.
+pub fn benchmark_shallow_water_storage(
+    n: usize,
+    steps: usize,
+    storages: &[Storage],
+    mut phase: impl FnMut(&str),
+) -> Result<Vec<StorageRow>> {
+    use crate::models::ModelInfo;
+    let model = benchmark_shallow_water_model(n, crate::models::shallow_water::PARALLEL_MIN_CELLS)?;
+    let x = model.default_initial_state();
+    let len = x.len() as u64;
+    phase(&format!(
+        "observing the {steps}-step truth run on {n} x {n}"
+    ));
+    let misfit = shallow_water_misfit(&model, &x, steps, 6, 1000)?;
+    let mut rows = Vec::new();
+    for &storage in storages {
+        let slots = match storage {
+            Storage::All => steps as u64 + 1,
+            Storage::Checkpoints(s) => s.min(steps.max(1)) as u64,
+        };
+        phase(&format!(
+            "value and gradient with {storage:?} ({:.2} GB of states)",
+            (slots * len * 8) as f64 / 1e9
+        ));
+        let peak_reset = reset_peak_rss();
+        let start = Instant::now();
+        let result = crate::core::value_and_gradient(&model, &x, steps, &misfit, storage)?;
+        let seconds = start.elapsed().as_secs_f64();
+        rows.push(StorageRow {
+            storage,
+            bytes: slots * len * 8,
+            seconds,
+            forward_steps: result.forward_steps,
+            peak_rss: peak_rss(),
+            peak_reset,
+        });
+    }
+    Ok(rows)
+}

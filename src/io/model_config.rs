@@ -13,6 +13,13 @@
 //! satisfy the gravity-wave CFL bound √(gH)·dt·√(1/dx² + 1/dy²) ≤ 1 (RK4 is stable up to √2
 //! for the C-grid waves; 1 leaves room for advection and rotation) and, when ν > 0, the
 //! diffusion bound 4ν·dt·(1/dx² + 1/dy²) ≤ 2.5 (RK4's real-axis limit is about 2.79).
+//!
+//! An optional `[initial]` table chooses the default initial state
+//! ([`crate::models::InitialCondition`]): `kind = "bump"` (default; a Gaussian at rest,
+//! geostrophic adjustment), `"jet"` (two opposite zonal jets in discrete geostrophic balance)
+//! or `"eddies"` (random balanced eddies); `amplitude` (m, ≥ 0, default 10), `width` (grid
+//! cells, > 0; default 3 for the bump, ny/16 for the jet, 4 for eddies) and `seed` (eddies
+//! only, ≥ 0, default 1). The balanced kinds need f ≠ 0.
 
 use std::path::{Path, PathBuf};
 
@@ -21,7 +28,10 @@ use toml::Spanned;
 
 use crate::core::Dynamics;
 use crate::error::{Error, Result};
-use crate::models::{lorenz63, lorenz96, shallow_water, ModelInfo, ShallowWaterField};
+use crate::models::shallow_water::PARALLEL_MIN_CELLS;
+use crate::models::{
+    lorenz63, lorenz96, shallow_water, InitialCondition, ModelInfo, ShallowWaterField,
+};
 
 /// The largest Lorenz-96 ring accepted (one state is then 800 MB).
 pub const MAX_SITES: i64 = 100_000_000;
@@ -89,6 +99,17 @@ struct ShallowWaterFile {
     viscosity: Spanned<f64>,
     #[serde(default = "default_sw_dt")]
     dt: Spanned<f64>,
+    initial: Option<Spanned<InitialFile>>,
+}
+
+/// The `[initial]` table of a shallow-water configuration.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InitialFile {
+    kind: Option<Spanned<String>>,
+    amplitude: Option<Spanned<f64>>,
+    width: Option<Spanned<f64>>,
+    seed: Option<Spanned<i64>>,
 }
 
 fn default_sw_cells() -> Spanned<i64> {
@@ -313,6 +334,81 @@ impl ModelConfig {
                     what,
                 )?;
                 time_step(&f.dt)?;
+                let initial = match &f.initial {
+                    None => InitialCondition::default(),
+                    Some(table) => {
+                        let span = table.span();
+                        let t = table.get_ref();
+                        let kind = t.kind.as_ref().map_or("bump", |k| k.get_ref().as_str());
+                        let kind_span = t.kind.as_ref().map_or(span.clone(), |k| k.span());
+                        if !InitialCondition::KINDS.contains(&kind) {
+                            let what = format!(
+                                "unknown initial condition '{kind}' (expected one of {})",
+                                InitialCondition::KINDS.join(", ")
+                            );
+                            return Err(key_error(kind_span, "initial.kind", what));
+                        }
+                        let amplitude = match &t.amplitude {
+                            None => 10.0,
+                            Some(a) => {
+                                let v = *a.get_ref();
+                                let what =
+                                    format!("the amplitude (m) must be finite and >= 0, got {v}");
+                                check(
+                                    v.is_finite() && v >= 0.0,
+                                    a.span(),
+                                    "initial.amplitude",
+                                    what,
+                                )?;
+                                v
+                            }
+                        };
+                        let width = match &t.width {
+                            None => match kind {
+                                "bump" => 3.0,
+                                "jet" => (ny as f64 / 16.0).max(1.0),
+                                _ => 4.0,
+                            },
+                            Some(w) => {
+                                let v = *w.get_ref();
+                                let what = format!(
+                                    "the width (grid cells) must be a positive number, got {v}"
+                                );
+                                check(v.is_finite() && v > 0.0, w.span(), "initial.width", what)?;
+                                v
+                            }
+                        };
+                        if let Some(seed) = &t.seed {
+                            let v = *seed.get_ref();
+                            let what = if kind == "eddies" {
+                                format!("the seed must be >= 0, got {v}")
+                            } else {
+                                format!("only kind = \"eddies\" takes a seed (kind is \"{kind}\")")
+                            };
+                            check(
+                                kind == "eddies" && v >= 0,
+                                seed.span(),
+                                "initial.seed",
+                                what,
+                            )?;
+                        }
+                        if kind != "bump" && *f.f.get_ref() == 0.0 {
+                            let what = format!(
+                                "a balanced '{kind}' needs a nonzero Coriolis parameter `f` (h = f psi / g)"
+                            );
+                            return Err(key_error(kind_span, "initial.kind", what));
+                        }
+                        match kind {
+                            "bump" => InitialCondition::Bump { amplitude, width },
+                            "jet" => InitialCondition::Jet { amplitude, width },
+                            _ => InitialCondition::Eddies {
+                                amplitude,
+                                width,
+                                seed: t.seed.as_ref().map_or(1, |s| *s.get_ref() as u64),
+                            },
+                        }
+                    }
+                };
                 let field = ShallowWaterField {
                     nx,
                     ny,
@@ -322,6 +418,8 @@ impl ModelConfig {
                     gravity: *f.g.get_ref(),
                     coriolis: *f.f.get_ref(),
                     viscosity: nu,
+                    initial,
+                    parallel_min_cells: PARALLEL_MIN_CELLS,
                 };
                 let dt = *f.dt.get_ref();
                 let inverse = (1.0 / (field.dx * field.dx) + 1.0 / (field.dy * field.dy)).sqrt();

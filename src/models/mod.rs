@@ -11,7 +11,7 @@ pub mod shallow_water;
 
 pub use lorenz63::{lorenz63, Lorenz63};
 pub use lorenz96::{lorenz96, Lorenz96};
-pub use shallow_water::{shallow_water, ShallowWater, ShallowWaterField};
+pub use shallow_water::{shallow_water, InitialCondition, ShallowWater, ShallowWaterField};
 
 /// What a model tells the outside world about itself: names and units for output files, the
 /// time step and a default initial state.

@@ -22,13 +22,99 @@
 //! conserved up to round-off. The model has no parameters (θ is empty).
 //!
 //! The tangent repeats the right-hand side with every product differentiated; the adjoint is
-//! its exact transpose in scatter form: each term of the tangent at point p, c·δx[q], becomes
-//! x̄[q] += c·λ[p], added straight into the two [`AdjointTargets`] outputs, so no scratch
-//! memory is needed and nothing is allocated.
+//! its exact transpose written in gather form: for each output point q it adds up every
+//! tangent term c·δx[q] of every output p as c·λ[p] (the formulas are on the
+//! `VectorField::adjoint` of [`ShallowWaterField`]), so
+//! each output row depends on inputs only, nothing is allocated, and the rows can be computed
+//! in any order.
+//!
+//! Parallelism: on grids of at least [`ShallowWaterField::parallel_min_cells`] cells, eval,
+//! tangent and adjoint split their output rows into bands and compute the bands on rayon's
+//! thread pool (`RAYON_NUM_THREADS` sets its size). Every output value is computed by the same
+//! code with the same operations in either case, so the serial and parallel results are
+//! bit-for-bit identical.
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::StandardNormal;
+use rayon::prelude::*;
 
 use super::rk4::{AdjointTargets, Rk4, VectorField};
 use super::{FieldDescription, ModelInfo};
 use crate::core::{PlaneGrid, StaggeredVariable, StateLayout};
+
+/// Grids with at least this many cells (64 × 64) take the parallel (rayon) path by default.
+/// Below it the work per band is a few tens of µs and rayon's hand-off to the pool (a few µs
+/// per call, 4 to 7 calls per RK4 stage) eats the gain; `fourdvar bench --shallow-water`
+/// prints both paths for each grid to check the choice on a given machine.
+pub const PARALLEL_MIN_CELLS: usize = 64 * 64;
+
+/// Random Fourier modes summed into the streamfunction of [`InitialCondition::Eddies`].
+pub const EDDY_MODES: usize = 32;
+
+/// The state [`ModelInfo::default_initial_state`] starts from. Lengths are in grid cells (the
+/// x distance in units of dx, the y distance in units of dy).
+#[derive(Clone, Debug, PartialEq)]
+pub enum InitialCondition {
+    /// At rest with a Gaussian height bump h = A·exp(−r²/W²), r the distance in cells from the
+    /// centre of the domain: geostrophic adjustment. The default is A = 10 m, W = 3 cells.
+    Bump {
+        /// Height A of the bump, m.
+        amplitude: f64,
+        /// e-folding radius W, cells.
+        width: f64,
+    },
+    /// Two opposite zonal jets in exact discrete geostrophic balance: the corner
+    /// streamfunction ψ = (g/f)·A·[tanh((y − ny/4)/W) − tanh((y − 3ny/4)/W) − 1] (y in cells),
+    /// u, v and h from [`ShallowWaterField::balanced_state`], h shifted to zero mean. h is
+    /// about +A between the jets and −A outside them; the profile is periodic in y because the
+    /// two tanh fronts are placed symmetrically. A zonal flow is an exact steady state of the
+    /// inviscid discrete equations.
+    Jet {
+        /// Height A (m): h goes from about −A to +A across each jet.
+        amplitude: f64,
+        /// Jet half-width W, cells.
+        width: f64,
+    },
+    /// Random eddies in discrete geostrophic balance: ψ at the corners is a sum of
+    /// [`EDDY_MODES`] periodic Fourier modes a·cos(2π(k i/nx + l j/ny) + φ) with integer
+    /// (k, l) ≠ 0 of wavelength about 2πW cells, random direction, amplitude a ~ N(0, 1) and
+    /// phase φ ~ U(0, 2π) drawn from ChaCha8 seeded with `seed`; u, v, h from
+    /// [`ShallowWaterField::balanced_state`], scaled so that max |h| = A. Σh = 0 up to
+    /// round-off (every mode has zero mean).
+    Eddies {
+        /// Largest |h|, m.
+        amplitude: f64,
+        /// Eddy scale W (the inverse wavenumber), cells.
+        width: f64,
+        /// Seed of the random modes.
+        seed: u64,
+    },
+}
+
+impl Default for InitialCondition {
+    /// The 10 m Gaussian bump of radius 3 cells, at rest.
+    fn default() -> Self {
+        InitialCondition::Bump {
+            amplitude: 10.0,
+            width: 3.0,
+        }
+    }
+}
+
+impl InitialCondition {
+    /// The kinds a configuration can name, in the order of the variants.
+    pub const KINDS: [&'static str; 3] = ["bump", "jet", "eddies"];
+
+    /// The kind's name as written in configuration files.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            InitialCondition::Bump { .. } => "bump",
+            InitialCondition::Jet { .. } => "jet",
+            InitialCondition::Eddies { .. } => "eddies",
+        }
+    }
+}
 
 /// The shallow-water right-hand side and its grid.
 #[derive(Clone, Debug, PartialEq)]
@@ -49,6 +135,30 @@ pub struct ShallowWaterField {
     pub coriolis: f64,
     /// Laplacian viscosity (on u, v) and diffusivity (on h) ν, m²/s.
     pub viscosity: f64,
+    /// The default initial state.
+    pub initial: InitialCondition,
+    /// Grids with at least this many cells compute eval, tangent and adjoint in row bands on
+    /// rayon's thread pool; `usize::MAX` keeps every grid serial.
+    pub parallel_min_cells: usize,
+}
+
+impl Default for ShallowWaterField {
+    /// The shipped configuration `models/shallow_water.toml`: 64 × 64 cells of 100 km,
+    /// H = 1000 m, g = 9.81 m/s², f = 10⁻⁴ /s, ν = 0, the default bump.
+    fn default() -> Self {
+        ShallowWaterField {
+            nx: 64,
+            ny: 64,
+            dx: 100e3,
+            dy: 100e3,
+            depth: 1000.0,
+            gravity: 9.81,
+            coriolis: 1e-4,
+            viscosity: 0.0,
+            initial: InitialCondition::default(),
+            parallel_min_cells: PARALLEL_MIN_CELLS,
+        }
+    }
 }
 
 /// The shallow-water model: the RK4 step of [`ShallowWaterField`].
@@ -113,6 +223,22 @@ pub const C_GRID: [StaggeredVariable; 3] = [
     },
 ];
 
+/// Splits the first 3m values of `out` into its u, v and h blocks.
+#[inline(always)]
+fn blocks(out: &mut [f64], m: usize) -> (&mut [f64], &mut [f64], &mut [f64]) {
+    let (u, rest) = out[..3 * m].split_at_mut(m);
+    let (v, h) = rest.split_at_mut(m);
+    (u, v, h)
+}
+
+/// One band of output rows of the three blocks, starting at row `j0`.
+struct Band<'a> {
+    j0: usize,
+    u: &'a mut [f64],
+    v: &'a mut [f64],
+    h: &'a mut [f64],
+}
+
 impl ShallowWaterField {
     /// The grid as observation operators and output files see it: [`C_GRID`] staggering, wind
     /// (u, v) = variables (0, 1).
@@ -149,7 +275,7 @@ impl ShallowWaterField {
         let m = self.cells();
         let (u, v, h) = (&x[..m], &x[m..2 * m], &x[2 * m..3 * m]);
         let mut e = 0.0;
-        self.for_each_cell(|c| {
+        self.for_each_cell(0, self.ny, |c| {
             let dxf = self.depth + 0.5 * (h[c.w] + h[c.p]);
             let dyf = self.depth + 0.5 * (h[c.s] + h[c.p]);
             e += 0.5 * (dxf * u[c.p] * u[c.p] + dyf * v[c.p] * v[c.p])
@@ -158,11 +284,139 @@ impl ShallowWaterField {
         e
     }
 
-    /// Calls `body` with the stencil of every cell, row by row.
-    #[inline(always)]
-    fn for_each_cell(&self, mut body: impl FnMut(Stencil)) {
-        let (nx, ny) = (self.nx, self.ny);
+    /// The state in discrete geostrophic balance with the streamfunction `psi` (m²/s) given at
+    /// the cell corners (corner (j, i) at x = i·dx, y = j·dy, ny × nx row-major, periodic):
+    ///   u[j,i] = −(ψ[j+1,i] − ψ[j,i]) / dy,  v[j,i] = (ψ[j,i+1] − ψ[j,i]) / dx,
+    ///   h[j,i] = (f/g)·¼(ψ[j,i] + ψ[j,i+1] + ψ[j+1,i] + ψ[j+1,i+1]).
+    /// Then, exactly on the C-grid, ∂u/∂x + ∂v/∂y = 0 at every centre, f v̄ = g ∂h/∂x at every
+    /// u point and −f ū = g ∂h/∂y at every v point: the linear terms of the tendency vanish.
+    /// With f = 0 the velocities are returned with h = 0.
+    ///
+    /// Panics if `psi` does not hold nx·ny values.
+    pub fn balanced_state(&self, psi: &[f64]) -> Vec<f64> {
+        let (nx, ny, m) = (self.nx, self.ny, self.cells());
+        assert_eq!(psi.len(), m, "the streamfunction needs nx·ny corner values");
+        let mut x = vec![0.0; 3 * m];
+        let scale = if self.coriolis != 0.0 {
+            self.coriolis / self.gravity
+        } else {
+            0.0
+        };
         for j in 0..ny {
+            let jp = above(j, ny);
+            for i in 0..nx {
+                let ip = above(i, nx);
+                let p = j * nx + i;
+                let (c, ce, cn, cne) = (
+                    psi[p],
+                    psi[j * nx + ip],
+                    psi[jp * nx + i],
+                    psi[jp * nx + ip],
+                );
+                x[p] = -(cn - c) / self.dy;
+                x[m + p] = (ce - c) / self.dx;
+                x[2 * m + p] = scale * 0.25 * (c + ce + cn + cne);
+            }
+        }
+        x
+    }
+
+    /// The state of [`ShallowWaterField::initial`] (see [`InitialCondition`]).
+    pub fn initial_state(&self) -> Vec<f64> {
+        let (nx, ny, m) = (self.nx, self.ny, self.cells());
+        let g_over_f = if self.coriolis != 0.0 {
+            self.gravity / self.coriolis
+        } else {
+            0.0
+        };
+        match self.initial {
+            InitialCondition::Bump { amplitude, width } => {
+                let mut x = vec![0.0; 3 * m];
+                let (xc, yc) = (nx as f64 / 2.0, ny as f64 / 2.0);
+                for j in 0..ny {
+                    for i in 0..nx {
+                        let (rx, ry) = (i as f64 + 0.5 - xc, j as f64 + 0.5 - yc);
+                        x[2 * m + j * nx + i] =
+                            amplitude * (-(rx * rx + ry * ry) / (width * width)).exp();
+                    }
+                }
+                x
+            }
+            InitialCondition::Jet { amplitude, width } => {
+                let (y1, y2) = (ny as f64 / 4.0, 3.0 * ny as f64 / 4.0);
+                let mut psi = vec![0.0; m];
+                for (j, row) in psi.chunks_mut(nx).enumerate() {
+                    let y = j as f64;
+                    let eta =
+                        amplitude * (((y - y1) / width).tanh() - ((y - y2) / width).tanh() - 1.0);
+                    row.fill(g_over_f * eta);
+                }
+                let mut x = self.balanced_state(&psi);
+                let mean = self.mass(&x) / m as f64;
+                x[2 * m..].iter_mut().for_each(|h| *h -= mean);
+                x
+            }
+            InitialCondition::Eddies {
+                amplitude,
+                width,
+                seed,
+            } => {
+                let psi = self.eddy_streamfunction(width, seed);
+                let mut x = self.balanced_state(&psi);
+                let largest = x[2 * m..].iter().fold(0.0f64, |a, h| a.max(h.abs()));
+                if largest > 0.0 {
+                    let s = amplitude / largest;
+                    x.iter_mut().for_each(|v| *v *= s);
+                }
+                x
+            }
+        }
+    }
+
+    /// The random corner streamfunction of [`InitialCondition::Eddies`] before scaling:
+    /// Σ a·cos(2π(k i/nx + l j/ny) + φ) over [`EDDY_MODES`] modes, in units where ψ·f/g is m.
+    fn eddy_streamfunction(&self, width: f64, seed: u64) -> Vec<f64> {
+        let (nx, ny) = (self.nx, self.ny);
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let tau = std::f64::consts::TAU;
+        let mut psi = vec![0.0; nx * ny];
+        let (mut cx, mut sx) = (vec![0.0; nx], vec![0.0; nx]);
+        let (mut cy, mut sy) = (vec![0.0; ny], vec![0.0; ny]);
+        for _ in 0..EDDY_MODES {
+            // Wavenumber magnitude 0.7/W..1.4/W rad per cell, random direction.
+            let kappa = rng.random_range(0.7..1.4) / width;
+            let theta = rng.random_range(0.0..tau);
+            let amp: f64 = rng.sample(StandardNormal);
+            let phase = rng.random_range(0.0..tau);
+            let mut k = (kappa * theta.cos() * nx as f64 / tau).round() as i64;
+            let l = (kappa * theta.sin() * ny as f64 / tau).round() as i64;
+            if k == 0 && l == 0 {
+                k = 1;
+            }
+            for (i, (c, s)) in cx.iter_mut().zip(sx.iter_mut()).enumerate() {
+                let a = tau * (k * i as i64).rem_euclid(nx as i64) as f64 / nx as f64 + phase;
+                (*s, *c) = a.sin_cos();
+            }
+            for (j, (c, s)) in cy.iter_mut().zip(sy.iter_mut()).enumerate() {
+                let b = tau * (l * j as i64).rem_euclid(ny as i64) as f64 / ny as f64;
+                (*s, *c) = b.sin_cos();
+            }
+            // cos(A + B) = cos A cos B − sin A sin B.
+            for (j, row) in psi.chunks_mut(nx).enumerate() {
+                let (a, b) = (amp * cy[j], amp * sy[j]);
+                for ((v, c), s) in row.iter_mut().zip(&cx).zip(&sx) {
+                    *v += a * c - b * s;
+                }
+            }
+        }
+        psi
+    }
+
+    /// Calls `body` with the stencil of every cell of rows j0..j1, row by row.
+    #[inline(always)]
+    fn for_each_cell(&self, j0: usize, j1: usize, mut body: impl FnMut(Stencil)) {
+        let (nx, ny) = (self.nx, self.ny);
+        for j in j0..j1 {
             let (jm, jp) = (below(j, ny), above(j, ny));
             for i in 0..nx {
                 let (im, ip) = (below(i, nx), above(i, nx));
@@ -186,35 +440,315 @@ impl ShallowWaterField {
         self.viscosity
             * ((a[c.e] - 2.0 * a[c.p] + a[c.w]) * rx + (a[c.n] - 2.0 * a[c.p] + a[c.s]) * ry)
     }
-}
 
-/// Where the adjoint scatters: primary += α v, secondary += β v, one term at a time.
-struct Sink<'a> {
-    primary: &'a mut [f64],
-    alpha: f64,
-    secondary: Option<(&'a mut [f64], f64)>,
-}
-
-impl Sink<'_> {
-    /// Adds the term `value` of v at state index q.
+    /// Whether eval, tangent and adjoint run in parallel row bands.
     #[inline(always)]
-    fn add(&mut self, q: usize, value: f64) {
-        self.primary[q] += self.alpha * value;
-        if let Some((s, beta)) = &mut self.secondary {
-            s[q] += *beta * value;
-        }
+    fn parallel(&self) -> bool {
+        self.cells() >= self.parallel_min_cells
     }
 
-    /// Adds the transpose of the Laplacian term ν∇²δa at cell c (a's block starts at `base`).
+    /// Values per parallel band: whole rows, about four bands per thread.
+    fn band_len(&self) -> usize {
+        let threads = rayon::current_num_threads().max(1);
+        self.ny.div_ceil(4 * threads).max(1) * self.nx
+    }
+
+    /// Runs `kernel` over the rows of the three output blocks of `out`: at once when serial,
+    /// band by band on the thread pool when parallel.
     #[inline(always)]
-    fn add_laplacian(&mut self, f: &ShallowWaterField, base: usize, c: Stencil, lambda: f64) {
-        let (rx, ry) = (1.0 / (f.dx * f.dx), 1.0 / (f.dy * f.dy));
-        let l = f.viscosity * lambda;
-        self.add(base + c.e, l * rx);
-        self.add(base + c.w, l * rx);
-        self.add(base + c.n, l * ry);
-        self.add(base + c.s, l * ry);
-        self.add(base + c.p, -2.0 * l * (rx + ry));
+    fn over_rows(&self, out: &mut [f64], kernel: impl Fn(Band<'_>) + Sync) {
+        let m = self.cells();
+        let (u, v, h) = blocks(out, m);
+        if !self.parallel() {
+            return kernel(Band { j0: 0, u, v, h });
+        }
+        let len = self.band_len();
+        let nx = self.nx;
+        u.par_chunks_mut(len)
+            .zip(v.par_chunks_mut(len))
+            .zip(h.par_chunks_mut(len))
+            .enumerate()
+            .for_each(|(b, ((u, v), h))| {
+                kernel(Band {
+                    j0: b * len / nx,
+                    u,
+                    v,
+                    h,
+                })
+            });
+    }
+
+    /// out = f(x) on the rows of `band`.
+    #[inline(always)]
+    fn eval_band(&self, x: &[f64], band: Band<'_>) {
+        let m = self.cells();
+        let (u, v, h) = (&x[..m], &x[m..2 * m], &x[2 * m..3 * m]);
+        let Band {
+            j0,
+            u: ou,
+            v: ov,
+            h: oh,
+        } = band;
+        let base = j0 * self.nx;
+        let j1 = j0 + ou.len() / self.nx;
+        let (g, f, depth) = (self.gravity, self.coriolis, self.depth);
+        let (hx, hy) = (0.5 / self.dx, 0.5 / self.dy);
+        self.for_each_cell(j0, j1, |c| {
+            let p = c.p;
+            let q = p - base;
+            // u at the west face.
+            let vbar = 0.25 * (v[c.w] + v[p] + v[c.nw] + v[c.n]);
+            let ux = (u[c.e] - u[c.w]) * hx;
+            let uy = (u[c.n] - u[c.s]) * hy;
+            ou[q] = -u[p] * ux - vbar * uy + f * vbar - g * (h[p] - h[c.w]) / self.dx
+                + self.laplacian(u, c);
+            // v at the south face.
+            let ubar = 0.25 * (u[c.s] + u[c.se] + u[p] + u[c.e]);
+            let vx = (v[c.e] - v[c.w]) * hx;
+            let vy = (v[c.n] - v[c.s]) * hy;
+            ov[q] = -ubar * vx - v[p] * vy - f * ubar - g * (h[p] - h[c.s]) / self.dy
+                + self.laplacian(v, c);
+            // h at the centre, from the four face fluxes.
+            let fw = u[p] * (depth + 0.5 * (h[c.w] + h[p]));
+            let fe = u[c.e] * (depth + 0.5 * (h[p] + h[c.e]));
+            let fs = v[p] * (depth + 0.5 * (h[c.s] + h[p]));
+            let fn_ = v[c.n] * (depth + 0.5 * (h[p] + h[c.n]));
+            oh[q] = -(fe - fw) / self.dx - (fn_ - fs) / self.dy + self.laplacian(h, c);
+        });
+    }
+
+    /// The tangent on the rows of `band`.
+    #[inline(always)]
+    fn tangent_band(&self, x: &[f64], dx: &[f64], band: Band<'_>) {
+        let m = self.cells();
+        let (u, v, h) = (&x[..m], &x[m..2 * m], &x[2 * m..3 * m]);
+        let (du, dv, dh) = (&dx[..m], &dx[m..2 * m], &dx[2 * m..3 * m]);
+        let Band {
+            j0,
+            u: ou,
+            v: ov,
+            h: oh,
+        } = band;
+        let base = j0 * self.nx;
+        let j1 = j0 + ou.len() / self.nx;
+        let (g, f, depth) = (self.gravity, self.coriolis, self.depth);
+        let (hx, hy) = (0.5 / self.dx, 0.5 / self.dy);
+        self.for_each_cell(j0, j1, |c| {
+            let p = c.p;
+            let q = p - base;
+            let vbar = 0.25 * (v[c.w] + v[p] + v[c.nw] + v[c.n]);
+            let dvbar = 0.25 * (dv[c.w] + dv[p] + dv[c.nw] + dv[c.n]);
+            let ux = (u[c.e] - u[c.w]) * hx;
+            let dux = (du[c.e] - du[c.w]) * hx;
+            let uy = (u[c.n] - u[c.s]) * hy;
+            let duy = (du[c.n] - du[c.s]) * hy;
+            ou[q] = -du[p] * ux - u[p] * dux - dvbar * uy - vbar * duy + f * dvbar
+                - g * (dh[p] - dh[c.w]) / self.dx
+                + self.laplacian(du, c);
+            let ubar = 0.25 * (u[c.s] + u[c.se] + u[p] + u[c.e]);
+            let dubar = 0.25 * (du[c.s] + du[c.se] + du[p] + du[c.e]);
+            let vx = (v[c.e] - v[c.w]) * hx;
+            let dvx = (dv[c.e] - dv[c.w]) * hx;
+            let vy = (v[c.n] - v[c.s]) * hy;
+            let dvy = (dv[c.n] - dv[c.s]) * hy;
+            ov[q] = -dubar * vx
+                - ubar * dvx
+                - dv[p] * vy
+                - v[p] * dvy
+                - f * dubar
+                - g * (dh[p] - dh[c.s]) / self.dy
+                + self.laplacian(dv, c);
+            let dfw = du[p] * (depth + 0.5 * (h[c.w] + h[p])) + u[p] * 0.5 * (dh[c.w] + dh[p]);
+            let dfe = du[c.e] * (depth + 0.5 * (h[p] + h[c.e])) + u[c.e] * 0.5 * (dh[p] + dh[c.e]);
+            let dfs = dv[p] * (depth + 0.5 * (h[c.s] + h[p])) + v[p] * 0.5 * (dh[c.s] + dh[p]);
+            let dfn = dv[c.n] * (depth + 0.5 * (h[p] + h[c.n])) + v[c.n] * 0.5 * (dh[p] + dh[c.n]);
+            oh[q] = -(dfe - dfw) / self.dx - (dfn - dfs) / self.dy + self.laplacian(dh, c);
+        });
+    }
+
+    /// The adjoint on the rows of `band` (gather form): the band receives α·(∂f/∂x)ᵀλ, and the
+    /// matching rows of `secondary` (all 3m values, if any) receive β·(∂f/∂x)ᵀλ.
+    ///
+    /// The formulas are on [`VectorField::adjoint`] below.
+    #[inline(always)]
+    fn adjoint_band(
+        &self,
+        x: &[f64],
+        lambda: &[f64],
+        band: Band<'_>,
+        alpha: f64,
+        secondary: Option<(Band<'_>, f64)>,
+    ) {
+        let (nx, ny, m) = (self.nx, self.ny, self.cells());
+        let (u, v, h) = (&x[..m], &x[m..2 * m], &x[2 * m..3 * m]);
+        let (lu, lv, lh) = (&lambda[..m], &lambda[m..2 * m], &lambda[2 * m..3 * m]);
+        let Band {
+            j0,
+            u: pu,
+            v: pv,
+            h: ph,
+        } = band;
+        let mut secondary = secondary.map(|(b, beta)| (b.u, b.v, b.h, beta));
+        let base = j0 * nx;
+        let j1 = j0 + pu.len() / nx;
+        let (g, f, depth) = (self.gravity, self.coriolis, self.depth);
+        let (hx, hy) = (0.5 / self.dx, 0.5 / self.dy);
+        let (rdx, rdy) = (1.0 / self.dx, 1.0 / self.dy);
+        let (rx, ry) = (rdx * rdx, rdy * rdy);
+        let nu = self.viscosity;
+        let lap = |a: &[f64], q: usize, w: usize, e: usize, s: usize, n: usize| {
+            nu * ((a[e] - 2.0 * a[q] + a[w]) * rx + (a[n] - 2.0 * a[q] + a[s]) * ry)
+        };
+        for j in j0..j1 {
+            let jm = below(j, ny);
+            let jp = above(j, ny);
+            let (r, rs, rn) = (j * nx, jm * nx, jp * nx);
+            let (rss, rnn) = (below(jm, ny) * nx, above(jp, ny) * nx);
+            for i in 0..nx {
+                let im = below(i, nx);
+                let ip = above(i, nx);
+                let (iww, iee) = (below(im, nx), above(ip, nx));
+                let q = r + i;
+                let (w, e, s, n) = (r + im, r + ip, rs + i, rn + i);
+                let (nw, ne, sw, se) = (rn + im, rn + ip, rs + im, rs + ip);
+                // Coefficients of the tangent at the neighbouring outputs.
+                let ux_q = (u[e] - u[w]) * hx;
+                let uy_q = (u[n] - u[s]) * hy;
+                let uy_e = (u[ne] - u[se]) * hy;
+                let uy_se = (u[e] - u[rss + ip]) * hy;
+                let uy_s = (u[q] - u[rss + i]) * hy;
+                let vx_q = (v[e] - v[w]) * hx;
+                let vx_w = (v[q] - v[r + iww]) * hx;
+                let vx_n = (v[ne] - v[nw]) * hx;
+                let vx_nw = (v[n] - v[rn + iww]) * hx;
+                let vy_q = (v[n] - v[s]) * hy;
+                let vbar_s = 0.25 * (v[sw] + v[s] + v[w] + v[q]);
+                let vbar_n = 0.25 * (v[nw] + v[n] + v[rnn + im] + v[rnn + i]);
+                let ubar_w = 0.25 * (u[sw] + u[s] + u[w] + u[q]);
+                let ubar_e = 0.25 * (u[se] + u[rs + iee] + u[e] + u[r + iee]);
+                let dxf = depth + 0.5 * (h[w] + h[q]);
+                let dyf = depth + 0.5 * (h[s] + h[q]);
+                let bu = -ux_q * lu[q] - u[w] * hx * lu[w] + u[e] * hx * lu[e]
+                    - vbar_s * hy * lu[s]
+                    + vbar_n * hy * lu[n]
+                    - 0.25
+                        * ((vx_q + f) * lv[q]
+                            + (vx_w + f) * lv[w]
+                            + (vx_n + f) * lv[n]
+                            + (vx_nw + f) * lv[nw])
+                    + dxf * (lh[q] - lh[w]) * rdx
+                    + lap(lu, q, w, e, s, n);
+                let bv = 0.25
+                    * ((f - uy_q) * lu[q]
+                        + (f - uy_e) * lu[e]
+                        + (f - uy_s) * lu[s]
+                        + (f - uy_se) * lu[se])
+                    - ubar_w * hx * lv[w]
+                    + ubar_e * hx * lv[e]
+                    - vy_q * lv[q]
+                    - v[s] * hy * lv[s]
+                    + v[n] * hy * lv[n]
+                    + dyf * (lh[q] - lh[s]) * rdy
+                    + lap(lv, q, w, e, s, n);
+                let bh = g * (lu[e] - lu[q]) * rdx
+                    + g * (lv[n] - lv[q]) * rdy
+                    + 0.5 * u[q] * (lh[q] - lh[w]) * rdx
+                    + 0.5 * u[e] * (lh[e] - lh[q]) * rdx
+                    + 0.5 * v[q] * (lh[q] - lh[s]) * rdy
+                    + 0.5 * v[n] * (lh[n] - lh[q]) * rdy
+                    + lap(lh, q, w, e, s, n);
+                let k = q - base;
+                pu[k] += alpha * bu;
+                pv[k] += alpha * bv;
+                ph[k] += alpha * bh;
+                if let Some((su, sv, sh, beta)) = &mut secondary {
+                    su[k] += *beta * bu;
+                    sv[k] += *beta * bv;
+                    sh[k] += *beta * bh;
+                }
+            }
+        }
+    }
+}
+
+/// Band kernels compiled for AVX2 (as in [`super::rk4`]'s wide kernels: same operations,
+/// same rounding), called from the rayon tasks, which do not inherit the caller's features.
+#[cfg(target_arch = "x86_64")]
+mod wide {
+    use super::{Band, ShallowWaterField};
+
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn eval(f: &ShallowWaterField, x: &[f64], band: Band<'_>) {
+        f.eval_band(x, band)
+    }
+
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn tangent(f: &ShallowWaterField, x: &[f64], dx: &[f64], band: Band<'_>) {
+        f.tangent_band(x, dx, band)
+    }
+
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn adjoint(
+        f: &ShallowWaterField,
+        x: &[f64],
+        lambda: &[f64],
+        band: Band<'_>,
+        alpha: f64,
+        secondary: Option<(Band<'_>, f64)>,
+    ) {
+        f.adjoint_band(x, lambda, band, alpha, secondary)
+    }
+}
+
+/// Whether the processor has AVX2 (cached by std).
+#[inline(always)]
+fn has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+impl ShallowWaterField {
+    /// [`Self::eval_band`] with the AVX2 build where the processor has it.
+    fn eval_band_dispatch(&self, x: &[f64], band: Band<'_>) {
+        #[cfg(target_arch = "x86_64")]
+        if has_avx2() {
+            // SAFETY: the processor supports AVX2 (checked by has_avx2).
+            return unsafe { wide::eval(self, x, band) };
+        }
+        self.eval_band(x, band)
+    }
+
+    /// [`Self::tangent_band`] with the AVX2 build where the processor has it.
+    fn tangent_band_dispatch(&self, x: &[f64], dx: &[f64], band: Band<'_>) {
+        #[cfg(target_arch = "x86_64")]
+        if has_avx2() {
+            // SAFETY: as in eval_band_dispatch.
+            return unsafe { wide::tangent(self, x, dx, band) };
+        }
+        self.tangent_band(x, dx, band)
+    }
+
+    /// [`Self::adjoint_band`] with the AVX2 build where the processor has it.
+    fn adjoint_band_dispatch(
+        &self,
+        x: &[f64],
+        lambda: &[f64],
+        band: Band<'_>,
+        alpha: f64,
+        secondary: Option<(Band<'_>, f64)>,
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if has_avx2() {
+            // SAFETY: as in eval_band_dispatch.
+            return unsafe { wide::adjoint(self, x, lambda, band, alpha, secondary) };
+        }
+        self.adjoint_band(x, lambda, band, alpha, secondary)
     }
 }
 
@@ -236,151 +770,120 @@ impl VectorField for ShallowWaterField {
     /// The discrete right-hand side of the module documentation.
     #[inline(always)]
     fn eval(&self, x: &[f64], out: &mut [f64]) {
-        let m = self.cells();
-        let (u, v, h) = (&x[..m], &x[m..2 * m], &x[2 * m..3 * m]);
-        let (ou, rest) = out[..3 * m].split_at_mut(m);
-        let (ov, oh) = rest.split_at_mut(m);
-        let (g, f, depth) = (self.gravity, self.coriolis, self.depth);
-        let (hx, hy) = (0.5 / self.dx, 0.5 / self.dy);
-        self.for_each_cell(|c| {
-            let p = c.p;
-            // u at the west face.
-            let vbar = 0.25 * (v[c.w] + v[p] + v[c.nw] + v[c.n]);
-            let ux = (u[c.e] - u[c.w]) * hx;
-            let uy = (u[c.n] - u[c.s]) * hy;
-            ou[p] = -u[p] * ux - vbar * uy + f * vbar - g * (h[p] - h[c.w]) / self.dx
-                + self.laplacian(u, c);
-            // v at the south face.
-            let ubar = 0.25 * (u[c.s] + u[c.se] + u[p] + u[c.e]);
-            let vx = (v[c.e] - v[c.w]) * hx;
-            let vy = (v[c.n] - v[c.s]) * hy;
-            ov[p] = -ubar * vx - v[p] * vy - f * ubar - g * (h[p] - h[c.s]) / self.dy
-                + self.laplacian(v, c);
-            // h at the centre, from the four face fluxes.
-            let fw = u[p] * (depth + 0.5 * (h[c.w] + h[p]));
-            let fe = u[c.e] * (depth + 0.5 * (h[p] + h[c.e]));
-            let fs = v[p] * (depth + 0.5 * (h[c.s] + h[p]));
-            let fn_ = v[c.n] * (depth + 0.5 * (h[p] + h[c.n]));
-            oh[p] = -(fe - fw) / self.dx - (fn_ - fs) / self.dy + self.laplacian(h, c);
-        });
+        if self.parallel() {
+            self.over_rows(out, |band| self.eval_band_dispatch(x, band));
+        } else {
+            self.over_rows(out, |band| self.eval_band(x, band));
+        }
     }
 
     /// δf: every product of the right-hand side differentiated, e.g. δ(−u ∂u/∂x) =
     /// −δu ∂u/∂x − u ∂δu/∂x and δFˣ = δu Dˣ + u ½(δh[j,i−1] + δh[j,i]).
     #[inline(always)]
     fn tangent(&self, x: &[f64], dx: &[f64], _dparams: &[f64], out: &mut [f64]) {
-        let m = self.cells();
-        let (u, v, h) = (&x[..m], &x[m..2 * m], &x[2 * m..3 * m]);
-        let (du, dv, dh) = (&dx[..m], &dx[m..2 * m], &dx[2 * m..3 * m]);
-        let (ou, rest) = out[..3 * m].split_at_mut(m);
-        let (ov, oh) = rest.split_at_mut(m);
-        let (g, f, depth) = (self.gravity, self.coriolis, self.depth);
-        let (hx, hy) = (0.5 / self.dx, 0.5 / self.dy);
-        self.for_each_cell(|c| {
-            let p = c.p;
-            let vbar = 0.25 * (v[c.w] + v[p] + v[c.nw] + v[c.n]);
-            let dvbar = 0.25 * (dv[c.w] + dv[p] + dv[c.nw] + dv[c.n]);
-            let ux = (u[c.e] - u[c.w]) * hx;
-            let dux = (du[c.e] - du[c.w]) * hx;
-            let uy = (u[c.n] - u[c.s]) * hy;
-            let duy = (du[c.n] - du[c.s]) * hy;
-            ou[p] = -du[p] * ux - u[p] * dux - dvbar * uy - vbar * duy + f * dvbar
-                - g * (dh[p] - dh[c.w]) / self.dx
-                + self.laplacian(du, c);
-            let ubar = 0.25 * (u[c.s] + u[c.se] + u[p] + u[c.e]);
-            let dubar = 0.25 * (du[c.s] + du[c.se] + du[p] + du[c.e]);
-            let vx = (v[c.e] - v[c.w]) * hx;
-            let dvx = (dv[c.e] - dv[c.w]) * hx;
-            let vy = (v[c.n] - v[c.s]) * hy;
-            let dvy = (dv[c.n] - dv[c.s]) * hy;
-            ov[p] = -dubar * vx
-                - ubar * dvx
-                - dv[p] * vy
-                - v[p] * dvy
-                - f * dubar
-                - g * (dh[p] - dh[c.s]) / self.dy
-                + self.laplacian(dv, c);
-            let dfw = du[p] * (depth + 0.5 * (h[c.w] + h[p])) + u[p] * 0.5 * (dh[c.w] + dh[p]);
-            let dfe = du[c.e] * (depth + 0.5 * (h[p] + h[c.e])) + u[c.e] * 0.5 * (dh[p] + dh[c.e]);
-            let dfs = dv[p] * (depth + 0.5 * (h[c.s] + h[p])) + v[p] * 0.5 * (dh[c.s] + dh[p]);
-            let dfn = dv[c.n] * (depth + 0.5 * (h[p] + h[c.n])) + v[c.n] * 0.5 * (dh[p] + dh[c.n]);
-            oh[p] = -(dfe - dfw) / self.dx - (dfn - dfs) / self.dy + self.laplacian(dh, c);
-        });
+        if self.parallel() {
+            self.over_rows(out, |band| self.tangent_band_dispatch(x, dx, band));
+        } else {
+            self.over_rows(out, |band| self.tangent_band(x, dx, band));
+        }
     }
 
-    /// The transpose of [`Self::tangent`], term by term in scatter form: for the tangent term
-    /// c·δx[q] of output p, x̄[q] += c·λ[p] (to both targets, scaled by α and β).
+    /// The transpose of [`Self::tangent`] in gather form: x̄[q] = Σ_p c_pq λ[p] over the
+    /// tangent terms c_pq·δx[q] of every output p, added as α x̄ to the primary target and β x̄
+    /// to the secondary one. Each output row reads λ and x in rows j−2..j+2 only.
+    ///
+    /// With L = λ and a neighbour named by its direction from the output point q (w = (j, i−1),
+    /// sw = (j−1, i−1), ss = (j−2, i), ww = (j, i−2), …), the transpose of each tangent term:
+    ///   ū[q] = −∂ₓu(q) Lu[q] − u[w] Lu[w]/2dx + u[e] Lu[e]/2dx − v̄(s) Lu[s]/2dy
+    ///          + v̄(n) Lu[n]/2dy − ¼ Σ_{p ∈ q, w, n, nw} (∂ₓv(p) + f) Lv[p]
+    ///          + Dˣ(q) (Lh[q] − Lh[w])/dx + ν∇²Lu,
+    ///   v̄[q] = ¼ Σ_{p ∈ q, e, s, se} (f − ∂ᵧu(p)) Lu[p] − ū(w) Lv[w]/2dx + ū(e) Lv[e]/2dx
+    ///          − ∂ᵧv(q) Lv[q] − v[s] Lv[s]/2dy + v[n] Lv[n]/2dy
+    ///          + Dʸ(q) (Lh[q] − Lh[s])/dy + ν∇²Lv,
+    ///   h̄[q] = g(Lu[e] − Lu[q])/dx + g(Lv[n] − Lv[q])/dy + ½u[q](Lh[q] − Lh[w])/dx
+    ///          + ½u[e](Lh[e] − Lh[q])/dx + ½v[q](Lh[q] − Lh[s])/dy + ½v[n](Lh[n] − Lh[q])/dy
+    ///          + ν∇²Lh,
+    /// where ∂ₓu(p), v̄(p), … are the coefficients the tangent uses at output p (∇² is
+    /// symmetric on the periodic grid).
     #[inline(always)]
     fn adjoint(&self, x: &[f64], lambda: &[f64], targets: AdjointTargets<'_>) {
         let m = self.cells();
-        let (u, v, h) = (&x[..m], &x[m..2 * m], &x[2 * m..3 * m]);
-        let (g, f, depth) = (self.gravity, self.coriolis, self.depth);
-        let (hx, hy) = (0.5 / self.dx, 0.5 / self.dy);
         let AdjointTargets {
             primary,
             alpha,
             secondary,
             params: _,
         } = targets;
-        let mut sink = Sink {
-            primary: &mut primary[..3 * m],
-            alpha,
-            secondary: secondary.map(|(s, beta)| (&mut s[..3 * m], beta)),
-        };
-        let (bu, bv, bh) = (0, m, 2 * m);
-        self.for_each_cell(|c| {
-            let p = c.p;
-            // u equation, λ = λu[p].
-            let l = lambda[bu + p];
-            let vbar = 0.25 * (v[c.w] + v[p] + v[c.nw] + v[c.n]);
-            let ux = (u[c.e] - u[c.w]) * hx;
-            let uy = (u[c.n] - u[c.s]) * hy;
-            sink.add(bu + p, -ux * l);
-            sink.add(bu + c.e, -u[p] * hx * l);
-            sink.add(bu + c.w, u[p] * hx * l);
-            let cv = 0.25 * (f - uy) * l;
-            for q in [c.w, p, c.nw, c.n] {
-                sink.add(bv + q, cv);
+        let (pu, pv, ph) = blocks(primary, m);
+        match secondary {
+            None if !self.parallel() => {
+                let band = Band {
+                    j0: 0,
+                    u: pu,
+                    v: pv,
+                    h: ph,
+                };
+                self.adjoint_band(x, lambda, band, alpha, None)
             }
-            sink.add(bu + c.n, -vbar * hy * l);
-            sink.add(bu + c.s, vbar * hy * l);
-            sink.add(bh + p, -g * l / self.dx);
-            sink.add(bh + c.w, g * l / self.dx);
-            sink.add_laplacian(self, bu, c, l);
-            // v equation, λ = λv[p].
-            let l = lambda[bv + p];
-            let ubar = 0.25 * (u[c.s] + u[c.se] + u[p] + u[c.e]);
-            let vx = (v[c.e] - v[c.w]) * hx;
-            let vy = (v[c.n] - v[c.s]) * hy;
-            let cu = -0.25 * (vx + f) * l;
-            for q in [c.s, c.se, p, c.e] {
-                sink.add(bu + q, cu);
+            Some((s, beta)) if !self.parallel() => {
+                let (su, sv, sh) = blocks(s, m);
+                let band = Band {
+                    j0: 0,
+                    u: pu,
+                    v: pv,
+                    h: ph,
+                };
+                let second = Band {
+                    j0: 0,
+                    u: su,
+                    v: sv,
+                    h: sh,
+                };
+                self.adjoint_band(x, lambda, band, alpha, Some((second, beta)))
             }
-            sink.add(bv + c.e, -ubar * hx * l);
-            sink.add(bv + c.w, ubar * hx * l);
-            sink.add(bv + p, -vy * l);
-            sink.add(bv + c.n, -v[p] * hy * l);
-            sink.add(bv + c.s, v[p] * hy * l);
-            sink.add(bh + p, -g * l / self.dy);
-            sink.add(bh + c.s, g * l / self.dy);
-            sink.add_laplacian(self, bv, c, l);
-            // h equation, λ = λh[p]: the flux adjoints F̄ first, then each flux's transpose.
-            let l = lambda[bh + p];
-            let (few, fns) = (l / self.dx, l / self.dy);
-            // Fˣ[p] (west, +), Fˣ[e] (east, −), Fʸ[p] (south, +), Fʸ[n] (north, −).
-            for (face, cell, bar, flux) in [
-                (c.w, p, few, bu + p),
-                (p, c.e, -few, bu + c.e),
-                (c.s, p, fns, bv + p),
-                (p, c.n, -fns, bv + c.n),
-            ] {
-                let wind = x[flux];
-                sink.add(flux, (depth + 0.5 * (h[face] + h[cell])) * bar);
-                sink.add(bh + face, 0.5 * wind * bar);
-                sink.add(bh + cell, 0.5 * wind * bar);
+            None => {
+                let (len, nx) = (self.band_len(), self.nx);
+                pu.par_chunks_mut(len)
+                    .zip(pv.par_chunks_mut(len))
+                    .zip(ph.par_chunks_mut(len))
+                    .enumerate()
+                    .for_each(|(b, ((u, v), h))| {
+                        let band = Band {
+                            j0: b * len / nx,
+                            u,
+                            v,
+                            h,
+                        };
+                        self.adjoint_band_dispatch(x, lambda, band, alpha, None)
+                    });
             }
-            sink.add_laplacian(self, bh, c, l);
-        });
+            Some((s, beta)) => {
+                let (su, sv, sh) = blocks(s, m);
+                let (len, nx) = (self.band_len(), self.nx);
+                let primary = pu
+                    .par_chunks_mut(len)
+                    .zip(pv.par_chunks_mut(len))
+                    .zip(ph.par_chunks_mut(len));
+                let second = su
+                    .par_chunks_mut(len)
+                    .zip(sv.par_chunks_mut(len))
+                    .zip(sh.par_chunks_mut(len));
+                primary
+                    .zip(second)
+                    .enumerate()
+                    .for_each(|(b, (((u, v), h), ((su, sv), sh)))| {
+                        let j0 = b * len / nx;
+                        let band = Band { j0, u, v, h };
+                        let second = Band {
+                            j0,
+                            u: su,
+                            v: sv,
+                            h: sh,
+                        };
+                        self.adjoint_band_dispatch(x, lambda, band, alpha, Some((second, beta)))
+                    });
+            }
+        }
     }
 }
 
@@ -422,19 +925,10 @@ impl ModelInfo for ShallowWater {
     fn param_names(&self) -> Vec<&'static str> {
         Vec::new()
     }
-    /// At rest with a Gaussian height bump h = 10 m · exp(−r²/R²), R = 3 cells, r measured in
-    /// cells from the centre of the domain.
+    /// The state of the configured [`InitialCondition`] (by default at rest with a 10 m
+    /// Gaussian height bump of radius 3 cells at the centre of the domain).
     fn default_initial_state(&self) -> Vec<f64> {
-        let (nx, ny, m) = (self.field.nx, self.field.ny, self.field.cells());
-        let mut x = vec![0.0; 3 * m];
-        let (xc, yc, radius) = (nx as f64 / 2.0, ny as f64 / 2.0, 3.0);
-        for j in 0..ny {
-            for i in 0..nx {
-                let (rx, ry) = (i as f64 + 0.5 - xc, j as f64 + 0.5 - yc);
-                x[2 * m + j * nx + i] = 10.0 * (-(rx * rx + ry * ry) / (radius * radius)).exp();
-            }
-        }
-        x
+        self.field.initial_state()
     }
     fn layout(&self) -> StateLayout {
         StateLayout {
