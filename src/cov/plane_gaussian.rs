@@ -253,7 +253,7 @@ impl PlaneGaussian {
             let sx = floored(wrapped_gaussian_spectrum(grid.nx, grid.dx, l)?);
             let sy = floored(wrapped_gaussian_spectrum(grid.ny, grid.dy, l)?);
             let ratio = relative_min_eigenvalue(&sx) * relative_min_eigenvalue(&sy);
-            if !(ratio >= MIN_RELATIVE_EIGENVALUE * (1.0 - 1e-9)) {
+            if ratio.is_nan() || ratio < MIN_RELATIVE_EIGENVALUE * (1.0 - 1e-9) {
                 return Err(Error::invalid(
                     WHAT,
                     format!(
