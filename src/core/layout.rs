@@ -60,6 +60,15 @@ impl PlaneGrid {
         self.ny as f64 * self.dy
     }
 
+    /// The variables' names joined for messages, e.g. "u, v, h".
+    pub fn variable_list(&self) -> String {
+        self.variables
+            .iter()
+            .map(|v| v.name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// The index of the variable called `name`, if the grid has one.
     pub fn variable_index(&self, name: &str) -> Option<usize> {
         self.variables.iter().position(|v| v.name == name)

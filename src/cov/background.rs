@@ -607,7 +607,8 @@ fn check_size(n: usize) -> Result<()> {
     Ok(())
 }
 
-fn check_positive(what: &str, value: f64) -> Result<()> {
+/// An error naming `what` unless `value` is finite and > 0.
+pub(crate) fn check_positive(what: &str, value: f64) -> Result<()> {
     if !(value.is_finite() && value > 0.0) {
         return Err(Error::invalid(
             what,

@@ -49,7 +49,7 @@ use std::f64::consts::PI;
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 
-use super::background::MIN_RELATIVE_EIGENVALUE;
+use super::background::{check_positive, MIN_RELATIVE_EIGENVALUE};
 use crate::core::PlaneGrid;
 use crate::error::{Error, Result};
 
@@ -489,14 +489,4 @@ fn relative_min_eigenvalue(spectrum: &[f64]) -> f64 {
     let min = spectrum.iter().copied().fold(f64::INFINITY, f64::min);
     let max = spectrum.iter().copied().fold(0.0, f64::max);
     min / max
-}
-
-fn check_positive(what: &str, value: f64) -> Result<()> {
-    if !(value.is_finite() && value > 0.0) {
-        return Err(Error::invalid(
-            what,
-            format!("{value} is not a finite number > 0"),
-        ));
-    }
-    Ok(())
 }

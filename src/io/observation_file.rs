@@ -49,7 +49,7 @@ use std::path::Path;
 
 use netcdf::Variable;
 
-use crate::core::{PlaneGrid, StateLayout};
+use crate::core::StateLayout;
 use crate::error::{Error, Result};
 use crate::io::atomic_output::AtomicOutput;
 use crate::io::netcdf_trajectory::{describe_variable, read_values};
@@ -169,16 +169,6 @@ enum VariableField {
     Speed,
 }
 
-/// "u, v, h" for a plane grid's variables.
-fn variable_names(plane: &PlaneGrid) -> String {
-    plane
-        .variables
-        .iter()
-        .map(|v| v.name)
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// Interprets the text of a `variable` field: a whole number ≥ 0, or on a plane grid one of
 /// its variable names or `speed` / `wind_speed`.
 fn parse_variable(text: &str, layout: &StateLayout) -> std::result::Result<VariableField, String> {
@@ -198,7 +188,7 @@ fn parse_variable(text: &str, layout: &StateLayout) -> std::result::Result<Varia
                             "unknown variable '{}' (this model's variables are {}, or speed / \
                              wind_speed for the wind speed, or an index)",
                             shorten(text),
-                            variable_names(&plane)
+                            plane.variable_list()
                         )
                     })
             }

@@ -855,12 +855,7 @@ impl NetworkGroup {
                             fail(format!(
                                 "unknown variable '{name}' (this model's variables are {}, or \
                                  \"speed\" for the wind speed)",
-                                plane
-                                    .variables
-                                    .iter()
-                                    .map(|v| v.name)
-                                    .collect::<Vec<_>>()
-                                    .join(", ")
+                                plane.variable_list()
                             ))
                         }),
                 },

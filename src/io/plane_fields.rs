@@ -443,25 +443,8 @@ fn place(position: (AxisPosition, AxisPosition)) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::StaggeredVariable;
 
-    const C_GRID: [StaggeredVariable; 3] = [
-        StaggeredVariable {
-            name: "u",
-            x_offset: 0.0,
-            y_offset: 0.5,
-        },
-        StaggeredVariable {
-            name: "v",
-            x_offset: 0.5,
-            y_offset: 0.0,
-        },
-        StaggeredVariable {
-            name: "h",
-            x_offset: 0.5,
-            y_offset: 0.5,
-        },
-    ];
+    use crate::models::shallow_water::C_GRID;
 
     fn field(name: &'static str) -> FieldDescription {
         FieldDescription {
