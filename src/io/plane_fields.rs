@@ -444,6 +444,7 @@ fn place(position: (AxisPosition, AxisPosition)) -> &'static str {
 mod tests {
     use super::*;
 
+    use crate::core::StaggeredVariable;
     use crate::models::shallow_water::C_GRID;
 
     fn field(name: &'static str) -> FieldDescription {
