@@ -258,6 +258,21 @@ fn shipped_config_loads_and_bad_configs_name_file_and_key() {
             vec!["dx.toml", "`dx`", "positive", "line 2"],
         ),
         (
+            "params.toml",
+            format!("{base}parameters = [\"f\", \"H\"]\n"),
+            vec![
+                "params.toml",
+                "`parameters`",
+                "unknown parameter 'H'",
+                "line 6",
+            ],
+        ),
+        (
+            "twice.toml",
+            format!("{base}parameters = [\"g\", \"g\"]\n"),
+            vec!["twice.toml", "`parameters`", "listed twice"],
+        ),
+        (
             "dx0.toml",
             "model = \"shallow_water\"\ndx = 0.0\n".to_string(),
             vec!["dx0.toml", "`dx`", "positive"],
@@ -585,4 +600,41 @@ fn initial_table_selects_the_state_and_bad_values_name_file_and_key() {
     .to_string();
     println!("{err}");
     assert!(err.contains("nof.toml") && err.contains("`initial.kind`") && err.contains("`f`"));
+}
+
+/// With f and g exposed as parameters θ = [f, g], every derivative check of the `check`
+/// command passes: Taylor and dot-product tests over 1 and 20 steps with parameter
+/// perturbations (and parameters alone), the gradient test for x₀ and for θ, checkpointing.
+#[test]
+fn coriolis_and_gravity_as_parameters_pass_every_derivative_check() {
+    use fourdvar::core::Dynamics;
+    use fourdvar::experiment::derivative_check::check_model;
+    use fourdvar::models::shallow_water::ShallowWaterParameters;
+    let mut model = small(0.0, 1e-4);
+    model.field.parameters = ShallowWaterParameters {
+        coriolis: true,
+        gravity: true,
+    };
+    assert_eq!(model.param_len(), 2);
+    assert_eq!(model.params(), vec![1e-4, 9.81]);
+    assert_eq!(model.param_names(), vec!["f", "g"]);
+    let x = integrate(&model, &model.default_initial_state(), 20, |_, _| {}).unwrap();
+    let rows = check_model(&model, &x, 20, 3).unwrap();
+    for row in &rows {
+        println!(
+            "{:<50} {:.3e} (≤ {:.1e}) {}",
+            row.test, row.value, row.threshold, row.note
+        );
+    }
+    assert!(
+        rows.iter().any(|r| r.test.contains("parameters")),
+        "{rows:?}"
+    );
+    assert!(rows.iter().all(|r| r.passed()), "{rows:?}");
+    // θ really enters the dynamics: a different f gives a different forecast.
+    let mut other = model.clone();
+    other.set_params(&[2e-4, 9.81]);
+    let a = integrate(&model, &x, 10, |_, _| {}).unwrap();
+    let b = integrate(&other, &x, 10, |_, _| {}).unwrap();
+    assert!(a.iter().zip(&b).any(|(p, q)| (p - q).abs() > 1e-6));
 }

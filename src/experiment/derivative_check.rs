@@ -93,7 +93,20 @@ pub fn check_model<M: Dynamics + Clone>(
     use thresholds::*;
     let (n, p) = (model.state_len(), model.param_len());
     let dx = random_vector(n, seed);
-    let dp = random_vector(p, seed + 1);
+    // Parameter directions relative to each parameter's size (10 % of |θᵢ|, or 1 for θᵢ = 0):
+    // a unit step is harmless for the Lorenz-96 forcing F = 8 but would turn the Coriolis
+    // parameter f = 1e-4 /s into 1 /s and blow the shallow-water model up.
+    let dp: Vec<f64> = random_vector(p, seed + 1)
+        .iter()
+        .zip(model.params())
+        .map(|(r, theta)| {
+            if theta != 0.0 {
+                0.1 * theta.abs() * r
+            } else {
+                *r
+            }
+        })
+        .collect();
     let dy = random_vector(n, seed + 2);
     let mut rows = Vec::new();
     for steps in [1, window] {

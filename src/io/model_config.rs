@@ -28,6 +28,7 @@ use toml::Spanned;
 
 use crate::core::Dynamics;
 use crate::error::{Error, Result};
+use crate::models::shallow_water::ShallowWaterParameters;
 use crate::models::shallow_water::PARALLEL_MIN_CELLS;
 use crate::models::{
     lorenz63, lorenz96, shallow_water, InitialCondition, ModelInfo, ShallowWaterField,
@@ -100,6 +101,7 @@ struct ShallowWaterFile {
     #[serde(default = "default_sw_dt")]
     dt: Spanned<f64>,
     initial: Option<Spanned<InitialFile>>,
+    parameters: Option<Spanned<Vec<String>>>,
 }
 
 /// The `[initial]` table of a shallow-water configuration.
@@ -409,7 +411,28 @@ impl ModelConfig {
                         }
                     }
                 };
+                let mut parameters = ShallowWaterParameters::default();
+                if let Some(list) = &f.parameters {
+                    for name in list.get_ref() {
+                        let flag = match name.as_str() {
+                            "f" => &mut parameters.coriolis,
+                            "g" => &mut parameters.gravity,
+                            other => {
+                                let what = format!(
+                                    "unknown parameter '{other}' (the shallow-water model can \
+                                     expose \"f\" and \"g\")"
+                                );
+                                check(false, list.span(), "parameters", what)?;
+                                continue;
+                            }
+                        };
+                        let what = format!("parameter '{name}' is listed twice");
+                        check(!*flag, list.span(), "parameters", what)?;
+                        *flag = true;
+                    }
+                }
                 let field = ShallowWaterField {
+                    parameters,
                     nx,
                     ny,
                     dx: *f.dx.get_ref(),

@@ -19,7 +19,9 @@
 //!   ∂h/∂t = −(Fˣ[j,i+1] − Fˣ[j,i]) / dx − (Fʸ[j+1,i] − Fʸ[j,i]) / dy + ν∇²h,
 //!   ∇²a = (a[i+1] − 2a + a[i−1]) / dx² + (a[j+1] − 2a + a[j−1]) / dy².
 //! Every flux leaves one cell and enters its neighbour with the same rounding, so Σh is
-//! conserved up to round-off. The model has no parameters (θ is empty).
+//! conserved up to round-off. By default the model has no parameters (θ is empty); the
+//! configuration may expose f and g as θ = [f, g] ([`ShallowWaterParameters`]), whose
+//! tangent adds δf·(v̄, −ū) + δg·(−∂h/∂x, −∂h/∂y) to the u and v tendencies.
 //!
 //! The tangent repeats the right-hand side with every product differentiated; the adjoint is
 //! its exact transpose written in gather form: for each output point q it adds up every
@@ -140,6 +142,29 @@ pub struct ShallowWaterField {
     /// Grids with at least this many cells compute eval, tangent and adjoint in row bands on
     /// rayon's thread pool; `usize::MAX` keeps every grid serial.
     pub parallel_min_cells: usize,
+    /// Which of f and g are model parameters θ (in that order), so that the adjoint returns
+    /// ∂J/∂f, ∂J/∂g and 4D-Var can estimate them; none by default.
+    pub parameters: ShallowWaterParameters,
+}
+
+/// Which physical constants of the shallow-water model are exposed as parameters θ, in the
+/// order [f, g] (those selected).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ShallowWaterParameters {
+    /// The Coriolis parameter f (1/s).
+    pub coriolis: bool,
+    /// Gravity g (m/s²).
+    pub gravity: bool,
+}
+
+impl ShallowWaterParameters {
+    /// The names of the selected parameters, in θ order ("f", "g").
+    pub fn names(&self) -> Vec<&'static str> {
+        [(self.coriolis, "f"), (self.gravity, "g")]
+            .into_iter()
+            .filter_map(|(on, name)| on.then_some(name))
+            .collect()
+    }
 }
 
 impl Default for ShallowWaterField {
@@ -157,6 +182,7 @@ impl Default for ShallowWaterField {
             viscosity: 0.0,
             initial: InitialCondition::default(),
             parallel_min_cells: PARALLEL_MIN_CELLS,
+            parameters: ShallowWaterParameters::default(),
         }
     }
 }
@@ -251,6 +277,44 @@ impl ShallowWaterField {
             variables: &C_GRID,
             wind: Some((0, 1)),
         }
+    }
+
+    /// (δf, δg) from a parameter perturbation in θ order (0 for a parameter not selected).
+    fn parameter_pair(&self, dparams: &[f64]) -> (f64, f64) {
+        let mut values = dparams.iter().copied();
+        let df = if self.parameters.coriolis {
+            values.next().unwrap_or(0.0)
+        } else {
+            0.0
+        };
+        let dg = if self.parameters.gravity {
+            values.next().unwrap_or(0.0)
+        } else {
+            0.0
+        };
+        (df, dg)
+    }
+
+    /// Calls `body(p, [∂ru/∂f, ∂rv/∂f, ∂ru/∂g, ∂rv/∂g])` for every cell p, with ru, rv the
+    /// u and v right-hand sides at p: ∂ru/∂f = v̄, ∂rv/∂f = −ū, ∂ru/∂g = −(h[p] − h[w])/dx,
+    /// ∂rv/∂g = −(h[p] − h[s])/dy (the h equation depends on neither).
+    fn for_each_parameter_term(&self, x: &[f64], mut body: impl FnMut(usize, [f64; 4])) {
+        let m = self.cells();
+        let (u, v, h) = (&x[..m], &x[m..2 * m], &x[2 * m..3 * m]);
+        self.for_each_cell(0, self.ny, |c| {
+            let p = c.p;
+            let vbar = 0.25 * (v[c.w] + v[p] + v[c.nw] + v[c.n]);
+            let ubar = 0.25 * (u[c.s] + u[c.se] + u[p] + u[c.e]);
+            body(
+                p,
+                [
+                    vbar,
+                    -ubar,
+                    -(h[p] - h[c.w]) / self.dx,
+                    -(h[p] - h[c.s]) / self.dy,
+                ],
+            );
+        });
     }
 
     /// Cells nx·ny.
@@ -758,14 +822,29 @@ impl VectorField for ShallowWaterField {
     }
 
     fn param_len(&self) -> usize {
-        0
+        usize::from(self.parameters.coriolis) + usize::from(self.parameters.gravity)
     }
 
+    /// θ = [f, g], keeping the selected ones.
     fn params(&self) -> Vec<f64> {
-        Vec::new()
+        [
+            (self.parameters.coriolis, self.coriolis),
+            (self.parameters.gravity, self.gravity),
+        ]
+        .into_iter()
+        .filter_map(|(on, value)| on.then_some(value))
+        .collect()
     }
 
-    fn set_params(&mut self, _params: &[f64]) {}
+    fn set_params(&mut self, params: &[f64]) {
+        let mut values = params.iter().copied();
+        if self.parameters.coriolis {
+            self.coriolis = values.next().unwrap_or(self.coriolis);
+        }
+        if self.parameters.gravity {
+            self.gravity = values.next().unwrap_or(self.gravity);
+        }
+    }
 
     /// The discrete right-hand side of the module documentation.
     #[inline(always)]
@@ -780,11 +859,21 @@ impl VectorField for ShallowWaterField {
     /// δf: every product of the right-hand side differentiated, e.g. δ(−u ∂u/∂x) =
     /// −δu ∂u/∂x − u ∂δu/∂x and δFˣ = δu Dˣ + u ½(δh[j,i−1] + δh[j,i]).
     #[inline(always)]
-    fn tangent(&self, x: &[f64], dx: &[f64], _dparams: &[f64], out: &mut [f64]) {
+    fn tangent(&self, x: &[f64], dx: &[f64], dparams: &[f64], out: &mut [f64]) {
         if self.parallel() {
             self.over_rows(out, |band| self.tangent_band_dispatch(x, dx, band));
         } else {
             self.over_rows(out, |band| self.tangent_band(x, dx, band));
+        }
+        if dparams.iter().any(|&d| d != 0.0) {
+            let (df, dg) = self.parameter_pair(dparams);
+            let m = self.cells();
+            let (ou, rest) = out[..3 * m].split_at_mut(m);
+            let ov = &mut rest[..m];
+            self.for_each_parameter_term(x, |p, [fu, fv, gu, gv]| {
+                ou[p] += df * fu + dg * gu;
+                ov[p] += df * fv + dg * gv;
+            });
         }
     }
 
@@ -812,8 +901,28 @@ impl VectorField for ShallowWaterField {
             primary,
             alpha,
             secondary,
-            params: _,
+            params,
         } = targets;
+        if !params.is_empty() {
+            // (∂f/∂θ)ᵀ λ: Σ_p over the u and v equations of λ times each term's coefficient.
+            let (mut bar_f, mut bar_g) = (0.0, 0.0);
+            self.for_each_parameter_term(x, |p, [fu, fv, gu, gv]| {
+                let (lu, lv) = (lambda[p], lambda[m + p]);
+                bar_f += fu * lu + fv * lv;
+                bar_g += gu * lu + gv * lv;
+            });
+            let mut slots = params.iter_mut();
+            if self.parameters.coriolis {
+                if let Some(slot) = slots.next() {
+                    *slot += alpha * bar_f;
+                }
+            }
+            if self.parameters.gravity {
+                if let Some(slot) = slots.next() {
+                    *slot += alpha * bar_g;
+                }
+            }
+        }
         let (pu, pv, ph) = blocks(primary, m);
         match secondary {
             None if !self.parallel() => {
@@ -923,7 +1032,7 @@ impl ModelInfo for ShallowWater {
         Some("seconds".into())
     }
     fn param_names(&self) -> Vec<&'static str> {
-        Vec::new()
+        self.field.parameters.names()
     }
     /// The state of the configured [`InitialCondition`] (by default at rest with a 10 m
     /// Gaussian height bump of radius 3 cells at the centre of the domain).
