@@ -2,9 +2,6 @@
 //! (dot-product test), the inverse transforms, the Gaussian and climatological constructions
 //! against their formulas, condition numbers, and an error (not a panic) for every bad input.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
 use fourdvar::core::vector::dot;
 use fourdvar::core::verification::random_vector;
 use fourdvar::cov::{BackgroundCovariance, Correlation};
@@ -17,39 +14,11 @@ use rand_distr::{Distribution, StandardNormal};
 // ---------------------------------------------------------------------------------------------
 // Allocation counting, per thread so that tests running in parallel do not disturb each other.
 
-struct CountingAllocator;
-
-thread_local! {
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-}
-
-fn count_allocation() {
-    // `try_with`: the thread-local may already be gone while a thread shuts down.
-    let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
-}
-
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count_allocation();
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count_allocation();
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+mod thread_allocations;
+use thread_allocations::{allocations_of, CountingAllocator};
 
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
-
-fn allocations_of(f: impl FnOnce()) -> usize {
-    let before = ALLOCATIONS.with(Cell::get);
-    f();
-    ALLOCATIONS.with(Cell::get) - before
-}
 
 // ---------------------------------------------------------------------------------------------
 // Helpers.

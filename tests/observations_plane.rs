@@ -6,6 +6,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use fourdvar::core::vector::dot;
 use fourdvar::core::verification::{perturbation_sizes, random_vector};
 use fourdvar::core::{integrate, PlaneGrid, StaggeredVariable, StateLayout};
 use fourdvar::experiment::observe::{run_observe, ObserveRequest};
@@ -123,11 +124,7 @@ fn h_all(op: &ObservationOperator, x: &[f64]) -> Vec<f64> {
 }
 
 fn norm(v: &[f64]) -> f64 {
-    v.iter().map(|a| a * a).sum::<f64>().sqrt()
-}
-
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
+    dot(v, v).sqrt()
 }
 
 fn temp_file(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {
