@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use fourdvar::core::vector::dot;
 use fourdvar::core::verification::random_vector;
-use fourdvar::core::{PlaneGrid, StaggeredVariable};
+use fourdvar::core::PlaneGrid;
 use fourdvar::cov::{BackgroundCovariance, GeostrophicBalance};
 use fourdvar::experiment::assimilation::background_covariance;
 use fourdvar::io::experiment_config::{BackgroundConfig, LoadedExperiment};
@@ -33,23 +33,7 @@ static GLOBAL: CountingAllocator = CountingAllocator;
 // ---------------------------------------------------------------------------------------------
 // A small grid and the dense reference built independently of the library.
 
-const VARIABLES: [StaggeredVariable; 3] = [
-    StaggeredVariable {
-        name: "u",
-        x_offset: 0.0,
-        y_offset: 0.5,
-    },
-    StaggeredVariable {
-        name: "v",
-        x_offset: 0.5,
-        y_offset: 0.0,
-    },
-    StaggeredVariable {
-        name: "h",
-        x_offset: 0.5,
-        y_offset: 0.5,
-    },
-];
+use fourdvar::models::shallow_water::C_GRID as VARIABLES;
 
 /// nx ≠ ny and dx ≠ dy, so a swapped axis shows.
 const NX: usize = 8;

@@ -2,12 +2,15 @@
 //! observation misfit (gradient tests, alone and through Lorenz-96), CSV and NetCDF files,
 //! observation networks and the observe run.
 
+mod operator_checks;
+use operator_checks::{norm, taylor_rows};
+
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use fourdvar::core::stage_costs::QuadraticMisfit;
 use fourdvar::core::sweep::cost_value;
-use fourdvar::core::verification::{gradient_test, perturbation_sizes, random_vector};
+use fourdvar::core::verification::{gradient_test, random_vector};
 use fourdvar::core::{integrate, value_and_gradient, StageCost, StateLayout, Storage};
 use fourdvar::experiment::observe::{run_observe, ObserveRequest};
 use fourdvar::io::netcdf_trajectory::{write_trajectory, TrajectoryMetadata};
@@ -65,14 +68,6 @@ fn positions_set(kind: ObservationKind, step: usize) -> ObservationSet {
             .map(|(i, &p)| ob(step, p, kind, 0.3 * i as f64 - 1.0, 0.5 + 0.1 * i as f64))
             .collect(),
     )
-}
-
-fn h_all(op: &ObservationOperator, x: &[f64]) -> Vec<f64> {
-    (0..op.len()).map(|i| op.apply(i, x)).collect()
-}
-
-fn norm(v: &[f64]) -> f64 {
-    v.iter().map(|a| a * a).sum::<f64>().sqrt()
 }
 
 fn dot(a: &[f64], b: &[f64]) -> f64 {
@@ -249,23 +244,6 @@ fn abs_derivative_at_zero_is_zero() {
     let mut x_bar = [0.0; 4];
     op.apply_ad(0, &x, 1.0, &mut x_bar);
     assert_eq!(x_bar, [0.0; 4]);
-}
-
-/// Taylor test of one kind at x: returns per ε (ratio, residual, ‖ε H'δx‖).
-fn taylor_rows(op: &ObservationOperator, x: &[f64], dx: &[f64]) -> Vec<(f64, f64, f64, f64)> {
-    let h0 = h_all(op, x);
-    let tl: Vec<f64> = (0..op.len()).map(|i| op.apply_tl(i, x, dx)).collect();
-    perturbation_sizes()
-        .into_iter()
-        .map(|eps| {
-            let xe: Vec<f64> = x.iter().zip(dx).map(|(a, d)| a + eps * d).collect();
-            let he = h_all(op, &xe);
-            let diff: Vec<f64> = he.iter().zip(&h0).map(|(a, b)| a - b).collect();
-            let lin: Vec<f64> = tl.iter().map(|t| eps * t).collect();
-            let res: Vec<f64> = diff.iter().zip(&lin).map(|(d, l)| d - l).collect();
-            (eps, norm(&diff) / norm(&lin), norm(&res), norm(&lin))
-        })
-        .collect()
 }
 
 #[test]

@@ -3,11 +3,14 @@
 //! across the periodic seam), validation, CSV / NetCDF files with `variable,x,y` columns and
 //! station networks with groups, through to the observe run.
 
+mod operator_checks;
+use operator_checks::{norm, taylor_rows};
+
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use fourdvar::core::vector::dot;
-use fourdvar::core::verification::{perturbation_sizes, random_vector};
+use fourdvar::core::verification::random_vector;
 use fourdvar::core::{integrate, PlaneGrid, StaggeredVariable, StateLayout};
 use fourdvar::experiment::observe::{run_observe, ObserveRequest};
 use fourdvar::io::netcdf_trajectory::{write_trajectory, TrajectoryMetadata};
@@ -117,14 +120,6 @@ fn station(step: usize, x: f64, y: f64, variable: usize, kind: ObservationKind) 
 /// Index of variable `var` at cell (j, i).
 fn at(var: usize, j: usize, i: usize) -> usize {
     var * CELLS + j * NX + i
-}
-
-fn h_all(op: &ObservationOperator, x: &[f64]) -> Vec<f64> {
-    (0..op.len()).map(|i| op.apply(i, x)).collect()
-}
-
-fn norm(v: &[f64]) -> f64 {
-    dot(v, v).sqrt()
 }
 
 fn temp_file(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {
@@ -358,24 +353,6 @@ fn wind_speed_by_hand_and_at_zero_wind() {
 
 // ---------------------------------------------------------------------------------------------
 // (b) Taylor and dot-product tests
-
-/// Per ε: (ε, ratio ‖h(x+εδx) − h(x)‖ / ‖ε H'δx‖, residual ‖h(x+εδx) − h(x) − ε H'δx‖,
-/// ‖ε H'δx‖).
-fn taylor_rows(op: &ObservationOperator, x: &[f64], dx: &[f64]) -> Vec<(f64, f64, f64, f64)> {
-    let h0 = h_all(op, x);
-    let tl: Vec<f64> = (0..op.len()).map(|i| op.apply_tl(i, x, dx)).collect();
-    perturbation_sizes()
-        .into_iter()
-        .map(|eps| {
-            let xe: Vec<f64> = x.iter().zip(dx).map(|(a, d)| a + eps * d).collect();
-            let he = h_all(op, &xe);
-            let diff: Vec<f64> = he.iter().zip(&h0).map(|(a, b)| a - b).collect();
-            let lin: Vec<f64> = tl.iter().map(|t| eps * t).collect();
-            let res: Vec<f64> = diff.iter().zip(&lin).map(|(d, l)| d - l).collect();
-            (eps, norm(&diff) / norm(&lin), norm(&res), norm(&lin))
-        })
-        .collect()
-}
 
 /// Least-squares slope of log10(residual) against log10(ε) over 1e-4 ≤ ε ≤ 1e-1.
 fn residual_slope(rows: &[(f64, f64, f64, f64)]) -> f64 {
