@@ -10,6 +10,7 @@ pub mod core;
 pub mod cov;
 pub mod error;
 pub mod experiment;
+pub mod geometry;
 pub mod io;
 pub mod models;
 pub mod obs;

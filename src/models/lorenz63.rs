@@ -4,6 +4,8 @@
 use super::rk4::{AdjointTargets, Rk4, VectorField};
 use super::ModelInfo;
 use crate::core::StateLayout;
+use crate::geometry::ring::{line, LineOutput};
+use crate::geometry::Geometry;
 
 /// The Lorenz-63 right-hand side.
 #[derive(Clone, Debug)]
@@ -127,5 +129,16 @@ impl ModelInfo for Lorenz63 {
             periodic: false,
             plane: None,
         }
+    }
+    /// Three variables x, y, z at a single point (position 0).
+    fn geometry(&self) -> Geometry {
+        let output = LineOutput {
+            dimension: "component",
+            dimension_long_name: "Lorenz-63 component (0 = x, 1 = y, 2 = z)".into(),
+            coordinate: vec![0.0, 1.0, 2.0],
+            array: "state",
+            array_long_name: "Lorenz-63 state (x, y, z)".into(),
+        };
+        line(&[("x", 1), ("y", 1), ("z", 1)], 0.0, false, output)
     }
 }

@@ -8,6 +8,8 @@ use super::rk4::{AdjointTargets, Rk4, VectorField};
 use super::ModelInfo;
 use crate::core::vector::sum;
 use crate::core::StateLayout;
+use crate::geometry::ring::{line, LineOutput};
+use crate::geometry::Geometry;
 
 /// The Lorenz-96 right-hand side.
 #[derive(Clone, Debug)]
@@ -199,5 +201,18 @@ impl ModelInfo for Lorenz96 {
             periodic: true,
             plane: None,
         }
+    }
+    /// One variable x on the periodic ring of N sites; observations at a `position` in site
+    /// units, 0 ≤ position < N.
+    fn geometry(&self) -> Geometry {
+        let n = self.field.n;
+        let output = LineOutput {
+            dimension: "site",
+            dimension_long_name: "Lorenz-96 site index on the periodic ring".into(),
+            coordinate: (0..n).map(|i| i as f64).collect(),
+            array: "x",
+            array_long_name: "Lorenz-96 state variable".into(),
+        };
+        line(&[("x", n)], n as f64, true, output)
     }
 }

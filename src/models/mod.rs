@@ -42,6 +42,10 @@ pub trait ModelInfo {
     fn default_initial_state(&self) -> Vec<f64>;
     /// How the state is laid out over variables and grid points (for observation operators).
     fn layout(&self) -> crate::core::StateLayout;
+    /// Where the model's values live: its variables on their grids, the coordinates of an
+    /// observation's location, how a location is interpolated, and the CF layout of its
+    /// fields in files.
+    fn geometry(&self) -> crate::geometry::Geometry;
     /// Names, units and CF attributes of each prognostic field, in state order, for gridded
     /// output files of models on a plane (see [`crate::core::PlaneGrid`]). Models on a line of
     /// points describe their one output variable through [`ModelInfo::variable`] instead and

@@ -44,6 +44,8 @@ use rayon::prelude::*;
 use super::rk4::{AdjointTargets, Rk4, VectorField};
 use super::{FieldDescription, ModelInfo};
 use crate::core::{PlaneGrid, StaggeredVariable, StateLayout};
+use crate::geometry::staggered_plane::{staggered_plane, CellGrid, StaggeredField};
+use crate::geometry::Geometry;
 
 /// Grids with at least this many cells (64 × 64) take the parallel (rayon) path by default.
 /// Below it the work per band is a few tens of µs and rayon's hand-off to the pool (a few µs
@@ -246,6 +248,37 @@ pub const C_GRID: [StaggeredVariable; 3] = [
         name: "h",
         x_offset: 0.5,
         y_offset: 0.5,
+    },
+];
+
+/// The fields [u, v, h] on the Arakawa C-grid: u on west faces, v on south faces, h at the
+/// centres. The flat bottom makes h the displacement of the free surface from its mean
+/// level, and (u, v) the depth-independent horizontal velocity of the layer: the ocean's CF
+/// names fit exactly (x is eastward, y northward on the f-plane).
+pub const FIELDS: [StaggeredField; 3] = [
+    StaggeredField {
+        name: "u",
+        x_offset: 0.0,
+        y_offset: 0.5,
+        long_name: "eastward velocity (C-grid west faces)",
+        units: "m s-1",
+        standard_name: Some("eastward_sea_water_velocity"),
+    },
+    StaggeredField {
+        name: "v",
+        x_offset: 0.5,
+        y_offset: 0.0,
+        long_name: "northward velocity (C-grid south faces)",
+        units: "m s-1",
+        standard_name: Some("northward_sea_water_velocity"),
+    },
+    StaggeredField {
+        name: "h",
+        x_offset: 0.5,
+        y_offset: 0.5,
+        long_name: "free-surface height above the mean depth H (cell centres)",
+        units: "m",
+        standard_name: Some("sea_surface_height_above_mean_sea_level"),
     },
 ];
 
@@ -1051,25 +1084,25 @@ impl ModelInfo for ShallowWater {
     /// (u, v) the depth-independent horizontal velocity of the layer: the ocean's CF names fit
     /// exactly (x is eastward, y northward on the f-plane).
     fn fields(&self) -> Vec<FieldDescription> {
-        vec![
-            FieldDescription {
-                name: "u",
-                long_name: "eastward velocity (C-grid west faces)",
-                units: "m s-1",
-                standard_name: Some("eastward_sea_water_velocity"),
-            },
-            FieldDescription {
-                name: "v",
-                long_name: "northward velocity (C-grid south faces)",
-                units: "m s-1",
-                standard_name: Some("northward_sea_water_velocity"),
-            },
-            FieldDescription {
-                name: "h",
-                long_name: "free-surface height above the mean depth H (cell centres)",
-                units: "m",
-                standard_name: Some("sea_surface_height_above_mean_sea_level"),
-            },
-        ]
+        FIELDS
+            .iter()
+            .map(|f| FieldDescription {
+                name: f.name,
+                long_name: f.long_name,
+                units: f.units,
+                standard_name: f.standard_name,
+            })
+            .collect()
+    }
+    /// u, v and h on the [`FIELDS`] staggering of the doubly periodic plane, the wind (u, v).
+    fn geometry(&self) -> Geometry {
+        let f = &self.field;
+        let grid = CellGrid {
+            nx: f.nx,
+            ny: f.ny,
+            dx: f.dx,
+            dy: f.dy,
+        };
+        staggered_plane(grid, &FIELDS, Some((0, 1)))
     }
 }

@@ -1,0 +1,148 @@
+//! Geometries of variables on one axis of points (a periodic ring of sites, or a closed line),
+//! with one location coordinate `position` in grid units: Lorenz-96's ring of N sites,
+//! Lorenz-63's three variables at a single point, the two-scale Lorenz-96's slow and fast
+//! rings over the same circle.
+//!
+//! Every variable spans the same domain: on a periodic axis of extent E a variable of p
+//! points sits at positions i·E/p; on a closed axis at i·E/(p − 1) (a single point at 0). The
+//! whole state is written to files as one array on one dimension.
+
+use super::{
+    Attribute, CfArray, CfDimension, CfLayout, Geometry, GridAxis, LocationAxis, Variable,
+};
+
+/// How the state of a geometry on a line is written to files: one array `array(dimension)`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LineOutput {
+    /// The state dimension and its coordinate, e.g. "site".
+    pub dimension: &'static str,
+    /// `long_name` of the state coordinate.
+    pub dimension_long_name: String,
+    /// Values of the state coordinate, one per state value.
+    pub coordinate: Vec<f64>,
+    /// The array's name in forecast files, e.g. "x".
+    pub array: &'static str,
+    /// `long_name` of the array.
+    pub array_long_name: String,
+}
+
+/// A geometry of `variables` (name, points) on one axis of extent `extent` in grid units
+/// (periodic: 0 ≤ position < extent; closed: 0 ≤ position ≤ extent), all nondimensional.
+pub fn line(
+    variables: &[(&'static str, usize)],
+    extent: f64,
+    periodic: bool,
+    output: LineOutput,
+) -> Geometry {
+    let mut offset = 0;
+    let vars: Vec<Variable> = variables
+        .iter()
+        .map(|&(name, points)| {
+            let intervals = if periodic {
+                points
+            } else {
+                points.saturating_sub(1)
+            };
+            let spacing = if intervals == 0 {
+                1.0
+            } else {
+                extent / intervals as f64
+            };
+            let v = Variable {
+                name,
+                units: "1",
+                offset,
+                grid: vec![GridAxis {
+                    location_axis: 0,
+                    points,
+                    spacing,
+                    offset: 0.0,
+                    periodic,
+                }],
+            };
+            offset += points;
+            v
+        })
+        .collect();
+    let description = if periodic {
+        format!("a periodic grid of {extent} sites")
+    } else {
+        let points = extent as usize + 1;
+        format!(
+            "a grid of {points} point{}",
+            if points == 1 { "" } else { "s" }
+        )
+    };
+    let axis = LocationAxis {
+        name: "position",
+        units: "1",
+        long_name: "grid position of the observation (fractional grid-point index)".into(),
+        standard_name: None,
+        extent,
+        periodic,
+        extent_description: description,
+    };
+    let cf = CfLayout {
+        dimensions: vec![CfDimension {
+            name: output.dimension.to_string(),
+            values: output.coordinate,
+            attributes: vec![
+                ("long_name", Attribute::Text(output.dimension_long_name)),
+                ("units", "1".into()),
+                ("axis", "X".into()),
+            ],
+        }],
+        arrays: vec![CfArray {
+            name: output.array.to_string(),
+            dimensions: vec![output.dimension.to_string()],
+            offset: 0,
+            len: offset,
+            long_name: output.array_long_name,
+            units: "1".into(),
+            standard_name: None,
+        }],
+        global_attributes: Vec::new(),
+    };
+    Geometry::new(vars, vec![axis], None, cf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::geometry::Location;
+
+    fn output(n: usize) -> LineOutput {
+        LineOutput {
+            dimension: "site",
+            dimension_long_name: "site".into(),
+            coordinate: (0..n).map(|i| i as f64).collect(),
+            array: "x",
+            array_long_name: "x".into(),
+        }
+    }
+
+    #[test]
+    fn two_rings_over_one_circle_share_the_position() {
+        // 4 slow sites and 12 fast ones: fast variable 3·k sits at slow site k.
+        let g = line(&[("X", 4), ("Y", 12)], 4.0, true, output(16));
+        assert_eq!(g.state_len(), 16);
+        let s = g.stencil(1, &Location::at(2.0));
+        assert_eq!(s.taps()[0], (4 + 6, 1.0));
+        let s = g.stencil(0, &Location::at(3.5));
+        assert_eq!((s.taps()[0], s.taps()[1]), ((3, 0.5), (0, 0.5)));
+    }
+
+    #[test]
+    fn closed_line_refuses_positions_past_its_end() {
+        let g = line(&[("x", 1), ("y", 1), ("z", 1)], 0.0, false, output(3));
+        assert!(g.check_location(&Location::at(0.0)).is_ok());
+        let problem = g.check_location(&Location::at(0.5)).unwrap_err();
+        assert_eq!(problem.axis, "position");
+        assert!(
+            problem.message.contains("0 ≤ position ≤ 0"),
+            "{}",
+            problem.message
+        );
+        assert_eq!(g.stencil(2, &Location::at(0.0)).taps()[0], (2, 1.0));
+    }
+}
