@@ -16,8 +16,9 @@ use fourdvar::core::PlaneGrid;
 use fourdvar::cov::{BackgroundCovariance, GeostrophicBalance};
 use fourdvar::experiment::assimilation::background_covariance;
 use fourdvar::io::experiment_config::{BackgroundConfig, LoadedExperiment};
-use fourdvar::io::model_config::{ModelChoice, ModelConfig};
-use fourdvar::models::{lorenz96, shallow_water, ShallowWater};
+use fourdvar::io::model_config::ModelConfig;
+use fourdvar::models::AnyModel;
+use fourdvar::models::{lorenz96, ShallowWater};
 use ndarray::Array2;
 use ndarray_linalg::{Eigh, UPLO};
 
@@ -456,10 +457,10 @@ fn bad_input_is_an_error_not_a_panic() {
 fn default_model() -> ShallowWater {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let config = ModelConfig::load(&root.join("models/shallow_water.toml")).unwrap();
-    let ModelChoice::ShallowWater { field, dt } = config.choice else {
-        panic!("{:?}", config.choice)
+    let AnyModel::ShallowWater(model) = config.model else {
+        panic!("{:?}", config.model)
     };
-    shallow_water(field, dt)
+    model
 }
 
 fn settings(

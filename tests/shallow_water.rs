@@ -7,7 +7,8 @@ use std::process::Command;
 
 use fourdvar::core::integrate;
 use fourdvar::core::verification::{dot_product_test, random_vector, taylor_test};
-use fourdvar::io::model_config::{ModelChoice, ModelConfig};
+use fourdvar::io::model_config::ModelConfig;
+use fourdvar::models::AnyModel;
 use fourdvar::models::{
     shallow_water, InitialCondition, ModelInfo, ShallowWater, ShallowWaterField,
 };
@@ -234,10 +235,11 @@ fn write_config(name: &str, text: &str) -> std::path::PathBuf {
 fn shipped_config_loads_and_bad_configs_name_file_and_key() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let config = ModelConfig::load(&root.join("models/shallow_water.toml")).unwrap();
-    let ModelChoice::ShallowWater { field, dt } = &config.choice else {
-        panic!("{:?}", config.choice)
+    let AnyModel::ShallowWater(model) = &config.model else {
+        panic!("{:?}", config.model)
     };
-    assert_eq!((field.nx, field.ny, *dt), (64, 64, 300.0));
+    let field = &model.field;
+    assert_eq!((field.nx, field.ny, model.dt), (64, 64, 300.0));
     assert_eq!(
         (field.dx, field.depth, field.coriolis),
         (100e3, 1000.0, 1e-4)
@@ -263,7 +265,7 @@ fn shipped_config_loads_and_bad_configs_name_file_and_key() {
             vec![
                 "params.toml",
                 "`parameters`",
-                "unknown parameter 'H'",
+                "unknown variant `H`, expected `f` or `g`",
                 "line 6",
             ],
         ),
@@ -525,9 +527,10 @@ fn initial_table_selects_the_state_and_bad_values_name_file_and_key() {
         format!("{base}[initial]\nkind = \"eddies\"\namplitude = 3.0\nwidth = 2.5\nseed = 9\n"),
     )
     .unwrap();
-    let ModelChoice::ShallowWater { field, .. } = &config.choice else {
-        panic!("{:?}", config.choice)
+    let AnyModel::ShallowWater(model) = &config.model else {
+        panic!("{:?}", config.model)
     };
+    let field = &model.field;
     assert_eq!(
         field.initial,
         InitialCondition::Eddies {
@@ -537,9 +540,10 @@ fn initial_table_selects_the_state_and_bad_values_name_file_and_key() {
         }
     );
     let jet = load("jet.toml", format!("{base}[initial]\nkind = \"jet\"\n")).unwrap();
-    let ModelChoice::ShallowWater { field, .. } = &jet.choice else {
+    let AnyModel::ShallowWater(model) = &jet.model else {
         panic!()
     };
+    let field = &model.field;
     assert_eq!(
         field.initial,
         InitialCondition::Jet {
@@ -548,9 +552,10 @@ fn initial_table_selects_the_state_and_bad_values_name_file_and_key() {
         }
     );
     let plain = load("plain.toml", base.to_string()).unwrap();
-    let ModelChoice::ShallowWater { field, .. } = &plain.choice else {
+    let AnyModel::ShallowWater(model) = &plain.model else {
         panic!()
     };
+    let field = &model.field;
     assert_eq!(field.initial, InitialCondition::default());
     for (name, table, needles) in [
         (

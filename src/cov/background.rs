@@ -19,15 +19,13 @@ use std::cell::RefCell;
 
 use super::balance::GeostrophicBalance;
 use super::plane_gaussian::{PlaneGaussian, Power};
+use super::positivity::check_positive;
+pub use super::positivity::MIN_RELATIVE_EIGENVALUE;
 use crate::core::PlaneGrid;
 use crate::error::{Error, Result};
 
 /// The name under which covariance errors are reported.
 const WHAT: &str = "background covariance";
-
-/// A matrix B counts as positive definite when λ_min > `MIN_RELATIVE_EIGENVALUE` · λ_max, that is
-/// when its condition number λ_max/λ_min is below 10¹².
-pub const MIN_RELATIVE_EIGENVALUE: f64 = 1e-12;
 
 /// [`BackgroundCovariance::from_matrix`] accepts B as symmetric when
 /// |B_ij − B_ji| ≤ `SYMMETRY_TOLERANCE` · max_kl |B_kl| for every i, j.
@@ -602,17 +600,6 @@ fn check_size(n: usize) -> Result<()> {
         return Err(Error::invalid(
             WHAT,
             "the state size n must be at least 1, got 0",
-        ));
-    }
-    Ok(())
-}
-
-/// An error naming `what` unless `value` is finite and > 0.
-pub(crate) fn check_positive(what: &str, value: f64) -> Result<()> {
-    if !(value.is_finite() && value > 0.0) {
-        return Err(Error::invalid(
-            what,
-            format!("{value} is not a finite number > 0"),
         ));
     }
     Ok(())

@@ -8,6 +8,7 @@
 pub mod background;
 pub mod balance;
 pub mod plane_gaussian;
+pub mod positivity;
 
 pub use background::{BackgroundCovariance, Correlation};
 pub use balance::GeostrophicBalance;

@@ -49,7 +49,7 @@ use std::f64::consts::PI;
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 
-use super::background::{check_positive, MIN_RELATIVE_EIGENVALUE};
+use super::positivity::{check_positive, MIN_RELATIVE_EIGENVALUE};
 use crate::core::PlaneGrid;
 use crate::error::{Error, Result};
 

@@ -8,11 +8,12 @@ use std::time::Instant;
 use crate::core::Dynamics;
 use crate::error::{Error, Result};
 use crate::io::atomic_output::AtomicOutput;
-use crate::io::model_config::{ModelConfig, ModelTask};
+use crate::io::model_config::ModelConfig;
 use crate::io::netcdf_trajectory::read_trajectory;
 use crate::io::observation_file::read_observations;
 use crate::io::state_file::read_state;
 use crate::models::ModelInfo;
+use crate::models::ModelTask;
 
 use super::assimilation::{analyse_window, background_covariance, AssimilationSettings};
 use super::results::{result_metadata, write_window, WindowSummary};

@@ -11,9 +11,10 @@ use crate::core::Dynamics;
 use crate::error::{Error, Result};
 use crate::io::analysis_file::{write_cycle, CycleContent};
 use crate::io::atomic_output::AtomicOutput;
-use crate::io::model_config::{ModelConfig, ModelTask};
+use crate::io::model_config::ModelConfig;
 use crate::io::observation_network::ObservationNetwork;
 use crate::models::ModelInfo;
+use crate::models::ModelTask;
 use crate::obs::ObservationSet;
 use crate::var::diagnostics::{rmse, rmse_by_variable, variable_name};
 

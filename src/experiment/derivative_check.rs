@@ -7,8 +7,9 @@ use crate::core::vector::{add_scaled, norm};
 use crate::core::verification::{dot_product_test, gradient_test, random_vector, taylor_test};
 use crate::core::{integrate, value_and_gradient, Dynamics, Storage};
 use crate::error::Result;
-use crate::io::model_config::{ModelConfig, ModelTask};
+use crate::io::model_config::ModelConfig;
 use crate::models::ModelInfo;
+use crate::models::ModelTask;
 
 /// Thresholds of issue #2 / DESIGN.md.
 pub mod thresholds {

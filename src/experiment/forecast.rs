@@ -6,11 +6,12 @@ use std::path::PathBuf;
 use crate::core::{integrate, Dynamics};
 use crate::error::{Error, Result};
 use crate::io::atomic_output::AtomicOutput;
-use crate::io::model_config::{ModelConfig, ModelTask};
+use crate::io::model_config::ModelConfig;
 use crate::io::netcdf_trajectory::{write_plane_trajectory, write_trajectory, TrajectoryMetadata};
 use crate::io::plane_fields::PlaneFields;
 use crate::io::state_file::read_state;
 use crate::models::ModelInfo;
+use crate::models::ModelTask;
 
 use super::progress::step_bar;
 

@@ -6,11 +6,12 @@ use std::path::PathBuf;
 use crate::core::{Dynamics, StateLayout};
 use crate::error::{Error, Result};
 use crate::io::atomic_output::AtomicOutput;
-use crate::io::model_config::{ModelConfig, ModelTask};
+use crate::io::model_config::ModelConfig;
 use crate::io::netcdf_trajectory::read_trajectory;
 use crate::io::observation_file::{step_of_time, write_observations, ObservationFormat};
 use crate::io::observation_network::ObservationNetwork;
 use crate::models::ModelInfo;
+use crate::models::ModelTask;
 
 /// Name of the global attribute holding the model configuration in trajectory files.
 const MODEL_CONFIGURATION: &str = "model_configuration";

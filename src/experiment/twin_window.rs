@@ -11,9 +11,10 @@ use crate::core::Dynamics;
 use crate::error::Result;
 use crate::io::atomic_output::AtomicOutput;
 use crate::io::experiment_config::LoadedExperiment;
-use crate::io::model_config::{ModelConfig, ModelTask};
+use crate::io::model_config::ModelConfig;
 use crate::io::observation_network::ObservationNetwork;
 use crate::models::ModelInfo;
+use crate::models::ModelTask;
 
 use super::assimilation::{analyse_window, background_covariance, AssimilationSettings};
 use super::results::{result_metadata, write_window, WindowSummary};

@@ -49,6 +49,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
+use crate::toml_source::TomlSource;
 
 /// A whole experiment configuration.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
@@ -238,18 +239,7 @@ impl LoadedExperiment {
     /// Parses experiment `text` (from `path`, if it came from a file).
     pub fn parse(path: Option<&Path>, text: String) -> Result<Self> {
         let shown = path.unwrap_or(Path::new("<built-in experiment>"));
-        let config: ExperimentConfig = toml::from_str(&text).map_err(|e| {
-            let line = e
-                .span()
-                .map(|s| {
-                    format!(
-                        "line {}: ",
-                        text[..s.start.min(text.len())].matches('\n').count() + 1
-                    )
-                })
-                .unwrap_or_default();
-            Error::config(shown, format!("{line}{}", e.message().trim()))
-        })?;
+        let config: ExperimentConfig = TomlSource::new(shown, &text).parse()?;
         let loaded = Self {
             config,
             path: path.map(Path::to_path_buf),

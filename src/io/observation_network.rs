@@ -43,6 +43,7 @@ use toml::Spanned;
 use crate::core::StateLayout;
 use crate::error::{Error, Result};
 use crate::obs::{Observation, ObservationKind, ObservationOperator, ObservationSet};
+use crate::toml_source::TomlSource;
 
 /// The largest number of random stations a group may draw.
 const MAX_STATIONS: i64 = 1_000_000;
@@ -185,15 +186,6 @@ fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
-/// toml's message with the line number put first, on one line.
-fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
-    let message = e.message().trim().to_string();
-    match e.span() {
-        Some(span) => format!("line {}: {message}", line_of(text, span.start)),
-        None => message,
-    }
-}
-
 /// "line L, key `key` of [[group]] G: what" (without the line or group when unknown).
 fn key_message(line: Option<usize>, group: Option<usize>, key: &str, what: &str) -> String {
     let group = group
@@ -220,8 +212,7 @@ impl ObservationNetwork {
 
     /// Validates network `text` that came from `path` (see [`ObservationNetwork::load`]).
     pub fn parse(path: &Path, text: &str) -> Result<Self> {
-        let file: GroupFile =
-            toml::from_str(text).map_err(|e| Error::config(path, describe_toml_error(text, &e)))?;
+        let file: GroupFile = TomlSource::new(path, text).parse()?;
         let groups = match &file.group {
             None => vec![NetworkGroup::parse(path, text, &file, None, None)?],
             Some(list) => {

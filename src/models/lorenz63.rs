@@ -2,10 +2,15 @@
 //! The parameters are θ = [σ, ρ, β].
 
 use super::rk4::{AdjointTargets, Rk4, VectorField};
-use super::ModelInfo;
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::{ModelInfo, ModelSettings};
 use crate::core::StateLayout;
+use crate::error::Result;
 use crate::geometry::ring::{line, LineOutput};
 use crate::geometry::Geometry;
+use crate::toml_source::{unspanned, TomlSource};
 
 /// The Lorenz-63 right-hand side.
 #[derive(Clone, Debug)]
@@ -16,6 +21,49 @@ pub struct Lorenz63Field {
     pub rho: f64,
     /// Geometric factor β (8/3).
     pub beta: f64,
+}
+
+/// A Lorenz-63 model file (`models/lorenz63.toml`): `model = "lorenz63"`, `sigma` (default
+/// 10), `rho` (28), `beta` (8/3) and the time step `dt` (0.01).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lorenz63Settings {
+    #[allow(dead_code)]
+    model: String,
+    #[serde(default = "default_sigma")]
+    sigma: Spanned<f64>,
+    #[serde(default = "default_rho")]
+    rho: Spanned<f64>,
+    #[serde(default = "default_beta")]
+    beta: Spanned<f64>,
+    #[serde(default = "default_dt")]
+    dt: Spanned<f64>,
+}
+
+fn default_sigma() -> Spanned<f64> {
+    unspanned(10.0)
+}
+fn default_rho() -> Spanned<f64> {
+    unspanned(28.0)
+}
+fn default_beta() -> Spanned<f64> {
+    unspanned(8.0 / 3.0)
+}
+fn default_dt() -> Spanned<f64> {
+    unspanned(0.01)
+}
+
+impl ModelSettings for Lorenz63Settings {
+    const NAME: &'static str = "lorenz63";
+    type Model = Lorenz63;
+
+    fn build(self, source: &TomlSource) -> Result<Lorenz63> {
+        let sigma = source.finite(&self.sigma, "sigma")?;
+        let rho = source.finite(&self.rho, "rho")?;
+        let beta = source.finite(&self.beta, "beta")?;
+        let dt = source.positive(&self.dt, "dt", "the time step")?;
+        Ok(lorenz63(sigma, rho, beta, dt))
+    }
 }
 
 /// The Lorenz-63 model: the RK4 step of [`Lorenz63Field`].

@@ -5,11 +5,16 @@
 //! sites whose stencil wraps around the ring with periodic indices.
 
 use super::rk4::{AdjointTargets, Rk4, VectorField};
-use super::ModelInfo;
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::{ModelInfo, ModelSettings, MAX_STATE_VALUES};
 use crate::core::vector::sum;
 use crate::core::StateLayout;
+use crate::error::Result;
 use crate::geometry::ring::{line, LineOutput};
 use crate::geometry::Geometry;
+use crate::toml_source::{unspanned, TomlSource};
 
 /// The Lorenz-96 right-hand side.
 #[derive(Clone, Debug)]
@@ -18,6 +23,50 @@ pub struct Lorenz96Field {
     pub n: usize,
     /// Forcing F.
     pub forcing: f64,
+}
+
+/// A Lorenz-96 model file (`models/lorenz96.toml`): `model = "lorenz96"`, `n` sites
+/// (4 ≤ N ≤ [`MAX_STATE_VALUES`], default 40), `forcing` F (default 8) and the time step `dt`
+/// (default 0.05).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lorenz96Settings {
+    #[allow(dead_code)]
+    model: String,
+    #[serde(default = "default_n")]
+    n: Spanned<i64>,
+    #[serde(default = "default_forcing")]
+    forcing: Spanned<f64>,
+    #[serde(default = "default_dt")]
+    dt: Spanned<f64>,
+}
+
+fn default_n() -> Spanned<i64> {
+    unspanned(40)
+}
+fn default_forcing() -> Spanned<f64> {
+    unspanned(8.0)
+}
+fn default_dt() -> Spanned<f64> {
+    unspanned(0.05)
+}
+
+impl ModelSettings for Lorenz96Settings {
+    const NAME: &'static str = "lorenz96";
+    type Model = Lorenz96;
+
+    fn build(self, source: &TomlSource) -> Result<Lorenz96> {
+        let n = *self.n.get_ref();
+        source.require(n >= 4, &self.n, "n", || {
+            format!("Lorenz-96 needs at least 4 sites, got {n}")
+        })?;
+        source.require(n <= MAX_STATE_VALUES, &self.n, "n", || {
+            format!("at most {MAX_STATE_VALUES} sites are supported, got {n}")
+        })?;
+        let forcing = source.finite(&self.forcing, "forcing")?;
+        let dt = source.positive(&self.dt, "dt", "the time step")?;
+        Ok(lorenz96(n as usize, forcing, dt))
+    }
 }
 
 /// The Lorenz-96 model: the RK4 step of [`Lorenz96Field`].

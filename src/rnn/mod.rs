@@ -7,6 +7,7 @@
 
 pub mod analysis;
 pub mod cell;
+pub mod dataset;
 pub mod loss;
 pub mod reservoir;
 pub mod tasks;
@@ -14,11 +15,10 @@ pub mod tbptt;
 pub mod training;
 
 pub use cell::{Activation, CellShape, ElmanCell, Recurrence};
+pub use dataset::{Dataset, Sample};
 pub use loss::{Objective, SequenceLoss};
 pub use tbptt::{truncated_gradient, window_bounds, TbpttMode};
-pub use training::{
-    evaluate, initial_network, train, Dataset, Method, Sample, TrainOptions, TrainOutcome,
-};
+pub use training::{evaluate, initial_network, train, Method, TrainOptions, TrainOutcome};
 
 use crate::core::{Storage, Sweeper};
 use crate::error::{Error, Result};

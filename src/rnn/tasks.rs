@@ -14,7 +14,7 @@ use crate::core::integrate;
 use crate::error::{Error, Result};
 use crate::models::lorenz96;
 
-use super::training::{Dataset, Sample};
+use super::dataset::{Dataset, Sample};
 use super::Objective;
 
 /// Lorenz-96 (F = 8) climatological mean and standard deviation used to normalise states.

@@ -17,7 +17,7 @@
 use crate::core::{integrate, Storage};
 use crate::error::{Error, Result};
 
-use super::training::{Dataset, Sample};
+use super::dataset::{Dataset, Sample};
 use super::{sequence_gradient, Network, SequenceGradient};
 
 /// How consecutive TBPTT windows are joined.

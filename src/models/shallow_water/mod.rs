@@ -36,6 +36,10 @@
 //! code with the same operations in either case, so the serial and parallel results are
 //! bit-for-bit identical.
 
+pub mod settings;
+
+pub use settings::ShallowWaterSettings;
+
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
