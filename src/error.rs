@@ -44,6 +44,25 @@ pub enum Error {
         /// What was being run, for example "forecast".
         context: String,
     },
+    /// A numerical method that failed on valid input: a minimiser that cannot decrease J, a
+    /// LAPACK factorisation that fails.
+    #[error("{what}: {message}")]
+    Numerical {
+        /// The method, e.g. "the lbfgs minimiser".
+        what: String,
+        /// What happened, with the figures that show it.
+        message: String,
+    },
+    /// An error of one part of a larger run (a window of a cycle, a sequence of a batch),
+    /// kept with its own type.
+    #[error("{context}: {source}")]
+    Within {
+        /// Which part, e.g. "window 3 (steps 12..=16)".
+        context: String,
+        /// What went wrong there.
+        #[source]
+        source: Box<Error>,
+    },
     /// A file that could not be read or written.
     #[error("{}: {source}", path.display())]
     Io {
@@ -104,6 +123,22 @@ impl Error {
         }
     }
 
+    /// Builds an [`Error::Numerical`].
+    pub fn numerical(what: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Numerical {
+            what: what.into(),
+            message: message.into(),
+        }
+    }
+
+    /// This error as the failure of the part `context` of a larger run ([`Error::Within`]).
+    pub fn within(self, context: impl Into<String>) -> Self {
+        Error::Within {
+            context: context.into(),
+            source: Box::new(self),
+        }
+    }
+
     /// Builds an [`Error::Io`] for `path`.
     pub fn io(path: &Path, source: std::io::Error) -> Self {
         Error::Io {
@@ -123,3 +158,33 @@ impl Error {
 
 /// The library's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn context_keeps_the_type_of_the_error_it_wraps() {
+        let inner = Error::NonFinite {
+            step: 7,
+            context: "forecast".into(),
+        };
+        let err = inner.within("window 3 (steps 12..=16)");
+        assert_eq!(
+            err.to_string(),
+            "window 3 (steps 12..=16): the model state became non-finite (NaN or infinite) at \
+             step 7 of the forecast"
+        );
+        let Error::Within { source, .. } = &err else {
+            panic!("{err:?}")
+        };
+        assert!(matches!(**source, Error::NonFinite { step: 7, .. }));
+        let source = std::error::Error::source(&err).map(|s| s.to_string());
+        assert!(source.unwrap().starts_with("the model state became non-finite"));
+        let numerical = Error::numerical("the lbfgs minimiser", "did not decrease J from 1e0");
+        assert_eq!(
+            numerical.to_string(),
+            "the lbfgs minimiser: did not decrease J from 1e0"
+        );
+    }
+}

@@ -256,7 +256,7 @@ impl BackgroundCovariance {
     fn dense(b: Array2<f64>, origin: Origin) -> Result<Self> {
         let n = b.nrows();
         let (lambda, v) = b.eigh(UPLO::Lower).map_err(|e| {
-            Error::invalid(
+            Error::numerical(
                 WHAT,
                 format!("the symmetric eigendecomposition (LAPACK dsyevd) failed: {e}"),
             )

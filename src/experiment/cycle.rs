@@ -173,12 +173,7 @@ impl ModelTask for Cycle<'_> {
                 window,
                 Some(truth),
             )
-            .map_err(|e| {
-                Error::invalid(
-                    format!("window {j} (steps {s0}..={})", s0 + window),
-                    e.to_string(),
-                )
-            })?;
+            .map_err(|e| e.within(format!("window {j} (steps {s0}..={})", s0 + window)))?;
             let a = &result.analysis_trajectory;
             starts.push(s0 as f64 * dt);
             rmse_b.push(rmse(&background, &truth[..n]));

@@ -47,7 +47,7 @@ pub fn spectral_radius(w: &[f64], d: usize) -> Result<f64> {
         .map_err(|e| Error::invalid("recurrence matrix", e.to_string()))?;
     let (values, _) = a
         .eig()
-        .map_err(|e| Error::invalid("eigenvalues of W", e.to_string()))?;
+        .map_err(|e| Error::numerical("eigenvalues of W (LAPACK dgeev)", e.to_string()))?;
     Ok(values.iter().map(|z| z.norm()).fold(0.0, f64::max))
 }
 
@@ -186,13 +186,13 @@ pub fn ridge_readout(
     let (a, b) = normal_equations(states, targets, d, o, rows, alpha)?;
     let factor = a
         .factorizec(UPLO::Lower)
-        .map_err(|e| Error::invalid("ridge regression", format!("Cholesky failed: {e}")))?;
+        .map_err(|e| Error::numerical("ridge regression", format!("Cholesky failed: {e}")))?;
     let mut readout = vec![0.0; o * d + o];
     for k in 0..o {
         let rhs: Array1<f64> = b.column(k).to_owned();
         let w = factor
             .solvec(&rhs)
-            .map_err(|e| Error::invalid("ridge regression", e.to_string()))?;
+            .map_err(|e| Error::numerical("ridge regression", e.to_string()))?;
         for (r, wi) in readout[k * d..(k + 1) * d].iter_mut().zip(w.iter()) {
             *r = *wi;
         }

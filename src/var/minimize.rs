@@ -71,13 +71,11 @@ pub fn minimize<D: Dynamics + Clone>(
     };
     let m = minimize::minimize(problem, start, minimizer, rule, &mut record)?;
     if m.cost >= m.first_cost && m.first_gradient_norm > 0.0 {
-        return Err(Error::invalid(
-            "minimisation",
+        return Err(Error::numerical(
+            format!("the {} minimiser", minimizer.name()),
             format!(
-                "the {} minimiser did not decrease J from {:.6e} ({})",
-                minimizer.name(),
-                m.first_cost,
-                m.stop_reason
+                "did not decrease J from {:.6e} ({})",
+                m.first_cost, m.stop_reason
             ),
         ));
     }
