@@ -180,7 +180,9 @@ mod tests {
         };
         assert!(matches!(**source, Error::NonFinite { step: 7, .. }));
         let source = std::error::Error::source(&err).map(|s| s.to_string());
-        assert!(source.unwrap().starts_with("the model state became non-finite"));
+        assert!(source
+            .unwrap()
+            .starts_with("the model state became non-finite"));
         let numerical = Error::numerical("the lbfgs minimiser", "did not decrease J from 1e0");
         assert_eq!(
             numerical.to_string(),

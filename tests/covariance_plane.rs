@@ -12,13 +12,13 @@ use std::time::Instant;
 
 use fourdvar::core::vector::dot;
 use fourdvar::core::verification::random_vector;
-use fourdvar::core::PlaneGrid;
 use fourdvar::cov::{BackgroundCovariance, GeostrophicBalance};
+use fourdvar::cov::{BalanceKind, CorrelationKind};
 use fourdvar::experiment::assimilation::background_covariance;
 use fourdvar::io::experiment_config::{BackgroundConfig, LoadedExperiment};
 use fourdvar::io::model_config::ModelConfig;
 use fourdvar::models::AnyModel;
-use fourdvar::models::{lorenz96, ShallowWater};
+use fourdvar::models::{lorenz96, ModelInfo, ShallowWater};
 use ndarray::Array2;
 use ndarray_linalg::{Eigh, UPLO};
 
@@ -34,7 +34,9 @@ static GLOBAL: CountingAllocator = CountingAllocator;
 // ---------------------------------------------------------------------------------------------
 // A small grid and the dense reference built independently of the library.
 
-use fourdvar::models::shallow_water::C_GRID as VARIABLES;
+use fourdvar::geometry::staggered_plane::{staggered_plane, CellGrid, StaggeredField};
+use fourdvar::geometry::Geometry;
+use fourdvar::models::shallow_water::FIELDS;
 
 /// nx ≠ ny and dx ≠ dy, so a swapped axis shows.
 const NX: usize = 8;
@@ -42,15 +44,13 @@ const NY: usize = 6;
 const DX: f64 = 100e3;
 const DY: f64 = 80e3;
 
-fn grid(nx: usize, ny: usize, dx: f64, dy: f64) -> PlaneGrid {
-    PlaneGrid {
-        nx,
-        ny,
-        dx,
-        dy,
-        variables: &VARIABLES,
-        wind: Some((0, 1)),
-    }
+/// The shallow-water C-grid geometry on nx × ny cells of dx × dy metres.
+fn grid(nx: usize, ny: usize, dx: f64, dy: f64) -> Geometry {
+    staggered_plane(cells(nx, ny, dx, dy), &FIELDS, Some((0, 1)))
+}
+
+fn cells(nx: usize, ny: usize, dx: f64, dy: f64) -> CellGrid {
+    CellGrid { nx, ny, dx, dy }
 }
 
 /// σ = (1, 2, 5) and L = (100, 100, 120) km: two variables share a length scale, one does not.
@@ -418,21 +418,24 @@ fn a_long_length_scale_is_floored_to_a_condition_number_of_1e12() {
 #[test]
 fn bad_input_is_an_error_not_a_panic() {
     let g = grid(NX, NY, DX, DY);
-    let cases: Vec<(PlaneGrid, Vec<f64>, Vec<f64>, &str)> = vec![
-        (g, vec![1.0; 2], vec![1e5; 3], "2 standard deviations"),
-        (g, vec![1.0; 3], vec![1e5; 4], "4 length scales"),
-        (g, vec![1.0, f64::NAN, 1.0], vec![1e5; 3], "σ of v"),
-        (g, vec![1.0, 1.0, -1.0], vec![1e5; 3], "σ of h"),
-        (g, vec![1.0; 3], vec![0.0, 1e5, 1e5], "L of u"),
-        (g, vec![1.0; 3], vec![1e5, 1e5, f64::INFINITY], "L of h"),
+    // (Empty grids and spacings that are not finite and > 0 cannot be built as a geometry.)
+    let cases: Vec<(Geometry, Vec<f64>, Vec<f64>, &str)> = vec![
         (
-            grid(0, NY, DX, DY),
-            vec![1.0; 3],
+            g.clone(),
+            vec![1.0; 2],
             vec![1e5; 3],
-            "0 × 6 cells",
+            "2 standard deviations",
         ),
-        (grid(NX, NY, -1.0, DY), vec![1.0; 3], vec![1e5; 3], "dx"),
-        (grid(NX, NY, DX, f64::NAN), vec![1.0; 3], vec![1e5; 3], "dy"),
+        (g.clone(), vec![1.0; 3], vec![1e5; 4], "4 length scales"),
+        (g.clone(), vec![1.0, f64::NAN, 1.0], vec![1e5; 3], "σ of v"),
+        (g.clone(), vec![1.0, 1.0, -1.0], vec![1e5; 3], "σ of h"),
+        (g.clone(), vec![1.0; 3], vec![0.0, 1e5, 1e5], "L of u"),
+        (
+            g.clone(),
+            vec![1.0; 3],
+            vec![1e5, 1e5, f64::INFINITY],
+            "L of h",
+        ),
         (
             grid(NX, NY, 1e-300, DY),
             vec![1.0; 3],
@@ -464,12 +467,12 @@ fn default_model() -> ShallowWater {
 }
 
 fn settings(
-    correlation: &str,
+    correlation: CorrelationKind,
     length_scale: Option<f64>,
     sigmas: &[(&str, f64)],
 ) -> BackgroundConfig {
     BackgroundConfig {
-        correlation: correlation.into(),
+        correlation,
         length_scale,
         sigmas: (!sigmas.is_empty()).then(|| {
             sigmas
@@ -485,7 +488,11 @@ fn settings(
 fn default_grid_samples_have_the_prescribed_variance_without_allocating() {
     let model = default_model();
     let sigmas = [("u", 1.0), ("v", 1.0), ("h", 5.0)];
-    let b = background_covariance(&model, &settings("gaussian", Some(150e3), &sigmas)).unwrap();
+    let b = background_covariance(
+        &model,
+        &settings(CorrelationKind::Gaussian, Some(150e3), &sigmas),
+    )
+    .unwrap();
     let n = b.len();
     assert_eq!(n, 3 * 64 * 64);
     assert_eq!(n, 12288);
@@ -538,7 +545,11 @@ fn plane_settings_pick_per_variable_sigmas_and_reject_what_cannot_work() {
     let model = default_model();
     let m = model.field.cells();
     // "none": diag(σ_v²) per variable.
-    let diagonal = background_covariance(&model, &settings("none", None, &[("h", 5.0)])).unwrap();
+    let diagonal = background_covariance(
+        &model,
+        &settings(CorrelationKind::None, None, &[("h", 5.0)]),
+    )
+    .unwrap();
     assert!(diagonal.is_diagonal());
     assert_eq!(diagonal.len(), 3 * m);
     let e = |k: usize| {
@@ -553,13 +564,16 @@ fn plane_settings_pick_per_variable_sigmas_and_reject_what_cannot_work() {
     assert_eq!(out[2 * m + 7], 5.0);
 
     // An unknown name: the key and the model's variables.
-    let err = background_covariance(&model, &settings("gaussian", Some(1e5), &[("w", 1.0)]))
-        .unwrap_err()
-        .to_string();
+    let err = background_covariance(
+        &model,
+        &settings(CorrelationKind::Gaussian, Some(1e5), &[("w", 1.0)]),
+    )
+    .unwrap_err()
+    .to_string();
     for needle in ["background.sigmas", "'w'", "u, v, h"] {
         assert!(err.contains(needle), "{needle:?} missing from: {err}");
     }
-    let mut per_scale = settings("gaussian", Some(1e5), &[]);
+    let mut per_scale = settings(CorrelationKind::Gaussian, Some(1e5), &[]);
     per_scale.length_scales = Some(BTreeMap::from([("eta".to_string(), 1e5)]));
     let err = background_covariance(&model, &per_scale)
         .unwrap_err()
@@ -572,12 +586,9 @@ fn plane_settings_pick_per_variable_sigmas_and_reject_what_cannot_work() {
     // A per-variable length scale is used.
     per_scale.length_scales = Some(BTreeMap::from([("h".to_string(), 80e3)]));
     let b = background_covariance(&model, &per_scale).unwrap();
-    let reference = BackgroundCovariance::plane_gaussian(
-        &model.field.plane_grid(),
-        &[1.0; 3],
-        &[1e5, 1e5, 80e3],
-    )
-    .unwrap();
+    let reference =
+        BackgroundCovariance::plane_gaussian(&model.geometry(), &[1.0; 3], &[1e5, 1e5, 80e3])
+            .unwrap();
     let z = random_vector(3 * m, 3);
     let mut other = vec![0.0; 3 * m];
     b.sqrt_apply(&z, &mut out);
@@ -585,20 +596,33 @@ fn plane_settings_pick_per_variable_sigmas_and_reject_what_cannot_work() {
     assert_eq!(out, other);
 
     // The climatological B needs a dense matrix: refused on the 12 288-value state.
-    let err = background_covariance(&model, &settings("climatological", None, &[]))
-        .unwrap_err()
-        .to_string();
+    let err = background_covariance(
+        &model,
+        &settings(CorrelationKind::Climatological, None, &[]),
+    )
+    .unwrap_err()
+    .to_string();
     for needle in ["dense", "12288", "2000", "gaussian"] {
         assert!(err.contains(needle), "{needle:?} missing from: {err}");
     }
 
-    // Lorenz-96 has no named variables.
+    // Per-variable values work the same for Lorenz-96's one variable x, and name it when wrong.
     let l96 = lorenz96(40, 8.0, 0.05);
-    let err = background_covariance(&l96, &settings("gaussian", None, &[("x", 1.0)]))
-        .unwrap_err()
-        .to_string();
+    let b = background_covariance(
+        &l96,
+        &settings(CorrelationKind::Gaussian, None, &[("x", 3.0)]),
+    )
+    .unwrap();
+    let expected = BackgroundCovariance::gaussian(40, 3.0, 2.0).unwrap();
+    assert_eq!(b.matrix(), expected.matrix());
+    let err = background_covariance(
+        &l96,
+        &settings(CorrelationKind::Gaussian, None, &[("h", 1.0)]),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(
-        err.contains("background.sigmas") && err.contains("plane"),
+        err.contains("background.sigmas") && err.contains("'h'") && err.contains("are x"),
         "{err}"
     );
 }
@@ -609,7 +633,8 @@ fn lorenz96_keeps_grid_units_and_its_default() {
     let by_default = background_covariance(&l96, &BackgroundConfig::default()).unwrap();
     let explicit = BackgroundCovariance::gaussian(40, 1.0, 2.0).unwrap();
     assert_eq!(by_default.matrix(), explicit.matrix());
-    let given = background_covariance(&l96, &settings("gaussian", Some(1.5), &[])).unwrap();
+    let given =
+        background_covariance(&l96, &settings(CorrelationKind::Gaussian, Some(1.5), &[])).unwrap();
     assert_eq!(
         given.matrix(),
         BackgroundCovariance::gaussian(40, 1.0, 1.5)
@@ -906,8 +931,8 @@ fn balanced_condition_number_and_mean_variance_match_the_dense_matrix() {
 #[test]
 fn balance_settings_and_errors() {
     let model = default_model();
-    let mut s = settings("gaussian", Some(150e3), &[("h", 5.0)]);
-    s.balance = "geostrophic".into();
+    let mut s = settings(CorrelationKind::Gaussian, Some(150e3), &[("h", 5.0)]);
+    s.balance = BalanceKind::Geostrophic;
     let b = background_covariance(&model, &s).unwrap();
     assert!(b.is_balanced());
     let n = b.len();
@@ -926,8 +951,8 @@ fn balance_settings_and_errors() {
     println!("balanced default B: κ = {:.3e}", b.condition_number());
 
     // Only on a plane Gaussian of a rotating model.
-    let mut none = settings("none", None, &[]);
-    none.balance = "geostrophic".into();
+    let mut none = settings(CorrelationKind::None, None, &[]);
+    none.balance = BalanceKind::Geostrophic;
     let err = background_covariance(&model, &none)
         .unwrap_err()
         .to_string();
@@ -935,13 +960,13 @@ fn balance_settings_and_errors() {
         err.contains("background.balance") && err.contains("gaussian"),
         "{err}"
     );
-    let mut l96 = settings("gaussian", None, &[]);
-    l96.balance = "geostrophic".into();
+    let mut l96 = settings(CorrelationKind::Gaussian, None, &[]);
+    l96.balance = BalanceKind::Geostrophic;
     let err = background_covariance(&lorenz96(40, 8.0, 0.05), &l96)
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("background.balance") && err.contains("plane"),
+        err.contains("background.balance") && err.contains("grid of cells"),
         "{err}"
     );
     let err = LoadedExperiment::parse(None, "[background]\nbalance = \"thermal\"\n".into())
@@ -954,12 +979,14 @@ fn balance_settings_and_errors() {
         .unwrap_err()
         .to_string()
         .contains("non-zero f"));
-    let windless = PlaneGrid { wind: None, ..g };
+    let windless = staggered_plane(cells(NX, NY, DX, DY), &FIELDS, None);
     assert!(GeostrophicBalance::new(&windless, GRAVITY, CORIOLIS).is_err());
-    let a_grid = PlaneGrid {
-        variables: &[VARIABLES[2], VARIABLES[2], VARIABLES[2]],
-        ..g
-    };
+    let centred = |name| StaggeredField { name, ..FIELDS[2] };
+    let a_grid = staggered_plane(
+        cells(NX, NY, DX, DY),
+        &[centred("u"), centred("v"), centred("h")],
+        Some((0, 1)),
+    );
     assert!(GeostrophicBalance::new(&a_grid, GRAVITY, CORIOLIS)
         .unwrap_err()
         .to_string()

@@ -382,9 +382,10 @@ fn the_shallow_water_cost_passes_the_gradient_test() {
             ..o.clone()
         })
         .collect();
-    let balance = GeostrophicBalance::new(&plane, 9.81, 1e-4).unwrap();
+    let geometry = model.geometry();
+    let balance = GeostrophicBalance::new(&geometry, 9.81, 1e-4).unwrap();
     let covariance = Arc::new(
-        BackgroundCovariance::plane_gaussian(&plane, &[0.05, 0.05, 0.5], &[300e3; 3])
+        BackgroundCovariance::plane_gaussian(&geometry, &[0.05, 0.05, 0.5], &[300e3; 3])
             .unwrap()
             .with_geostrophic_balance(balance)
             .unwrap(),

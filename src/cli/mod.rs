@@ -199,8 +199,8 @@ struct AssimilationArgs {
     #[arg(long, value_name = "SIGMA")]
     b_sigma: Option<f64>,
     /// Background-error correlation model.
-    #[arg(long, value_name = "MODEL", value_parser = ["none", "gaussian", "climatological"])]
-    b_correlation: Option<String>,
+    #[arg(long, value_name = "MODEL")]
+    b_correlation: Option<crate::cov::CorrelationKind>,
     /// Gaussian correlation length scale: in grid units for models on a line, in metres for
     /// models on a plane (shallow water).
     #[arg(long, value_name = "L")]
@@ -244,7 +244,7 @@ impl AssimilationArgs {
             c.background.sigma = v;
         }
         if let Some(v) = &self.b_correlation {
-            c.background.correlation = v.clone();
+            c.background.correlation = *v;
         }
         if let Some(v) = self.b_length_scale {
             c.background.length_scale = Some(v);

@@ -21,8 +21,8 @@ use super::balance::GeostrophicBalance;
 use super::plane_gaussian::{PlaneGaussian, Power};
 use super::positivity::check_positive;
 pub use super::positivity::MIN_RELATIVE_EIGENVALUE;
-use crate::core::PlaneGrid;
 use crate::error::{Error, Result};
+use crate::geometry::Geometry;
 
 /// The name under which covariance errors are reported.
 const WHAT: &str = "background covariance";
@@ -30,6 +30,42 @@ const WHAT: &str = "background covariance";
 /// [`BackgroundCovariance::from_matrix`] accepts B as symmetric when
 /// |B_ij − B_ji| ≤ `SYMMETRY_TOLERANCE` · max_kl |B_kl| for every i, j.
 pub const SYMMETRY_TOLERANCE: f64 = 1e-12;
+
+/// One variable's block of a Gaussian B ([`BackgroundCovariance::gaussian_blocks`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GaussianBlock {
+    /// Grid points of the variable.
+    pub points: usize,
+    /// Whether its axis is a ring (periodic distance) or a closed line.
+    pub periodic: bool,
+    /// Its standard deviation σ.
+    pub sigma: f64,
+    /// Its length scale L in grid units.
+    pub length_scale: f64,
+}
+
+impl GaussianBlock {
+    /// σ² exp(−d² / (2L²)) over the block's points.
+    fn matrix(&self) -> Array2<f64> {
+        let (n, sigma, length_scale) = (self.points, self.sigma, self.length_scale);
+        Array2::from_shape_fn((n, n), |(i, j)| {
+            let d = if self.periodic {
+                periodic_distance(i, j, n)
+            } else {
+                i.abs_diff(j)
+            } as f64;
+            sigma * sigma * (-d * d / (2.0 * length_scale * length_scale)).exp()
+        })
+    }
+
+    /// Where a failure of this block comes from, for the error message.
+    fn origin(&self) -> Origin {
+        Origin::Gaussian {
+            n: self.points,
+            length_scale: self.length_scale,
+        }
+    }
+}
 
 /// The correlation model of B.
 #[derive(Clone, Debug, PartialEq)]
@@ -136,14 +172,40 @@ impl BackgroundCovariance {
     /// (an error). Cut at distance n/2, B also turns indefinite for larger L (n = 40: from
     /// L ≈ 2.6 on).
     pub fn gaussian(n: usize, sigma: f64, length_scale: f64) -> Result<Self> {
+        Self::gaussian_blocks(&[GaussianBlock {
+            points: n,
+            periodic: true,
+            sigma,
+            length_scale,
+        }])
+    }
+
+    /// A block-diagonal Gaussian B, one block per variable: block k is
+    /// σ_k² exp(−d_ij² / (2L_k²)) on its n_k points, d_ij the periodic distance on a ring and
+    /// |i − j| on a closed line, L_k in grid units. Each block must be positive definite on its
+    /// own (the error names its length scale, as [`BackgroundCovariance::gaussian`]'s does).
+    pub fn gaussian_blocks(blocks: &[GaussianBlock]) -> Result<Self> {
+        let n = blocks.iter().map(|b| b.points).sum();
         check_size(n)?;
-        check_positive("background error standard deviation σ_b", sigma)?;
-        check_positive("background length scale L", length_scale)?;
-        let b = Array2::from_shape_fn((n, n), |(i, j)| {
-            let d = periodic_distance(i, j, n) as f64;
-            sigma * sigma * (-d * d / (2.0 * length_scale * length_scale)).exp()
-        });
-        Self::dense(b, Origin::Gaussian { n, length_scale })
+        for block in blocks {
+            check_positive("background error standard deviation σ_b", block.sigma)?;
+            check_positive("background length scale L", block.length_scale)?;
+        }
+        if blocks.len() > 1 {
+            for block in blocks {
+                Self::dense(block.matrix(), block.origin())?;
+            }
+        }
+        let mut b = Array2::zeros((n, n));
+        let mut start = 0;
+        for block in blocks {
+            let end = start + block.points;
+            b.slice_mut(ndarray::s![start..end, start..end])
+                .assign(&block.matrix());
+            start = end;
+        }
+        let origin = blocks.first().map_or(Origin::Matrix, GaussianBlock::origin);
+        Self::dense(b, origin)
     }
 
     /// B = σ_b² C for a correlation model C: [`Correlation::None`] gives
@@ -159,9 +221,17 @@ impl BackgroundCovariance {
     /// Per-variable σ_v and a separable, periodic (wrapped) Gaussian correlation on a doubly
     /// periodic plane: B = blockdiag_v σ_v² (C_y ⊗ C_x)(L_v), L_v in metres; see
     /// [`PlaneGaussian::new`] for the formula and the errors. Never forms the n×n matrix.
-    pub fn plane_gaussian(grid: &PlaneGrid, sigmas: &[f64], length_scales: &[f64]) -> Result<Self> {
+    pub fn plane_gaussian(
+        geometry: &Geometry,
+        sigmas: &[f64],
+        length_scales: &[f64],
+    ) -> Result<Self> {
         Ok(Self {
-            repr: Repr::Plane(Box::new(PlaneGaussian::new(grid, sigmas, length_scales)?)),
+            repr: Repr::Plane(Box::new(PlaneGaussian::new(
+                geometry,
+                sigmas,
+                length_scales,
+            )?)),
             balance: None,
         })
     }

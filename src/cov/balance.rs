@@ -15,8 +15,9 @@
 //!
 //! Every apply works in place on the state, without allocation.
 
-use crate::core::PlaneGrid;
 use crate::error::{Error, Result};
+use crate::geometry::staggered_plane::cells_of;
+use crate::geometry::Geometry;
 
 /// The name under which errors of the balance operator are reported.
 const WHAT: &str = "geostrophic balance";
@@ -42,24 +43,26 @@ impl GeostrophicBalance {
     /// K for `grid` with gravity g (m/s², > 0) and Coriolis parameter f (1/s, non-zero). An
     /// error unless the grid has a wind (u, v) on the west and south faces and a variable "h"
     /// at the cell centres, at least 1 × 1 cells and finite spacings > 0.
-    pub fn new(grid: &PlaneGrid, gravity: f64, coriolis: f64) -> Result<Self> {
-        let Some((u, v)) = grid.wind else {
+    pub fn new(geometry: &Geometry, gravity: f64, coriolis: f64) -> Result<Self> {
+        let Some((grid, offsets)) = cells_of(geometry) else {
+            return Err(Error::invalid(
+                WHAT,
+                "the operator needs every variable on one doubly periodic grid of cells (x, y)",
+            ));
+        };
+        let Some((u, v)) = geometry.wind() else {
             return Err(Error::invalid(
                 WHAT,
                 "the grid has no wind (u, v) to balance",
             ));
         };
-        let Some(h) = grid.variable_index("h") else {
+        let Some(h) = geometry.variable_index("h") else {
             return Err(Error::invalid(
                 WHAT,
                 "the grid has no height variable \"h\"",
             ));
         };
-        let at = |k: usize, x: f64, y: f64| {
-            grid.variables
-                .get(k)
-                .is_some_and(|s| s.x_offset == x && s.y_offset == y)
-        };
+        let at = |k: usize, x: f64, y: f64| offsets.get(k) == Some(&(x, y));
         if !(at(u, 0.0, 0.5) && at(v, 0.5, 0.0) && at(h, 0.5, 0.5)) || u == v || u == h || v == h {
             return Err(Error::invalid(
                 WHAT,
@@ -102,7 +105,7 @@ impl GeostrophicBalance {
             u,
             v,
             h,
-            variables: grid.variables.len(),
+            variables: offsets.len(),
         })
     }
 

@@ -9,7 +9,9 @@ pub mod background;
 pub mod balance;
 pub mod plane_gaussian;
 pub mod positivity;
+pub mod spec;
 
-pub use background::{BackgroundCovariance, Correlation};
+pub use background::{BackgroundCovariance, Correlation, GaussianBlock};
 pub use balance::GeostrophicBalance;
 pub use plane_gaussian::PlaneGaussian;
+pub use spec::{BackgroundSpec, BalanceKind, CorrelationKind};

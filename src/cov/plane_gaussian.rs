@@ -50,8 +50,9 @@ use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 
 use super::positivity::{check_positive, MIN_RELATIVE_EIGENVALUE};
-use crate::core::PlaneGrid;
 use crate::error::{Error, Result};
+use crate::geometry::staggered_plane::cells_of;
+use crate::geometry::Geometry;
 
 /// The name under which errors of this covariance are reported.
 const WHAT: &str = "plane Gaussian background covariance";
@@ -194,8 +195,18 @@ impl PlaneGaussian {
     /// match the grid's variables, a σ or L that is not finite and > 0, and a correlation
     /// with no usable spectrum (each 1-D spectrum is floored at [`SPECTRAL_FLOOR`] of its
     /// maximum, so any finite L > 0 gives κ ≤ 10¹²).
-    pub fn new(grid: &PlaneGrid, sigmas: &[f64], length_scales: &[f64]) -> Result<Self> {
-        let variables = grid.variables.len();
+    pub fn new(geometry: &Geometry, sigmas: &[f64], length_scales: &[f64]) -> Result<Self> {
+        let Some((grid, _)) = cells_of(geometry) else {
+            return Err(Error::invalid(
+                WHAT,
+                format!(
+                    "the separable plane Gaussian needs every variable on one doubly periodic \
+                     grid of cells (x, y); the model's variables ({}) are not",
+                    geometry.variable_list()
+                ),
+            ));
+        };
+        let variables = geometry.variables().len();
         if grid.nx == 0 || grid.ny == 0 || variables == 0 {
             return Err(Error::invalid(
                 WHAT,
@@ -218,7 +229,7 @@ impl PlaneGaussian {
         }
         check_positive("grid spacing dx (m)", grid.dx)?;
         check_positive("grid spacing dy (m)", grid.dy)?;
-        let names: Vec<&'static str> = grid.variables.iter().map(|v| v.name).collect();
+        let names: Vec<&'static str> = geometry.variables().iter().map(|v| v.name).collect();
         for (what, values) in [
             ("standard deviations", sigmas),
             ("length scales", length_scales),

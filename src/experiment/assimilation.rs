@@ -2,17 +2,13 @@
 //! the control transform and the cost, minimises, and computes the trajectories, departures
 //! and diagnostics.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::core::vector::norm;
-use crate::core::{integrate, Dynamics, PlaneGrid, Storage};
-use crate::cov::{BackgroundCovariance, GeostrophicBalance};
+use crate::core::{integrate, Dynamics, Storage};
+use crate::cov::BackgroundCovariance;
 use crate::error::{Error, Result};
-use crate::io::experiment_config::{
-    BackgroundConfig, ExperimentConfig, ParameterConfig, DEFAULT_LINE_LENGTH_SCALE,
-    DEFAULT_PLANE_LENGTH_SCALE_CELLS,
-};
+use crate::io::experiment_config::{BackgroundConfig, ExperimentConfig, ParameterConfig};
 use crate::models::ModelInfo;
 use crate::obs::{ObservationMisfit, ObservationSet};
 use crate::var::{
@@ -74,158 +70,25 @@ pub fn parse_space(text: &str) -> Result<ControlSpace> {
     }
 }
 
-/// Largest state for which a plane model accepts the climatological B, which is a dense n×n
-/// matrix decomposed once (O(n³)) and needs more than n free-run samples.
-pub const MAX_CLIMATOLOGICAL_PLANE_LEN: usize = 2000;
-
-/// B from its settings; the climatological B samples a free run of `model`.
-///
-/// Models on a line (Lorenz-96): σ_b with no correlation, the Gaussian of length scale L in grid
-/// units on the ring, or the climatological B. Models on a plane (shallow water): per-variable
-/// σ_v (`sigmas`, others σ_b); "none" gives diag(σ_v²), "gaussian" the separable periodic
-/// Gaussian [`BackgroundCovariance::plane_gaussian`] with L in metres (per variable with
-/// `length_scales`; default 1.5 grid spacings), and "climatological" is only accepted up to
-/// [`MAX_CLIMATOLOGICAL_PLANE_LEN`] state values.
+/// B from its settings over the model's geometry ([`crate::cov::BackgroundSpec::build`]);
+/// the climatological B samples a free run of `model`: states 10 steps apart on the
+/// attractor, after a spin-up of 1000 steps from the model's default initial state.
 pub fn background_covariance<M: Dynamics + ModelInfo>(
     model: &M,
     settings: &BackgroundConfig,
 ) -> Result<BackgroundCovariance> {
-    let n = model.state_len();
-    let layout = model.layout();
-    let plane = layout.plane;
-    if plane.is_none() {
-        for (key, table) in [
-            ("sigmas", &settings.sigmas),
-            ("length_scales", &settings.length_scales),
-        ] {
-            if table.is_some() {
-                return Err(Error::invalid(
-                    format!("background.{key}"),
-                    format!(
-                        "per-variable values are for models on a plane grid; the {} model's                          state is a line of points: use `sigma` and `length_scale`",
-                        model.name()
-                    ),
-                ));
+    let free_run = |m: usize| {
+        let n = model.state_len();
+        let start = integrate(model, &model.default_initial_state(), 1000, |_, _| {})?;
+        let mut samples = Vec::with_capacity(m * n);
+        integrate(model, &start, 10 * m.saturating_sub(1), |k, x| {
+            if k % 10 == 0 {
+                samples.extend_from_slice(x);
             }
-        }
-    }
-    if settings.balance != "none" && (plane.is_none() || settings.correlation != "gaussian") {
-        return Err(Error::invalid(
-            "background.balance",
-            format!(
-                "\"{}\" is built on the Gaussian B of a model on a plane grid (the {} model, \
-                 correlation \"{}\"): use correlation = \"gaussian\" on a plane model, or \
-                 balance = \"none\"",
-                settings.balance,
-                model.name(),
-                settings.correlation
-            ),
-        ));
-    }
-    match (settings.correlation.as_str(), plane) {
-        ("none", None) => BackgroundCovariance::diagonal(n, settings.sigma),
-        ("none", Some(grid)) => {
-            let sigmas = per_variable(model, &grid, "sigmas", &settings.sigmas, settings.sigma)?;
-            BackgroundCovariance::diagonal_from(
-                sigmas
-                    .iter()
-                    .flat_map(|&s| std::iter::repeat_n(s, layout.points))
-                    .collect(),
-            )
-        }
-        ("gaussian", None) => BackgroundCovariance::gaussian(
-            n,
-            settings.sigma,
-            settings.length_scale.unwrap_or(DEFAULT_LINE_LENGTH_SCALE),
-        ),
-        ("gaussian", Some(grid)) => {
-            let sigmas = per_variable(model, &grid, "sigmas", &settings.sigmas, settings.sigma)?;
-            let default = settings
-                .length_scale
-                .unwrap_or(DEFAULT_PLANE_LENGTH_SCALE_CELLS * grid.dx.min(grid.dy));
-            let scales = per_variable(
-                model,
-                &grid,
-                "length_scales",
-                &settings.length_scales,
-                default,
-            )?;
-            let b = BackgroundCovariance::plane_gaussian(&grid, &sigmas, &scales)?;
-            match settings.balance.as_str() {
-                "geostrophic" => {
-                    let Some((g, f)) = model.gravity_and_coriolis() else {
-                        return Err(Error::invalid(
-                            "background.balance",
-                            format!(
-                                "\"geostrophic\" needs a rotating model; the {} model has no \
-                                 gravity and Coriolis parameter",
-                                model.name()
-                            ),
-                        ));
-                    };
-                    b.with_geostrophic_balance(GeostrophicBalance::new(&grid, g, f)?)
-                }
-                _ => Ok(b),
-            }
-        }
-        ("climatological", plane) => {
-            if plane.is_some() && n > MAX_CLIMATOLOGICAL_PLANE_LEN {
-                return Err(Error::invalid(
-                    "background.correlation",
-                    format!(
-                        "\"climatological\" needs a dense {n}×{n} matrix (and more than {n} \
-                         free-run samples) for the {} model's state of {n} values; it is limited \
-                         to plane states of at most {MAX_CLIMATOLOGICAL_PLANE_LEN} values: use \
-                         \"gaussian\" (applied without a dense matrix) or a smaller grid",
-                        model.name()
-                    ),
-                ));
-            }
-            // States 10 steps apart on the attractor, after a spin-up of 1000 steps.
-            let m = settings.climatology_samples;
-            let start = integrate(model, &model.default_initial_state(), 1000, |_, _| {})?;
-            let mut samples = Vec::with_capacity(m * n);
-            integrate(model, &start, 10 * m.saturating_sub(1), |k, x| {
-                if k % 10 == 0 {
-                    samples.extend_from_slice(x);
-                }
-            })?;
-            BackgroundCovariance::climatological(&samples, n, settings.climatology_scale)
-        }
-        (other, _) => Err(Error::invalid(
-            "--b-correlation",
-            format!("'{other}' (expected none, gaussian or climatological)"),
-        )),
-    }
-}
-
-/// One value per variable of a plane grid: the table's entry for the variable's name, else
-/// `default`. An error naming the key and the model's variables for a name the grid lacks.
-fn per_variable<M: ModelInfo>(
-    model: &M,
-    grid: &PlaneGrid,
-    key: &str,
-    table: &Option<BTreeMap<String, f64>>,
-    default: f64,
-) -> Result<Vec<f64>> {
-    let mut values = vec![default; grid.variables.len()];
-    for (name, &value) in table.iter().flatten() {
-        match grid.variable_index(name) {
-            Some(v) => values[v] = value,
-            None => {
-                let names: Vec<&str> = grid.variables.iter().map(|v| v.name).collect();
-                return Err(Error::invalid(
-                    format!("background.{key}"),
-                    format!(
-                        "unknown variable '{name}': the {} model's variables are {}",
-                        model.name(),
-                        names.join(", ")
-                    ),
-                ));
-            }
-        }
-    }
-    Ok(values)
+        })?;
+        Ok(samples)
+    };
+    settings.build(&model.geometry(), model.gravity_and_coriolis(), free_run)
 }
 
 /// Everything one window's analysis produces.

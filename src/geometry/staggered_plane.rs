@@ -138,6 +138,35 @@ pub fn staggered_plane(
     Geometry::new(variables, axes, wind, cf_layout(&grid, fields, wind))
 }
 
+/// The cell grid and each variable's (x, y) offset in cells, when every variable of `geometry`
+/// lives on the same doubly periodic grid of cells with axes (y, x) along the location axes
+/// (x, y) — the geometries [`staggered_plane`] builds. Covariances and balance operators that
+/// work cell by cell ask for it.
+pub fn cells_of(geometry: &Geometry) -> Option<(CellGrid, Vec<(f64, f64)>)> {
+    let mut grid: Option<CellGrid> = None;
+    let mut offsets = Vec::with_capacity(geometry.variables().len());
+    for v in geometry.variables() {
+        let [y, x] = v.grid.as_slice() else {
+            return None;
+        };
+        if (x.location_axis, y.location_axis) != (0, 1) || !(x.periodic && y.periodic) {
+            return None;
+        }
+        let cells = CellGrid {
+            nx: x.points,
+            ny: y.points,
+            dx: x.spacing,
+            dy: y.spacing,
+        };
+        if grid.is_some_and(|g| g != cells) {
+            return None;
+        }
+        grid = Some(cells);
+        offsets.push((x.offset, y.offset));
+    }
+    grid.map(|g| (g, offsets))
+}
+
 /// The (y, x) dimension names of a field, e.g. `["y", "x_u"]` for u on the C-grid.
 fn dimensions(f: &StaggeredField) -> [&'static str; 2] {
     [
@@ -363,6 +392,26 @@ mod tests {
             field("h", 0.5, 0.5),
         ];
         staggered_plane(grid, &fields, Some((0, 1)))
+    }
+
+    #[test]
+    fn cells_of_gives_back_the_grid_and_the_staggering() {
+        let (grid, offsets) = cells_of(&c_grid()).unwrap();
+        assert_eq!((grid.nx, grid.ny, grid.dx, grid.dy), (4, 3, 2.0, 5.0));
+        assert_eq!(offsets, [(0.0, 0.5), (0.5, 0.0), (0.5, 0.5)]);
+        let ring = crate::geometry::ring::line(
+            &[("x", 4)],
+            4.0,
+            true,
+            crate::geometry::ring::LineOutput {
+                dimension: "site",
+                dimension_long_name: String::new(),
+                coordinate: vec![0.0; 4],
+                array: "x",
+                array_long_name: String::new(),
+            },
+        );
+        assert!(cells_of(&ring).is_none());
     }
 
     #[test]

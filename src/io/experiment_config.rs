@@ -43,11 +43,11 @@
 //! burn_in = 20                # cycles left out of the time averages
 //! ```
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::cov::BackgroundSpec;
 use crate::error::{Error, Result};
 use crate::toml_source::TomlSource;
 
@@ -90,54 +90,8 @@ pub struct WindowConfig {
     pub forecast_steps: usize,
 }
 
-/// Default Gaussian length scale for models on a line, in grid units.
-pub const DEFAULT_LINE_LENGTH_SCALE: f64 = 2.0;
-
-/// Default Gaussian length scale for models on a plane, in grid spacings (of the finer axis):
-/// 2 spacings along both axes would make the 2-D correlation too ill-conditioned (κ ≈ 4·10¹⁶).
-pub const DEFAULT_PLANE_LENGTH_SCALE_CELLS: f64 = 1.5;
-
-/// `[background]`.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct BackgroundConfig {
-    /// σ_b.
-    pub sigma: f64,
-    /// "none", "gaussian" or "climatological".
-    pub correlation: String,
-    /// Gaussian length scale L: in grid units for models on a line (default
-    /// [`DEFAULT_LINE_LENGTH_SCALE`]), in metres for models on a plane (default
-    /// [`DEFAULT_PLANE_LENGTH_SCALE_CELLS`] · min(dx, dy)).
-    pub length_scale: Option<f64>,
-    /// Plane models only: σ per variable by name (e.g. `{ u = 1.0, v = 1.0, h = 5.0 }`);
-    /// variables not named take `sigma`.
-    pub sigmas: Option<BTreeMap<String, f64>>,
-    /// Plane models only: Gaussian length scale per variable by name, in metres; variables not
-    /// named take `length_scale`.
-    pub length_scales: Option<BTreeMap<String, f64>>,
-    /// "none" or "geostrophic": multivariate balance B = K B_u Kᵀ (plane models with a
-    /// Gaussian B and a Coriolis parameter).
-    pub balance: String,
-    /// Free-run states sampled for the climatological B.
-    pub climatology_samples: usize,
-    /// Scale of the climatological sample covariance.
-    pub climatology_scale: f64,
-}
-
-impl Default for BackgroundConfig {
-    fn default() -> Self {
-        Self {
-            sigma: 1.0,
-            correlation: "gaussian".into(),
-            length_scale: None,
-            sigmas: None,
-            length_scales: None,
-            balance: "none".into(),
-            climatology_samples: 5000,
-            climatology_scale: 0.1,
-        }
-    }
-}
+/// `[background]`: the typed settings of B, defined by `cov`.
+pub type BackgroundConfig = BackgroundSpec;
 
 /// `[minimizer]`.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -266,41 +220,8 @@ impl LoadedExperiment {
             .unwrap_or(Path::new("<built-in experiment>"));
         let c = &self.config;
         let bad = |key: &str, what: &str| Err(Error::config(shown, format!("key `{key}: {what}")));
-        if !(c.background.sigma.is_finite() && c.background.sigma > 0.0) {
-            return bad("background.sigma` (--b-sigma)", "must be a positive number");
-        }
-        if !["none", "gaussian", "climatological"].contains(&c.background.correlation.as_str()) {
-            return bad(
-                "background.correlation` (--b-correlation)",
-                "must be one of none, gaussian, climatological",
-            );
-        }
-        if let Some(l) = c.background.length_scale {
-            if !(l.is_finite() && l > 0.0) {
-                return bad(
-                    "background.length_scale` (--b-length-scale)",
-                    "must be a positive number",
-                );
-            }
-        }
-        if !["none", "geostrophic"].contains(&c.background.balance.as_str()) {
-            return bad("background.balance`", "must be none or geostrophic");
-        }
-        for (table, values) in [
-            ("sigmas", &c.background.sigmas),
-            ("length_scales", &c.background.length_scales),
-        ] {
-            for (name, value) in values.iter().flatten() {
-                if !(value.is_finite() && *value > 0.0) {
-                    return bad(
-                        &format!("background.{table}.{name}`"),
-                        "must be a positive number",
-                    );
-                }
-            }
-        }
-        if !(c.background.climatology_scale.is_finite() && c.background.climatology_scale > 0.0) {
-            return bad("background.climatology_scale`", "must be a positive number");
+        if let Err((key, what)) = c.background.check() {
+            return bad(&format!("background.{key}`"), what);
         }
         if c.minimizer.method.parse::<crate::var::Minimizer>().is_err() {
             return bad(
