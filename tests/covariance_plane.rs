@@ -14,7 +14,7 @@ use fourdvar::core::vector::dot;
 use fourdvar::core::verification::random_vector;
 use fourdvar::cov::{BackgroundCovariance, GeostrophicBalance};
 use fourdvar::cov::{BalanceKind, CorrelationKind};
-use fourdvar::experiment::assimilation::background_covariance;
+use fourdvar::experiment::window_analysis::background_covariance;
 use fourdvar::io::experiment_config::{BackgroundConfig, LoadedExperiment};
 use fourdvar::io::model_config::ModelConfig;
 use fourdvar::models::AnyModel;

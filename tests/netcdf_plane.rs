@@ -6,11 +6,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use fourdvar::core::{integrate, Dynamics};
-use fourdvar::experiment::assimilation::{
-    analyse_window, background_covariance, AssimilationSettings,
-};
 use fourdvar::experiment::forecast::{run_forecast, ForecastRequest};
 use fourdvar::experiment::results::{result_metadata, write_window};
+use fourdvar::experiment::window_analysis::{
+    analyse_window, background_covariance, AssimilationSettings,
+};
 use fourdvar::io::analysis_file::{write_cycle, CycleContent};
 use fourdvar::io::experiment_config::LoadedExperiment;
 use fourdvar::io::model_config::ModelConfig;

@@ -9,7 +9,6 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::error::Result;
 use crate::experiment::assimilate::{run_assimilate, AssimilateRequest};
-use crate::experiment::assimilation::AssimilationSettings;
 use crate::experiment::benchmark::{benchmark_fourdvar_cost, benchmark_lorenz96};
 use crate::experiment::cycle::{run_cycle, CycleRequest};
 use crate::experiment::demo::run_demo;
@@ -20,6 +19,7 @@ use crate::experiment::results::WindowSummary;
 use crate::experiment::rnn_gradient::{run_rnn_gradient, LossMode, RnnGradientRequest};
 use crate::experiment::rnn_train::{run_rnn_train, RnnTrainRequest, TrainData};
 use crate::experiment::twin_window::{load_network, run_twin, TwinRequest};
+use crate::experiment::window_analysis::AssimilationSettings;
 use crate::io::experiment_config::{LoadedExperiment, ParameterConfig};
 use crate::io::model_config::ModelConfig;
 

@@ -15,8 +15,8 @@ use crate::io::state_file::read_state;
 use crate::models::ModelInfo;
 use crate::models::ModelTask;
 
-use super::assimilation::{analyse_window, background_covariance, AssimilationSettings};
 use super::results::{result_metadata, write_window, WindowSummary};
+use super::window_analysis::{analyse_window, background_covariance, AssimilationSettings};
 
 /// Everything `assimilate` needs.
 #[derive(Clone, Debug)]

@@ -18,10 +18,10 @@ use crate::models::ModelTask;
 use crate::obs::ObservationSet;
 use crate::var::diagnostics::{rmse, rmse_by_variable, variable_name};
 
-use super::assimilation::{analyse_window, background_covariance, AssimilationSettings};
 use super::progress::step_bar;
 use super::results::result_metadata;
-use super::twin::twin_data;
+use super::twin_data::twin_data;
+use super::window_analysis::{analyse_window, background_covariance, AssimilationSettings};
 
 /// Everything `cycle` needs.
 #[derive(Clone, Debug)]

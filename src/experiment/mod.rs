@@ -3,7 +3,6 @@
 //! writes its result files atomically.
 
 pub mod assimilate;
-pub mod assimilation;
 pub mod benchmark;
 pub mod cycle;
 pub mod demo;
@@ -15,5 +14,6 @@ pub mod results;
 pub mod rnn_analysis;
 pub mod rnn_gradient;
 pub mod rnn_train;
-pub mod twin;
+pub mod twin_data;
 pub mod twin_window;
+pub mod window_analysis;

@@ -10,7 +10,7 @@ use crate::io::plane_fields::PlaneFields;
 use crate::models::ModelInfo;
 use crate::obs::ObservationSet;
 
-use super::assimilation::WindowResult;
+use super::window_analysis::WindowResult;
 
 /// The metadata of a result file for `model`: a model on a plane (see
 /// [`ModelInfo::layout`]) gets its trajectories written field by field on the staggered grid,

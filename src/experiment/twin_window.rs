@@ -16,9 +16,9 @@ use crate::io::observation_network::ObservationNetwork;
 use crate::models::ModelInfo;
 use crate::models::ModelTask;
 
-use super::assimilation::{analyse_window, background_covariance, AssimilationSettings};
 use super::results::{result_metadata, write_window, WindowSummary};
-use super::twin::twin_data;
+use super::twin_data::twin_data;
+use super::window_analysis::{analyse_window, background_covariance, AssimilationSettings};
 
 /// Window length used when neither the experiment file nor the command line gives one.
 pub const DEFAULT_WINDOW_STEPS: usize = 20;
