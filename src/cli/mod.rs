@@ -206,11 +206,11 @@ struct AssimilationArgs {
     #[arg(long, value_name = "L")]
     b_length_scale: Option<f64>,
     /// Minimisation algorithm.
-    #[arg(long, value_parser = ["lbfgs", "cg", "steepest-descent"])]
-    minimizer: Option<String>,
+    #[arg(long)]
+    minimizer: Option<crate::var::Minimizer>,
     /// Control space: transformed (x0 = xb + B^1/2 v, well conditioned) or physical.
-    #[arg(long, value_parser = ["transformed", "physical"])]
-    space: Option<String>,
+    #[arg(long)]
+    space: Option<crate::var::ControlSpace>,
     /// Most minimiser iterations per window.
     #[arg(long, value_name = "N")]
     max_iterations: Option<u64>,
@@ -250,10 +250,10 @@ impl AssimilationArgs {
             c.background.length_scale = Some(v);
         }
         if let Some(v) = &self.minimizer {
-            c.minimizer.method = v.clone();
+            c.minimizer.method = *v;
         }
         if let Some(v) = &self.space {
-            c.minimizer.space = v.clone();
+            c.minimizer.space = *v;
         }
         if let Some(v) = self.max_iterations {
             c.minimizer.max_iterations = v;

@@ -15,6 +15,7 @@ use argmin::solver::gradientdescent::SteepestDescent;
 use argmin::solver::linesearch::MoreThuenteLineSearch;
 use argmin::solver::quasinewton::LBFGS;
 
+use super::choice::choice_name;
 use super::vector::norm;
 use crate::error::{Error, Result};
 
@@ -25,44 +26,24 @@ pub trait Objective {
 }
 
 /// The minimisation algorithm.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+#[value(rename_all = "kebab-case")]
 pub enum Minimizer {
     /// Limited-memory BFGS (7 pairs) with a More–Thuente line search.
     Lbfgs,
     /// Nonlinear conjugate gradient, Polak–Ribière β, More–Thuente line search.
+    #[serde(rename = "cg")]
+    #[value(name = "cg")]
     ConjugateGradient,
     /// Steepest descent with a More–Thuente line search.
     SteepestDescent,
 }
 
 impl Minimizer {
-    /// All minimisers with their command-line names.
-    pub const ALL: [(Minimizer, &'static str); 3] = [
-        (Minimizer::Lbfgs, "lbfgs"),
-        (Minimizer::ConjugateGradient, "cg"),
-        (Minimizer::SteepestDescent, "steepest-descent"),
-    ];
-
-    /// The command-line name.
-    pub fn name(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(m, _)| *m == self)
-            .map(|(_, n)| *n)
-            .unwrap_or("lbfgs")
-    }
-}
-
-impl std::str::FromStr for Minimizer {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        Self::ALL
-            .iter()
-            .find(|(_, n)| *n == s)
-            .map(|(m, _)| *m)
-            .ok_or_else(|| {
-                format!("unknown minimizer '{s}' (expected lbfgs, cg or steepest-descent)")
-            })
+    /// The name in files and on the command line: "lbfgs", "cg" or "steepest-descent".
+    pub fn name(self) -> String {
+        choice_name(&self)
     }
 }
 

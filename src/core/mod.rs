@@ -5,6 +5,7 @@
 //! knows about files, observations or the command line.
 
 pub mod checkpointing;
+pub mod choice;
 pub mod dynamics;
 pub mod layout;
 pub mod minimize;

@@ -91,12 +91,12 @@ impl ModelTask for Assimilate<'_> {
             req.experiment_text.clone(),
         )?;
         meta.texts
-            .push(("minimizer".into(), req.settings.minimizer.name().into()));
+            .push(("minimizer".into(), req.settings.minimizer.name()));
         write_window(&req.out, meta, &result, &all, truth.as_deref())?;
         Ok(WindowSummary::new(
             &model,
             &result,
-            req.settings.minimizer.name(),
+            &req.settings.minimizer.name(),
             started.elapsed().as_secs_f64(),
         ))
     }

@@ -94,7 +94,7 @@ impl ModelTask for TwinWindow<'_> {
         Ok(WindowSummary::new(
             &model,
             &result,
-            settings.minimizer.name(),
+            &settings.minimizer.name(),
             started.elapsed().as_secs_f64(),
         ))
     }

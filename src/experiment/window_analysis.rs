@@ -41,12 +41,8 @@ impl AssimilationSettings {
         Ok(Self {
             window_steps: c.window.steps,
             forecast_steps: c.window.forecast_steps,
-            minimizer: c
-                .minimizer
-                .method
-                .parse()
-                .map_err(|e: String| Error::invalid("minimizer", e))?,
-            space: parse_space(&c.minimizer.space)?,
+            minimizer: c.minimizer.method,
+            space: c.minimizer.space,
             stopping: StoppingRule {
                 max_iterations: c.minimizer.max_iterations,
                 gradient_tolerance: c.minimizer.gradient_tolerance,
@@ -55,18 +51,6 @@ impl AssimilationSettings {
             background: c.background.clone(),
             parameters: c.parameters.clone(),
         })
-    }
-}
-
-/// "transformed" or "physical".
-pub fn parse_space(text: &str) -> Result<ControlSpace> {
-    match text {
-        "transformed" => Ok(ControlSpace::Transformed),
-        "physical" => Ok(ControlSpace::Physical),
-        other => Err(Error::invalid(
-            "control space",
-            format!("'{other}' (expected transformed or physical)"),
-        )),
     }
 }
 

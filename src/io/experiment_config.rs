@@ -50,6 +50,7 @@ use serde::Deserialize;
 use crate::cov::BackgroundSpec;
 use crate::error::{Error, Result};
 use crate::toml_source::TomlSource;
+use crate::var::{ControlSpace, Minimizer};
 
 /// A whole experiment configuration.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
@@ -97,10 +98,10 @@ pub type BackgroundConfig = BackgroundSpec;
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct MinimizerConfig {
-    /// "lbfgs", "cg" or "steepest-descent".
-    pub method: String,
-    /// "transformed" or "physical".
-    pub space: String,
+    /// The minimisation algorithm.
+    pub method: Minimizer,
+    /// Where the minimiser works.
+    pub space: ControlSpace,
     /// Most iterations.
     pub max_iterations: u64,
     /// Relative reduction of ‖∇J‖ at which to stop.
@@ -112,8 +113,8 @@ pub struct MinimizerConfig {
 impl Default for MinimizerConfig {
     fn default() -> Self {
         Self {
-            method: "lbfgs".into(),
-            space: "transformed".into(),
+            method: Minimizer::Lbfgs,
+            space: ControlSpace::Transformed,
             max_iterations: 200,
             gradient_tolerance: 1e-6,
             relative_cost_tolerance: 1e-12,
@@ -223,18 +224,6 @@ impl LoadedExperiment {
         if let Err((key, what)) = c.background.check() {
             return bad(&format!("background.{key}`"), what);
         }
-        if c.minimizer.method.parse::<crate::var::Minimizer>().is_err() {
-            return bad(
-                "minimizer.method` (--minimizer)",
-                "must be one of lbfgs, cg, steepest-descent",
-            );
-        }
-        if !["transformed", "physical"].contains(&c.minimizer.space.as_str()) {
-            return bad(
-                "minimizer.space` (--space)",
-                "must be transformed or physical",
-            );
-        }
         if !(c.minimizer.gradient_tolerance >= 0.0 && c.minimizer.relative_cost_tolerance >= 0.0) {
             return bad(
                 "minimizer.gradient_tolerance` (--gradient-tolerance)",
@@ -256,5 +245,47 @@ impl LoadedExperiment {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error_of(text: &str) -> String {
+        LoadedExperiment::parse(None, text.into())
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn choices_are_typed_and_errors_name_line_key_and_the_valid_names() {
+        let ok = "[minimizer]\nmethod = \"cg\"\nspace = \"physical\"\n[background]\n\
+                  correlation = \"none\"\nbalance = \"geostrophic\"\n";
+        let c = LoadedExperiment::parse(None, ok.into()).unwrap().config;
+        assert_eq!(c.minimizer.method, Minimizer::ConjugateGradient);
+        assert_eq!(c.minimizer.space, ControlSpace::Physical);
+        assert_eq!(c.background.correlation, crate::cov::CorrelationKind::None);
+        assert_eq!(c.background.balance, crate::cov::BalanceKind::Geostrophic);
+        let err = error_of("# experiment\n[minimizer]\nmethod = \"newton\"\n");
+        for needle in [
+            "line 3",
+            "`minimizer.method`",
+            "newton",
+            "lbfgs",
+            "cg",
+            "steepest-descent",
+        ] {
+            assert!(err.contains(needle), "{needle:?} missing from: {err}");
+        }
+        let err = error_of("[background]\ncorrelation = \"exponential\"\n");
+        for needle in ["line 2", "`background.correlation`", "climatological"] {
+            assert!(err.contains(needle), "{needle:?} missing from: {err}");
+        }
+        let err = error_of("[background]\nsigmas = { h = -1.0 }\n");
+        assert!(
+            err.contains("`background.sigmas.h`") && err.contains("positive"),
+            "{err}"
+        );
     }
 }

@@ -6,7 +6,9 @@ use crate::cov::BackgroundCovariance;
 use crate::error::{Error, Result};
 
 /// Where the minimiser works.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+#[value(rename_all = "snake_case")]
 pub enum ControlSpace {
     /// u = (v, w) with x₀ = x_b + B^½ v and θ = θ_b + σ_θ ⊙ w: J_b = ½‖u‖², the Hessian is
     /// I + (observation term), well conditioned whatever B is.
