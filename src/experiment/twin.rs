@@ -62,6 +62,7 @@ pub fn twin_data<M: Dynamics + ModelInfo>(
         &record_steps,
         &times,
         &model.layout(),
+        &model.geometry(),
         twin.observation_seed,
         network_path,
     )?;

@@ -135,7 +135,7 @@ pub fn staggered_plane(
             "projection_y_coordinate",
         ),
     ];
-    Geometry::new(variables, axes, wind, cf_layout(&grid, fields, wind))
+    Geometry::new(variables, axes, wind, cf_layout(&grid, fields, wind)).with_named_variables()
 }
 
 /// The (y, x) dimension names of a field, e.g. `["y", "x_u"]` for u on the C-grid.

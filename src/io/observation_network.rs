@@ -42,6 +42,7 @@ use toml::Spanned;
 
 use crate::core::StateLayout;
 use crate::error::{Error, Result};
+use crate::geometry::{Geometry, Location};
 use crate::obs::{Observation, ObservationKind, ObservationOperator, ObservationSet};
 
 /// The largest number of random stations a group may draw.
@@ -387,6 +388,7 @@ impl ObservationNetwork {
         truth_steps: &[u64],
         truth_times: &[f64],
         layout: &StateLayout,
+        geometry: &Geometry,
         seed: u64,
         source: &Path,
     ) -> Result<ObservationSet> {
@@ -478,13 +480,15 @@ impl ObservationNetwork {
                     None => chosen.extend(0..res.sites.len()),
                 }
                 for &p in &chosen {
-                    let (position, y) = res.sites[p];
+                    let location = match res.sites[p] {
+                        (x, Some(y)) => Location::new(&[x, y]).expect("two coordinates"),
+                        (position, None) => Location::at(position),
+                    };
                     for &(variable, kind) in &res.entries {
                         observations.push(Observation {
                             time: truth_times[r],
                             step: step_index,
-                            position,
-                            y,
+                            location,
                             variable,
                             kind,
                             value: 0.0,
@@ -498,7 +502,7 @@ impl ObservationNetwork {
         }
         // Steps increase with the record, so this keeps the order built above.
         let mut set = ObservationSet::new(observations);
-        let operator = ObservationOperator::new(&set, layout)?;
+        let operator = ObservationOperator::new(&set, geometry)?;
 
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut values = Vec::with_capacity(set.len());
@@ -506,10 +510,7 @@ impl ObservationNetwork {
             let r = record[i];
             let truth = operator.apply(i, &truth_states[r * n..(r + 1) * n]);
             if !truth.is_finite() {
-                let at = match o.y {
-                    Some(y) => format!("x = {} m, y = {y} m", o.position),
-                    None => format!("position {}", o.position),
-                };
+                let at = geometry.describe(&o.location);
                 return Err(Error::input(
                     source,
                     None,
