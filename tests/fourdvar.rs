@@ -8,8 +8,10 @@ use ndarray::{Array1, Array2};
 use ndarray_linalg::Solve;
 
 use fourdvar::core::verification::{gradient_test, random_vector};
-use fourdvar::core::{integrate, StateLayout, Storage};
+use fourdvar::core::{integrate, Storage};
 use fourdvar::cov::BackgroundCovariance;
+use fourdvar::geometry::ring::sites;
+use fourdvar::geometry::{Geometry, Location};
 use fourdvar::models::linear::LinearModel;
 use fourdvar::models::{lorenz96, ModelInfo};
 use fourdvar::obs::{Observation, ObservationKind, ObservationMisfit, ObservationSet};
@@ -21,8 +23,7 @@ fn observation(step: usize, position: f64, value: f64, sigma: f64) -> Observatio
     Observation {
         time: step as f64,
         step,
-        position,
-        y: None,
+        location: Location::at(position),
         variable: 0,
         kind: ObservationKind::Value,
         value,
@@ -34,7 +35,7 @@ fn observation(step: usize, position: f64, value: f64, sigma: f64) -> Observatio
 /// A 6-variable linear system, its observations and B.
 struct LinearCase {
     model: LinearModel,
-    layout: StateLayout,
+    geometry: Geometry,
     background: Vec<f64>,
     covariance: Arc<BackgroundCovariance>,
     observations: ObservationSet,
@@ -61,12 +62,7 @@ fn linear_case() -> LinearCase {
     ];
     LinearCase {
         model,
-        layout: StateLayout {
-            variables: 1,
-            points: n,
-            periodic: false,
-            plane: None,
-        },
+        geometry: sites(n, false),
         background: random_vector(n, 23),
         covariance: Arc::new(BackgroundCovariance::gaussian(n, 0.8, 1.0).unwrap()),
         observations: ObservationSet::new(obs),
@@ -88,7 +84,8 @@ fn blue(case: &LinearCase) -> Vec<f64> {
         integrate(&case.model, &e, case.steps, |_, x| states.push(x.to_vec())).unwrap();
         for (i, o) in obs.iter().enumerate() {
             let x = &states[o.step];
-            let (lo, w) = (o.position.floor() as usize, o.position.fract());
+            let position = o.location.coordinates()[0];
+            let (lo, w) = (position.floor() as usize, position.fract());
             g[[i, j]] = if w == 0.0 {
                 x[lo]
             } else {
@@ -107,7 +104,7 @@ fn blue(case: &LinearCase) -> Vec<f64> {
 }
 
 fn problem(case: &LinearCase, space: ControlSpace) -> FourDVar<LinearModel> {
-    let misfit = ObservationMisfit::new(case.observations.clone(), &case.layout).unwrap();
+    let misfit = ObservationMisfit::new(case.observations.clone(), &case.geometry).unwrap();
     let transform = ControlTransform::new(
         space,
         case.background.clone(),
@@ -173,7 +170,7 @@ fn four_d_var_equals_the_closed_form_blue_on_a_linear_system() {
 #[test]
 fn the_gradient_of_the_full_cost_passes_the_gradient_test() {
     let model = lorenz96(40, 8.0, 0.05);
-    let layout = model.layout();
+    let geometry = model.geometry();
     let x = integrate(&model, &model.default_initial_state(), 1000, |_, _| {}).unwrap();
     let mut truth = Vec::new();
     integrate(&model, &x, 20, |_, s| truth.extend_from_slice(s)).unwrap();
@@ -198,7 +195,7 @@ fn the_gradient_of_the_full_cost_passes_the_gradient_test() {
         };
         let transform =
             ControlTransform::new(space, xb.clone(), covariance.clone(), Some(prior)).unwrap();
-        let misfit = ObservationMisfit::new(ObservationSet::new(obs.clone()), &layout).unwrap();
+        let misfit = ObservationMisfit::new(ObservationSet::new(obs.clone()), &geometry).unwrap();
         let p = FourDVar::new(
             model.clone(),
             20,
@@ -255,7 +252,7 @@ fn lorenz96_twin(
     for (b, t) in xb.iter_mut().zip(&x) {
         *b += t;
     }
-    let misfit = ObservationMisfit::new(ObservationSet::new(obs), &model.layout()).unwrap();
+    let misfit = ObservationMisfit::new(ObservationSet::new(obs), &model.geometry()).unwrap();
     let transform = ControlTransform::new(space, xb, covariance, prior).unwrap();
     let background_model = lorenz96(40, background_forcing, 0.05);
     let p = FourDVar::new(background_model, 20, misfit, transform, Storage::All).unwrap();
@@ -335,8 +332,11 @@ fn the_shallow_water_cost_passes_the_gradient_test() {
         ..ShallowWaterField::default()
     };
     let model = shallow_water(field.clone(), 300.0);
-    let layout = model.layout();
-    let plane = layout.plane.unwrap();
+    let geometry = model.geometry();
+    let (width, height) = (
+        geometry.location_axes()[0].extent,
+        geometry.location_axes()[1].extent,
+    );
     let x = integrate(&model, &model.default_initial_state(), 50, |_, _| {}).unwrap();
     let mut truth = Vec::new();
     integrate(&model, &x, 12, |_, s| truth.extend_from_slice(s)).unwrap();
@@ -359,8 +359,7 @@ fn the_shallow_water_cost_passes_the_gradient_test() {
             obs.push(Observation {
                 time: k as f64 * 300.0,
                 step: k,
-                position: sx * plane.width(),
-                y: Some(sy * plane.height()),
+                location: Location::new(&[sx * width, sy * height]).unwrap(),
                 variable,
                 kind,
                 value: 0.0,
@@ -370,8 +369,8 @@ fn the_shallow_water_cost_passes_the_gradient_test() {
         }
     }
     let set = ObservationSet::new(obs);
-    let misfit = ObservationMisfit::new(set.clone(), &layout).unwrap();
-    let equivalents = misfit.model_equivalents(&truth, layout.len());
+    let misfit = ObservationMisfit::new(set.clone(), &geometry).unwrap();
+    let equivalents = misfit.model_equivalents(&truth, geometry.state_len());
     let obs: Vec<Observation> = set
         .as_slice()
         .iter()
@@ -382,7 +381,6 @@ fn the_shallow_water_cost_passes_the_gradient_test() {
             ..o.clone()
         })
         .collect();
-    let geometry = model.geometry();
     let balance = GeostrophicBalance::new(&geometry, 9.81, 1e-4).unwrap();
     let covariance = Arc::new(
         BackgroundCovariance::plane_gaussian(&geometry, &[0.05, 0.05, 0.5], &[300e3; 3])
@@ -390,7 +388,7 @@ fn the_shallow_water_cost_passes_the_gradient_test() {
             .with_geostrophic_balance(balance)
             .unwrap(),
     );
-    let n = layout.len();
+    let n = geometry.state_len();
     let mut xb = vec![0.0; n];
     covariance.sqrt_apply(&random_vector(n, 53), &mut xb);
     for (b, t) in xb.iter_mut().zip(&x) {
@@ -398,7 +396,7 @@ fn the_shallow_water_cost_passes_the_gradient_test() {
     }
     for space in [ControlSpace::Transformed, ControlSpace::Physical] {
         let transform = ControlTransform::new(space, xb.clone(), covariance.clone(), None).unwrap();
-        let misfit = ObservationMisfit::new(ObservationSet::new(obs.clone()), &layout).unwrap();
+        let misfit = ObservationMisfit::new(ObservationSet::new(obs.clone()), &geometry).unwrap();
         let p = FourDVar::new(
             model.clone(),
             12,

@@ -2,6 +2,7 @@
 //! its own staggered coordinates in forecast, analysis and cycle files, and the forecast read
 //! back into the flattened model state bit for bit.
 
+use fourdvar::geometry::Location;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -429,8 +430,8 @@ fn analysis_file_writes_truth_background_and_analysis_per_field() {
                 observations.push(Observation {
                     time: step as f64 * 120.0,
                     step,
-                    position: (i as f64 + 0.5) * DX,
-                    y: Some((j as f64 + 0.5) * DY),
+                    location: Location::new(&[(i as f64 + 0.5) * DX, (j as f64 + 0.5) * DY])
+                        .unwrap(),
                     variable: 2,
                     kind: ObservationKind::Value,
                     value: truth[step * n + 2 * CELLS + j * NX + i],
@@ -492,24 +493,12 @@ fn analysis_file_writes_truth_background_and_analysis_per_field() {
     assert!(file.attribute("state_variables").is_none());
     // Observations on the plane: x and y in metres, values in the observed field's units.
     assert!(file.variable("obs_position").is_none());
-    for (name, want) in [
-        (
-            "obs_x",
-            observations
-                .as_slice()
-                .iter()
-                .map(|o| o.position)
-                .collect::<Vec<_>>(),
-        ),
-        (
-            "obs_y",
-            observations
-                .as_slice()
-                .iter()
-                .map(|o| o.y.unwrap())
-                .collect(),
-        ),
-    ] {
+    for (k, name) in ["obs_x", "obs_y"].into_iter().enumerate() {
+        let want: Vec<f64> = observations
+            .as_slice()
+            .iter()
+            .map(|o| o.location.coordinates()[k])
+            .collect();
         assert_eq!(text_attribute(&file, Some(name), "units"), "m");
         assert_bits_equal(&values(&file, name), &want, name);
     }

@@ -11,8 +11,10 @@ use std::path::{Path, PathBuf};
 use fourdvar::core::stage_costs::QuadraticMisfit;
 use fourdvar::core::sweep::cost_value;
 use fourdvar::core::verification::{gradient_test, random_vector};
-use fourdvar::core::{integrate, value_and_gradient, StageCost, StateLayout, Storage};
+use fourdvar::core::{integrate, value_and_gradient, StageCost, Storage};
 use fourdvar::experiment::observe::{run_observe, ObserveRequest};
+use fourdvar::geometry::ring::{line, sites, LineOutput};
+use fourdvar::geometry::{Geometry, Location};
 use fourdvar::io::netcdf_trajectory::{write_trajectory, TrajectoryMetadata};
 use fourdvar::io::observation_file::{read_observations, write_observations};
 use fourdvar::io::observation_network::{NetworkVariable, ObservationNetwork};
@@ -29,27 +31,34 @@ use rand_distr::{Distribution, StandardNormal};
 
 const DT: f64 = 0.05;
 
-fn ring(n: usize) -> StateLayout {
-    StateLayout {
-        variables: 1,
-        points: n,
-        periodic: true,
-        plane: None,
-    }
+fn ring(n: usize) -> Geometry {
+    sites(n, true)
+}
+
+/// `variables` (name, points) on one axis of extent `extent`, written as one array.
+fn on_line(variables: &[(&'static str, usize)], extent: f64, periodic: bool) -> Geometry {
+    let n = variables.iter().map(|v| v.1).sum();
+    let output = LineOutput {
+        dimension: "site",
+        dimension_long_name: "site".into(),
+        coordinate: (0..n).map(|i| i as f64).collect(),
+        array: "x",
+        array_long_name: "state".into(),
+    };
+    line(variables, extent, periodic, output)
 }
 
 /// Three variables on a ring of 40 points: the layout the file tests read and write with
 /// (variable indices up to 2).
-fn wide() -> StateLayout {
-    StateLayout::line(3, 40, true)
+fn wide() -> Geometry {
+    on_line(&[("a", 40), ("b", 40), ("c", 40)], 40.0, true)
 }
 
 fn ob(step: usize, position: f64, kind: ObservationKind, value: f64, sigma: f64) -> Observation {
     Observation {
         time: step as f64 * DT,
         step,
-        position,
-        y: None,
+        location: Location::at(position),
         variable: 0,
         kind,
         value,
@@ -102,7 +111,9 @@ fn assert_same_observations(a: &ObservationSet, b: &ObservationSet) {
     assert_eq!(a.len(), b.len());
     for (x, y) in a.as_slice().iter().zip(b.as_slice()) {
         assert_eq!(x.time.to_bits(), y.time.to_bits(), "{x:?} {y:?}");
-        assert_eq!(x.position.to_bits(), y.position.to_bits(), "{x:?} {y:?}");
+        assert_eq!(x.location, y.location, "{x:?} {y:?}");
+        let (p, q) = (x.location.coordinates()[0], y.location.coordinates()[0]);
+        assert_eq!(p.to_bits(), q.to_bits(), "{x:?} {y:?}");
         assert_eq!(x.value.to_bits(), y.value.to_bits(), "{x:?} {y:?}");
         assert_eq!(x.sigma.to_bits(), y.sigma.to_bits(), "{x:?} {y:?}");
         assert_eq!(
@@ -218,17 +229,12 @@ fn interpolation_matches_hand_computed_weights() {
     );
 
     // Non-periodic, two variables of five points: variable 1 at 3.5 is 0.5 x8 + 0.5 x9.
-    let layout = StateLayout {
-        variables: 2,
-        points: 5,
-        periodic: false,
-        plane: None,
-    };
+    let layout = on_line(&[("a", 5), ("b", 5)], 4.0, false);
     let y: Vec<f64> = (0..10).map(|i| (i * i) as f64).collect();
     let mut o = ob(0, 3.5, ObservationKind::Value, 0.0, 1.0);
     o.variable = 1;
     let mut last = o.clone();
-    last.position = 4.0;
+    last.location = Location::at(4.0);
     let op = ObservationOperator::new(&ObservationSet::new(vec![o, last]), &layout).unwrap();
     assert_eq!(op.apply(0, &y), 0.5 * 64.0 + 0.5 * 81.0);
     assert_eq!(op.apply(1, &y), 81.0);
@@ -322,12 +328,7 @@ fn dot_product_test_of_the_operator() {
     );
 
     // A multi-variable, non-periodic layout (Lorenz-63-like).
-    let layout = StateLayout {
-        variables: 3,
-        points: 1,
-        periodic: false,
-        plane: None,
-    };
+    let layout = on_line(&[("x", 1), ("y", 1), ("z", 1)], 0.0, false);
     let set = ObservationSet::new(
         (0..3)
             .flat_map(|v| {
@@ -512,7 +513,7 @@ fn misfit_rejects_bad_observations_and_far_steps() {
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("position 40") && err.contains("observation 0"),
+        err.contains("position = 40") && err.contains("observation 0"),
         "{err}"
     );
     let far = ObservationSet::new(vec![ob(1 << 25, 1.0, ObservationKind::Value, 0.0, 1.0)]);
@@ -544,7 +545,7 @@ fn validate_checks_positions_variables_sigma_and_window() {
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("obs.csv") && err.contains("line 4") && err.contains("position 40"),
+        err.contains("obs.csv") && err.contains("line 4") && err.contains("position = 40"),
         "{err}"
     );
 
@@ -559,7 +560,7 @@ fn validate_checks_positions_variables_sigma_and_window() {
     let err = one(ob(0, 1.0, v, f64::NAN, 1.0)).validate(&layout, None, source);
     assert!(err.unwrap_err().to_string().contains("value"));
     let err = one(ob(0, -0.5, v, 0.0, 1.0)).validate(&layout, None, source);
-    assert!(err.unwrap_err().to_string().contains("position -0.5"));
+    assert!(err.unwrap_err().to_string().contains("position = -0.5"));
 
     let mut second_variable = ob(0, 1.0, v, 0.0, 1.0);
     second_variable.variable = 1;
@@ -567,19 +568,14 @@ fn validate_checks_positions_variables_sigma_and_window() {
     assert!(err.unwrap_err().to_string().contains("variable 1"));
 
     // Non-periodic: the last point is allowed, beyond it is not.
-    let line = StateLayout {
-        variables: 1,
-        points: 5,
-        periodic: false,
-        plane: None,
-    };
+    let line = sites(5, false);
     assert!(one(ob(0, 4.0, v, 0.0, 1.0))
         .validate(&line, None, source)
         .is_ok());
     assert!(one(ob(0, 4.5, v, 0.0, 1.0))
         .validate(&line, None, source)
         .is_err());
-    let l63 = lorenz63(10.0, 28.0, 8.0 / 3.0, 0.01).layout();
+    let l63 = lorenz63(10.0, 28.0, 8.0 / 3.0, 0.01).geometry();
     assert!(one(ob(0, 0.5, v, 0.0, 1.0))
         .validate(&l63, None, source)
         .is_err());
@@ -629,8 +625,7 @@ fn awkward_set() -> ObservationSet {
                 (3 * i) as f64 * DT
             },
             step: if i == 3 { 6 } else { 3 * i },
-            position: positions[i],
-            y: None,
+            location: Location::at(positions[i]),
             variable: i % 3,
             kind: ObservationKind::SCALAR[i % 3],
             value: values[i],
@@ -716,8 +711,17 @@ fn csv_reader_accepts_any_column_order_comments_and_defaults() {
     assert_eq!(set.len(), 2);
     let a = &set.as_slice()[0];
     assert_eq!(
-        (a.time, a.step, a.position, a.value, a.sigma, a.variable, a.kind, a.line),
-        (0.1, 2, 2.5, 1.25, 0.5, 0, ObservationKind::Value, Some(4))
+        (a.time, a.step, a.location, a.value, a.sigma, a.variable, a.kind, a.line),
+        (
+            0.1,
+            2,
+            Location::at(2.5),
+            1.25,
+            0.5,
+            0,
+            ObservationKind::Value,
+            Some(4)
+        )
     );
     let b = &set.as_slice()[1];
     assert_eq!((b.step, b.value, b.line), (3, -3.0, Some(6)));
@@ -797,7 +801,7 @@ fn csv_errors_name_file_line_and_column() {
         &format!("{h}0,-1,1,1\n"),
         DT,
         2,
-        &["column position", "negative"],
+        &["column position", "position = -1", "outside the domain"],
     );
     // Times.
     assert_csv_error(
@@ -1026,10 +1030,10 @@ fn network_errors_name_file_line_and_key() {
     // Checks against the model happen when sampling, naming the network file and key.
     let (states, steps, times) = l96_truth(4);
     let truth = Path::new("truth.nc");
-    let sample = |text: &str, layout: StateLayout| {
+    let sample = |text: &str, layout: Geometry| {
         let path = temp_file(&dir, "net.toml", text);
         let net = ObservationNetwork::load(&path).unwrap();
-        let n = layout.len();
+        let n = layout.state_len();
         let records = states.len() / 40;
         let states: Vec<f64> = states.chunks(40).flat_map(|c| c[..n].to_vec()).collect();
         net.sample(
@@ -1066,7 +1070,7 @@ fn network_errors_name_file_line_and_key() {
         ring(40),
     );
     assert!(err.contains("subset.count") && err.contains("41"), "{err}");
-    let l63 = lorenz63(10.0, 28.0, 8.0 / 3.0, 0.01).layout();
+    let l63 = lorenz63(10.0, 28.0, 8.0 / 3.0, 0.01).geometry();
     let err = sample("every_steps = 1\nsigma = 1\npositions = [0.5]\n", l63);
     assert!(err.contains("0.5"), "{err}");
 
@@ -1129,7 +1133,7 @@ fn sampling_is_reproducible_and_the_noise_is_standard_normal() {
     let mut z = Vec::new();
     for (i, o) in a.as_slice().iter().enumerate() {
         assert_eq!(o.step, i / 40 + 1);
-        assert_eq!(o.position, (i % 40) as f64);
+        assert_eq!(o.location.coordinates()[0], (i % 40) as f64);
         assert_eq!(o.time, times[o.step]);
         let truth = states[o.step * 40 + i % 40];
         let epsilon: f64 = StandardNormal.sample(&mut rng);
@@ -1161,7 +1165,7 @@ fn subset_picks_count_distinct_positions_per_time() {
             .as_slice()
             .iter()
             .filter(|o| o.step == step)
-            .map(|o| o.position)
+            .map(|o| o.location.coordinates()[0])
             .collect();
         assert_eq!(p.len(), 10);
         assert!(
@@ -1176,8 +1180,12 @@ fn subset_picks_count_distinct_positions_per_time() {
     subsets.dedup();
     assert!(subsets.len() > 5, "fresh subsets at each time");
     // The subset comes from the network's seed, not the noise seed.
-    let pos =
-        |s: &ObservationSet| -> Vec<f64> { s.as_slice().iter().map(|o| o.position).collect() };
+    let pos = |s: &ObservationSet| -> Vec<f64> {
+        s.as_slice()
+            .iter()
+            .map(|o| o.location.coordinates()[0])
+            .collect()
+    };
     assert_eq!(pos(&a), pos(&b));
     assert!(a.as_slice().iter().all(|o| o.sigma == 0.5));
 }
@@ -1224,7 +1232,7 @@ fn lorenz63_network_observes_all_three_variables() {
             &states,
             &steps,
             &times,
-            &model.layout(),
+            &model.geometry(),
             9,
             Path::new("t.nc"),
         )
@@ -1233,7 +1241,7 @@ fn lorenz63_network_observes_all_three_variables() {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
     for (i, o) in set.as_slice().iter().enumerate() {
         assert_eq!(
-            (o.step, o.variable, o.position),
+            (o.step, o.variable, o.location.coordinates()[0]),
             (5 * (i / 3 + 1), i % 3, 0.0)
         );
         let epsilon: f64 = StandardNormal.sample(&mut rng);
@@ -1298,7 +1306,7 @@ fn run_observe_end_to_end_to_csv_and_netcdf() {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
     for (i, o) in from_nc.as_slice().iter().enumerate() {
         assert_eq!(
-            (o.step, o.position),
+            (o.step, o.location.coordinates()[0]),
             (2 * (i / 20 + 1), (2 * (i % 20)) as f64)
         );
         let epsilon: f64 = StandardNormal.sample(&mut rng);

@@ -9,10 +9,12 @@ use operator_checks::{norm, taylor_rows};
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use fourdvar::core::integrate;
 use fourdvar::core::vector::dot;
 use fourdvar::core::verification::random_vector;
-use fourdvar::core::{integrate, PlaneGrid, StaggeredVariable, StateLayout};
 use fourdvar::experiment::observe::{run_observe, ObserveRequest};
+use fourdvar::geometry::staggered_plane::{staggered_plane, CellGrid, StaggeredField};
+use fourdvar::geometry::{Geometry, Location};
 use fourdvar::io::netcdf_trajectory::{write_trajectory, TrajectoryMetadata};
 use fourdvar::io::observation_file::{read_observations, write_observations};
 use fourdvar::io::observation_network::{NetworkStations, NetworkVariable, ObservationNetwork};
@@ -59,56 +61,44 @@ fn small_model() -> ShallowWater {
     )
 }
 
-/// The 8 × 6 C-grid layout (u, v, h) of [`small_model`].
-fn plane() -> StateLayout {
-    small_model().layout()
-}
-
-fn grid() -> PlaneGrid {
-    plane().plane.unwrap()
+/// The 8 × 6 C-grid geometry (u, v, h) of [`small_model`].
+fn plane() -> Geometry {
+    small_model().geometry()
 }
 
 /// A Lorenz-96 ring of 40 sites.
-fn ring() -> StateLayout {
-    lorenz96(40, 8.0, 0.05).layout()
+fn ring() -> Geometry {
+    lorenz96(40, 8.0, 0.05).geometry()
+}
+
+/// A centred field of a plane grid without a wind.
+const fn centred(name: &'static str) -> StaggeredField {
+    StaggeredField {
+        name,
+        x_offset: 0.5,
+        y_offset: 0.5,
+        long_name: name,
+        units: "1",
+        standard_name: None,
+    }
 }
 
 /// A plane grid whose two variables have no wind.
-const CALM: [StaggeredVariable; 2] = [
-    StaggeredVariable {
-        name: "t",
-        x_offset: 0.5,
-        y_offset: 0.5,
-    },
-    StaggeredVariable {
-        name: "q",
-        x_offset: 0.5,
-        y_offset: 0.5,
-    },
-];
-
-fn windless() -> StateLayout {
-    StateLayout {
-        variables: 2,
-        points: CELLS,
-        periodic: true,
-        plane: Some(PlaneGrid {
-            nx: NX,
-            ny: NY,
-            dx: DX,
-            dy: DY,
-            variables: &CALM,
-            wind: None,
-        }),
-    }
+fn windless() -> Geometry {
+    let cells = CellGrid {
+        nx: NX,
+        ny: NY,
+        dx: DX,
+        dy: DY,
+    };
+    staggered_plane(cells, &[centred("t"), centred("q")], None)
 }
 
 fn station(step: usize, x: f64, y: f64, variable: usize, kind: ObservationKind) -> Observation {
     Observation {
         time: step as f64 * DT,
         step,
-        position: x,
-        y: Some(y),
+        location: Location::new(&[x, y]).unwrap(),
         variable,
         kind,
         value: 0.0,
@@ -183,12 +173,11 @@ fn all_kinds_set(step: usize) -> ObservationSet {
 #[test]
 fn bilinear_reproduces_linear_fields_away_from_the_seam() {
     let layout = plane();
-    let g = grid();
     // f(x, y) = a + b·x + c·y at each variable's own staggered points.
     let coefficients = [(1.5, 2e-6, -3e-6), (-4.0, -1e-6, 5e-6), (0.25, 7e-6, 1e-6)];
-    let mut x = vec![0.0; layout.len()];
+    let mut x = vec![0.0; layout.state_len()];
     for (var, &(a, b, c)) in coefficients.iter().enumerate() {
-        let s = g.variables[var];
+        let s = fourdvar::models::shallow_water::FIELDS[var];
         for j in 0..NY {
             for i in 0..NX {
                 let (px, py) = ((i as f64 + s.x_offset) * DX, (j as f64 + s.y_offset) * DY);
@@ -199,7 +188,7 @@ fn bilinear_reproduces_linear_fields_away_from_the_seam() {
     let mut rng = ChaCha8Rng::seed_from_u64(5);
     let mut worst: f64 = 0.0;
     for var in [U, V, H] {
-        let s = g.variables[var];
+        let s = fourdvar::models::shallow_water::FIELDS[var];
         let (a, b, c) = coefficients[var];
         // Inside the hull of the variable's points: no tap wraps.
         let observations: Vec<Observation> = (0..200)
@@ -212,7 +201,10 @@ fn bilinear_reproduces_linear_fields_away_from_the_seam() {
         let set = ObservationSet::new(observations);
         let op = ObservationOperator::new(&set, &layout).unwrap();
         for (k, o) in set.as_slice().iter().enumerate() {
-            let expected = a + b * o.position + c * o.y.unwrap();
+            let [px, py] = o.location.coordinates() else {
+                panic!("two coordinates")
+            };
+            let expected = a + b * px + c * py;
             let error = (op.apply(k, &x) - expected).abs();
             worst = worst.max(error);
             assert!(error <= 1e-13 * expected.abs().max(1.0), "{o:?}: {error:e}");
@@ -222,7 +214,7 @@ fn bilinear_reproduces_linear_fields_away_from_the_seam() {
 
     // Across the seam the taps wrap: h at x = (nx − ¼)·dx lies ¼ of the way from the last
     // h column (centre (nx − ½)·dx) to the first one (centre ½·dx, periodically (nx + ½)·dx).
-    let mut h = vec![0.0; layout.len()];
+    let mut h = vec![0.0; layout.state_len()];
     for j in 0..NY {
         for i in 0..NX {
             h[at(H, j, i)] = (10 * j + i) as f64;
@@ -250,7 +242,7 @@ fn bilinear_reproduces_linear_fields_away_from_the_seam() {
     assert_eq!(op.apply(1, &h), 0.25 * 27.0 + 0.75 * 20.0);
     // ¾ of the way from row 5 (centre 5.5·dy, periodically −½·dy) to row 0 (centre ½·dy).
     assert_eq!(op.apply(2, &h), 0.25 * 52.0 + 0.75 * 2.0);
-    let mut u = vec![0.0; layout.len()];
+    let mut u = vec![0.0; layout.state_len()];
     u[at(U, 3, NX - 1)] = 4.0;
     u[at(U, 3, 0)] = -2.0;
     u[at(U, 4, 0)] = 100.0; // a row away: weight 0
@@ -260,7 +252,7 @@ fn bilinear_reproduces_linear_fields_away_from_the_seam() {
 #[test]
 fn each_variable_is_exact_at_its_own_staggered_points() {
     let layout = plane();
-    let x = random_vector(layout.len(), 9);
+    let x = random_vector(layout.state_len(), 9);
     let mut observations = Vec::new();
     let mut expected = Vec::new();
     for (var, dx_cells, dy_cells) in [(U, 0.0, 0.5), (V, 0.5, 0.0), (H, 0.5, 0.5)] {
@@ -294,7 +286,7 @@ fn each_variable_is_exact_at_its_own_staggered_points() {
 fn wind_speed_by_hand_and_at_zero_wind() {
     let layout = plane();
     // Uniform wind (3, 4): the speed is 5 everywhere, across the seam too.
-    let mut x = vec![0.0; layout.len()];
+    let mut x = vec![0.0; layout.state_len()];
     x[..CELLS].fill(3.0);
     x[CELLS..2 * CELLS].fill(4.0);
     let set = ObservationSet::new(
@@ -313,10 +305,10 @@ fn wind_speed_by_hand_and_at_zero_wind() {
     }
     // The tangent of a uniform increase (δu, δv) = (1, 0) is a/|w| = 0.6, and the adjoint
     // puts 0.6 on the u taps and 0.8 on the v taps (summing to the weights, which sum to 1).
-    let mut dx = vec![0.0; layout.len()];
+    let mut dx = vec![0.0; layout.state_len()];
     dx[..CELLS].fill(1.0);
     assert!((op.apply_tl(0, &x, &dx) - 0.6).abs() <= 1e-15);
-    let mut x_bar = vec![0.0; layout.len()];
+    let mut x_bar = vec![0.0; layout.state_len()];
     op.apply_ad(0, &x, 1.0, &mut x_bar);
     let (su, sv, sh): (f64, f64, f64) = (
         x_bar[..CELLS].iter().sum(),
@@ -327,7 +319,7 @@ fn wind_speed_by_hand_and_at_zero_wind() {
 
     // At a station on u column 2 and v row 1 (x = 2.5·dx is halfway between u columns 2 and
     // 3, y = 1.5·dy halfway between v rows 1 and 2) with a hand-made wind.
-    let mut x = vec![0.0; layout.len()];
+    let mut x = vec![0.0; layout.state_len()];
     x[at(U, 1, 2)] = 1.0;
     x[at(U, 1, 3)] = 3.0; // a = 2
     x[at(V, 1, 2)] = -1.0;
@@ -343,10 +335,13 @@ fn wind_speed_by_hand_and_at_zero_wind() {
     assert_eq!(op.apply(0, &x), 5f64.sqrt());
 
     // Zero wind: speed 0, tangent and adjoint 0 (a subgradient).
-    let calm = vec![0.0; layout.len()];
+    let calm = vec![0.0; layout.state_len()];
     assert_eq!(op.apply(0, &calm), 0.0);
-    assert_eq!(op.apply_tl(0, &calm, &random_vector(layout.len(), 3)), 0.0);
-    let mut x_bar = vec![0.0; layout.len()];
+    assert_eq!(
+        op.apply_tl(0, &calm, &random_vector(layout.state_len(), 3)),
+        0.0
+    );
+    let mut x_bar = vec![0.0; layout.state_len()];
     op.apply_ad(0, &calm, 1.0, &mut x_bar);
     assert!(x_bar.iter().all(|&v| v == 0.0));
 }
@@ -374,7 +369,7 @@ fn residual_slope(rows: &[(f64, f64, f64, f64)]) -> f64 {
 #[test]
 fn taylor_test_of_every_plane_operator() {
     let layout = plane();
-    let dx = random_vector(layout.len(), 31);
+    let dx = random_vector(layout.state_len(), 31);
     let positive = smooth_state(32);
     // h and u flipped so abs sees both signs; the wind stays far from zero.
     let negative: Vec<f64> = positive.iter().map(|v| -v).collect();
@@ -432,12 +427,12 @@ fn dot_product_test_of_the_plane_operators() {
     assert_eq!(op.len(), stations().len() * 10);
     for (seed, x) in [
         (41, smooth_state(40)),
-        (44, random_vector(layout.len(), 43)),
+        (44, random_vector(layout.state_len(), 43)),
     ] {
-        let dx = random_vector(layout.len(), seed);
+        let dx = random_vector(layout.state_len(), seed);
         let dy = random_vector(op.len(), seed + 1);
         let tl: Vec<f64> = (0..op.len()).map(|i| op.apply_tl(i, &x, &dx)).collect();
-        let mut x_bar = vec![0.0; layout.len()];
+        let mut x_bar = vec![0.0; layout.state_len()];
         for (i, &d) in dy.iter().enumerate() {
             op.apply_ad(i, &x, d, &mut x_bar);
         }
@@ -463,9 +458,11 @@ fn dot_product_test_of_the_plane_operators() {
         ObservationKind::Value,
     )]);
     let op = ObservationOperator::new(&set, &layout).unwrap();
-    let mut x_bar = vec![0.0; layout.len()];
+    let mut x_bar = vec![0.0; layout.state_len()];
     op.apply_ad(0, &smooth_state(1), 1.0, &mut x_bar);
-    let touched: Vec<usize> = (0..layout.len()).filter(|&k| x_bar[k] != 0.0).collect();
+    let touched: Vec<usize> = (0..layout.state_len())
+        .filter(|&k| x_bar[k] != 0.0)
+        .collect();
     assert_eq!(touched, [at(H, 2, 0), at(H, 2, NX - 1)]);
     assert!((x_bar[at(H, 2, 0)] - 0.5 + 0.5 / DX).abs() < 1e-12);
     assert!((x_bar[at(H, 2, NX - 1)] - 0.5 - 0.5 / DX).abs() < 1e-12);
@@ -478,7 +475,7 @@ fn dot_product_test_of_the_plane_operators() {
 fn plane_observations_are_validated() {
     let layout = plane();
     let source = Path::new("obs.csv");
-    let check = |o: Observation, layout: &StateLayout, needles: &[&str]| {
+    let check = |o: Observation, layout: &Geometry, needles: &[&str]| {
         let mut o = o;
         o.line = Some(7);
         let set = ObservationSet::new(vec![o]);
@@ -501,11 +498,11 @@ fn plane_observations_are_validated() {
     // y missing: a position on a plane.
     check(
         Observation {
-            y: None,
+            location: Location::at(1.0),
             ..good.clone()
         },
         &layout,
-        &["column y", "plane", "x and y"],
+        &["location", "2 coordinates (x, y)", "got 1"],
     );
     for (x, y, column) in [
         (WIDTH, 1.0, "column x"),
@@ -533,19 +530,18 @@ fn plane_observations_are_validated() {
         &["column kind", "wind"],
     );
     let on_ring = Observation {
-        y: None,
-        position: 3.0,
+        location: Location::at(3.0),
         ..station(0, 0.0, 0.0, 0, ObservationKind::Speed)
     };
     check(on_ring.clone(), &ring(), &["column kind", "speed", "wind"]);
     check(
         Observation {
             kind: ObservationKind::Value,
-            y: Some(3.0),
+            location: Location::new(&[3.0, 3.0]).unwrap(),
             ..on_ring
         },
         &ring(),
-        &["column y", "line of points"],
+        &["location", "1 coordinate (position)", "got 2"],
     );
 }
 
@@ -572,8 +568,7 @@ fn awkward_plane_set() -> ObservationSet {
         observations.push(Observation {
             time: (12 * i) as f64 * DT,
             step: 12 * i,
-            position: x,
-            y: Some(y),
+            location: Location::new(&[x, y]).unwrap(),
             variable: if kind == ObservationKind::Speed {
                 U
             } else {
@@ -593,8 +588,8 @@ fn assert_same(a: &ObservationSet, b: &ObservationSet) {
     for (p, q) in a.as_slice().iter().zip(b.as_slice()) {
         for (u, v) in [
             (p.time, q.time),
-            (p.position, q.position),
-            (p.y.unwrap(), q.y.unwrap()),
+            (p.location.coordinates()[0], q.location.coordinates()[0]),
+            (p.location.coordinates()[1], q.location.coordinates()[1]),
             (p.value, q.value),
             (p.sigma, q.sigma),
         ] {
@@ -705,7 +700,10 @@ fn plane_csv_reader_takes_names_indices_and_speed_aliases() {
     let got: Vec<Row> = set
         .as_slice()
         .iter()
-        .map(|o| (o.step, o.position, o.y, o.variable, o.kind, o.line))
+        .map(|o| {
+            let c = o.location.coordinates();
+            (o.step, c[0], Some(c[1]), o.variable, o.kind, o.line)
+        })
         .collect();
     use ObservationKind::{Speed, Value};
     assert_eq!(
@@ -735,7 +733,7 @@ fn plane_csv_reader_takes_names_indices_and_speed_aliases() {
 
 /// Asserts that reading CSV `text` for `layout` fails naming the file, `line N` and every
 /// one of `needles`.
-fn assert_csv_error(layout: &StateLayout, text: &str, line: usize, needles: &[&str]) {
+fn assert_csv_error(layout: &Geometry, text: &str, line: usize, needles: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
     let path = temp_file(&dir, "obs.csv", text);
     let err = read_observations(&path, DT, layout).expect_err(text);
@@ -754,48 +752,57 @@ fn assert_csv_error(layout: &StateLayout, text: &str, line: usize, needles: &[&s
 #[test]
 fn plane_csv_errors_name_file_line_and_column() {
     let p = plane();
-    // Location columns.
+    // Location columns: the geometry's (x, y), named in every message.
     assert_csv_error(
         &p,
         "time,variable,position,x,y,value,sigma\n",
         1,
-        &["position", "not both"],
+        &[
+            "unknown column 'position' (column 3)",
+            "located by x, y (m)",
+        ],
     );
     assert_csv_error(
         &p,
         "# c\ntime,variable,position,value,sigma\n",
         2,
-        &["plane", "`x` and `y`", "not as a `position`"],
+        &[
+            "unknown column 'position'",
+            "time, variable, x, y, value, sigma",
+        ],
     );
     assert_csv_error(
         &p,
         "time,variable,value,sigma\n",
         1,
-        &["lacks the columns `x` and `y`"],
+        &["lacks the required column 'x'"],
     );
     assert_csv_error(
         &p,
         "time,variable,x,value,sigma\n",
         1,
-        &["`x` column but no `y`"],
+        &[
+            "lacks the required column 'y'",
+            "it has time, variable, x, value, sigma",
+        ],
     );
     assert_csv_error(
         &p,
         "time,variable,y,value,sigma\n",
         1,
-        &["`y` column but no `x`"],
+        &["lacks the required column 'x'"],
     );
     assert_csv_error(
         &p,
         "time,x,y,value,sigma\n",
         1,
-        &["'variable'", "required on a plane grid"],
+        &["lacks the required column 'variable'"],
     );
     assert_csv_error(
         &ring(),
         "time,x,y,value,sigma\n",
         1,
-        &["line of points", "`position`"],
+        &["unknown column 'x'", "located by position"],
     );
     // Values.
     let h = "time,variable,x,y,value,sigma\n";
@@ -865,7 +872,7 @@ fn plane_csv_errors_name_file_line_and_column() {
         &ring(),
         "time,position,variable,value,sigma\n0,3,speed,1,1\n",
         2,
-        &["column variable", "'speed'", "no names"],
+        &["column variable", "speed observations", "wind"],
     );
 }
 
@@ -902,7 +909,10 @@ fn plane_netcdf_errors_name_variable_and_index() {
     );
     let set = read_observations(&good, DT, &layout).unwrap();
     assert_eq!(
-        (set.as_slice()[1].variable, set.as_slice()[1].y),
+        (
+            set.as_slice()[1].variable,
+            set.as_slice()[1].location.coordinates().get(1).copied()
+        ),
         (V, Some(4.0))
     );
     let message = |path: PathBuf| {
@@ -933,26 +943,32 @@ fn plane_netcdf_errors_name_variable_and_index() {
     assert!(err.contains("'variable' at index 1"), "{err}");
     let err = message(write("pos.nc", &with(&[("position", [1.0, 2.0])]), [2, 2]));
     assert!(
-        err.contains("pos.nc") && err.contains("'x' and 'y'") && err.contains("position"),
+        err.contains("pos.nc") && err.contains("no variable 'x'") && err.contains("x, y (m)"),
         "{err}"
     );
-    let err = message(write(
+    // A variable the geometry does not use is not read: a `position` beside x and y is
+    // ignored.
+    let both = write(
         "both.nc",
         &with(&[
-            ("position", [1.0, 2.0]),
+            ("position", [7.0, 8.0]),
             ("x", [1.0, 2.0]),
             ("y", [1.0, 2.0]),
         ]),
         [2, 2],
-    ));
-    assert!(err.contains("both"), "{err}");
+    );
+    let set = read_observations(&both, DT, &layout).unwrap();
+    assert_eq!(set.as_slice()[1].location.coordinates(), &[2.0, 2.0]);
     let err = message(write("onlyx.nc", &with(&[("x", [1.0, 2.0])]), [2, 2]));
     assert!(err.contains("no variable 'y'"), "{err}");
     // A plane file read for Lorenz-96.
     let err = read_observations(&good, 0.05, &ring())
         .unwrap_err()
         .to_string();
-    assert!(err.contains("line of points"), "{err}");
+    assert!(
+        err.contains("no variable 'position'") && err.contains("located by position"),
+        "{err}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -989,7 +1005,7 @@ fn shipped_station_network_samples_h_hourly_and_wind_speed_every_two_hours() {
     // On the full 64 × 64 model: 30 h stations at steps 12, 24, 36, 48 and 5 wind-speed
     // stations at 24 and 48.
     let model = full_model();
-    let layout = model.layout();
+    let layout = model.geometry();
     let (states, steps, times) = {
         let mut states = Vec::new();
         integrate(&model, &model.default_initial_state(), 48, |_, x| {
@@ -1019,12 +1035,12 @@ fn shipped_station_network_samples_h_hourly_and_wind_speed_every_two_hours() {
             .as_slice()
             .iter()
             .filter(|o| o.step == step && o.kind == ObservationKind::Value)
-            .map(|o| (o.position, o.y.unwrap()))
+            .map(|o| (o.location.coordinates()[0], o.location.coordinates()[1]))
             .collect();
         assert_eq!(h, expected);
     }
     // Documented output and noise order: per record, group 1's stations, then group 2's.
-    let n = layout.len();
+    let n = layout.state_len();
     let op = ObservationOperator::new(&set, &layout).unwrap();
     let mut noise = ChaCha8Rng::seed_from_u64(11);
     for (i, o) in set.as_slice().iter().enumerate() {
@@ -1053,7 +1069,7 @@ fn shipped_station_network_samples_h_hourly_and_wind_speed_every_two_hours() {
         .as_slice()
         .iter()
         .filter(|o| o.step == 24 && o.kind == ObservationKind::Speed)
-        .map(|o| (o.position, o.y.unwrap()))
+        .map(|o| (o.location.coordinates()[0], o.location.coordinates()[1]))
         .collect();
     assert_eq!(speed[0], (1.0e6, 1.0e6));
     assert_eq!(speed[4], (6.3e6, 5.9e6));
@@ -1097,7 +1113,7 @@ fn station_lists_names_subsets_and_mixed_variables() {
         .as_slice()
         .iter()
         .filter(|o| o.step == 0)
-        .map(|o| (o.position, o.variable, o.kind))
+        .map(|o| (o.location.coordinates()[0], o.variable, o.kind))
         .collect();
     use ObservationKind::{Speed, Value};
     assert_eq!(
@@ -1109,7 +1125,7 @@ fn station_lists_names_subsets_and_mixed_variables() {
     assert!(last
         .iter()
         .all(|o| o.step == 4 && o.kind == ObservationKind::Square && o.variable == H));
-    assert!(last[0].position != last[1].position);
+    assert!(last[0].location != last[1].location);
     // At rest at step 0 the wind speed is 0 at every station: the observation is pure noise.
     let calm = set
         .as_slice()
@@ -1187,10 +1203,10 @@ fn plane_network_errors_name_file_key_and_line() {
 
     // Checks against the model, when sampling.
     let (states, steps, times) = small_truth(2);
-    let sample = |text: &str, layout: StateLayout| {
+    let sample = |text: &str, layout: Geometry| {
         let path = temp_file(&dir, "net.toml", text);
         let net = ObservationNetwork::load(&path).unwrap();
-        let n = layout.len();
+        let n = layout.state_len();
         let states: Vec<f64> = if n == 3 * CELLS {
             states.clone()
         } else {
@@ -1213,7 +1229,7 @@ fn plane_network_errors_name_file_key_and_line() {
         plane(),
     );
     assert!(
-        err.contains("line 4") && err.contains("`positions`") && err.contains("plane"),
+        err.contains("line 4") && err.contains("`positions`") && err.contains("by x and y"),
         "{err}"
     );
     let err = sample(
@@ -1250,11 +1266,14 @@ fn plane_network_errors_name_file_key_and_line() {
     // On Lorenz-96: stations, names and speed are refused.
     let err = sample("every_steps = 1\nsigma = 1\nstations = [[1, 2]]\n", ring());
     assert!(
-        err.contains("line 3") && err.contains("line of points"),
+        err.contains("line 3") && err.contains("one coordinate, `position`"),
         "{err}"
     );
     let err = sample("every_steps = 1\nsigma = 1\nvariable = \"h\"\n", ring());
-    assert!(err.contains("no names"), "{err}");
+    assert!(
+        err.contains("unknown variable 'h'") && err.contains("are x"),
+        "{err}"
+    );
     let err = sample("every_steps = 1\nsigma = 1\nkind = \"speed\"\n", ring());
     assert!(err.contains("`kind`") && err.contains("wind"), "{err}");
 }
@@ -1311,14 +1330,17 @@ fn run_observe_on_a_shallow_water_truth() {
     // The values are H(truth) + σ ε in the documented order.
     let op = ObservationOperator::new(&from_csv, &layout).unwrap();
     let mut noise = ChaCha8Rng::seed_from_u64(4);
-    let n = layout.len();
+    let n = layout.state_len();
     for (i, o) in from_csv.as_slice().iter().enumerate() {
         let truth = op.apply(i, &states[o.step * n..(o.step + 1) * n]);
         let epsilon: f64 = StandardNormal.sample(&mut noise);
         assert_eq!(o.value, truth + o.sigma * epsilon);
     }
     assert_eq!(
-        from_csv.as_slice().last().map(|o| (o.kind, o.position)),
+        from_csv
+            .as_slice()
+            .last()
+            .map(|o| (o.kind, o.location.coordinates()[0])),
         Some((ObservationKind::Speed, 799000.0))
     );
     // Observing it with a Lorenz-96 network is refused naming the network.
@@ -1337,7 +1359,7 @@ fn run_observe_on_a_shallow_water_truth() {
 #[test]
 fn shipped_shallow_water_sample_fits_the_model() {
     let path = repo("observations/sample_shallow_water.csv");
-    let layout = full_model().layout();
+    let layout = full_model().geometry();
     let set = read_observations(&path, DT, &layout).unwrap();
     set.validate(&layout, Some(24), &path).unwrap();
     assert_eq!(set.len(), 2 * 30 + 5);
@@ -1360,7 +1382,7 @@ fn shipped_shallow_water_sample_fits_the_model() {
         set.as_slice()
             .iter()
             .filter(|o| o.step == step && o.kind == ObservationKind::Value)
-            .map(|o| (o.position, o.y.unwrap()))
+            .map(|o| (o.location.coordinates()[0], o.location.coordinates()[1]))
             .collect()
     };
     assert_eq!(at(12), at(24));

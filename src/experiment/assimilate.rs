@@ -56,7 +56,8 @@ impl ModelTask for Assimilate<'_> {
         let n = model.state_len();
         let layout = model.layout();
         let background = read_state(&req.background, n)?;
-        let all = read_observations(&req.observations, model.time_step(), &layout)?;
+        let geometry = model.geometry();
+        let all = read_observations(&req.observations, model.time_step(), &geometry)?;
         let window_steps = match req.settings.window_steps {
             Some(steps) => steps,
             None => all.max_step().filter(|s| *s > 0).ok_or_else(|| {
@@ -67,7 +68,7 @@ impl ModelTask for Assimilate<'_> {
                 )
             })?,
         };
-        all.validate(&layout, Some(window_steps), &req.observations)?;
+        all.validate(&geometry, Some(window_steps), &req.observations)?;
         let total = window_steps + req.settings.forecast_steps;
         let truth = match &req.truth {
             Some(path) => Some(truth_over(path, &layout, total)?),

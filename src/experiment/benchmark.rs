@@ -3,6 +3,7 @@
 //! alone (the adjoint method promises a small constant, here targeted at ≤ 3); and the same
 //! ratio for back-propagation through time of an Elman network ([`benchmark_rnn`]).
 
+use crate::geometry::Location;
 use std::time::Instant;
 
 use crate::core::stage_costs::QuadraticMisfit;
@@ -197,8 +198,7 @@ pub fn benchmark_fourdvar_cost(n: usize, steps: usize, min_time: f64) -> Result<
             observations.push(Observation {
                 time: k as f64 * 0.05,
                 step: k,
-                position: i as f64,
-                y: None,
+                location: Location::at(i as f64),
                 variable: 0,
                 kind: ObservationKind::Value,
                 value: truth[k * n + i] + 0.5,
@@ -210,7 +210,7 @@ pub fn benchmark_fourdvar_cost(n: usize, steps: usize, min_time: f64) -> Result<
     let count = observations.len();
     let misfit = ObservationMisfit::new(
         ObservationSet::new(observations),
-        &crate::models::ModelInfo::layout(&model),
+        &crate::models::ModelInfo::geometry(&model),
     )?;
     let covariance = Arc::new(BackgroundCovariance::diagonal(n, 1.0)?);
     let transform = ControlTransform::new(ControlSpace::Transformed, x, covariance, None)?;
@@ -473,8 +473,7 @@ pub fn shallow_water_misfit(
             observations.push(Observation {
                 time: k as f64 * model.dt,
                 step: k,
-                position: px,
-                y: Some(py),
+                location: Location::new(&[px, py]).expect("two coordinates"),
                 variable: 2,
                 kind: ObservationKind::Value,
                 value: 0.0,
@@ -483,9 +482,11 @@ pub fn shallow_water_misfit(
             });
         }
     }
-    let layout = model.layout();
-    let operator =
-        crate::obs::ObservationOperator::new(&ObservationSet::new(observations.clone()), &layout)?;
+    let geometry = model.geometry();
+    let operator = crate::obs::ObservationOperator::new(
+        &ObservationSet::new(observations.clone()),
+        &geometry,
+    )?;
     // The set keeps the order given (already sorted by step): observation i is row i of H.
     let mut next = 0;
     integrate(model, x, steps, |k, state| {
@@ -495,7 +496,7 @@ pub fn shallow_water_misfit(
             next += 1;
         }
     })?;
-    ObservationMisfit::new(ObservationSet::new(observations), &layout)
+    ObservationMisfit::new(ObservationSet::new(observations), &geometry)
 }
 
 /// Timing of the shallow-water 4D-Var cost.

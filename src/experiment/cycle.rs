@@ -149,10 +149,10 @@ impl ModelTask for Cycle<'_> {
         let (mut rmse_b, mut rmse_a0, mut rmse_a) = (Vec::new(), Vec::new(), Vec::new());
         let (mut iterations, mut costs) = (Vec::new(), Vec::new());
         let (mut analysis_end, mut truth_end) = (Vec::new(), Vec::new());
-        let layout = model.layout();
+        let geometry = model.geometry();
         // Per variable: RMSE of the background, the analysis start and the analysis end.
-        let mut by_variable: Vec<[Vec<f64>; 3]> = if layout.variables > 1 {
-            vec![Default::default(); layout.variables]
+        let mut by_variable: Vec<[Vec<f64>; 3]> = if geometry.variables().len() > 1 {
+            vec![Default::default(); geometry.variables().len()]
         } else {
             Vec::new()
         };
@@ -187,7 +187,7 @@ impl ModelTask for Cycle<'_> {
                     (&a[end..end + n], &truth[end..end + n]),
                 ];
                 for (series, (x, t)) in pairs.iter().enumerate() {
-                    for (v, r) in rmse_by_variable(x, t, &layout).into_iter().enumerate() {
+                    for (v, r) in rmse_by_variable(x, t, &geometry).into_iter().enumerate() {
                         by_variable[v][series].push(r);
                     }
                 }
@@ -217,7 +217,7 @@ impl ModelTask for Cycle<'_> {
                 .iter()
                 .enumerate()
                 .map(|(v, [b, a0, a])| CycleVariableRmse {
-                    name: variable_name(&layout, v),
+                    name: variable_name(&geometry, v),
                     background: mean_after(b),
                     analysis_start: mean_after(a0),
                     analysis: mean_after(a),

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use crate::core::{Dynamics, StateLayout};
 use crate::error::{Error, Result};
+use crate::geometry::Geometry;
 use crate::io::atomic_output::AtomicOutput;
 use crate::io::model_config::ModelConfig;
 use crate::io::netcdf_trajectory::read_trajectory;
@@ -44,14 +45,14 @@ pub struct ObserveSummary {
     pub last_time: f64,
 }
 
-/// The layout and time step of the model a file names.
+/// The layout, geometry and time step of the model a file names.
 struct LayoutOf;
 
 impl ModelTask for LayoutOf {
-    type Output = (StateLayout, f64);
+    type Output = (StateLayout, Geometry, f64);
 
-    fn run<M: Dynamics + ModelInfo + Clone>(self, model: M) -> Result<(StateLayout, f64)> {
-        Ok((model.layout(), model.time_step()))
+    fn run<M: Dynamics + ModelInfo + Clone>(self, model: M) -> Result<Self::Output> {
+        Ok((model.layout(), model.geometry(), model.time_step()))
     }
 }
 
@@ -90,7 +91,7 @@ pub fn run_observe(request: &ObserveRequest) -> Result<ObserveSummary> {
         }
     };
     let config = ModelConfig::parse(truth_path, text)?;
-    let (layout, dt) = config.run(LayoutOf)?;
+    let (layout, geometry, dt) = config.run(LayoutOf)?;
 
     let truth = read_trajectory(truth_path, None)?;
     truth.check_fields(truth_path, &layout)?;
@@ -129,7 +130,7 @@ pub fn run_observe(request: &ObserveRequest) -> Result<ObserveSummary> {
         &truth.states,
         &steps,
         &truth.times,
-        &layout,
+        &geometry,
         request.seed,
         truth_path,
     )?;
@@ -151,6 +152,6 @@ pub fn run_observe(request: &ObserveRequest) -> Result<ObserveSummary> {
         first_time: first.time,
         last_time: last.time,
     };
-    write_observations(&request.out, &set, &layout, &request.history)?;
+    write_observations(&request.out, &set, &geometry, &request.history)?;
     Ok(summary)
 }

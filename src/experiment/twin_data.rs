@@ -61,7 +61,7 @@ pub fn twin_data<M: Dynamics + ModelInfo>(
         &truth,
         &record_steps,
         &times,
-        &model.layout(),
+        &model.geometry(),
         twin.observation_seed,
         network_path,
     )?;

@@ -117,7 +117,7 @@ pub fn analyse_window<M: Dynamics + ModelInfo + Clone>(
     truth: Option<&[f64]>,
 ) -> Result<WindowResult> {
     let n = model.state_len();
-    let misfit = ObservationMisfit::new(observations.clone(), &model.layout())?;
+    let misfit = ObservationMisfit::new(observations.clone(), &model.geometry())?;
     let prior = match &settings.parameters {
         None => None,
         Some(p) => {
@@ -176,7 +176,7 @@ pub fn analyse_window<M: Dynamics + ModelInfo + Clone>(
                 &t[..window],
             )
         }),
-        &model.layout(),
+        &model.geometry(),
     );
     let analysis_parameters = problem.model_at(&outcome.control).params();
     Ok(WindowResult {

@@ -172,6 +172,7 @@ pub struct Geometry {
     axes: Vec<LocationAxis>,
     wind: Option<(usize, usize)>,
     cf: CfLayout,
+    named_variables: bool,
 }
 
 impl Geometry {
@@ -211,7 +212,22 @@ impl Geometry {
             axes,
             wind,
             cf,
+            named_variables: false,
         }
+    }
+
+    /// The same geometry with variables that observation files refer to by name (u, v, h),
+    /// written `time,variable,x,y,…`; by default they are numbered (the components of a
+    /// state vector without physical names, written `time,position,variable,…`).
+    pub fn with_named_variables(mut self) -> Self {
+        self.named_variables = true;
+        self
+    }
+
+    /// Whether observation files refer to variables by name (see
+    /// [`Geometry::with_named_variables`]).
+    pub fn named_variables(&self) -> bool {
+        self.named_variables
     }
 
     /// Length of the state vector.
@@ -278,6 +294,19 @@ impl Geometry {
             }
         }
         Ok(())
+    }
+
+    /// A location in words, e.g. "position = 3.5" or "x = 1000 m, y = 2000 m".
+    pub fn describe(&self, location: &Location) -> String {
+        self.axes
+            .iter()
+            .zip(location.coordinates())
+            .map(|(a, c)| match a.units {
+                "1" => format!("{} = {c}", a.name),
+                units => format!("{} = {c} {units}", a.name),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// The interpolation of variable `variable` at `location` (checked with

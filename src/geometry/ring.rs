@@ -106,6 +106,25 @@ pub fn line(
     Geometry::new(vars, vec![axis], None, cf)
 }
 
+/// One nondimensional variable `x` on `points` sites (a ring when `periodic`, else a closed
+/// line from 0 to points − 1), written as `x(site)`: the geometry of a plain state vector,
+/// e.g. a linear test model.
+pub fn sites(points: usize, periodic: bool) -> Geometry {
+    let extent = if periodic {
+        points as f64
+    } else {
+        points.saturating_sub(1) as f64
+    };
+    let output = LineOutput {
+        dimension: "site",
+        dimension_long_name: "site index".into(),
+        coordinate: (0..points).map(|i| i as f64).collect(),
+        array: "x",
+        array_long_name: "state".into(),
+    };
+    line(&[("x", points)], extent, periodic, output)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

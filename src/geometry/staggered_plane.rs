@@ -135,7 +135,7 @@ pub fn staggered_plane(
             "projection_y_coordinate",
         ),
     ];
-    Geometry::new(variables, axes, wind, cf_layout(&grid, fields, wind))
+    Geometry::new(variables, axes, wind, cf_layout(&grid, fields, wind)).with_named_variables()
 }
 
 /// The cell grid and each variable's (x, y) offset in cells, when every variable of `geometry`

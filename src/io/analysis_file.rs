@@ -333,7 +333,7 @@ fn write_analysis_netcdf(
             &mut file,
             "obs_position",
             &["obs"],
-            &column(&|o| o.position),
+            &column(&|o| o.location.coordinates()[0]),
             "observation position (grid coordinate)",
             "1",
         )?,
@@ -343,7 +343,7 @@ fn write_analysis_netcdf(
                 &mut file,
                 "obs_x",
                 &["obs"],
-                &column(&|o| o.position),
+                &column(&|o| o.location.coordinates()[0]),
                 "observation x",
                 "m",
             )?;
@@ -351,7 +351,7 @@ fn write_analysis_netcdf(
                 &mut file,
                 "obs_y",
                 &["obs"],
-                &column(&|o| o.y.unwrap_or(f64::NAN)),
+                &column(&|o| o.location.coordinates()[1]),
                 "observation y",
                 "m",
             )?;

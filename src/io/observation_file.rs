@@ -49,8 +49,8 @@ use std::path::Path;
 
 use netcdf::Variable;
 
-use crate::core::StateLayout;
 use crate::error::{Error, Result};
+use crate::geometry::{Geometry, Location, MAX_AXES};
 use crate::io::atomic_output::AtomicOutput;
 use crate::io::netcdf_trajectory::{describe_variable, read_values};
 use crate::io::state_file::{file_head, is_netcdf_head, shorten};
@@ -147,13 +147,13 @@ fn check_dt(dt: f64) -> Result<()> {
 ///
 /// Whether the times fit an assimilation window is checked later, by
 /// [`ObservationSet::validate`].
-pub fn read_observations(path: &Path, dt: f64, layout: &StateLayout) -> Result<ObservationSet> {
+pub fn read_observations(path: &Path, dt: f64, geometry: &Geometry) -> Result<ObservationSet> {
     check_dt(dt)?;
     let head = file_head(path)?;
     if is_netcdf_head(&head) {
-        read_netcdf(path, dt, layout)
+        read_netcdf(path, dt, geometry)
     } else {
-        read_csv(path, dt, layout)
+        read_csv(path, dt, geometry)
     }
 }
 
@@ -169,36 +169,31 @@ enum VariableField {
     Speed,
 }
 
-/// Interprets the text of a `variable` field: a whole number ≥ 0, or on a plane grid one of
-/// its variable names or `speed` / `wind_speed`.
-fn parse_variable(text: &str, layout: &StateLayout) -> std::result::Result<VariableField, String> {
+/// Interprets the text of a `variable` field: a whole number ≥ 0, one of the model's
+/// variable names, or `speed` / `wind_speed` for a model with a wind.
+fn parse_variable(text: &str, geometry: &Geometry) -> std::result::Result<VariableField, String> {
     if let Ok(index) = text.parse::<usize>() {
         return Ok(VariableField::Index(index));
     }
-    match layout.plane {
-        Some(plane) => {
-            if SPEED_NAMES.contains(&text) {
-                Ok(VariableField::Speed)
-            } else {
-                plane
-                    .variable_index(text)
-                    .map(VariableField::Index)
-                    .ok_or_else(|| {
-                        format!(
-                            "unknown variable '{}' (this model's variables are {}, or speed / \
-                             wind_speed for the wind speed, or an index)",
-                            shorten(text),
-                            plane.variable_list()
-                        )
-                    })
-            }
-        }
-        None => Err(format!(
-            "'{}' is not a variable index (a whole number ≥ 0; this model's variables have no \
-             names)",
-            shorten(text)
-        )),
+    if SPEED_NAMES.contains(&text) {
+        // Whether the model has a wind is checked with the kind.
+        return Ok(VariableField::Speed);
     }
+    geometry
+        .variable_index(text)
+        .map(VariableField::Index)
+        .ok_or_else(|| {
+            format!(
+                "unknown variable '{}' (this model's variables are {}{}, or an index)",
+                shorten(text),
+                geometry.variable_list(),
+                if geometry.wind().is_some() {
+                    ", or speed / wind_speed for the wind speed"
+                } else {
+                    ""
+                }
+            )
+        })
 }
 
 /// Settles the kind of observation `o` from its `kind` field (`kind`, None when absent) and
@@ -208,7 +203,7 @@ fn settle_kind(
     o: &mut Observation,
     named_speed: bool,
     kind: Option<ObservationKind>,
-    layout: &StateLayout,
+    geometry: &Geometry,
 ) -> std::result::Result<(), (&'static str, String)> {
     o.kind = match (named_speed, kind) {
         (true, None | Some(ObservationKind::Speed)) => ObservationKind::Speed,
@@ -225,14 +220,12 @@ fn settle_kind(
         (false, None) => ObservationKind::Value,
     };
     if o.kind == ObservationKind::Speed {
-        match layout.plane.and_then(|p| p.wind) {
+        match geometry.wind() {
             Some((u, _)) => o.variable = u,
             None => {
                 return Err((
                     if named_speed { "variable" } else { "kind" },
-                    "speed observations need a model with a wind on a plane grid, and this \
-                     model has none"
-                        .into(),
+                    "speed observations need a model with a wind, and this model has none".into(),
                 ))
             }
         }
@@ -243,13 +236,12 @@ fn settle_kind(
 // ---------------------------------------------------------------------------------------------
 // CSV
 
-/// The columns a CSV file may have.
+/// The columns a CSV file may have: the fixed ones and the model's location axes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Column {
     Time,
-    Position,
-    X,
-    Y,
+    /// Location coordinate k of the geometry (`position`, or `x` and `y`).
+    Location(usize),
     Value,
     Sigma,
     Variable,
@@ -257,86 +249,84 @@ enum Column {
 }
 
 impl Column {
-    const ALL: [Column; 8] = [
+    const FIXED: [Column; 5] = [
         Column::Time,
-        Column::Position,
-        Column::X,
-        Column::Y,
         Column::Value,
         Column::Sigma,
         Column::Variable,
         Column::Kind,
     ];
 
-    fn name(self) -> &'static str {
+    fn name(self, geometry: &Geometry) -> &'static str {
         match self {
             Column::Time => "time",
-            Column::Position => "position",
-            Column::X => "x",
-            Column::Y => "y",
+            Column::Location(k) => geometry.location_axes()[k].name,
             Column::Value => "value",
             Column::Sigma => "sigma",
             Column::Variable => "variable",
             Column::Kind => "kind",
         }
     }
-}
 
-/// The header's problem with the location columns on a plane (`plane`) or a line of points,
-/// if it has one.
-fn location_columns_problem(columns: &[Column], plane: bool) -> Option<String> {
-    let has = |c: Column| columns.contains(&c);
-    let (position, x, y) = (has(Column::Position), has(Column::X), has(Column::Y));
-    if position && (x || y) {
-        return Some(
-            "give either a `position` column (a grid position, for models on a line of points) \
-             or `x` and `y` columns (metres, for models on a plane grid), not both"
-                .into(),
-        );
+    /// Every column a file for `geometry` may have.
+    fn all(geometry: &Geometry) -> impl Iterator<Item = Column> {
+        let axes = geometry.location_axes().len();
+        Column::FIXED
+            .into_iter()
+            .chain((0..axes).map(Column::Location))
     }
-    if plane {
-        match (x, y) {
-            (true, true) => None,
-            (true, false) => Some(
-                "the header has an `x` column but no `y` column; a station on this model's \
-                 plane grid needs both, in metres"
-                    .into(),
-            ),
-            (false, true) => Some(
-                "the header has a `y` column but no `x` column; a station on this model's \
-                 plane grid needs both, in metres"
-                    .into(),
-            ),
-            (false, false) if position => Some(
-                "this model's grid is a plane: give the location as `x` and `y` columns in \
-                 metres, not as a `position`"
-                    .into(),
-            ),
-            (false, false) => Some(
-                "the header lacks the columns `x` and `y` (the station location in metres, \
-                 which this model's plane grid needs)"
-                    .into(),
-            ),
+
+    /// The columns a file for `geometry` must have: time, the location, value, sigma, and the
+    /// variable when the model names its variables.
+    fn required(geometry: &Geometry) -> Vec<Column> {
+        let mut required = vec![Column::Time];
+        if geometry.named_variables() {
+            required.push(Column::Variable);
         }
-    } else if x || y {
-        Some(
-            "this model's grid is a line of points: give the location as a `position` column \
-             (a grid position), not as `x` and `y`"
-                .into(),
-        )
-    } else {
-        None
+        required.extend((0..geometry.location_axes().len()).map(Column::Location));
+        required.extend([Column::Value, Column::Sigma]);
+        required
     }
 }
 
-/// Parses the header fields into the column of each field, for a model on a plane grid
-/// (`plane`) or on a line of points.
-fn parse_header(path: &Path, line: usize, fields: &[&str], plane: bool) -> Result<Vec<Column>> {
+/// The location coordinates of `geometry` in words, e.g. "x, y (m)" or "position".
+fn location_names(geometry: &Geometry) -> String {
+    let axes = geometry.location_axes();
+    let names: Vec<&str> = axes.iter().map(|a| a.name).collect();
+    match axes.first().map(|a| a.units) {
+        Some(units) if units != "1" => format!("{} ({units})", names.join(", ")),
+        _ => names.join(", "),
+    }
+}
+
+/// The columns of a file for `geometry` in words, for messages.
+fn column_list(geometry: &Geometry) -> String {
+    let required: Vec<&str> = Column::required(geometry)
+        .into_iter()
+        .map(|c| c.name(geometry))
+        .collect();
+    let optional: Vec<&str> = Column::all(geometry)
+        .filter(|c| !Column::required(geometry).contains(c))
+        .map(|c| c.name(geometry))
+        .collect();
+    format!(
+        "this model's columns are {} and optionally {}",
+        required.join(", "),
+        optional.join(", ")
+    )
+}
+
+/// Parses the header fields into the column of each field.
+fn parse_header(
+    path: &Path,
+    line: usize,
+    fields: &[&str],
+    geometry: &Geometry,
+) -> Result<Vec<Column>> {
     let mut columns: Vec<Column> = Vec::with_capacity(fields.len());
     for (j, field) in fields.iter().enumerate() {
-        let Some(column) = Column::ALL
-            .into_iter()
-            .find(|c| c.name().eq_ignore_ascii_case(field))
+        let Some(column) =
+            Column::all(geometry).find(|c| c.name(geometry).eq_ignore_ascii_case(field))
         else {
             let what = if field.is_empty() {
                 format!("column {} of the header has no name", j + 1)
@@ -347,8 +337,9 @@ fn parse_header(path: &Path, line: usize, fields: &[&str], plane: bool) -> Resul
                 path,
                 Some(line),
                 format!(
-                    "{what}; the columns are time, position (or x and y on a plane grid), \
-                     value, sigma and optionally variable, kind"
+                    "{what}; {} (observations are located by {})",
+                    column_list(geometry),
+                    location_names(geometry)
                 ),
             ));
         };
@@ -358,7 +349,7 @@ fn parse_header(path: &Path, line: usize, fields: &[&str], plane: bool) -> Resul
                 Some(line),
                 format!(
                     "column '{}' appears twice in the header (columns {} and {})",
-                    column.name(),
+                    column.name(geometry),
                     first + 1,
                     j + 1
                 ),
@@ -366,29 +357,19 @@ fn parse_header(path: &Path, line: usize, fields: &[&str], plane: bool) -> Resul
         }
         columns.push(column);
     }
-    if let Some(problem) = location_columns_problem(&columns, plane) {
-        return Err(Error::input(path, Some(line), problem));
-    }
-    let (required, listed): (&[Column], &str) = if plane {
-        (
-            &[Column::Time, Column::Variable, Column::Value, Column::Sigma],
-            "time, variable, x, y, value and sigma are required on a plane grid",
-        )
-    } else {
-        (
-            &[Column::Time, Column::Position, Column::Value, Column::Sigma],
-            "time, position, value and sigma are required",
-        )
-    };
-    if let Some(missing) = required.iter().find(|c| !columns.contains(c)) {
-        let found: Vec<&str> = columns.iter().map(|c| c.name()).collect();
+    if let Some(missing) = Column::required(geometry)
+        .into_iter()
+        .find(|c| !columns.contains(c))
+    {
+        let found: Vec<&str> = columns.iter().map(|c| c.name(geometry)).collect();
         return Err(Error::input(
             path,
             Some(line),
             format!(
-                "the header lacks the required column '{}' (it has {}; {listed})",
-                missing.name(),
-                found.join(", ")
+                "the header lacks the required column '{}' (it has {}; {})",
+                missing.name(geometry),
+                found.join(", "),
+                column_list(geometry)
             ),
         ));
     }
@@ -402,10 +383,10 @@ fn parse_record(
     columns: &[Column],
     fields: &[&str],
     dt: f64,
-    layout: &StateLayout,
+    geometry: &Geometry,
 ) -> Result<Observation> {
     if fields.len() != columns.len() {
-        let names: Vec<&str> = columns.iter().map(|c| c.name()).collect();
+        let names: Vec<&str> = columns.iter().map(|c| c.name(geometry)).collect();
         return Err(Error::input(
             path,
             Some(line),
@@ -423,7 +404,7 @@ fn parse_record(
     let number = |column: Column, text: &str| -> Result<f64> {
         let value: f64 = text.parse().map_err(|_| {
             err(
-                column.name(),
+                column.name(geometry),
                 format!("cannot parse '{}' as a number", shorten(text)),
             )
         })?;
@@ -431,16 +412,16 @@ fn parse_record(
             Ok(value)
         } else {
             Err(err(
-                column.name(),
+                column.name(geometry),
                 format!("non-finite value '{}'", shorten(text)),
             ))
         }
     };
+    let mut coordinates = [0.0; MAX_AXES];
     let mut o = Observation {
         time: 0.0,
         step: 0,
-        position: 0.0,
-        y: None,
+        location: Location::at(0.0),
         variable: 0,
         kind: ObservationKind::Value,
         value: 0.0,
@@ -453,25 +434,15 @@ fn parse_record(
         match column {
             Column::Time => {
                 o.time = number(column, text)?;
-                o.step = step_of_time(o.time, dt).map_err(|m| err(column.name(), m))?;
+                o.step = step_of_time(o.time, dt).map_err(|m| err(column.name(geometry), m))?;
             }
-            Column::Position => {
-                o.position = number(column, text)?;
-                if o.position < 0.0 {
-                    return Err(err(
-                        column.name(),
-                        format!("negative position {}; positions start at 0", o.position),
-                    ));
-                }
-            }
-            Column::X => o.position = number(column, text)?,
-            Column::Y => o.y = Some(number(column, text)?),
+            Column::Location(k) => coordinates[k] = number(column, text)?,
             Column::Value => o.value = number(column, text)?,
             Column::Sigma => {
                 o.sigma = number(column, text)?;
                 if o.sigma <= 0.0 {
                     return Err(err(
-                        column.name(),
+                        column.name(geometry),
                         format!(
                             "the observation error standard deviation must be > 0, got {}",
                             o.sigma
@@ -479,15 +450,15 @@ fn parse_record(
                     ));
                 }
             }
-            Column::Variable => match parse_variable(text, layout) {
+            Column::Variable => match parse_variable(text, geometry) {
                 Ok(VariableField::Index(v)) => o.variable = v,
                 Ok(VariableField::Speed) => named_speed = true,
-                Err(message) => return Err(err(column.name(), message)),
+                Err(message) => return Err(err(column.name(geometry), message)),
             },
             Column::Kind => {
                 kind = Some(text.parse().map_err(|_| {
                     err(
-                        column.name(),
+                        column.name(geometry),
                         format!(
                             "unknown observation kind '{}' (expected one of value, square, abs, \
                              speed)",
@@ -498,14 +469,16 @@ fn parse_record(
             }
         }
     }
-    settle_kind(&mut o, named_speed, kind, layout).map_err(|(c, m)| err(c, m))?;
-    if let Some((column, message)) = observation_problem(&o, layout, None) {
+    o.location = Location::new(&coordinates[..geometry.location_axes().len()])
+        .expect("a geometry has at most MAX_AXES location axes");
+    settle_kind(&mut o, named_speed, kind, geometry).map_err(|(c, m)| err(c, m))?;
+    if let Some((column, message)) = observation_problem(&o, geometry, None) {
         return Err(err(column, message));
     }
     Ok(o)
 }
 
-fn read_csv(path: &Path, dt: f64, layout: &StateLayout) -> Result<ObservationSet> {
+fn read_csv(path: &Path, dt: f64, geometry: &Geometry) -> Result<ObservationSet> {
     let bytes = fs::read(path).map_err(|e| Error::io(path, e))?;
     let mut columns: Option<Vec<Column>> = None;
     let mut observations = Vec::new();
@@ -529,16 +502,16 @@ fn read_csv(path: &Path, dt: f64, layout: &StateLayout) -> Result<ObservationSet
         }
         let fields: Vec<&str> = text.split(',').map(str::trim).collect();
         match &columns {
-            None => columns = Some(parse_header(path, line, &fields, layout.plane.is_some())?),
-            Some(cols) => observations.push(parse_record(path, line, cols, &fields, dt, layout)?),
+            None => columns = Some(parse_header(path, line, &fields, geometry)?),
+            Some(cols) => observations.push(parse_record(path, line, cols, &fields, dt, geometry)?),
         }
     }
     if columns.is_none() {
-        let example = if layout.plane.is_some() {
-            "time,variable,x,y,value,sigma"
-        } else {
-            "time,position,value,sigma"
-        };
+        let example: Vec<&str> = Column::required(geometry)
+            .into_iter()
+            .map(|c| c.name(geometry))
+            .collect();
+        let example = example.join(",");
         return Err(Error::input(
             path,
             None,
@@ -569,9 +542,8 @@ fn obs_variable<'f>(
                 path,
                 None,
                 format!(
-                    "has no variable '{name}' (an observation file needs time, position (or x \
-                     and y on a plane grid), value and sigma along one dimension, and \
-                     optionally variable and kind)"
+                    "has no variable '{name}' (an observation file needs time, the location, \
+                     value and sigma along one dimension, and optionally variable and kind)"
                 ),
             ));
         }
@@ -593,51 +565,24 @@ fn obs_variable<'f>(
     Ok(Some(var))
 }
 
-/// The file's problem with its location variables for a model on a plane grid (`plane`) or
-/// a line of points, if it has one.
-fn location_variables_problem(file: &netcdf::File, plane: bool) -> Option<String> {
-    let has = |name: &str| file.variable(name).is_some();
-    let (position, x, y) = (has("position"), has("x"), has("y"));
-    if position && (x || y) {
-        return Some(
-            "has both 'position' (a grid position, for models on a line of points) and 'x'/'y' \
-             (metres, for models on a plane grid); an observation file holds one or the other"
-                .into(),
-        );
-    }
-    if plane && !(x && y) {
-        let missing = match (x, y) {
-            (true, false) => "'y'",
-            (false, true) => "'x'",
-            _ => "'x' and 'y'",
-        };
-        return Some(format!(
-            "has no variable {missing}: observations on this model's plane grid are located \
-             by x and y in metres{}",
-            if position {
-                " (the file has 'position', a location on a line of points)"
-            } else {
-                ""
-            }
-        ));
-    }
-    if !plane && (x || y) {
-        return Some(
-            "has 'x'/'y' (a location on a plane grid), but this model's grid is a line of \
-             points: it needs 'position'"
-                .into(),
-        );
-    }
-    None
-}
-
-fn read_netcdf(path: &Path, dt: f64, layout: &StateLayout) -> Result<ObservationSet> {
+fn read_netcdf(path: &Path, dt: f64, geometry: &Geometry) -> Result<ObservationSet> {
     let file = netcdf::open(path).map_err(|e| Error::netcdf(path, e))?;
-    let plane = layout.plane.is_some();
     let time_var = obs_variable(path, &file, "time", None, true)?
         .ok_or_else(|| Error::input(path, None, "has no variable 'time'"))?;
-    if let Some(problem) = location_variables_problem(&file, plane) {
-        return Err(Error::input(path, None, problem));
+    if let Some(axis) = geometry
+        .location_axes()
+        .iter()
+        .find(|a| file.variable(a.name).is_none())
+    {
+        return Err(Error::input(
+            path,
+            None,
+            format!(
+                "has no variable '{}': observations on this model's grid are located by {}",
+                axis.name,
+                location_names(geometry)
+            ),
+        ));
     }
     let dim = time_var.dimensions()[0].name();
     let count = time_var.dimensions()[0].len();
@@ -648,8 +593,11 @@ fn read_netcdf(path: &Path, dt: f64, layout: &StateLayout) -> Result<Observation
         }
     };
     let times = read("time", true)?.unwrap_or_default();
-    let positions = read(if plane { "x" } else { "position" }, true)?.unwrap_or_default();
-    let ys = if plane { read("y", true)? } else { None };
+    let locations = geometry
+        .location_axes()
+        .iter()
+        .map(|a| Ok(read(a.name, true)?.unwrap_or_default()))
+        .collect::<Result<Vec<Vec<f64>>>>()?;
     let values = read("value", true)?.unwrap_or_default();
     let sigmas = read("sigma", true)?.unwrap_or_default();
     let variables = read("variable", false)?;
@@ -666,14 +614,6 @@ fn read_netcdf(path: &Path, dt: f64, layout: &StateLayout) -> Result<Observation
     for i in 0..count {
         let time = times[i];
         let step = step_of_time(time, dt).map_err(|m| at("time", i, m))?;
-        let position = positions[i];
-        if !plane && position < 0.0 {
-            return Err(at(
-                "position",
-                i,
-                format!("negative position {position}; positions start at 0"),
-            ));
-        }
         let sigma = sigmas[i];
         if sigma <= 0.0 {
             return Err(at(
@@ -715,19 +655,20 @@ fn read_netcdf(path: &Path, dt: f64, layout: &StateLayout) -> Result<Observation
                 })?)
             }
         };
+        let coordinates: Vec<f64> = locations.iter().map(|c| c[i]).collect();
         let mut o = Observation {
             time,
             step,
-            position,
-            y: ys.as_ref().map(|y| y[i]),
+            location: Location::new(&coordinates)
+                .expect("a geometry has at most MAX_AXES location axes"),
             variable,
             kind: ObservationKind::Value,
             value: values[i],
             sigma,
             line: None,
         };
-        settle_kind(&mut o, false, kind, layout).map_err(|(c, m)| at(c, i, m))?;
-        if let Some((column, message)) = observation_problem(&o, layout, None) {
+        settle_kind(&mut o, false, kind, geometry).map_err(|(c, m)| at(c, i, m))?;
+        if let Some((column, message)) = observation_problem(&o, geometry, None) {
             return Err(at(column, i, message));
         }
         observations.push(o);
@@ -754,14 +695,14 @@ fn exact(v: f64) -> String {
 /// `layout`: finite time ≥ 0, and everything [`ObservationSet::validate`] checks (finite
 /// value, finite σ > 0, a variable the model has, a location on its grid, speed only with a
 /// wind).
-fn check_writable(set: &ObservationSet, layout: &StateLayout) -> Result<()> {
+fn check_writable(set: &ObservationSet, geometry: &Geometry) -> Result<()> {
     for (i, o) in set.as_slice().iter().enumerate() {
         let problem = if !(o.time.is_finite() && o.time >= 0.0) {
             Some(format!("time {} is not a finite number ≥ 0", o.time))
         } else if i32::try_from(o.variable).is_err() {
             Some(format!("variable index {} is too large", o.variable))
         } else {
-            observation_problem(o, layout, None)
+            observation_problem(o, geometry, None)
                 .map(|(column, message)| format!("{column}: {message}"))
         };
         if let Some(message) = problem {
@@ -793,101 +734,138 @@ fn check_writable(set: &ObservationSet, layout: &StateLayout) -> Result<()> {
 pub fn write_observations(
     path: &Path,
     set: &ObservationSet,
-    layout: &StateLayout,
+    geometry: &Geometry,
     history: &str,
 ) -> Result<()> {
     let format = ObservationFormat::from_path(path)?;
-    check_writable(set, layout)?;
+    check_writable(set, geometry)?;
     let out = AtomicOutput::new(path)?;
     match format {
-        ObservationFormat::Csv => fs::write(out.temp_path(), csv_text(set, layout, history))
+        ObservationFormat::Csv => fs::write(out.temp_path(), csv_text(set, geometry, history))
             .map_err(|e| Error::io(path, e))?,
-        ObservationFormat::NetCdf => write_netcdf(out.temp_path(), set, layout, history)
+        ObservationFormat::NetCdf => write_netcdf(out.temp_path(), set, geometry, history)
             .map_err(|e| Error::netcdf(path, e))?,
     }
     out.commit()
 }
 
 /// The variable index a speed observation is stored with: that of u.
-fn stored_variable(o: &Observation, layout: &StateLayout) -> usize {
-    match (o.kind, layout.plane.and_then(|p| p.wind)) {
+fn stored_variable(o: &Observation, geometry: &Geometry) -> usize {
+    match (o.kind, geometry.wind()) {
         (ObservationKind::Speed, Some((u, _))) => u,
         _ => o.variable,
     }
 }
 
-fn csv_text(set: &ObservationSet, layout: &StateLayout, history: &str) -> String {
+/// The comment line that explains a CSV file's columns.
+fn csv_comment(geometry: &Geometry) -> String {
+    let axes = geometry.location_axes();
+    let names: Vec<&str> = axes.iter().map(|a| a.name).collect();
+    let location = if axes.iter().all(|a| a.units == "1") {
+        format!("{} a (fractional) grid index", names.join(" and "))
+    } else {
+        let ranges: Vec<String> = axes
+            .iter()
+            .map(|a| {
+                let less = if a.periodic { "<" } else { "<=" };
+                format!("0 <= {} {less} {}", a.name, exact(a.extent))
+            })
+            .collect();
+        let units = match axes[0].units {
+            "m" => "metres",
+            other => other,
+        };
+        format!(
+            "{} the station location in {units} ({})",
+            names.join(" and "),
+            ranges.join(", ")
+        )
+    };
+    let names: Vec<&str> = geometry.variables().iter().map(|v| v.name).collect();
+    let (variable, kinds) = match (geometry.named_variables(), geometry.wind()) {
+        (false, _) => ("the model variable".to_string(), "value|square|abs"),
+        (true, None) => (names.join("|"), "value|square|abs"),
+        (true, Some(_)) => (
+            format!(
+                "{} or speed (the wind speed sqrt(u^2 + v^2))",
+                names.join("|")
+            ),
+            "value|square|abs|speed",
+        ),
+    };
+    let (first, second) = (format!("variable {variable}"), location);
+    let (first, second) = if geometry.named_variables() {
+        (first, second)
+    } else {
+        (second, first)
+    };
+    format!(
+        "# fourdvar observations: time in model time units, {first}, {second}, kind {kinds}, \
+         sigma the observation error standard deviation\n"
+    )
+}
+
+/// A file's columns in writing order: `time,variable,<location>,…` for named variables,
+/// `time,<location>,variable,…` for numbered ones.
+fn written_columns(geometry: &Geometry) -> Vec<Column> {
+    let location = (0..geometry.location_axes().len()).map(Column::Location);
+    let mut columns = vec![Column::Time];
+    if geometry.named_variables() {
+        columns.push(Column::Variable);
+        columns.extend(location);
+    } else {
+        columns.extend(location);
+        columns.push(Column::Variable);
+    }
+    columns.extend([Column::Kind, Column::Value, Column::Sigma]);
+    columns
+}
+
+fn csv_text(set: &ObservationSet, geometry: &Geometry, history: &str) -> String {
     let mut text = String::with_capacity(64 * (set.len() + 4));
     for line in history.lines() {
         let _ = writeln!(text, "# {line}");
     }
-    match layout.plane {
-        None => {
-            text.push_str(
-                "# fourdvar observations: time in model time units, position a (fractional) \
-                 grid index, variable the model variable, kind value|square|abs, sigma the \
-                 observation error standard deviation\n",
-            );
-            text.push_str("time,position,variable,kind,value,sigma\n");
-            for o in set.as_slice() {
-                let _ = writeln!(
-                    text,
-                    "{},{},{},{},{},{}",
-                    exact(o.time),
-                    exact(o.position),
-                    o.variable,
-                    o.kind,
-                    exact(o.value),
-                    exact(o.sigma)
-                );
-            }
-        }
-        Some(plane) => {
-            let _ = writeln!(
-                text,
-                "# fourdvar observations: time in model time units, variable {} or speed (the \
-                 wind speed sqrt(u^2 + v^2)), x and y the station location in metres (0 <= x < \
-                 {}, 0 <= y < {}), kind value|square|abs|speed, sigma the observation error \
-                 standard deviation",
-                plane
-                    .variables
-                    .iter()
-                    .map(|v| v.name)
-                    .collect::<Vec<_>>()
-                    .join("|"),
-                exact(plane.width()),
-                exact(plane.height())
-            );
-            text.push_str("time,variable,x,y,kind,value,sigma\n");
-            for o in set.as_slice() {
-                let name = match o.kind {
-                    ObservationKind::Speed => "speed".to_string(),
-                    _ => plane
-                        .variables
-                        .get(o.variable)
-                        .map_or_else(|| o.variable.to_string(), |v| v.name.to_string()),
-                };
-                let _ = writeln!(
-                    text,
-                    "{},{},{},{},{},{},{}",
-                    exact(o.time),
-                    name,
-                    exact(o.position),
-                    exact(o.y.unwrap_or(f64::NAN)),
-                    o.kind,
-                    exact(o.value),
-                    exact(o.sigma)
-                );
-            }
-        }
+    text.push_str(&csv_comment(geometry));
+    let columns = written_columns(geometry);
+    let header: Vec<&str> = columns.iter().map(|c| c.name(geometry)).collect();
+    let _ = writeln!(text, "{}", header.join(","));
+    for o in set.as_slice() {
+        let fields: Vec<String> = columns
+            .iter()
+            .map(|c| match c {
+                Column::Time => exact(o.time),
+                Column::Location(k) => exact(o.location.coordinates()[*k]),
+                Column::Variable => variable_text(o, geometry),
+                Column::Kind => o.kind.to_string(),
+                Column::Value => exact(o.value),
+                Column::Sigma => exact(o.sigma),
+            })
+            .collect();
+        let _ = writeln!(text, "{}", fields.join(","));
     }
     text
+}
+
+/// The `variable` field of `o`: its name (or `speed`) when the model names its variables,
+/// else its index.
+fn variable_text(o: &Observation, geometry: &Geometry) -> String {
+    if !geometry.named_variables() {
+        return o.variable.to_string();
+    }
+    match o.kind {
+        ObservationKind::Speed => "speed".to_string(),
+        _ => geometry
+            .variables()
+            .get(o.variable)
+            .map_or_else(|| o.variable.to_string(), |v| v.name.to_string()),
+    }
 }
 
 fn write_netcdf(
     temp: &Path,
     set: &ObservationSet,
-    layout: &StateLayout,
+    geometry: &Geometry,
     history: &str,
 ) -> netcdf::Result<()> {
     let obs = set.as_slice();
@@ -907,64 +885,52 @@ fn write_netcdf(
     // (name, long_name, units, standard_name, values)
     type Doubles = (
         &'static str,
-        &'static str,
+        String,
         &'static str,
         Option<&'static str>,
         Vec<f64>,
     );
     let mut doubles: Vec<Doubles> = vec![(
         "time",
-        "model time of the observation",
+        "model time of the observation".into(),
         "1",
         None,
         column(|o| o.time),
     )];
-    let coordinates = match layout.plane {
-        None => {
-            doubles.push((
-                "position",
-                "grid position of the observation (fractional grid-point index)",
-                "1",
-                None,
-                column(|o| o.position),
-            ));
-            "time position"
-        }
-        Some(_) => {
-            doubles.push((
-                "x",
-                "x of the station (eastward distance from the west edge of the domain)",
-                "m",
-                Some("projection_x_coordinate"),
-                column(|o| o.position),
-            ));
-            doubles.push((
-                "y",
-                "y of the station (northward distance from the south edge of the domain)",
-                "m",
-                Some("projection_y_coordinate"),
-                column(|o| o.y.unwrap_or(f64::NAN)),
-            ));
-            "time x y"
-        }
-    };
-    doubles.push(("value", "observed value", "1", None, column(|o| o.value)));
+    for (k, axis) in geometry.location_axes().iter().enumerate() {
+        doubles.push((
+            axis.name,
+            axis.long_name.clone(),
+            axis.units,
+            axis.standard_name,
+            obs.iter().map(|o| o.location.coordinates()[k]).collect(),
+        ));
+    }
+    let names: Vec<&str> = geometry.location_axes().iter().map(|a| a.name).collect();
+    let coordinates = format!("time {}", names.join(" "));
+    doubles.push((
+        "value",
+        "observed value".into(),
+        "1",
+        None,
+        column(|o| o.value),
+    ));
     doubles.push((
         "sigma",
-        "observation error standard deviation",
+        "observation error standard deviation".into(),
         "1",
         None,
         column(|o| o.sigma),
     ));
     for (name, long_name, units, standard_name, values) in &doubles {
         let mut var = file.add_variable::<f64>(name, &[OBS_DIMENSION])?;
-        var.put_attribute("long_name", *long_name)?;
+        var.put_attribute("long_name", long_name.as_str())?;
         if let Some(standard_name) = standard_name {
             var.put_attribute("standard_name", *standard_name)?;
         }
         var.put_attribute("units", *units)?;
         if *name == "value" {
-            var.put_attribute("coordinates", coordinates)?;
+            var.put_attribute("coordinates", coordinates.as_str())?;
         }
         if !values.is_empty() {
             var.put_values(values, ..)?;
@@ -973,20 +939,26 @@ fn write_netcdf(
     {
         let values: Vec<i32> = obs
             .iter()
-            .map(|o| stored_variable(o, layout) as i32)
+            .map(|o| stored_variable(o, geometry) as i32)
             .collect();
         let mut var = file.add_variable::<i32>("variable", &[OBS_DIMENSION])?;
         var.put_attribute("long_name", "index of the observed model variable")?;
-        if let Some(plane) = layout.plane {
-            let codes: Vec<i32> = (0..plane.variables.len() as i32).collect();
+        if geometry.named_variables() {
+            let codes: Vec<i32> = (0..geometry.variables().len() as i32).collect();
             var.put_attribute("flag_values", codes)?;
-            let names: Vec<&str> = plane.variables.iter().map(|v| v.name).collect();
+            let names: Vec<&str> = geometry.variables().iter().map(|v| v.name).collect();
             var.put_attribute("flag_meanings", names.join(" ").as_str())?;
-            var.put_attribute(
-                "comment",
-                "for wind-speed observations (kind = speed) the index of u; the speed reads \
-                 u and v",
-            )?;
+            if let Some((u, v)) = geometry.wind() {
+                let (u, v) = (names[u], names[v]);
+                var.put_attribute(
+                    "comment",
+                    format!(
+                        "for wind-speed observations (kind = speed) the index of {u}; the \
+                         speed reads {u} and {v}"
+                    )
+                    .as_str(),
+                )?;
+            }
         } else {
             var.put_attribute("units", "1")?;
         }

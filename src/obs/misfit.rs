@@ -8,8 +8,9 @@
 
 use std::ops::Range;
 
-use crate::core::{StageCost, StateLayout};
+use crate::core::StageCost;
 use crate::error::{Error, Result};
+use crate::geometry::Geometry;
 
 use super::observation::ObservationSet;
 use super::operator::ObservationOperator;
@@ -34,10 +35,10 @@ pub struct ObservationMisfit {
 }
 
 impl ObservationMisfit {
-    /// The misfit of `set` on `layout`. Fails like [`ObservationOperator::new`] on an
-    /// observation that does not fit the layout, and on a step beyond [`MAX_MISFIT_STEP`].
-    pub fn new(set: ObservationSet, layout: &StateLayout) -> Result<Self> {
-        let operator = ObservationOperator::new(&set, layout)?;
+    /// The misfit of `set` on `geometry`. Fails like [`ObservationOperator::new`] on an
+    /// observation that does not fit the geometry, and on a step beyond [`MAX_MISFIT_STEP`].
+    pub fn new(set: ObservationSet, geometry: &Geometry) -> Result<Self> {
+        let operator = ObservationOperator::new(&set, geometry)?;
         let max_step = set.max_step();
         if let Some(step) = max_step.filter(|&s| s > MAX_MISFIT_STEP) {
             return Err(Error::invalid(

@@ -5,6 +5,7 @@
 //! [`crate::io`].
 
 pub mod misfit;
+pub mod network;
 pub mod observation;
 pub mod operator;
 

@@ -4,13 +4,12 @@ use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
 
-use crate::core::{PlaneGrid, StateLayout};
 use crate::error::{Error, Result};
+use crate::geometry::{Geometry, Location};
 
-/// What an observation measures at its position p: h(x) = x(p) ("value"), x(p)² ("square"),
-/// |x(p)| ("abs"), or on a plane grid with a wind the wind speed √(u(p)² + v(p)²) ("speed"),
-/// with x(p) interpolated between the neighbouring grid points (linearly on a line, bilinearly
-/// on a plane).
+/// What an observation measures at its location p: h(x) = x(p) ("value"), x(p)² ("square"),
+/// |x(p)| ("abs"), or, for a model with a wind, the wind speed √(u(p)² + v(p)²) ("speed"),
+/// with x(p) interpolated between the surrounding grid points by the model's geometry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ObservationKind {
@@ -113,13 +112,9 @@ pub struct Observation {
     pub time: f64,
     /// The model step it belongs to, time / dt (an exact whole number of steps).
     pub step: usize,
-    /// On a line of points: the grid coordinate in [0, points): integer positions are grid
-    /// points, fractional ones lie between two points (on a periodic grid, positions above
-    /// points − 1 lie between the last point and point 0). On a plane grid: x in metres,
-    /// 0 ≤ x < nx·dx.
-    pub position: f64,
-    /// On a plane grid: y in metres, 0 ≤ y < ny·dy. None on a line of points.
-    pub y: Option<f64>,
+    /// Where it is taken, in the coordinates of the model's geometry (a grid position on a
+    /// ring of sites, x and y in metres on a plane).
+    pub location: Location,
     /// Index of the observed model variable (0 for single-variable models).
     pub variable: usize,
     /// What is measured at the position.
@@ -226,30 +221,29 @@ impl ObservationSet {
         ObservationSet { observations }
     }
 
-    /// Checks every observation against the layout: finite value, finite σ > 0,
-    /// variable < layout.variables, 0 ≤ position < points (for a non-periodic grid
-    /// position ≤ points − 1) on a line, 0 ≤ x < nx·dx and 0 ≤ y < ny·dy on a plane, "speed"
-    /// only on a plane with a wind, a finite time and (when `window_steps` is Some(L))
-    /// step ≤ L.
-    /// Errors name `source` and the observation's line (or its index when it has no line).
+    /// Checks every observation against the model's geometry: finite value, finite σ > 0,
+    /// an existing variable, a location inside the domain
+    /// ([`Geometry::check_location`]), "speed" only for a model with a wind, a finite time
+    /// and (when `window_steps` is Some(L)) step ≤ L. Errors name `source` and the
+    /// observation's line (or its index when it has no line).
     pub fn validate(
         &self,
-        layout: &StateLayout,
+        geometry: &Geometry,
         window_steps: Option<usize>,
         source: &Path,
     ) -> Result<()> {
-        self.check(layout, window_steps)
+        self.check(geometry, window_steps)
             .map_err(|problem| problem.in_file(source))
     }
 
-    /// The first observation that does not fit `layout` (see [`ObservationSet::validate`]).
+    /// The first observation that does not fit `geometry` (see [`ObservationSet::validate`]).
     pub(crate) fn check(
         &self,
-        layout: &StateLayout,
+        geometry: &Geometry,
         window_steps: Option<usize>,
     ) -> std::result::Result<(), Problem> {
         for (index, o) in self.observations.iter().enumerate() {
-            if let Some(message) = check_one(o, layout, window_steps) {
+            if let Some(message) = check_one(o, geometry, window_steps) {
                 return Err(Problem {
                     index,
                     line: o.line,
@@ -261,17 +255,17 @@ impl ObservationSet {
     }
 }
 
-/// What is wrong with observation `o` on `layout`, if anything, as "column NAME: message".
-fn check_one(o: &Observation, layout: &StateLayout, window_steps: Option<usize>) -> Option<String> {
-    observation_problem(o, layout, window_steps)
+/// What is wrong with observation `o` on `geometry`, if anything, as "column NAME: message".
+fn check_one(o: &Observation, geometry: &Geometry, window_steps: Option<usize>) -> Option<String> {
+    observation_problem(o, geometry, window_steps)
         .map(|(column, message)| format!("column {column}: {message}"))
 }
 
-/// What is wrong with observation `o` on `layout`, if anything: the column (file field) at
+/// What is wrong with observation `o` on `geometry`, if anything: the column (file field) at
 /// fault and the message (the checks of [`ObservationSet::validate`]).
 pub(crate) fn observation_problem(
     o: &Observation,
-    layout: &StateLayout,
+    geometry: &Geometry,
     window_steps: Option<usize>,
 ) -> Option<(&'static str, String)> {
     if !o.time.is_finite() {
@@ -292,23 +286,23 @@ pub(crate) fn observation_problem(
             ),
         ));
     }
-    if o.variable >= layout.variables {
+    let variables = geometry.variables().len();
+    if o.variable >= variables {
         return Some((
             "variable",
             format!(
-                "variable {} does not exist; the model has {} variable{} (0..={})",
+                "variable {} does not exist; the model has {variables} variable{} ({})",
                 o.variable,
-                layout.variables,
-                if layout.variables == 1 { "" } else { "s" },
-                layout.variables.saturating_sub(1)
+                if variables == 1 { "" } else { "s" },
+                geometry.variable_list()
             ),
         ));
     }
-    if let Some(problem) = match layout.plane {
-        Some(plane) => check_plane_location(o, &plane),
-        None => check_line_location(o, layout),
-    } {
-        return Some(problem);
+    if o.kind == ObservationKind::Speed && geometry.wind().is_none() {
+        return Some(("kind", "speed observations need a model with a wind".into()));
+    }
+    if let Err(problem) = geometry.check_location(&o.location) {
+        return Some((problem.axis, problem.message));
     }
     if let Some(last) = window_steps {
         if o.step > last {
@@ -317,74 +311,6 @@ pub(crate) fn observation_problem(
                 format!(
                     "time {} is step {}, after the end of the window (step {last})",
                     o.time, o.step
-                ),
-            ));
-        }
-    }
-    None
-}
-
-/// What is wrong with the location or kind of observation `o` on a line of points.
-fn check_line_location(o: &Observation, layout: &StateLayout) -> Option<(&'static str, String)> {
-    if o.y.is_some() {
-        return Some((
-            "y",
-            "this model's grid is a line of points; give a position, not x and y".into(),
-        ));
-    }
-    if o.kind == ObservationKind::Speed {
-        return Some((
-            "kind",
-            "speed observations need a model with a wind on a plane grid".into(),
-        ));
-    }
-    let points = layout.points as f64;
-    let p = o.position;
-    let inside = if layout.periodic {
-        p >= 0.0 && p < points
-    } else {
-        p >= 0.0 && p <= points - 1.0
-    };
-    if inside {
-        return None;
-    }
-    let range = if layout.periodic {
-        format!("0 ≤ position < {} on this periodic grid", layout.points)
-    } else {
-        format!(
-            "0 ≤ position ≤ {} on this grid of {} point{}",
-            layout.points.saturating_sub(1),
-            layout.points,
-            if layout.points == 1 { "" } else { "s" }
-        )
-    };
-    Some((
-        "position",
-        format!("position {p} is outside the grid (need {range})"),
-    ))
-}
-
-/// What is wrong with the location or kind of observation `o` on a plane grid.
-fn check_plane_location(o: &Observation, plane: &PlaneGrid) -> Option<(&'static str, String)> {
-    let Some(y) = o.y else {
-        return Some((
-            "y",
-            "this model's grid is a plane; give x and y in metres, not a position".into(),
-        ));
-    };
-    if o.kind == ObservationKind::Speed && plane.wind.is_none() {
-        return Some(("kind", "speed observations need a model with a wind".into()));
-    }
-    for (column, value, extent, n, d) in [
-        ("x", o.position, plane.width(), plane.nx, plane.dx),
-        ("y", y, plane.height(), plane.ny, plane.dy),
-    ] {
-        if !(value.is_finite() && value >= 0.0 && value < extent) {
-            return Some((
-                column,
-                format!(
-                    "{column} = {value} m is outside the domain (need 0 ≤ {column} < {extent} m \
-                     = {n} cells of {d} m)"
                 ),
             ));
         }

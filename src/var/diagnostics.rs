@@ -1,7 +1,7 @@
 //! Analysis diagnostics: errors against the truth in twin experiments, observation-minus-
 //! background and observation-minus-analysis statistics, and the χ² test J_min/p ≈ ½.
 
-use crate::core::StateLayout;
+use crate::geometry::Geometry;
 
 /// Mean and standard deviation of a set of departures y − H(x).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -37,7 +37,8 @@ pub fn rmse(a: &[f64], b: &[f64]) -> f64 {
 /// Background and analysis RMSE of one prognostic variable against the truth.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct VariableRmse {
-    /// The variable's name ("h", "u", ... on a plane grid; "variable k" otherwise).
+    /// The variable's name ("h", "u", ... when the model names its variables; "variable k"
+    /// otherwise).
     pub name: String,
     /// RMSE of the background trajectory over the window.
     pub background: f64,
@@ -45,15 +46,18 @@ pub struct VariableRmse {
     pub analysis: f64,
 }
 
-/// RMSE of each variable block of `layout` between trajectories `a` and `b` (row-major, each
-/// row one state of `layout.len()` values): √(Σ over rows and the block's points / count).
-pub fn rmse_by_variable(a: &[f64], b: &[f64], layout: &StateLayout) -> Vec<f64> {
-    let (n, points) = (layout.len(), layout.points);
-    (0..layout.variables)
+/// RMSE of each variable of `geometry` between trajectories `a` and `b` (row-major, each
+/// row one state of `geometry.state_len()` values): √(Σ over rows and the variable's points
+/// / count).
+pub fn rmse_by_variable(a: &[f64], b: &[f64], geometry: &Geometry) -> Vec<f64> {
+    let n = geometry.state_len();
+    geometry
+        .variables()
+        .iter()
         .map(|v| {
             let block = |x: &[f64]| -> Vec<f64> {
                 x.chunks_exact(n)
-                    .flat_map(|row| row[v * points..(v + 1) * points].iter().copied())
+                    .flat_map(|row| row[v.range()].iter().copied())
                     .collect()
             };
             rmse(&block(a), &block(b))
@@ -61,11 +65,13 @@ pub fn rmse_by_variable(a: &[f64], b: &[f64], layout: &StateLayout) -> Vec<f64> 
         .collect()
 }
 
-/// The name of variable `v` of `layout`: its plane name ("u", "h", ...), or "variable v".
-pub fn variable_name(layout: &StateLayout, v: usize) -> String {
-    match layout.plane {
-        Some(plane) => plane.variables[v].name.to_string(),
-        None => format!("variable {v}"),
+/// The name of variable `v` of `geometry` in reports: its name ("u", "h", ...) when the
+/// model names its variables, else "variable v".
+pub fn variable_name(geometry: &Geometry, v: usize) -> String {
+    if geometry.named_variables() {
+        geometry.variables()[v].name.to_string()
+    } else {
+        format!("variable {v}")
     }
 }
 
@@ -91,13 +97,13 @@ pub struct AnalysisDiagnostics {
 impl AnalysisDiagnostics {
     /// Diagnostics from the departures, the final cost and (in twin experiments) the
     /// background, analysis and true trajectories over the window, whose states are laid out
-    /// as `layout` says.
+    /// as `geometry` says.
     pub fn new(
         background_departures: &[f64],
         analysis_departures: &[f64],
         final_cost: f64,
         trajectories: Option<(&[f64], &[f64], &[f64])>,
-        layout: &StateLayout,
+        geometry: &Geometry,
     ) -> Self {
         let (rmse_background, rmse_analysis) = match trajectories {
             Some((background, analysis, truth)) => {
@@ -106,12 +112,12 @@ impl AnalysisDiagnostics {
             None => (None, None),
         };
         let variable_rmse = match trajectories {
-            Some((background, analysis, truth)) if layout.variables > 1 => {
-                let b = rmse_by_variable(background, truth, layout);
-                let a = rmse_by_variable(analysis, truth, layout);
-                (0..layout.variables)
+            Some((background, analysis, truth)) if geometry.variables().len() > 1 => {
+                let b = rmse_by_variable(background, truth, geometry);
+                let a = rmse_by_variable(analysis, truth, geometry);
+                (0..geometry.variables().len())
                     .map(|v| VariableRmse {
-                        name: variable_name(layout, v),
+                        name: variable_name(geometry, v),
                         background: b[v],
                         analysis: a[v],
                     })
