@@ -3,6 +3,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use fourdvar::geometry::{CfArray, CfDimension, CfLayout};
 use fourdvar::io::atomic_output::AtomicOutput;
 use fourdvar::io::netcdf_trajectory::{
     read_trajectory, write_trajectory, Trajectory, TrajectoryMetadata,
@@ -13,8 +14,59 @@ use fourdvar::Error;
 // ---------------------------------------------------------------------------------------------
 // helpers
 
-fn metadata(n: usize) -> TrajectoryMetadata {
-    TrajectoryMetadata {
+/// The metadata and CF layout of a Lorenz-96-like trajectory of `n` sites.
+struct Meta {
+    meta: TrajectoryMetadata,
+    layout: CfLayout,
+}
+
+impl std::ops::Deref for Meta {
+    type Target = TrajectoryMetadata;
+    fn deref(&self) -> &TrajectoryMetadata {
+        &self.meta
+    }
+}
+
+impl std::ops::DerefMut for Meta {
+    fn deref_mut(&mut self) -> &mut TrajectoryMetadata {
+        &mut self.meta
+    }
+}
+
+/// Writes a trajectory with the metadata and layout of `m`.
+fn write(
+    path: &Path,
+    m: &Meta,
+    steps: &[u64],
+    times: &[f64],
+    states: &[f64],
+) -> fourdvar::Result<()> {
+    write_trajectory(path, &m.meta, &m.layout, steps, times, states)
+}
+
+fn metadata(n: usize) -> Meta {
+    let layout = CfLayout {
+        dimensions: vec![CfDimension {
+            name: "site".into(),
+            values: (0..n).map(|i| i as f64).collect(),
+            attributes: vec![
+                ("long_name", "grid point index".into()),
+                ("units", "1".into()),
+                ("axis", "X".into()),
+            ],
+        }],
+        arrays: vec![CfArray {
+            name: "x".into(),
+            dimensions: vec!["site".into()],
+            offset: 0,
+            len: n,
+            long_name: "Lorenz-96 state".into(),
+            units: "1".into(),
+            standard_name: None,
+        }],
+        global_attributes: vec![],
+    };
+    let meta = TrajectoryMetadata {
         title: "Lorenz-96 forecast".to_string(),
         source: "fourdvar 0.1.0, Lorenz-96 model".to_string(),
         history: "2026-11-28T05:00:00Z: fourdvar forecast --steps 4".to_string(),
@@ -26,13 +78,8 @@ fn metadata(n: usize) -> TrajectoryMetadata {
         time_units: "1".to_string(),
         time_long_name: "model time (Lorenz-96 time units)".to_string(),
         time_comment: Some("one time unit is about 5 days of atmospheric time".to_string()),
-        state_dimension: "site".to_string(),
-        state_long_name: "grid point index".to_string(),
-        state_coordinate: (0..n).map(|i| i as f64).collect(),
-        variable: "x".to_string(),
-        variable_long_name: "Lorenz-96 state".to_string(),
-        variable_units: "1".to_string(),
-    }
+    };
+    Meta { meta, layout }
 }
 
 /// Values whose bits are easy to lose: thirds, tiny, huge, subnormal and negative zero.
@@ -134,7 +181,7 @@ fn trajectory_round_trips_bitwise() {
     let steps: Vec<u64> = vec![0, 1, 2, 10, 11];
     let times: Vec<f64> = steps.iter().map(|&s| s as f64 * 0.05).collect();
     let states = awkward_values(times.len() * n);
-    write_trajectory(&path, &metadata(n), &steps, &times, &states).unwrap();
+    write(&path, &metadata(n), &steps, &times, &states).unwrap();
 
     let back = read_trajectory(&path, Some("x")).unwrap();
     assert_eq!(back.variable, "x");
@@ -160,7 +207,7 @@ fn trajectory_carries_cf_metadata() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("meta.nc");
     let meta = metadata(4);
-    write_trajectory(&path, &meta, &[0, 1, 2], &[0.0, 0.05, 0.1], &[1.5; 12]).unwrap();
+    write(&path, &meta, &[0, 1, 2], &[0.0, 0.05, 0.1], &[1.5; 12]).unwrap();
 
     let bytes = fs::read(&path).unwrap();
     assert!(bytes.starts_with(b"\x89HDF\r\n\x1a\n"), "not NetCDF-4");
@@ -245,7 +292,7 @@ fn trajectory_without_time_comment_has_no_comment() {
     let mut meta = metadata(2);
     meta.time_comment = None;
     meta.global_numbers.clear();
-    write_trajectory(&path, &meta, &[3], &[0.15], &[1.0, 2.0]).unwrap();
+    write(&path, &meta, &[3], &[0.15], &[1.0, 2.0]).unwrap();
     let f = netcdf::open(&path).unwrap();
     assert!(f.variable("time").unwrap().attribute("comment").is_none());
     assert!(f.attribute("model_forcing").is_none());
@@ -256,7 +303,7 @@ fn trajectory_with_huge_step_numbers_round_trips() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("long.nc");
     let steps = [0u64, 5_000_000_000];
-    write_trajectory(&path, &metadata(1), &steps, &[0.0, 1.0], &[1.0, 2.0]).unwrap();
+    write(&path, &metadata(1), &steps, &[0.0, 1.0], &[1.0, 2.0]).unwrap();
     let back = read_trajectory(&path, None).unwrap();
     assert_eq!(back.steps, Some(steps.to_vec()));
 }
@@ -278,21 +325,20 @@ fn write_trajectory_rejects_inconsistent_input() {
         (vec![], vec![], vec![], "no times"),
     ];
     for (steps, times, states, expected) in cases {
-        let result = write_trajectory(&path, &meta, &steps, &times, &states);
+        let result = write(&path, &meta, &steps, &times, &states);
         assert!(matches!(result, Err(Error::InvalidArgument { .. })));
         assert_mentions(&err_text(result), &[expected]);
     }
     let mut clash = metadata(3);
-    clash.variable = "time".to_string();
-    let msg = err_text(write_trajectory(&path, &clash, &[0], &[0.0], &[0.0; 3]));
+    clash.layout.arrays[0].name = "time".to_string();
+    let msg = err_text(write(&path, &clash, &[0], &[0.0], &[0.0; 3]));
     assert_mentions(&msg, &["'time'"]);
     let mut reserved = metadata(3);
     reserved.global_numbers = vec![("title".to_string(), 1.0)];
-    let msg = err_text(write_trajectory(&path, &reserved, &[0], &[0.0], &[0.0; 3]));
+    let msg = err_text(write(&path, &reserved, &[0], &[0.0], &[0.0; 3]));
     assert_mentions(&msg, &["'title'"]);
-    let mut empty = metadata(0);
-    empty.state_coordinate.clear();
-    assert!(write_trajectory(&path, &empty, &[0], &[0.0], &[]).is_err());
+    let empty = metadata(0);
+    assert!(write(&path, &empty, &[0], &[0.0], &[]).is_err());
     // Nothing was created.
     assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
 }
@@ -301,7 +347,7 @@ fn write_trajectory_rejects_inconsistent_input() {
 fn write_trajectory_into_missing_directory_names_the_path() {
     let dir = tempfile::tempdir().unwrap();
     let path = nonexistent_dir(dir.path()).join("out.nc");
-    let msg = err_text(write_trajectory(&path, &metadata(1), &[0], &[0.0], &[1.0]));
+    let msg = err_text(write(&path, &metadata(1), &[0], &[0.0], &[1.0]));
     assert_mentions(&msg, &[&path.display().to_string()]);
 }
 
@@ -309,7 +355,7 @@ fn write_trajectory_into_missing_directory_names_the_path() {
 fn read_trajectory_errors_name_file_and_variables() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.nc");
-    write_trajectory(&path, &metadata(2), &[0], &[0.0], &[1.0, 2.0]).unwrap();
+    write(&path, &metadata(2), &[0], &[0.0], &[1.0, 2.0]).unwrap();
     let msg = err_text(read_trajectory(&path, Some("y")));
     assert_mentions(&msg, &["t.nc", "no variable 'y'", "x(time, site)"]);
     let msg = err_text(read_trajectory(&path, Some("step")));
@@ -488,7 +534,7 @@ fn forecast_output_can_be_an_initial_state() {
     let path = dir.path().join("forecast.nc");
     let n = 4;
     let states = awkward_values(3 * n);
-    write_trajectory(&path, &metadata(n), &[0, 1, 2], &[0.0, 0.05, 0.1], &states).unwrap();
+    write(&path, &metadata(n), &[0, 1, 2], &[0.0, 0.05, 0.1], &states).unwrap();
     let last = read_state(&path, n).unwrap();
     assert_bits_equal(&last, &states[2 * n..]);
 
@@ -578,7 +624,7 @@ fn netcdf_state_rejects_missing_and_non_finite_values() {
 
     // In the last record of a trajectory, the index names the record too.
     let traj = dir.path().join("diverged.nc");
-    write_trajectory(
+    write(
         &traj,
         &metadata(3),
         &[0, 1],
@@ -750,7 +796,7 @@ fn atomic_output_in_read_only_directory_fails_early() {
     if probe.is_err() {
         let msg = err_text(AtomicOutput::new(&path));
         assert_mentions(&msg, &[&path.display().to_string(), "temporary file"]);
-        let msg = err_text(write_trajectory(&path, &metadata(1), &[0], &[0.0], &[1.0]));
+        let msg = err_text(write(&path, &metadata(1), &[0], &[0.0], &[1.0]));
         assert_mentions(&msg, &["out.nc"]);
     }
     fs::set_permissions(&ro, fs::Permissions::from_mode(0o755)).unwrap();

@@ -2,7 +2,9 @@
 //! its own staggered coordinates in forecast, analysis and cycle files, and the forecast read
 //! back into the flattened model state bit for bit.
 
+use fourdvar::geometry::staggered_plane::{staggered_plane, CellGrid};
 use fourdvar::geometry::Location;
+use fourdvar::models::shallow_water::FIELDS;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -187,7 +189,9 @@ fn assert_field_variables(file: &netcdf::File, record: &str, suffix: &str) {
             "sea_surface_height_above_mean_sea_level",
         ),
     ];
-    for ((field, [yd, xd], units, standard_name), description) in expect.iter().zip(model.fields())
+    let geometry = model.geometry();
+    for ((field, [yd, xd], units, standard_name), description) in
+        expect.iter().zip(&geometry.cf_layout().arrays)
     {
         let name = format!("{field}{suffix}");
         assert_eq!(dims(file, &name), [record, yd, xd], "{name}");
@@ -197,7 +201,7 @@ fn assert_field_variables(file: &netcdf::File, record: &str, suffix: &str) {
             *standard_name
         );
         let long_name = text_attribute(file, Some(&name), "long_name");
-        assert!(long_name.starts_with(description.long_name), "{long_name}");
+        assert!(long_name.starts_with(&description.long_name), "{long_name}");
     }
 }
 
@@ -272,7 +276,8 @@ fn gridded_forecast_reads_back_bitwise_in_model_order() {
     assert_eq!(back.steps, Some(vec![0, 1, 2, 3, 4]));
     assert_eq!(back.times, [0.0, 120.0, 240.0, 360.0, 480.0]);
     assert_bits_equal(&back.states, &expected, "states");
-    back.check_fields(&path, &model.layout()).unwrap();
+    back.check_fields(&path, model.geometry().cf_layout())
+        .unwrap();
 
     // One field by name: (time, y, x) flattened row-major.
     let h = read_trajectory(&path, Some("h")).unwrap();
@@ -294,7 +299,7 @@ fn gridded_forecast_reads_back_bitwise_in_model_order() {
     let err = read_state(&path, n + 1).unwrap_err().to_string();
     assert!(err.contains("forecast.nc"), "{err}");
     assert!(
-        err.contains("the fields 'u v h' (last of 5 time records) holds 144 values"),
+        err.contains("the arrays 'u v h' (last of 5 time records) holds 144 values"),
         "{err}"
     );
 }
@@ -338,8 +343,22 @@ fn bad_gridded_files_are_errors_naming_file_and_variable() {
             .put_values(&[1.0; 3], ..)
             .unwrap();
     });
-    let err = read_trajectory(&flat, None).unwrap_err().to_string();
-    for part in ["flat.nc", "h(time, x)", "three dimensions"] {
+    // Any array shape reads; checked against the model, the wrong one is named.
+    let flat_back = read_trajectory(&flat, None).unwrap();
+    assert_eq!(flat_back.shapes, [vec![2, 3], vec![2, 3], vec![3]]);
+    // The C-grid on the 3 × 2 cells of these files.
+    let cells = CellGrid {
+        nx: 3,
+        ny: 2,
+        dx: DX,
+        dy: DY,
+    };
+    let small = staggered_plane(cells, &FIELDS, Some((0, 1)));
+    let err = flat_back
+        .check_fields(&flat, small.cf_layout())
+        .unwrap_err()
+        .to_string();
+    for part in ["flat.nc", "'h'", "[3]", "[2, 3]", "y, x"] {
         assert!(err.contains(part), "'{part}' missing from: {err}");
     }
 
@@ -351,7 +370,7 @@ fn bad_gridded_files_are_errors_naming_file_and_variable() {
             .unwrap();
     });
     let err = read_state(&shape, 18).unwrap_err().to_string();
-    for part in ["shape.nc", "h(time, y, x_u)", "1 x 2 x 4", "u(time, y, x)"] {
+    for part in ["shape.nc", "'u v h'", "holds 20 values", "18"] {
         assert!(err.contains(part), "'{part}' missing from: {err}");
     }
 
@@ -381,16 +400,22 @@ fn bad_gridded_files_are_errors_naming_file_and_variable() {
     let mut swapped = t.clone();
     swapped.fields = vec!["v".into(), "u".into(), "h".into()];
     let err = swapped
-        .check_fields(&good, &model().layout())
+        .check_fields(&good, model().geometry().cf_layout())
         .unwrap_err()
         .to_string();
     assert!(
         err.contains("good.nc") && err.contains("'v u h'") && err.contains("'u v h'"),
         "{err}"
     );
-    let lorenz = fourdvar::models::lorenz96(40, 8.0, 0.05).layout();
-    let err = t.check_fields(&good, &lorenz).unwrap_err().to_string();
-    assert!(err.contains("not on a plane grid"), "{err}");
+    let lorenz = fourdvar::models::lorenz96(40, 8.0, 0.05).geometry();
+    let err = t
+        .check_fields(&good, lorenz.cf_layout())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("'u v h'") && err.contains("arrays 'x'"),
+        "{err}"
+    );
 
     let numbers = edited_copy(dir.path(), "numbers.nc", |f| {
         f.add_attribute("state_variables", 3.0).unwrap();

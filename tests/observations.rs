@@ -1264,14 +1264,16 @@ fn write_l96_truth(path: &Path, steps: usize, configuration: Option<String>) -> 
         time_units: "1".into(),
         time_long_name: "model time".into(),
         time_comment: None,
-        state_dimension: model.state_dimension().into(),
-        state_long_name: model.state_long_name(),
-        state_coordinate: model.state_coordinate(),
-        variable: model.variable().into(),
-        variable_long_name: model.variable_long_name(),
-        variable_units: "1".into(),
     };
-    write_trajectory(path, &meta, &records, &times, &states).unwrap();
+    write_trajectory(
+        path,
+        &meta,
+        model.geometry().cf_layout(),
+        &records,
+        &times,
+        &states,
+    )
+    .unwrap();
     states
 }
 

@@ -1296,14 +1296,16 @@ fn run_observe_on_a_shallow_water_truth() {
         time_units: "s".into(),
         time_long_name: "model time".into(),
         time_comment: None,
-        state_dimension: model.state_dimension().into(),
-        state_long_name: model.state_long_name(),
-        state_coordinate: model.state_coordinate(),
-        variable: model.variable().into(),
-        variable_long_name: model.variable_long_name(),
-        variable_units: "1".into(),
     };
-    write_trajectory(&truth, &meta, &records, &times, &states).unwrap();
+    write_trajectory(
+        &truth,
+        &meta,
+        model.geometry().cf_layout(),
+        &records,
+        &times,
+        &states,
+    )
+    .unwrap();
     let network = temp_file(
         &dir,
         "net.toml",

@@ -7,7 +7,6 @@
 pub mod checkpointing;
 pub mod choice;
 pub mod dynamics;
-pub mod layout;
 pub mod minimize;
 pub mod stage_costs;
 pub mod sweep;
@@ -15,5 +14,4 @@ pub mod vector;
 pub mod verification;
 
 pub use dynamics::{AdjointOutputs, Dynamics, StageCost, TangentInputs};
-pub use layout::{PlaneGrid, StaggeredVariable, StateLayout};
 pub use sweep::{integrate, tangent_linear_run, value_and_gradient, Storage, SweepResult, Sweeper};

@@ -54,7 +54,6 @@ impl ModelTask for Assimilate<'_> {
         let started = Instant::now();
         let req = self.0;
         let n = model.state_len();
-        let layout = model.layout();
         let background = read_state(&req.background, n)?;
         let geometry = model.geometry();
         let all = read_observations(&req.observations, model.time_step(), &geometry)?;
@@ -71,7 +70,7 @@ impl ModelTask for Assimilate<'_> {
         all.validate(&geometry, Some(window_steps), &req.observations)?;
         let total = window_steps + req.settings.forecast_steps;
         let truth = match &req.truth {
-            Some(path) => Some(truth_over(path, &layout, total)?),
+            Some(path) => Some(truth_over(path, geometry.cf_layout(), total)?),
             None => None,
         };
         let covariance = Arc::new(background_covariance(&model, &req.settings.background)?);
@@ -106,10 +105,10 @@ impl ModelTask for Assimilate<'_> {
 /// The true states at steps 0..=steps from a trajectory file, in step order.
 fn truth_over(
     path: &std::path::Path,
-    layout: &crate::core::StateLayout,
+    layout: &crate::geometry::CfLayout,
     steps: usize,
 ) -> Result<Vec<f64>> {
-    let n = layout.len();
+    let n = layout.state_len();
     let t = read_trajectory(path, None)?;
     t.check_fields(path, layout)?;
     if t.n != n {

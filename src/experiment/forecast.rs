@@ -7,8 +7,7 @@ use crate::core::{integrate, Dynamics};
 use crate::error::{Error, Result};
 use crate::io::atomic_output::AtomicOutput;
 use crate::io::model_config::ModelConfig;
-use crate::io::netcdf_trajectory::{write_plane_trajectory, write_trajectory, TrajectoryMetadata};
-use crate::io::plane_fields::PlaneFields;
+use crate::io::netcdf_trajectory::{write_trajectory, TrajectoryMetadata};
 use crate::io::state_file::read_state;
 use crate::models::ModelInfo;
 use crate::models::ModelTask;
@@ -151,21 +150,16 @@ impl ModelTask for Forecast<'_> {
                 model.name()
             ),
             time_comment: model.time_comment(),
-            state_dimension: model.state_dimension().into(),
-            state_long_name: model.state_long_name(),
-            state_coordinate: model.state_coordinate(),
-            variable: model.variable().into(),
-            variable_long_name: model.variable_long_name(),
-            variable_units: "1".into(),
         };
-        // A model on a plane gets each field on its own staggered grid; a model on a line of
-        // points gets its state on one dimension.
-        match PlaneFields::from_layout(&model.layout(), model.fields())? {
-            Some(grid) => {
-                write_plane_trajectory(&request.out, &meta, &grid, &steps, &times, &states)?
-            }
-            None => write_trajectory(&request.out, &meta, &steps, &times, &states)?,
-        }
+        let geometry = model.geometry();
+        write_trajectory(
+            &request.out,
+            &meta,
+            geometry.cf_layout(),
+            &steps,
+            &times,
+            &states,
+        )?;
 
         let mean = last.iter().sum::<f64>() / n as f64;
         let var = last.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n as f64;

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::core::{Dynamics, StateLayout};
+use crate::core::Dynamics;
 use crate::error::{Error, Result};
 use crate::geometry::Geometry;
 use crate::io::atomic_output::AtomicOutput;
@@ -45,14 +45,14 @@ pub struct ObserveSummary {
     pub last_time: f64,
 }
 
-/// The layout, geometry and time step of the model a file names.
+/// The geometry and time step of the model a file names.
 struct LayoutOf;
 
 impl ModelTask for LayoutOf {
-    type Output = (StateLayout, Geometry, f64);
+    type Output = (Geometry, f64);
 
     fn run<M: Dynamics + ModelInfo + Clone>(self, model: M) -> Result<Self::Output> {
-        Ok((model.layout(), model.geometry(), model.time_step()))
+        Ok((model.geometry(), model.time_step()))
     }
 }
 
@@ -91,11 +91,11 @@ pub fn run_observe(request: &ObserveRequest) -> Result<ObserveSummary> {
         }
     };
     let config = ModelConfig::parse(truth_path, text)?;
-    let (layout, geometry, dt) = config.run(LayoutOf)?;
+    let (geometry, dt) = config.run(LayoutOf)?;
 
     let truth = read_trajectory(truth_path, None)?;
-    truth.check_fields(truth_path, &layout)?;
-    if truth.n != layout.len() {
+    truth.check_fields(truth_path, geometry.cf_layout())?;
+    if truth.n != geometry.state_len() {
         return Err(Error::input(
             truth_path,
             None,
@@ -104,7 +104,7 @@ pub fn run_observe(request: &ObserveRequest) -> Result<ObserveSummary> {
                  '{MODEL_CONFIGURATION}' attribute has {}",
                 truth.variable,
                 truth.n,
-                layout.len()
+                geometry.state_len()
             ),
         ));
     }

@@ -6,15 +6,13 @@ use std::path::Path;
 use crate::core::Dynamics;
 use crate::error::Result;
 use crate::io::analysis_file::{write_analysis, AnalysisContent, ResultMetadata};
-use crate::io::plane_fields::PlaneFields;
 use crate::models::ModelInfo;
 use crate::obs::ObservationSet;
 
 use super::window_analysis::WindowResult;
 
-/// The metadata of a result file for `model`: a model on a plane (see
-/// [`ModelInfo::layout`]) gets its trajectories written field by field on the staggered grid,
-/// described by [`ModelInfo::fields`]. Fields that do not match the plane are an error.
+/// The metadata of a result file for `model`: its trajectories are written array by array
+/// as its geometry's CF layout says.
 pub fn result_metadata<M: Dynamics + ModelInfo>(
     model: &M,
     title: String,
@@ -27,12 +25,9 @@ pub fn result_metadata<M: Dynamics + ModelInfo>(
         history,
         model_configuration,
         experiment_configuration,
-        state_dimension: model.state_dimension().into(),
-        state_long_name: model.state_long_name(),
-        state_coordinate: model.state_coordinate(),
+        geometry: model.geometry(),
         dt: model.time_step(),
         time_units: model.time_units().into(),
-        plane: PlaneFields::from_layout(&model.layout(), model.fields())?,
         numbers: Vec::new(),
         texts: Vec::new(),
     })

@@ -16,9 +16,9 @@
 //!     double observation_cost(iteration) ; gradient_norm(iteration) ;
 //! ```
 //!
-//! For a model on a plane ([`ResultMetadata::plane`]), each trajectory is written field by
-//! field on the field's own staggered grid instead of on `site` (see
-//! [`crate::io::plane_fields`]); shallow water on 8 × 6 cells:
+//! A model whose state has several arrays (its [`crate::geometry::CfLayout`]) gets each
+//! trajectory written array by array on the array's own dimensions, named
+//! `<array>_<role>`; shallow water on 8 × 6 cells:
 //!
 //! ```text
 //! dimensions:
@@ -36,16 +36,19 @@
 //! // global attributes: ..., grid_staggering = "Arakawa C-grid on ..."
 //! ```
 //!
-//! A cycle file holds `analysis_end(cycle, site)` and `truth_end(cycle, site)`, or on a plane
-//! `<field>_analysis_end(cycle, y…, x…)` and `<field>_truth_end(cycle, y…, x…)`.
+//! A cycle file holds `analysis_end(cycle, site)` and `truth_end(cycle, site)`, or per array
+//! `<array>_analysis_end(cycle, …)` and `<array>_truth_end(cycle, …)`. Observation locations
+//! are `obs_<coordinate>` for each location coordinate of the geometry (`obs_position`, or
+//! `obs_x` and `obs_y`).
 
 use std::path::Path;
 
 use netcdf::FileMut;
 
 use crate::error::{Error, Result};
+use crate::geometry::Geometry;
 use crate::io::atomic_output::AtomicOutput;
-use crate::io::plane_fields::PlaneFields;
+use crate::io::cf_arrays::{check_layout, define_layout, put_arrays};
 use crate::obs::{Observation, ObservationKind, ObservationSet};
 use crate::var::IterationRecord;
 
@@ -60,19 +63,13 @@ pub struct ResultMetadata {
     pub model_configuration: String,
     /// The experiment configuration actually used (TOML text).
     pub experiment_configuration: String,
-    /// Name of the state dimension, e.g. "site".
-    pub state_dimension: String,
-    /// `long_name` of the state coordinate.
-    pub state_long_name: String,
-    /// State coordinate values.
-    pub state_coordinate: Vec<f64>,
+    /// The model's geometry: the CF layout of its state, its location coordinates and the
+    /// units of its variables.
+    pub geometry: Geometry,
     /// Model time step.
     pub dt: f64,
     /// `units` of model time: "1" for nondimensional time, "s" for seconds.
     pub time_units: String,
-    /// The plane grid and field descriptions of a model on a plane: its trajectories are then
-    /// written field by field on the staggered grid instead of on the state dimension.
-    pub plane: Option<PlaneFields>,
     /// Extra numeric global attributes.
     pub numbers: Vec<(String, f64)>,
     /// Extra text global attributes.
@@ -80,13 +77,9 @@ pub struct ResultMetadata {
 }
 
 impl ResultMetadata {
-    /// Values per model state: the plane's fields times cells, or the length of the state
-    /// coordinate.
+    /// Values per model state.
     pub fn state_len(&self) -> usize {
-        match &self.plane {
-            Some(plane) => plane.state_len(),
-            None => self.state_coordinate.len(),
-        }
+        self.geometry.state_len()
     }
 }
 
@@ -140,9 +133,10 @@ fn add_i32(
     Ok(())
 }
 
-/// Writes `states` (records × state length) as `name(record_dim, state)`, or on a plane as
-/// one variable `<field>_<name>` per field on its staggered grid; `long_name` is `what`
-/// (after the field's own on a plane).
+/// Writes `states` (records × state length) as the layout's arrays on (record_dim, …),
+/// named by [`crate::geometry::CfLayout::role_name`]: `name` for a one-array state,
+/// `<array>_<name>` otherwise; `long_name` is `what` (after the array's own when there are
+/// several).
 fn add_states(
     file: &mut FileMut,
     meta: &ResultMetadata,
@@ -151,37 +145,49 @@ fn add_states(
     states: &[f64],
     what: &str,
 ) -> netcdf::Result<()> {
-    match &meta.plane {
-        Some(plane) => plane.put_fields(file, record_dim, states, &format!("_{name}"), Some(what)),
-        None => add_f64(
-            file,
-            name,
-            &[record_dim, meta.state_dimension.as_str()],
-            states,
-            what,
-            "1",
-        ),
-    }
+    let layout = meta.geometry.cf_layout();
+    put_arrays(
+        file,
+        layout,
+        record_dim,
+        states,
+        |k| layout.role_name(k, name),
+        |k| match layout.arrays.len() {
+            1 => what.to_string(),
+            _ => format!("{}, {what}", layout.arrays[k].long_name),
+        },
+    )
 }
 
-/// The units of the observed values: "1" on a line of points (nondimensional models); on a
-/// plane, the units of the observed field (of the wind for speed observations, squared for
-/// squared observations) if all observations share them, else `None`.
+/// The units of the observed values, when all observations share them: the observed
+/// variable's units (the wind's for speed, squared for squared observations, "1" staying
+/// "1").
 fn observation_units(meta: &ResultMetadata, obs: &[Observation]) -> Option<String> {
-    let Some(plane) = &meta.plane else {
-        return Some("1".to_string());
+    let variables = meta.geometry.variables();
+    let units_of = |o: &Observation| -> Option<String> {
+        match o.kind {
+            ObservationKind::Value | ObservationKind::Abs => {
+                variables.get(o.variable).map(|v| v.units.to_string())
+            }
+            ObservationKind::Square => variables.get(o.variable).map(|v| match v.units {
+                "1" => "1".to_string(),
+                units => format!("({units})^2"),
+            }),
+            ObservationKind::Speed => meta
+                .geometry
+                .wind()
+                .and_then(|(u, _)| variables.get(u))
+                .map(|v| v.units.to_string()),
+        }
     };
-    let field = |k: usize| plane.fields().get(k).map(|f| f.units);
-    let units_of = |o: &Observation| match o.kind {
-        ObservationKind::Value | ObservationKind::Abs => field(o.variable).map(String::from),
-        ObservationKind::Square => field(o.variable).map(|u| format!("({u})^2")),
-        ObservationKind::Speed => plane
-            .plane()
-            .wind
-            .and_then(|(u, _)| field(u))
-            .map(String::from),
+    let Some(first) = obs.first() else {
+        // No observation: only nondimensional models know their units.
+        return variables
+            .iter()
+            .all(|v| v.units == "1")
+            .then(|| "1".to_string());
     };
-    let first = units_of(obs.first()?)?;
+    let first = units_of(first)?;
     obs.iter()
         .all(|o| units_of(o).as_deref() == Some(first.as_str()))
         .then_some(first)
@@ -215,9 +221,6 @@ fn start_file(
         file.add_attribute(name, value.as_str())?;
     }
     file.add_dimension(time_name, times.len())?;
-    if meta.plane.is_none() {
-        file.add_dimension(&meta.state_dimension, meta.state_coordinate.len())?;
-    }
     {
         let mut t = file.add_variable::<f64>(time_name, &[time_name])?;
         t.put_attribute(
@@ -230,17 +233,7 @@ fn start_file(
         t.put_attribute("axis", "T")?;
         t.put_values(times, ..)?;
     }
-    match &meta.plane {
-        Some(plane) => plane.define_coordinates(&mut file)?,
-        None => {
-            let dim = meta.state_dimension.as_str();
-            let mut c = file.add_variable::<f64>(dim, &[dim])?;
-            c.put_attribute("long_name", meta.state_long_name.as_str())?;
-            c.put_attribute("units", "1")?;
-            c.put_attribute("axis", "X")?;
-            c.put_values(&meta.state_coordinate, ..)?;
-        }
-    }
+    define_layout(&mut file, meta.geometry.cf_layout())?;
     Ok(file)
 }
 
@@ -249,6 +242,7 @@ fn start_file(
 /// observations with their departures on `obs`, and the minimisation on `iteration`.
 pub fn write_analysis(path: &Path, meta: &ResultMetadata, content: &AnalysisContent) -> Result<()> {
     let n = meta.state_len();
+    check_layout(meta.geometry.cf_layout(), n)?;
     let records = content.analysis.len() / n.max(1);
     if content.analysis.len() != records * n
         || content.background.len() != records * n
@@ -328,34 +322,20 @@ fn write_analysis_netcdf(
         "observation time",
         &meta.time_units,
     )?;
-    match &meta.plane {
-        None => add_f64(
+    for (k, axis) in meta.geometry.location_axes().iter().enumerate() {
+        // A coordinate in grid units says so; one in physical units is plain.
+        let long_name = match axis.units {
+            "1" => format!("observation {} (grid coordinate)", axis.name),
+            _ => format!("observation {}", axis.name),
+        };
+        add_f64(
             &mut file,
-            "obs_position",
+            &format!("obs_{}", axis.name),
             &["obs"],
-            &column(&|o| o.location.coordinates()[0]),
-            "observation position (grid coordinate)",
-            "1",
-        )?,
-        Some(_) => {
-            // On a plane an observation's position is x in metres, with y beside it.
-            add_f64(
-                &mut file,
-                "obs_x",
-                &["obs"],
-                &column(&|o| o.location.coordinates()[0]),
-                "observation x",
-                "m",
-            )?;
-            add_f64(
-                &mut file,
-                "obs_y",
-                &["obs"],
-                &column(&|o| o.location.coordinates()[1]),
-                "observation y",
-                "m",
-            )?;
-        }
+            &column(&|o| o.location.coordinates()[k]),
+            &long_name,
+            axis.units,
+        )?;
     }
     let variables: Vec<i32> = obs.iter().map(|o| o.variable as i32).collect();
     add_i32(
@@ -472,6 +452,7 @@ pub struct CycleContent<'a> {
 /// the analysis and truth at each window's end on (cycle, state) (on a plane: per field,
 /// `<field>_analysis_end` and `<field>_truth_end` on (cycle, y…, x…)).
 pub fn write_cycle(path: &Path, meta: &ResultMetadata, c: &CycleContent) -> Result<()> {
+    check_layout(meta.geometry.cf_layout(), meta.state_len())?;
     let windows = c.window_start_times.len();
     let per_window = [
         c.rmse_background.len(),

@@ -3,11 +3,11 @@
 
 pub mod analysis_file;
 pub mod atomic_output;
+pub mod cf_arrays;
 pub mod experiment_config;
 pub mod model_config;
 pub mod netcdf_trajectory;
 pub mod observation_file;
 pub mod observation_network;
-pub mod plane_fields;
 pub mod rnn_files;
 pub mod state_file;

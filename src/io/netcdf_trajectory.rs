@@ -16,8 +16,8 @@
 //! // global attributes: Conventions = "CF-1.10", title, source, history, model_configuration, ...
 //! ```
 //!
-//! A trajectory of a model on a plane ([`write_plane_trajectory`]) holds each field on its own
-//! staggered grid instead (see [`crate::io::plane_fields`]); shallow water on 8 × 6 cells:
+//! A model whose state has several arrays ([`crate::geometry::CfLayout`]) gets each on its own
+//! dimensions instead, with no interpolation; shallow water on 8 × 6 cells:
 //!
 //! ```text
 //! dimensions:
@@ -32,8 +32,8 @@
 //!     double v(time, y_v, x) ;   long_name, units = "m s-1", standard_name = "northward_sea_water_velocity"
 //!     double h(time, y, x) ;     long_name, units = "m",
 //!                                standard_name = "sea_surface_height_above_mean_sea_level"
-//! // global attributes: as above, plus grid_staggering = "Arakawa C-grid on ..." and
-//! //                    state_variables = "u v h" (the state order, read back by read_trajectory)
+//! // global attributes: as above, plus state_variables = "u v h" (the state order, read back
+//! //                    by read_trajectory) and the layout's own, e.g. grid_staggering
 //! ```
 
 use std::collections::HashSet;
@@ -42,9 +42,9 @@ use std::path::Path;
 use netcdf::types::{FloatType, NcVariableType};
 use netcdf::{AttributeValue, Variable};
 
-use crate::core::StateLayout;
+use crate::geometry::CfLayout;
 use crate::io::atomic_output::AtomicOutput;
-use crate::io::plane_fields::{PlaneFields, STATE_VARIABLES};
+use crate::io::cf_arrays::{check_layout, define_layout, put_arrays, read_arrays, STATE_VARIABLES};
 use crate::{Error, Result};
 
 /// Name of the time dimension and of its coordinate variable.
@@ -59,8 +59,8 @@ const RESERVED_GLOBALS: [&str; 7] = [
     "source",
     "history",
     "model_configuration",
-    crate::io::plane_fields::STATE_VARIABLES,
-    crate::io::plane_fields::GRID_STAGGERING,
+    STATE_VARIABLES,
+    crate::geometry::staggered_plane::GRID_STAGGERING,
 ];
 
 /// What to write next to the numbers of a trajectory: names, units and provenance.
@@ -82,24 +82,13 @@ pub struct TrajectoryMetadata {
     pub time_long_name: String,
     /// Optional `comment` on the time coordinate.
     pub time_comment: Option<String>,
-    /// Name of the state dimension and of its coordinate variable, e.g. "site".
-    pub state_dimension: String,
-    /// `long_name` of the state coordinate, e.g. "grid point index".
-    pub state_long_name: String,
-    /// Values of the state coordinate; its length is the state length `n`.
-    pub state_coordinate: Vec<f64>,
-    /// Name of the data variable, e.g. "x".
-    pub variable: String,
-    /// `long_name` of the data variable.
-    pub variable_long_name: String,
-    /// `units` of the data variable ("1" when nondimensional).
-    pub variable_units: String,
 }
 
-/// Writes `states` (row-major, `times.len()` × n, n = `meta.state_coordinate.len()`) as the
-/// variable `variable(time, state_dimension)` with coordinates `time(time)` and
-/// `state_dimension(state_dimension)`, plus `step(time)`, the model step index `steps[i]`
-/// (a 32-bit int, or a 64-bit int if a step does not fit in 32 bits).
+/// Writes `states` (row-major, `times.len()` × n, n = the layout's state length) as the
+/// arrays of `layout`, each `name(time, dims…)` on its own coordinates, plus `time(time)` and
+/// `step(time)`, the model step index `steps[i]` (a 32-bit int, or a 64-bit int if a step
+/// does not fit in 32 bits). A state of several arrays also gets the global attribute
+/// `state_variables` listing them in state order, for [`read_trajectory`].
 ///
 /// The file is NetCDF-4, follows CF-1.10 and is written atomically via [`AtomicOutput`].
 /// Inconsistent lengths or clashing names are an [`Error::InvalidArgument`]; states are
@@ -107,39 +96,16 @@ pub struct TrajectoryMetadata {
 pub fn write_trajectory(
     path: &Path,
     meta: &TrajectoryMetadata,
+    layout: &CfLayout,
     steps: &[u64],
     times: &[f64],
     states: &[f64],
 ) -> Result<()> {
-    validate(meta, steps, times, states, meta.state_coordinate.len())?;
-    validate_line_names(meta)?;
+    let n = layout.state_len();
+    check_layout(layout, n)?;
+    validate(meta, steps, times, states, n)?;
     let out = AtomicOutput::new(path)?;
-    write_netcdf(out.temp_path(), meta, steps, times, states)
-        .map_err(|e| Error::netcdf(path, e))?;
-    out.commit()
-}
-
-/// Writes the trajectory of a model on a plane: like [`write_trajectory`], but each field of
-/// `grid` becomes its own variable `name(time, y…, x…)` on the field's staggered coordinates
-/// (see [`crate::io::plane_fields`]), with the field's `long_name`, `units` and, where it has
-/// one, `standard_name`; the global attribute `state_variables` lists the fields in state
-/// order so [`read_trajectory`] can put the state back together.
-///
-/// `states` is row-major, `times.len()` × `grid.state_len()`, each state in model order (all
-/// of the first field, row-major over (j, i), then the second, ...). The flattened-state
-/// entries of `meta` (`state_dimension`, `state_long_name`, `state_coordinate`, `variable`,
-/// `variable_long_name`, `variable_units`) are not written: the fields replace them.
-pub fn write_plane_trajectory(
-    path: &Path,
-    meta: &TrajectoryMetadata,
-    grid: &PlaneFields,
-    steps: &[u64],
-    times: &[f64],
-    states: &[f64],
-) -> Result<()> {
-    validate(meta, steps, times, states, grid.state_len())?;
-    let out = AtomicOutput::new(path)?;
-    write_plane_netcdf(out.temp_path(), meta, grid, steps, times, states)
+    write_netcdf(out.temp_path(), meta, layout, steps, times, states)
         .map_err(|e| Error::netcdf(path, e))?;
     out.commit()
 }
@@ -203,74 +169,28 @@ fn validate(
     Ok(())
 }
 
-/// Checks the names of the data variable and the state dimension of a line trajectory.
-fn validate_line_names(meta: &TrajectoryMetadata) -> Result<()> {
-    let names = [
-        ("variable name", meta.variable.as_str()),
-        ("state dimension name", meta.state_dimension.as_str()),
-    ];
-    for (what, name) in names {
-        if name.is_empty() {
-            return Err(Error::invalid("trajectory", format!("the {what} is empty")));
-        }
-        if name == TIME || name == STEP {
-            return Err(Error::invalid(
-                "trajectory",
-                format!("the {what} '{name}' clashes with the '{TIME}' and '{STEP}' variables"),
-            ));
-        }
-    }
-    if meta.variable == meta.state_dimension {
-        return Err(Error::invalid(
-            "trajectory",
-            format!(
-                "the variable name '{}' is also the state dimension name",
-                meta.variable
-            ),
-        ));
-    }
-    Ok(())
-}
-
 fn write_netcdf(
     temp: &Path,
     meta: &TrajectoryMetadata,
+    layout: &CfLayout,
     steps: &[u64],
     times: &[f64],
     states: &[f64],
 ) -> netcdf::Result<()> {
     let mut file = create_with_time(temp, meta, steps, times)?;
-    let dim = meta.state_dimension.as_str();
-    file.add_dimension(dim, meta.state_coordinate.len())?;
-    {
-        let mut coord = file.add_variable::<f64>(dim, &[dim])?;
-        coord.put_attribute("long_name", meta.state_long_name.as_str())?;
-        coord.put_attribute("units", "1")?;
-        coord.put_attribute("axis", "X")?;
-        coord.put_values(&meta.state_coordinate, ..)?;
+    if layout.arrays.len() > 1 {
+        let names: Vec<&str> = layout.arrays.iter().map(|a| a.name.as_str()).collect();
+        file.add_attribute(STATE_VARIABLES, names.join(" ").as_str())?;
     }
-    {
-        let mut var = file.add_variable::<f64>(&meta.variable, &[TIME, dim])?;
-        var.put_attribute("long_name", meta.variable_long_name.as_str())?;
-        var.put_attribute("units", meta.variable_units.as_str())?;
-        var.put_values(states, ..)?;
-    }
-    file.close()
-}
-
-fn write_plane_netcdf(
-    temp: &Path,
-    meta: &TrajectoryMetadata,
-    grid: &PlaneFields,
-    steps: &[u64],
-    times: &[f64],
-    states: &[f64],
-) -> netcdf::Result<()> {
-    let mut file = create_with_time(temp, meta, steps, times)?;
-    let names: Vec<&str> = grid.fields().iter().map(|f| f.name).collect();
-    file.add_attribute(STATE_VARIABLES, names.join(" ").as_str())?;
-    grid.define_coordinates(&mut file)?;
-    grid.put_fields(&mut file, TIME, states, "", None)?;
+    define_layout(&mut file, layout)?;
+    put_arrays(
+        &mut file,
+        layout,
+        TIME,
+        states,
+        |k| layout.arrays[k].name.clone(),
+        |k| layout.arrays[k].long_name.clone(),
+    )?;
     file.close()
 }
 
@@ -349,41 +269,59 @@ pub struct Trajectory {
     /// Number of values per state: the length of the second dimension of a (time, site)
     /// variable, or the cells times the number of fields of a gridded trajectory.
     pub n: usize,
-    /// The states, row-major: `times.len()` × `n`; a gridded state in model order (all of the
-    /// first field row-major over (y, x), then the second, ...).
+    /// The states, row-major: `times.len()` × `n`; a state of several arrays in model order
+    /// (all of the first array row-major over its dimensions, then the second, ...).
     pub states: Vec<f64>,
+    /// The shape of each array read (one for a single variable), without the time dimension.
+    pub shapes: Vec<Vec<usize>>,
 }
 
 impl Trajectory {
-    /// Checks that a trajectory put together from gridded fields has the fields of the plane
-    /// of `layout`, in the same order (a trajectory read from one variable passes). Errors
-    /// name `path`, the file it was read from.
-    pub fn check_fields(&self, path: &Path, layout: &StateLayout) -> Result<()> {
-        if self.fields.is_empty() {
+    /// Checks that a trajectory put together from several arrays (global attribute
+    /// `state_variables`) has the arrays of `layout`, in the same order and with their
+    /// shapes; a trajectory read from one variable passes when the layout has one array of
+    /// its size. Errors name `path`, the file it was read from.
+    pub fn check_fields(&self, path: &Path, layout: &CfLayout) -> Result<()> {
+        let expected: Vec<&str> = layout.arrays.iter().map(|a| a.name.as_str()).collect();
+        if self.fields.is_empty() && expected.len() == 1 {
             return Ok(());
         }
-        let expected: Vec<&str> = match &layout.plane {
-            Some(plane) => plane.variables.iter().map(|v| v.name).collect(),
-            None => {
+        let shape_of = |k: usize| -> Vec<usize> {
+            let dims = &layout.arrays[k].dimensions;
+            dims.iter()
+                .map(|d| layout.dimension(d).map_or(0, |dim| dim.values.len()))
+                .collect()
+        };
+        if self.fields == expected {
+            if let Some(k) = (0..expected.len()).find(|&k| self.shapes.get(k) != Some(&shape_of(k)))
+            {
                 return Err(Error::input(
                     path,
                     None,
                     format!(
-                        "holds the gridded fields '{}' (global attribute '{STATE_VARIABLES}'), \
-                         but the model is not on a plane grid",
-                        self.fields.join(" ")
+                        "variable '{}' has the shape {:?} after '{TIME}', but the model's has \
+                         {:?} ({})",
+                        expected[k],
+                        self.shapes.get(k).cloned().unwrap_or_default(),
+                        shape_of(k),
+                        layout.arrays[k].dimensions.join(", ")
                     ),
-                ))
+                ));
             }
-        };
-        if self.fields != expected {
+        } else {
+            let found = if self.fields.is_empty() {
+                format!("the one variable '{}'", self.variable)
+            } else {
+                format!(
+                    "the arrays '{}' (global attribute '{STATE_VARIABLES}')",
+                    self.fields.join(" ")
+                )
+            };
             return Err(Error::input(
                 path,
                 None,
                 format!(
-                    "global attribute '{STATE_VARIABLES}' lists the fields '{}', but the \
-                     model's fields are '{}' (in this order)",
-                    self.fields.join(" "),
+                    "holds {found}, but the model's state is the arrays '{}' (in this order)",
                     expected.join(" ")
                 ),
             ));
@@ -395,11 +333,11 @@ impl Trajectory {
 /// Reads a trajectory from a NetCDF file, together with the `time` coordinate and, if
 /// present, `step`:
 ///
-/// * `Some(name)`: the variable `name`, either `name(time, site)` or a field on a plane
-///   `name(time, y, x)` (flattened row-major over (y, x));
-/// * `None`, in a file with the global attribute `state_variables` (a gridded trajectory from
-///   [`write_plane_trajectory`]): every listed field, each `(time, y, x)` with the same shape,
-///   put together into states in model order;
+/// * `Some(name)`: the variable `name(time, …)` (flattened row-major over its other
+///   dimensions);
+/// * `None`, in a file with the global attribute `state_variables` (a state of several
+///   arrays, [`write_trajectory`]): every listed array, each `(time, …)` with the same
+///   records, put together into states in model order;
 /// * `None` otherwise: the single 2-D data variable whose first dimension is `time`.
 ///
 /// Values equal to `_FillValue` or `missing_value` are an error naming the variable and
@@ -408,15 +346,16 @@ pub fn read_trajectory(path: &Path, variable: Option<&str>) -> Result<Trajectory
     let file = netcdf::open(path).map_err(|e| Error::netcdf(path, e))?;
     if variable.is_none() {
         if let Some(fields) = state_variables(path, &file)? {
-            let plane = read_plane_states(path, &file, &fields, false, false)?;
-            let (times, steps) = read_time_and_steps(path, &file, plane.records)?;
+            let arrays = read_arrays(path, &file, &fields, false, false)?;
+            let (times, steps) = read_time_and_steps(path, &file, arrays.records)?;
             return Ok(Trajectory {
                 variable: fields.join(" "),
                 fields,
                 times,
                 steps,
-                n: plane.n,
-                states: plane.states,
+                n: arrays.n,
+                states: arrays.states,
+                shapes: arrays.shapes,
             });
         }
     }
@@ -451,14 +390,14 @@ pub fn read_trajectory(path: &Path, variable: Option<&str>) -> Result<Trajectory
         }
     };
     let name = var.name();
-    let field = var.dimensions().len() == 3 && var.dimensions()[0].name() == TIME;
-    if !is_time_series(&var) && !field {
+    let dims = var.dimensions();
+    if dims.len() < 2 || dims[0].name() != TIME {
         return Err(Error::input(
             path,
             None,
             format!(
-                "variable {} is not a trajectory: it needs two dimensions, the first named \
-                 '{TIME}' (or three, time, y, x, for a field on a plane)",
+                "variable {} is not a trajectory: it needs two dimensions or more, the first \
+                 named '{TIME}'",
                 describe_variable(&var)
             ),
         ));
@@ -485,6 +424,7 @@ pub fn read_trajectory(path: &Path, variable: Option<&str>) -> Result<Trajectory
         steps,
         n,
         states,
+        shapes: vec![shape[1..].to_vec()],
     })
 }
 
@@ -547,136 +487,6 @@ pub(crate) fn state_variables(path: &Path, file: &netcdf::File) -> Result<Option
         }
     }
     Ok(Some(names))
-}
-
-/// States put together from the field variables of a gridded file.
-pub(crate) struct PlaneStates {
-    /// Time records in the file.
-    pub records_in_file: usize,
-    /// Records read (all of them, or only the last).
-    pub records: usize,
-    /// Values per state.
-    pub n: usize,
-    /// The states, row-major (`records` × `n`), each in model order.
-    pub states: Vec<f64>,
-}
-
-/// Reads the field variables `fields` (each `(time, y, x)`, all of the same shape) and puts
-/// them together into states in model order: all records, or only the last one. Errors name
-/// the file and the variable: a missing variable, a wrong number of dimensions, a shape
-/// that differs from the first field's, missing values (and non-finite values when
-/// `reject_non_finite`).
-pub(crate) fn read_plane_states(
-    path: &Path,
-    file: &netcdf::File,
-    fields: &[String],
-    last_only: bool,
-    reject_non_finite: bool,
-) -> Result<PlaneStates> {
-    let mut vars: Vec<Variable<'_>> = Vec::with_capacity(fields.len());
-    let mut shape: Option<[usize; 3]> = None;
-    for name in fields {
-        let var = file.variable(name).ok_or_else(|| {
-            Error::input(
-                path,
-                None,
-                format!(
-                    "global attribute '{STATE_VARIABLES}' names the field '{name}', but the \
-                     file has no such variable (data variables: {})",
-                    list_variables(&data_variables(file))
-                ),
-            )
-        })?;
-        let dims = var.dimensions();
-        if dims.len() != 3 || dims[0].name() != TIME {
-            return Err(Error::input(
-                path,
-                None,
-                format!(
-                    "variable {} is not a field on the plane: it needs three dimensions, \
-                     ({TIME}, y, x)",
-                    describe_variable(&var)
-                ),
-            ));
-        }
-        let this = [dims[0].len(), dims[1].len(), dims[2].len()];
-        match (&shape, vars.first()) {
-            (Some(first), Some(first_var)) if *first != this => {
-                return Err(Error::input(
-                    path,
-                    None,
-                    format!(
-                        "variable {} has {} x {} x {} values, but {} has {} x {} x {}; every \
-                         field of the state needs the same shape",
-                        describe_variable(&var),
-                        this[0],
-                        this[1],
-                        this[2],
-                        describe_variable(first_var),
-                        first[0],
-                        first[1],
-                        first[2]
-                    ),
-                ))
-            }
-            _ => shape = Some(this),
-        }
-        vars.push(var);
-    }
-    let Some([records_in_file, ny, nx]) = shape else {
-        return Err(Error::input(
-            path,
-            None,
-            format!("global attribute '{STATE_VARIABLES}' lists no fields"),
-        ));
-    };
-    let (first, records) = if last_only {
-        if records_in_file == 0 {
-            return Err(Error::input(
-                path,
-                None,
-                format!(
-                    "the fields '{}' have no time records to take the state from",
-                    fields.join(" ")
-                ),
-            ));
-        }
-        (records_in_file - 1, 1)
-    } else {
-        (0, records_in_file)
-    };
-    let too_large = || {
-        Error::input(
-            path,
-            None,
-            format!(
-                "the fields '{}' of {records} x {ny} x {nx} values are too large",
-                fields.join(" ")
-            ),
-        )
-    };
-    let cells = ny.checked_mul(nx).ok_or_else(too_large)?;
-    let n = cells.checked_mul(vars.len()).ok_or_else(too_large)?;
-    let total = n.checked_mul(records).ok_or_else(too_large)?;
-    let mut states = vec![0.0; total];
-    for (k, var) in vars.iter().enumerate() {
-        let values = read_values(
-            path,
-            var,
-            &[first, 0, 0],
-            &[records, ny, nx],
-            reject_non_finite,
-        )?;
-        for (r, block) in values.chunks_exact(cells.max(1)).enumerate() {
-            states[r * n + k * cells..r * n + (k + 1) * cells].copy_from_slice(block);
-        }
-    }
-    Ok(PlaneStates {
-        records_in_file,
-        records,
-        n,
-        states,
-    })
 }
 
 fn read_steps(path: &Path, step: &Variable<'_>, records: usize) -> Result<Vec<u64>> {

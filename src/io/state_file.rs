@@ -5,9 +5,10 @@ use std::io::Read;
 use std::path::Path;
 
 use crate::io::atomic_output::AtomicOutput;
+use crate::io::cf_arrays::read_arrays;
 use crate::io::netcdf_trajectory::{
-    data_variables, describe_variable, is_time_series, list_variables, read_plane_states,
-    read_values, state_variables, TIME,
+    data_variables, describe_variable, is_time_series, list_variables, read_values,
+    state_variables, TIME,
 };
 use crate::{Error, Result};
 
@@ -112,14 +113,14 @@ fn read_state_text(path: &Path, expected_len: usize) -> Result<Vec<f64>> {
 fn read_state_netcdf(path: &Path, expected_len: usize) -> Result<Vec<f64>> {
     let file = netcdf::open(path).map_err(|e| Error::netcdf(path, e))?;
     if let Some(fields) = state_variables(path, &file)? {
-        let plane = read_plane_states(path, &file, &fields, true, true)?;
+        let arrays = read_arrays(path, &file, &fields, true, true)?;
         let label = format!(
-            "the fields '{}' (last of {} time records) ",
+            "the arrays '{}' (last of {} time records) ",
             fields.join(" "),
-            plane.records_in_file
+            arrays.records_in_file
         );
-        check_len(path, &label, plane.states.len(), expected_len)?;
-        return Ok(plane.states);
+        check_len(path, &label, arrays.states.len(), expected_len)?;
+        return Ok(arrays.states);
     }
     let data = data_variables(&file);
     let vectors: Vec<_> = data

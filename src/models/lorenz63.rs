@@ -6,7 +6,6 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::{ModelInfo, ModelSettings};
-use crate::core::StateLayout;
 use crate::error::Result;
 use crate::geometry::ring::{line, LineOutput};
 use crate::geometry::Geometry;
@@ -142,21 +141,6 @@ impl ModelInfo for Lorenz63 {
     fn name(&self) -> &'static str {
         "Lorenz-63"
     }
-    fn state_dimension(&self) -> &'static str {
-        "component"
-    }
-    fn state_long_name(&self) -> String {
-        "Lorenz-63 component (0 = x, 1 = y, 2 = z)".into()
-    }
-    fn state_coordinate(&self) -> Vec<f64> {
-        vec![0.0, 1.0, 2.0]
-    }
-    fn variable(&self) -> &'static str {
-        "state"
-    }
-    fn variable_long_name(&self) -> String {
-        "Lorenz-63 state (x, y, z)".into()
-    }
     fn time_step(&self) -> f64 {
         self.dt
     }
@@ -169,14 +153,6 @@ impl ModelInfo for Lorenz63 {
     /// (1, 1, 1), near the unstable origin, from which the orbit joins the attractor.
     fn default_initial_state(&self) -> Vec<f64> {
         vec![1.0, 1.0, 1.0]
-    }
-    fn layout(&self) -> StateLayout {
-        StateLayout {
-            variables: 3,
-            points: 1,
-            periodic: false,
-            plane: None,
-        }
     }
     /// Three variables x, y, z at a single point (position 0).
     fn geometry(&self) -> Geometry {

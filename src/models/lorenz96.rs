@@ -10,7 +10,6 @@ use toml::Spanned;
 
 use super::{ModelInfo, ModelSettings, MAX_STATE_VALUES};
 use crate::core::vector::sum;
-use crate::core::StateLayout;
 use crate::error::Result;
 use crate::geometry::ring::{line, LineOutput};
 use crate::geometry::Geometry;
@@ -212,21 +211,6 @@ impl ModelInfo for Lorenz96 {
     fn name(&self) -> &'static str {
         "Lorenz-96"
     }
-    fn state_dimension(&self) -> &'static str {
-        "site"
-    }
-    fn state_long_name(&self) -> String {
-        "Lorenz-96 site index on the periodic ring".into()
-    }
-    fn state_coordinate(&self) -> Vec<f64> {
-        (0..self.field.n).map(|i| i as f64).collect()
-    }
-    fn variable(&self) -> &'static str {
-        "x"
-    }
-    fn variable_long_name(&self) -> String {
-        "Lorenz-96 state variable".into()
-    }
     fn time_step(&self) -> f64 {
         self.dt
     }
@@ -242,14 +226,6 @@ impl ModelInfo for Lorenz96 {
         let mut x = vec![self.field.forcing; n];
         x[n / 2 - 1] += 0.01;
         x
-    }
-    fn layout(&self) -> StateLayout {
-        StateLayout {
-            variables: 1,
-            points: self.field.n,
-            periodic: true,
-            plane: None,
-        }
     }
     /// One variable x on the periodic ring of N sites; observations at a `position` in site
     /// units, 0 ≤ position < N.

@@ -21,21 +21,12 @@ pub use lorenz63::{lorenz63, Lorenz63};
 pub use lorenz96::{lorenz96, Lorenz96};
 pub use shallow_water::{shallow_water, InitialCondition, ShallowWater, ShallowWaterField};
 
-/// What a model tells the outside world about itself: names and units for output files, the
-/// time step and a default initial state.
+/// What a model tells the outside world about itself: its name, time step and units, its
+/// parameters, a default initial state, and its geometry (where its values live and how
+/// files lay them out).
 pub trait ModelInfo {
     /// Human-readable model name, e.g. "Lorenz-96".
     fn name(&self) -> &'static str;
-    /// Name of the state dimension in output files, e.g. "site".
-    fn state_dimension(&self) -> &'static str;
-    /// `long_name` of the state coordinate.
-    fn state_long_name(&self) -> String;
-    /// Values of the state coordinate.
-    fn state_coordinate(&self) -> Vec<f64>;
-    /// Name of the state variable in output files, e.g. "x".
-    fn variable(&self) -> &'static str;
-    /// `long_name` of the state variable.
-    fn variable_long_name(&self) -> String;
     /// Model time step, in model time units.
     fn time_step(&self) -> f64;
     /// A note on the time unit for output files.
@@ -48,37 +39,15 @@ pub trait ModelInfo {
     fn param_names(&self) -> Vec<&'static str>;
     /// The initial state used when the user gives none.
     fn default_initial_state(&self) -> Vec<f64>;
-    /// How the state is laid out over variables and grid points (for observation operators).
-    fn layout(&self) -> crate::core::StateLayout;
     /// Where the model's values live: its variables on their grids, the coordinates of an
     /// observation's location, how a location is interpolated, and the CF layout of its
     /// fields in files.
     fn geometry(&self) -> crate::geometry::Geometry;
-    /// Names, units and CF attributes of each prognostic field, in state order, for gridded
-    /// output files of models on a plane (see [`crate::core::PlaneGrid`]). Models on a line of
-    /// points describe their one output variable through [`ModelInfo::variable`] instead and
-    /// return an empty list.
-    fn fields(&self) -> Vec<FieldDescription> {
-        Vec::new()
-    }
     /// Gravity g (m/s²) and Coriolis parameter f (1/s) of a rotating model, for the
     /// geostrophic balance of the background covariance; None (the default) for other models.
     fn gravity_and_coriolis(&self) -> Option<(f64, f64)> {
         None
     }
-}
-
-/// How one prognostic field of a gridded model is described in CF output files.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct FieldDescription {
-    /// Variable name in files and in observation files, e.g. "h".
-    pub name: &'static str,
-    /// CF `long_name`.
-    pub long_name: &'static str,
-    /// CF `units` (UDUNITS), e.g. "m s-1".
-    pub units: &'static str,
-    /// CF `standard_name`, where one describes the field exactly.
-    pub standard_name: Option<&'static str>,
 }
 
 /// The largest state a model configuration may ask for, in values (one state is then 800 MB).

@@ -46,8 +46,7 @@ use rand_distr::StandardNormal;
 use rayon::prelude::*;
 
 use super::rk4::{AdjointTargets, Rk4, VectorField};
-use super::{FieldDescription, ModelInfo};
-use crate::core::{PlaneGrid, StaggeredVariable, StateLayout};
+use super::ModelInfo;
 use crate::geometry::staggered_plane::{staggered_plane, CellGrid, StaggeredField};
 use crate::geometry::Geometry;
 
@@ -235,26 +234,6 @@ struct Stencil {
     se: usize,
 }
 
-/// The C-grid staggering of the state [u, v, h]: u on west faces, v on south faces, h at the
-/// centres.
-pub const C_GRID: [StaggeredVariable; 3] = [
-    StaggeredVariable {
-        name: "u",
-        x_offset: 0.0,
-        y_offset: 0.5,
-    },
-    StaggeredVariable {
-        name: "v",
-        x_offset: 0.5,
-        y_offset: 0.0,
-    },
-    StaggeredVariable {
-        name: "h",
-        x_offset: 0.5,
-        y_offset: 0.5,
-    },
-];
-
 /// The fields [u, v, h] on the Arakawa C-grid: u on west faces, v on south faces, h at the
 /// centres. The flat bottom makes h the displacement of the free surface from its mean
 /// level, and (u, v) the depth-independent horizontal velocity of the layer: the ocean's CF
@@ -303,19 +282,6 @@ struct Band<'a> {
 }
 
 impl ShallowWaterField {
-    /// The grid as observation operators and output files see it: [`C_GRID`] staggering, wind
-    /// (u, v) = variables (0, 1).
-    pub fn plane_grid(&self) -> PlaneGrid {
-        PlaneGrid {
-            nx: self.nx,
-            ny: self.ny,
-            dx: self.dx,
-            dy: self.dy,
-            variables: &C_GRID,
-            wind: Some((0, 1)),
-        }
-    }
-
     /// (δf, δg) from a parameter perturbation in θ order (0 for a parameter not selected).
     fn parameter_pair(&self, dparams: &[f64]) -> (f64, f64) {
         let mut values = dparams.iter().copied();
@@ -1040,25 +1006,6 @@ impl ModelInfo for ShallowWater {
     fn gravity_and_coriolis(&self) -> Option<(f64, f64)> {
         Some((self.field.gravity, self.field.coriolis))
     }
-    fn state_dimension(&self) -> &'static str {
-        "cell"
-    }
-    fn state_long_name(&self) -> String {
-        format!(
-            "flattened shallow-water state index: variable * {} + j * {} + i, variables u (m/s, west faces), v (m/s, south faces), h (m, centres)",
-            self.field.cells(),
-            self.field.nx
-        )
-    }
-    fn state_coordinate(&self) -> Vec<f64> {
-        (0..3 * self.field.cells()).map(|k| k as f64).collect()
-    }
-    fn variable(&self) -> &'static str {
-        "state"
-    }
-    fn variable_long_name(&self) -> String {
-        "shallow-water state (u, v, h deviation from the mean depth)".into()
-    }
     fn time_step(&self) -> f64 {
         self.dt
     }
@@ -1075,28 +1022,6 @@ impl ModelInfo for ShallowWater {
     /// Gaussian height bump of radius 3 cells at the centre of the domain).
     fn default_initial_state(&self) -> Vec<f64> {
         self.field.initial_state()
-    }
-    fn layout(&self) -> StateLayout {
-        StateLayout {
-            variables: 3,
-            points: self.field.cells(),
-            periodic: true,
-            plane: Some(self.field.plane_grid()),
-        }
-    }
-    /// The flat bottom makes h the displacement of the free surface from its mean level, and
-    /// (u, v) the depth-independent horizontal velocity of the layer: the ocean's CF names fit
-    /// exactly (x is eastward, y northward on the f-plane).
-    fn fields(&self) -> Vec<FieldDescription> {
-        FIELDS
-            .iter()
-            .map(|f| FieldDescription {
-                name: f.name,
-                long_name: f.long_name,
-                units: f.units,
-                standard_name: f.standard_name,
-            })
-            .collect()
     }
     /// u, v and h on the [`FIELDS`] staggering of the doubly periodic plane, the wind (u, v).
     fn geometry(&self) -> Geometry {
