@@ -27,45 +27,51 @@ CARGO_TARGET_DIR="$top/target/compare-base" cargo build --release --locked --qui
     --manifest-path "$work/base-tree/Cargo.toml"
 base_bin="$top/target/compare-base/release/fourdvar"
 
+# One command; a failure stops the comparison (run_all runs in a subshell).
+run() {
+    "$@" || { echo "FAILED (exit $?): $*"; exit 1; }
+}
+
 # The commands, run in an empty folder with the repository's input files at hand.
 run_all() {
     local bin=$1 dir=$2
     mkdir -p "$dir"
     cd "$dir"
     local m="$top/models" o="$top/observations" e="$top/experiments"
-    "$bin" demo --out demo.nc --json > demo.json
-    "$bin" forecast --model "$m/lorenz96.toml" --steps 20 --out truth.nc
-    "$bin" forecast --model "$m/lorenz96.toml" --spinup 1001 --steps 0 --out xb.nc
-    "$bin" forecast --model "$m/lorenz63.toml" --steps 50 --out l63.nc
-    "$bin" forecast --model "$m/shallow_water.toml" --spinup 100 --steps 12 --out sw_truth.nc
-    "$bin" observe --truth truth.nc --network "$o/lorenz96_half_every_other_step.toml" --seed 1 --out obs.csv
-    "$bin" observe --truth truth.nc --network "$o/lorenz96_square.toml" --seed 2 --out obs_square.nc
+    run "$bin" demo --out demo.nc --json > demo.json
+    run "$bin" forecast --model "$m/lorenz96.toml" --steps 20 --out truth.nc
+    run "$bin" forecast --model "$m/lorenz96.toml" --spinup 1001 --steps 0 --out xb.nc
+    run "$bin" forecast --model "$m/lorenz63.toml" --steps 50 --out l63.nc
+    run "$bin" forecast --model "$m/shallow_water.toml" --spinup 100 --steps 12 --out sw_truth.nc
+    run "$bin" observe --truth truth.nc --network "$o/lorenz96_half_every_other_step.toml" --seed 1 --out obs.csv
+    run "$bin" observe --truth truth.nc --network "$o/lorenz96_square.toml" --seed 2 --out obs_square.nc
     for net in lorenz96_sparse_random lorenz96_between_sites lorenz96_all_every_step; do
-        "$bin" observe --truth truth.nc --network "$o/$net.toml" --seed 5 --out "obs_$net.csv"
+        run "$bin" observe --truth truth.nc --network "$o/$net.toml" --seed 5 --out "obs_$net.csv"
     done
-    "$bin" observe --truth l63.nc --model "$m/lorenz63.toml" --network "$o/lorenz63_xyz.toml" --seed 3 --out l63_obs.csv
-    "$bin" observe --truth sw_truth.nc --model "$m/shallow_water.toml" \
+    run "$bin" observe --truth l63.nc --network "$o/lorenz63_xyz.toml" --seed 3 --out l63_obs.csv
+    run "$bin" observe --truth sw_truth.nc \
         --network "$o/shallow_water_stations.toml" --seed 4 --out sw_obs.csv
-    "$bin" observe --truth sw_truth.nc --model "$m/shallow_water.toml" \
+    run "$bin" observe --truth sw_truth.nc \
         --network "$o/shallow_water_stations.toml" --seed 4 --out sw_obs.nc
-    "$bin" assimilate --model "$m/lorenz96.toml" --background xb.nc --obs obs.csv --truth truth.nc \
+    run "$bin" assimilate --model "$m/lorenz96.toml" --background xb.nc --obs obs.csv --truth truth.nc \
         --window-steps 20 --b-sigma 1 --b-correlation gaussian --b-length-scale 2 --out analysis.nc --json \
         > analysis.json
-    "$bin" cycle --config "$e/lorenz96_cycle.toml" --windows 20 --window-steps 4 --shift 4 --out cycle.nc \
+    run "$bin" cycle --config "$e/lorenz96_cycle.toml" --windows 20 --burn-in 5 --window-steps 4 --shift 4 --out cycle.nc \
         > cycle.txt
-    "$bin" twin --config "$e/shallow_water_twin.toml" --max-iterations 15 --out sw_twin.nc > sw_twin.txt
-    "$bin" rnn train --task lorenz96 --hidden 6 --epochs 5 --seed 3 --out net.json --loss-curve curve.csv \
+    run "$bin" twin --config "$e/shallow_water_twin.toml" --max-iterations 15 --out sw_twin.nc > sw_twin.txt
+    run "$bin" rnn train --task lorenz96 --hidden 6 --epochs 5 --seed 3 --out net.json --loss-curve curve.csv \
         > train.txt
-    "$bin" rnn reservoir --task lorenz96 --hidden 20 --seed 1 --out esn.json > esn.txt
-    printf 't,u0,y0\n0,0.5,0.1\n1,-0.25,\n2,1.0,0.3\n3,0.0,-0.2\n' > seq.csv
-    "$bin" rnn gradient --model esn.json --data seq.csv --out grads.json
-    "$bin" rnn gradient --model esn.json --data seq.csv --loss events --out grads_events.json
+    run "$bin" rnn reservoir --task lorenz96 --hidden 20 --seed 1 --out esn.json > esn.txt
+    printf 't,u0,y0\n0,0.5,0.1\n1,-0.25,0.2\n2,1.0,0.3\n3,0.0,-0.2\n' > seq.csv
+    printf 't,u0,y0\n0,0.5,0.1\n1,-0.25,\n2,1.0,\n3,0.0,-0.2\n' > events.csv
+    run "$bin" rnn gradient --model esn.json --data seq.csv --out grads.json
+    run "$bin" rnn gradient --model esn.json --data events.csv --loss events --out grads_events.json
     cd "$top"
 }
 
 echo "running the commands"
-run_all "$base_bin" "$work/base" > "$work/base.log" 2>&1 || { cat "$work/base.log"; exit 1; }
-run_all "$new_bin" "$work/new" > "$work/new.log" 2>&1 || { cat "$work/new.log"; exit 1; }
+(run_all "$base_bin" "$work/base") > "$work/base.log" 2>&1 || { cat "$work/base.log"; exit 1; }
+(run_all "$new_bin" "$work/new") > "$work/new.log" 2>&1 || { cat "$work/new.log"; exit 1; }
 
 # A file's comparable text: NetCDF without history, CSV without its provenance comment (time
 # and command line), JSON and text without timings.
