@@ -374,6 +374,10 @@ impl ShallowWaterStepRow {
     }
 }
 
+/// The grid sizes n (cells per axis) the shallow-water benchmarks accept; the command line
+/// checks its options against this range before any timing starts.
+pub const SHALLOW_WATER_GRIDS: std::ops::RangeInclusive<usize> = 3..=4096;
+
 /// The shallow-water model of the benchmarks: n × n cells of 100 km, H = 1000 m, f = 1e-4 /s,
 /// dt = 300 s, starting from balanced eddies (seed 1, 10 m, 4 cells), parallel from
 /// `parallel_min_cells` cells on.
@@ -382,7 +386,7 @@ pub fn benchmark_shallow_water_model(
     parallel_min_cells: usize,
 ) -> Result<crate::models::ShallowWater> {
     use crate::models::{shallow_water, InitialCondition, ShallowWaterField};
-    if !(3..=4096).contains(&n) {
+    if !SHALLOW_WATER_GRIDS.contains(&n) {
         return Err(Error::invalid(
             "--sw-sizes",
             format!("grid sizes must be 3..=4096 cells per axis, got {n}"),

@@ -1,0 +1,330 @@
+//! The assimilation commands: `observe`, `assimilate`, `cycle`, `twin` and `demo`, with the
+//! argument groups they share (the experiment settings, the model and network files).
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::output::{self, FormatArgs};
+use crate::error::Result;
+use crate::experiment::assimilate::AssimilateRequest;
+use crate::experiment::cycle::CycleRequest;
+use crate::experiment::observe::ObserveRequest;
+use crate::experiment::twin_window::{load_network, TwinRequest};
+use crate::experiment::window_analysis::AssimilationSettings;
+use crate::io::experiment_config::{LoadedExperiment, ParameterConfig};
+use crate::io::model_config::ModelConfig;
+
+/// Settings shared by `assimilate`, `cycle` and `twin`; each overrides the experiment file.
+#[derive(Debug, Args)]
+pub(crate) struct AssimilationArgs {
+    /// Experiment configuration (TOML); see experiments/ for examples.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Window length in model steps (assimilate: default up to the last observation).
+    #[arg(long, value_name = "STEPS")]
+    window_steps: Option<usize>,
+    /// Background-error standard deviation sigma_b.
+    #[arg(long, value_name = "SIGMA")]
+    b_sigma: Option<f64>,
+    /// Background-error correlation model.
+    #[arg(long, value_name = "MODEL")]
+    b_correlation: Option<crate::cov::CorrelationKind>,
+    /// Gaussian correlation length scale: in grid units for models on a line, in metres for
+    /// models on a plane (shallow water).
+    #[arg(long, value_name = "L")]
+    b_length_scale: Option<f64>,
+    /// Minimisation algorithm.
+    #[arg(long)]
+    minimizer: Option<crate::var::Minimizer>,
+    /// Control space: transformed (x0 = xb + B^1/2 v, well conditioned) or physical.
+    #[arg(long)]
+    space: Option<crate::var::ControlSpace>,
+    /// Most minimiser iterations per window.
+    #[arg(long, value_name = "N")]
+    max_iterations: Option<u64>,
+    /// Stop when the gradient norm has fallen by this factor.
+    #[arg(long, value_name = "FACTOR")]
+    gradient_tolerance: Option<f64>,
+    /// Estimate the model parameters too (Lorenz-96: the forcing F), with these prior
+    /// standard deviations, comma-separated.
+    #[arg(long, value_name = "SIGMA,...", value_delimiter = ',')]
+    estimate_params: Option<Vec<f64>>,
+    /// Prior values of the estimated parameters (default: the model configuration's).
+    #[arg(long, value_name = "VALUE,...", value_delimiter = ',')]
+    param_background: Option<Vec<f64>>,
+    #[command(flatten)]
+    format: FormatArgs,
+}
+
+impl AssimilationArgs {
+    /// The experiment file (or the defaults) with these flags applied.
+    fn experiment(&self) -> Result<LoadedExperiment> {
+        let mut e = match &self.config {
+            Some(path) => LoadedExperiment::load(path)?,
+            None => LoadedExperiment::parse(None, String::new())?,
+        };
+        let c = &mut e.config;
+        if let Some(v) = self.window_steps {
+            c.window.steps = Some(v);
+        }
+        if let Some(v) = self.b_sigma {
+            c.background.sigma = v;
+        }
+        if let Some(v) = &self.b_correlation {
+            c.background.correlation = *v;
+        }
+        if let Some(v) = self.b_length_scale {
+            c.background.length_scale = Some(v);
+        }
+        if let Some(v) = &self.minimizer {
+            c.minimizer.method = *v;
+        }
+        if let Some(v) = &self.space {
+            c.minimizer.space = *v;
+        }
+        if let Some(v) = self.max_iterations {
+            c.minimizer.max_iterations = v;
+        }
+        if let Some(v) = self.gradient_tolerance {
+            c.minimizer.gradient_tolerance = v;
+        }
+        if let Some(sigma) = &self.estimate_params {
+            c.parameters = Some(ParameterConfig {
+                sigma: sigma.clone(),
+                background: self.param_background.clone(),
+            });
+        } else if self.param_background.is_some() {
+            return Err(crate::Error::invalid(
+                "--param-background",
+                "only makes sense with --estimate-params",
+            ));
+        }
+        // The flags are checked by the same rules as the file.
+        e.validate()?;
+        Ok(e)
+    }
+}
+
+/// `--model` and `--network` of `cycle` and `twin`, each defaulting to the experiment file's
+/// key of the same name.
+#[derive(Debug, Args)]
+pub(crate) struct ExperimentFilesArgs {
+    /// Model configuration (default: the experiment file's `model`).
+    #[arg(long, value_name = "FILE")]
+    model: Option<PathBuf>,
+    /// Observation network (default: the experiment file's `network`).
+    #[arg(long, value_name = "FILE")]
+    network: Option<PathBuf>,
+}
+
+impl ExperimentFilesArgs {
+    /// The model configuration named by `--model` or by the experiment file.
+    fn model(&self, experiment: &LoadedExperiment) -> Result<ModelConfig> {
+        let path = from_experiment(experiment, &self.model, &experiment.config.model, "model")?;
+        ModelConfig::load(&path)
+    }
+
+    /// The network file named by `--network` or by the experiment file.
+    fn network(&self, experiment: &LoadedExperiment) -> Result<PathBuf> {
+        from_experiment(
+            experiment,
+            &self.network,
+            &experiment.config.network,
+            "network",
+        )
+    }
+}
+
+/// The file given by flag `--{name}`, or else by the experiment file's key `name` (resolved
+/// against the experiment file's folder).
+fn from_experiment(
+    experiment: &LoadedExperiment,
+    flag: &Option<PathBuf>,
+    key: &Option<PathBuf>,
+    name: &str,
+) -> Result<PathBuf> {
+    flag.clone()
+        .or_else(|| key.as_ref().map(|p| experiment.resolve(p)))
+        .ok_or_else(|| {
+            crate::Error::invalid(
+                format!("--{name}"),
+                format!("give --{name} or set `{name}` in the experiment file"),
+            )
+        })
+}
+
+/// The options of `observe`.
+#[derive(Debug, Args)]
+pub(crate) struct ObserveArgs {
+    /// True trajectory (NetCDF written by `fourdvar forecast`).
+    #[arg(long, value_name = "FILE.nc")]
+    truth: PathBuf,
+    /// Observation network (TOML), e.g. observations/lorenz96_half_every_other_step.toml.
+    #[arg(long, value_name = "FILE")]
+    network: PathBuf,
+    /// Seed of the observation noise (same seed, same file, bit for bit).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Output file: .csv or .nc.
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+}
+
+/// Runs `observe`; `history` goes into the output file.
+pub(crate) fn run_observe(a: ObserveArgs, history: String) -> Result<i32> {
+    let summary = crate::experiment::observe::run_observe(&ObserveRequest {
+        truth: a.truth,
+        network: a.network,
+        seed: a.seed,
+        out: a.out.clone(),
+        history,
+    })?;
+    output::observe(&summary, &a.out);
+    Ok(0)
+}
+
+/// The options of `assimilate`.
+#[derive(Debug, Args)]
+pub(crate) struct AssimilateArgs {
+    /// Model configuration (TOML).
+    #[arg(long, value_name = "FILE")]
+    model: PathBuf,
+    /// Background state x_b: text (one number per line) or NetCDF, as forecast --initial.
+    #[arg(long, value_name = "FILE")]
+    background: PathBuf,
+    /// Observations: CSV (time,position,value,sigma[,variable][,kind]; on a plane grid
+    /// time,variable,x,y,value,sigma[,kind] with x, y in metres) or NetCDF.
+    #[arg(long, value_name = "FILE")]
+    obs: PathBuf,
+    /// True trajectory (NetCDF from forecast) for RMSE diagnostics in twin experiments; its
+    /// step 0 is the window start.
+    #[arg(long, value_name = "FILE.nc")]
+    truth: Option<PathBuf>,
+    /// Output NetCDF file.
+    #[arg(long, value_name = "FILE.nc")]
+    out: PathBuf,
+    /// Forecast steps beyond the window written to the output.
+    #[arg(long, value_name = "STEPS")]
+    forecast_steps: Option<usize>,
+    #[command(flatten)]
+    common: AssimilationArgs,
+}
+
+/// Runs `assimilate`; `history` goes into the output file.
+pub(crate) fn run_assimilate(a: AssimilateArgs, history: String) -> Result<i32> {
+    let experiment = a.common.experiment()?;
+    let mut settings = AssimilationSettings::from_config(&experiment.config)?;
+    if let Some(f) = a.forecast_steps {
+        settings.forecast_steps = f;
+    }
+    let summary = crate::experiment::assimilate::run_assimilate(&AssimilateRequest {
+        model: ModelConfig::load(&a.model)?,
+        background: a.background,
+        observations: a.obs,
+        truth: a.truth,
+        settings,
+        experiment_text: experiment.text.clone(),
+        out: a.out.clone(),
+        history,
+    })?;
+    output::window(&summary, &a.common.format, &a.out);
+    Ok(0)
+}
+
+/// The options of `cycle`.
+#[derive(Debug, Args)]
+pub(crate) struct CycleArgs {
+    /// Output NetCDF file.
+    #[arg(long, value_name = "FILE.nc")]
+    out: PathBuf,
+    #[command(flatten)]
+    files: ExperimentFilesArgs,
+    /// Number of windows.
+    #[arg(long, value_name = "N")]
+    windows: Option<usize>,
+    /// Steps between the starts of consecutive windows (default: the window length).
+    #[arg(long, value_name = "STEPS")]
+    shift: Option<usize>,
+    /// Windows left out of the time averages.
+    #[arg(long, value_name = "N")]
+    burn_in: Option<usize>,
+    #[command(flatten)]
+    common: AssimilationArgs,
+}
+
+/// Runs `cycle`; `history` goes into the output file.
+pub(crate) fn run_cycle(a: CycleArgs, history: String) -> Result<i32> {
+    let experiment = a.common.experiment()?;
+    let c = &experiment.config;
+    let settings = AssimilationSettings::from_config(c)?;
+    let model = a.files.model(&experiment)?;
+    let network = a.files.network(&experiment)?;
+    let window = settings.window_steps;
+    let summary = crate::experiment::cycle::run_cycle(&CycleRequest {
+        model,
+        network,
+        shift: a.shift.or(c.window.shift).or(window).unwrap_or(1),
+        settings,
+        twin: c.twin.clone(),
+        windows: a.windows.unwrap_or(c.cycle.windows),
+        burn_in: a.burn_in.unwrap_or(c.cycle.burn_in),
+        experiment_text: experiment.text.clone(),
+        out: a.out.clone(),
+        history,
+    })?;
+    output::cycle(&summary, &a.common.format, &a.out);
+    Ok(0)
+}
+
+/// The options of `twin`.
+#[derive(Debug, Args)]
+pub(crate) struct TwinArgs {
+    /// Output NetCDF file (written atomically).
+    #[arg(long, value_name = "FILE.nc", default_value = "twin.nc")]
+    out: PathBuf,
+    #[command(flatten)]
+    files: ExperimentFilesArgs,
+    #[command(flatten)]
+    common: AssimilationArgs,
+}
+
+/// Runs `twin`; `history` goes into the output file.
+pub(crate) fn run_twin(a: TwinArgs, history: String) -> Result<i32> {
+    let experiment = a.common.experiment()?;
+    let model = a.files.model(&experiment)?;
+    let network_path = a.files.network(&experiment)?;
+    let (network, network_text) = load_network(&network_path)?;
+    let summary = crate::experiment::twin_window::run_twin(&TwinRequest {
+        title: format!(
+            "fourdvar twin experiment, one 4D-Var window ({})",
+            model.path.display()
+        ),
+        model,
+        experiment,
+        network,
+        network_path,
+        network_text,
+        out: a.out.clone(),
+        history,
+    })?;
+    output::window(&summary, &a.common.format, &a.out);
+    Ok(0)
+}
+
+/// The options of `demo`.
+#[derive(Debug, Args)]
+pub(crate) struct DemoArgs {
+    /// Output NetCDF file.
+    #[arg(long, value_name = "FILE.nc", default_value = "demo.nc")]
+    out: PathBuf,
+    #[command(flatten)]
+    format: FormatArgs,
+}
+
+/// Runs `demo`; `history` goes into the output file.
+pub(crate) fn run_demo(a: DemoArgs, history: String) -> Result<i32> {
+    let summary = crate::experiment::demo::run_demo(&a.out, history)?;
+    output::window(&summary, &a.format, &a.out);
+    Ok(0)
+}

@@ -1,0 +1,337 @@
+//! `fourdvar bench`: the subcommands `bench lorenz96`, `bench shallow-water` and `bench rnn`,
+//! and the older flag forms they replace, which keep working: `bench [OPTIONS]` is
+//! `bench lorenz96`, `bench --shallow-water --sw-sizes .. --sw-cost .. [--large]` is
+//! `bench shallow-water`, and `rnn bench` is `bench rnn`.
+
+use std::fmt;
+use std::str::FromStr;
+
+use clap::{Args, Subcommand};
+
+use super::output;
+use super::rnn::RnnBenchArgs;
+use crate::core::Storage;
+use crate::error::Result;
+use crate::experiment::benchmark::{
+    benchmark_fourdvar_cost, benchmark_lorenz96, benchmark_rnn, benchmark_shallow_water_cost,
+    benchmark_shallow_water_steps, benchmark_shallow_water_storage, SHALLOW_WATER_GRIDS,
+};
+use crate::rnn::Recurrence;
+
+/// The options of `bench`: a subcommand, or without one the Lorenz-96 options, or
+/// `--shallow-water` with the `--sw-*` options.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub(crate) struct BenchArgs {
+    #[command(subcommand)]
+    command: Option<BenchCommand>,
+    #[command(
+        flatten,
+        next_help_heading = "Lorenz-96 options (bench without a subcommand)"
+    )]
+    lorenz96: Lorenz96BenchArgs,
+    #[command(
+        flatten,
+        next_help_heading = "Shallow-water options (older form of bench shallow-water)"
+    )]
+    older_shallow_water: OlderShallowWaterArgs,
+}
+
+/// The `bench` subcommands.
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Lorenz-96: forward, TL and AD steps, value and gradient, the 4D-Var cost (the default).
+    ///
+    /// Times Lorenz-96 (F = 8, dt = 0.05) forward, tangent-linear and adjoint steps and one
+    /// value-and-gradient sweep against the forward run alone, then the 4D-Var cost J with its
+    /// gradient. `fourdvar bench [OPTIONS]` without a subcommand is the same.
+    ///
+    /// Example: fourdvar bench lorenz96 --sizes 40,1000,1000000 --cost 40:20,1000:100
+    #[command(name = "lorenz96")]
+    Lorenz96(Lorenz96BenchArgs),
+    /// Shallow water: f(x), forward, TL and AD steps serial vs rayon, 4D-Var, memory (--large).
+    ///
+    /// Times f(x), the forward, TL and AD steps of the shallow-water model on n x n grids,
+    /// serial and on rayon's thread pool (RAYON_NUM_THREADS sets its size), and one 4D-Var
+    /// value-and-gradient against the forward run (--cost); with --large also the gradient's
+    /// memory with checkpointing against full storage. The older form, still accepted, is
+    /// `fourdvar bench --shallow-water --sw-sizes .. --sw-cost .. [--large]`.
+    ///
+    /// Example: fourdvar bench shallow-water --sizes 64,256 --cost 256:24 --large
+    #[command(name = "shallow-water")]
+    ShallowWater(ShallowWaterBenchArgs),
+    /// RNN: full BPTT against the forward run of Elman cells (the same as `rnn bench`).
+    ///
+    /// Times full BPTT (value and every gradient) against the forward run of the cell, for
+    /// dense cells of several sizes and dense / diagonal / low-rank at one size. The same as
+    /// `fourdvar rnn bench`.
+    ///
+    /// Example: fourdvar bench rnn --sizes 16,128,512 --length 1000 --compare 512 --rank 8
+    #[command(name = "rnn")]
+    Rnn(RnnBenchArgs),
+}
+
+/// Runs `bench`, by subcommand or, without one, by the older flags.
+pub(crate) fn run(a: BenchArgs) -> Result<i32> {
+    match a.command {
+        Some(BenchCommand::Lorenz96(l)) => run_lorenz96(&l),
+        Some(BenchCommand::ShallowWater(s)) => run_shallow_water(&s),
+        Some(BenchCommand::Rnn(r)) => run_rnn(&r),
+        None if a.older_shallow_water.shallow_water => {
+            run_shallow_water(&a.older_shallow_water.into_subcommand(a.lorenz96.timing))
+        }
+        None => run_lorenz96(&a.lorenz96),
+    }
+}
+
+/// One benchmark case N:STEPS (sites or cells per axis, and window steps).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct BenchCase {
+    /// Lorenz-96 sites N, or shallow-water cells per axis.
+    n: usize,
+    /// Steps of the 4D-Var window.
+    steps: usize,
+}
+
+impl BenchCase {
+    /// The case `n`:`steps`.
+    const fn new(n: usize, steps: usize) -> Self {
+        BenchCase { n, steps }
+    }
+}
+
+impl FromStr for BenchCase {
+    type Err = String;
+
+    /// Parses "N:STEPS", e.g. "40:20" (spaces around either number are allowed).
+    fn from_str(case: &str) -> std::result::Result<Self, String> {
+        case.split_once(':')
+            .and_then(|(n, s)| {
+                Some(BenchCase::new(
+                    n.trim().parse().ok()?,
+                    s.trim().parse().ok()?,
+                ))
+            })
+            .ok_or_else(|| "expected N:STEPS, e.g. 40:20".to_string())
+    }
+}
+
+impl fmt::Display for BenchCase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.n, self.steps)
+    }
+}
+
+/// A shallow-water grid size n, checked against [`SHALLOW_WATER_GRIDS`] while parsing so
+/// that clap's error names the option the user typed.
+fn grid_size(text: &str) -> std::result::Result<usize, String> {
+    let n: usize = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{text}' is not a whole number"))?;
+    checked_grid(n)
+}
+
+/// A shallow-water N:STEPS case: a [`BenchCase`] whose N is a grid size as for [`grid_size`].
+fn grid_case(text: &str) -> std::result::Result<BenchCase, String> {
+    let case: BenchCase = text.parse()?;
+    checked_grid(case.n)?;
+    Ok(case)
+}
+
+/// `n` if it lies in [`SHALLOW_WATER_GRIDS`].
+fn checked_grid(n: usize) -> std::result::Result<usize, String> {
+    if SHALLOW_WATER_GRIDS.contains(&n) {
+        Ok(n)
+    } else {
+        Err(format!(
+            "grid sizes must be {}..={} cells per axis, got {n}",
+            SHALLOW_WATER_GRIDS.start(),
+            SHALLOW_WATER_GRIDS.end()
+        ))
+    }
+}
+
+/// A measurement time: a positive, finite number of seconds.
+fn positive_seconds(text: &str) -> std::result::Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(s) if s.is_finite() && s > 0.0 => Ok(s),
+        _ => Err("must be a positive number of seconds".to_string()),
+    }
+}
+
+/// `--min-time`, shared by the Lorenz-96 and shallow-water benchmarks.
+#[derive(Clone, Copy, Debug, Args)]
+struct TimingArgs {
+    /// Seconds spent on each measurement (5 batches, median reported).
+    #[arg(long, value_name = "SECONDS", default_value_t = 0.5,
+          value_parser = positive_seconds)]
+    min_time: f64,
+}
+
+/// The options of `bench lorenz96` (and of `bench` without a subcommand).
+#[derive(Debug, Args)]
+struct Lorenz96BenchArgs {
+    /// Lorenz-96 sizes N to time, comma-separated.
+    #[arg(long, value_delimiter = ',', default_values_t = [40, 1000, 1_000_000])]
+    sizes: Vec<usize>,
+    /// Steps of the value-and-gradient window.
+    #[arg(long, value_name = "STEPS", default_value_t = 20)]
+    window: usize,
+    #[command(flatten)]
+    timing: TimingArgs,
+    /// 4D-Var cost cases as N:STEPS, comma-separated.
+    #[arg(long, value_delimiter = ',',
+          default_values_t = [BenchCase::new(40, 20), BenchCase::new(1000, 100)])]
+    cost: Vec<BenchCase>,
+}
+
+/// `bench lorenz96`: the step table, then the 4D-Var cost table.
+fn run_lorenz96(a: &Lorenz96BenchArgs) -> Result<i32> {
+    let min_time = a.timing.min_time;
+    output::lorenz96_steps_header(a.window);
+    for &n in &a.sizes {
+        output::lorenz96_steps_row(&benchmark_lorenz96(n, a.window, min_time)?);
+    }
+    output::lorenz96_cost_header();
+    for case in &a.cost {
+        output::lorenz96_cost_row(&benchmark_fourdvar_cost(case.n, case.steps, min_time)?);
+    }
+    Ok(0)
+}
+
+/// The default grid sizes of the shallow-water step table.
+const SHALLOW_WATER_SIZES: [usize; 3] = [64, 256, 1024];
+/// The default shallow-water 4D-Var case.
+const SHALLOW_WATER_COST: &str = "256:24";
+/// The shallow-water 4D-Var case observes h at this many random points, every
+/// [`OBSERVED_EVERY`] steps, as the library's memory run does; the table titles say so.
+const OBSERVED_POINTS: usize = 1000;
+/// Steps between the observation times of the shallow-water 4D-Var case.
+const OBSERVED_EVERY: usize = 6;
+
+/// `--large` and its settings, shared by `bench shallow-water` and the older
+/// `bench --shallow-water`.
+#[derive(Debug, Args)]
+struct LargeRunArgs {
+    /// Also the memory benchmark: one gradient over --large-steps steps on a --large-grid
+    /// square grid with checkpointing (--snapshots) and with full storage, reporting storage
+    /// bytes, wall time and peak RSS. At the defaults (1024 x 1024, 200 steps) full storage
+    /// needs about 5 GB of memory and the run takes minutes.
+    #[arg(long)]
+    large: bool,
+    /// Grid size n of the --large run.
+    #[arg(long, value_name = "N", default_value_t = 1024, value_parser = grid_size)]
+    large_grid: usize,
+    /// Steps of the --large run.
+    #[arg(long, value_name = "STEPS", default_value_t = 200)]
+    large_steps: usize,
+    /// Snapshot counts of the checkpointed --large runs, comma-separated.
+    #[arg(long, value_name = "S", value_delimiter = ',', default_values_t = [10, 20])]
+    snapshots: Vec<usize>,
+}
+
+/// The options of `bench shallow-water`.
+#[derive(Debug, Args)]
+struct ShallowWaterBenchArgs {
+    /// Grid sizes n (n x n cells of 100 km), comma-separated.
+    #[arg(long, alias = "sw-sizes", value_name = "N", value_delimiter = ',',
+          default_values_t = SHALLOW_WATER_SIZES, value_parser = grid_size)]
+    sizes: Vec<usize>,
+    /// 4D-Var case N:STEPS: B = I, h observed at 1000 random points every 6 steps, full
+    /// storage.
+    #[arg(long, alias = "sw-cost", value_name = "N:STEPS", default_value = SHALLOW_WATER_COST,
+          value_parser = grid_case)]
+    cost: BenchCase,
+    #[command(flatten)]
+    timing: TimingArgs,
+    #[command(flatten)]
+    large: LargeRunArgs,
+}
+
+/// The older `bench --shallow-water` flags, kept working beside `bench shallow-water`.
+#[derive(Debug, Args)]
+struct OlderShallowWaterArgs {
+    /// Benchmark the shallow-water model instead of Lorenz-96 (the older form of
+    /// `bench shallow-water`): f(x), forward, TL and AD step times on n x n grids, serial and
+    /// on rayon's thread pool (RAYON_NUM_THREADS sets its size), and one 4D-Var
+    /// value-and-gradient against the forward run (--sw-cost).
+    #[arg(long)]
+    shallow_water: bool,
+    /// Shallow-water grid sizes n (n x n cells of 100 km), comma-separated.
+    #[arg(long, value_name = "N", value_delimiter = ',',
+          default_values_t = SHALLOW_WATER_SIZES, value_parser = grid_size)]
+    sw_sizes: Vec<usize>,
+    /// Shallow-water 4D-Var case N:STEPS: B = I, h observed at 1000 random points every 6
+    /// steps, full storage.
+    #[arg(long, value_name = "N:STEPS", default_value = SHALLOW_WATER_COST,
+          value_parser = grid_case)]
+    sw_cost: BenchCase,
+    #[command(flatten)]
+    large: LargeRunArgs,
+}
+
+impl OlderShallowWaterArgs {
+    /// The same run as `bench shallow-water`, measured for `timing` (the shared --min-time).
+    fn into_subcommand(self, timing: TimingArgs) -> ShallowWaterBenchArgs {
+        ShallowWaterBenchArgs {
+            sizes: self.sw_sizes,
+            cost: self.sw_cost,
+            timing,
+            large: self.large,
+        }
+    }
+}
+
+/// `bench shallow-water`: the step table, the 4D-Var cost row, and with --large the memory
+/// table.
+fn run_shallow_water(a: &ShallowWaterBenchArgs) -> Result<i32> {
+    let min_time = a.timing.min_time;
+    output::shallow_water_steps_header(rayon::current_num_threads());
+    for &n in &a.sizes {
+        output::shallow_water_steps_row(&benchmark_shallow_water_steps(n, min_time)?);
+    }
+    output::shallow_water_cost_header();
+    let (n, steps) = (a.cost.n, a.cost.steps);
+    let row = benchmark_shallow_water_cost(n, steps, OBSERVED_EVERY, OBSERVED_POINTS, min_time)?;
+    output::shallow_water_cost_row(&row);
+    if a.large.large {
+        run_large(&a.large)?;
+    }
+    Ok(0)
+}
+
+/// The --large memory run: every checkpointed storage first, then full storage.
+fn run_large(a: &LargeRunArgs) -> Result<()> {
+    let mut storages: Vec<Storage> = a
+        .snapshots
+        .iter()
+        .map(|&s| Storage::Checkpoints(s))
+        .collect();
+    storages.push(Storage::All);
+    let rows = benchmark_shallow_water_storage(
+        a.large_grid,
+        a.large_steps,
+        &storages,
+        output::bench_progress,
+    )?;
+    output::shallow_water_storage(a.large_grid, a.large_steps, &rows);
+    Ok(())
+}
+
+/// `bench rnn` and `rnn bench`: dense cells of each size, then dense / diagonal / low-rank at
+/// the --compare size.
+pub(crate) fn run_rnn(a: &RnnBenchArgs) -> Result<i32> {
+    let mut cases: Vec<(Recurrence, usize)> =
+        a.sizes.iter().map(|&d| (Recurrence::Dense, d)).collect();
+    if a.compare > 0 {
+        cases.push((Recurrence::Dense, a.compare));
+        cases.push((Recurrence::Diagonal, a.compare));
+        cases.push((Recurrence::LowRank { rank: a.rank }, a.compare));
+    }
+    output::rnn_bench_header(a.length);
+    for (recurrence, d) in cases {
+        output::rnn_bench_row(&benchmark_rnn(recurrence, d, a.length, a.min_time)?);
+    }
+    Ok(0)
+}

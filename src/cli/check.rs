@@ -1,0 +1,44 @@
+//! `fourdvar check`: verify a model's tangent-linear and adjoint code.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::output;
+use crate::error::Result;
+use crate::experiment::derivative_check::{run_checks, CheckRequest};
+use crate::io::model_config::ModelConfig;
+
+/// The options of `check`.
+#[derive(Debug, Args)]
+pub(crate) struct CheckArgs {
+    /// Model configuration (TOML), e.g. models/lorenz96.toml.
+    #[arg(long, value_name = "FILE")]
+    model: PathBuf,
+    /// Spin-up steps from the default start, so the checks run on the attractor.
+    #[arg(long, value_name = "STEPS", default_value_t = 1000)]
+    spinup: usize,
+    /// Steps of the composed model checked besides the single step.
+    #[arg(long, value_name = "STEPS", default_value_t = 20)]
+    window: usize,
+    /// Seed of the random test directions.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+/// Runs `check`: exit code 0 when every check passes, 1 when any fails.
+pub(crate) fn run(a: CheckArgs) -> Result<i32> {
+    let rows = run_checks(&CheckRequest {
+        model: ModelConfig::load(&a.model)?,
+        spinup: a.spinup,
+        // The composed-model checks need at least one step.
+        window: a.window.max(1),
+        seed: a.seed,
+    })?;
+    output::check(&rows);
+    Ok(if rows.iter().all(|r| r.passed()) {
+        0
+    } else {
+        1
+    })
+}

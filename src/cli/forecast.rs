@@ -1,0 +1,50 @@
+//! `fourdvar forecast`: run a model forward and write the trajectory.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::output;
+use crate::error::Result;
+use crate::experiment::forecast::{run_forecast, ForecastRequest};
+use crate::io::model_config::ModelConfig;
+
+/// The options of `forecast`.
+#[derive(Debug, Args)]
+pub(crate) struct ForecastArgs {
+    /// Model configuration (TOML), e.g. models/lorenz96.toml.
+    #[arg(long, value_name = "FILE")]
+    model: PathBuf,
+    /// Initial state: a text file with one number per line, or a NetCDF file with one 1-D
+    /// variable of the state's length (or a forecast output, whose last record is used).
+    /// Default: the model's standard start (Lorenz-96: F everywhere, +0.01 at site N/2-1).
+    #[arg(long, value_name = "FILE")]
+    initial: Option<PathBuf>,
+    /// Steps run before the forecast and not written (lets the state reach the attractor).
+    #[arg(long, value_name = "STEPS", default_value_t = 1000)]
+    spinup: usize,
+    /// Forecast steps after the spin-up.
+    #[arg(long, value_name = "K")]
+    steps: usize,
+    /// Write only every N-th state (the first and every N-th after it).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    output_every: usize,
+    /// Output NetCDF file (written atomically: no partial file on failure).
+    #[arg(long, value_name = "FILE.nc")]
+    out: PathBuf,
+}
+
+/// Runs `forecast`; `history` goes into the output file.
+pub(crate) fn run(a: ForecastArgs, history: String) -> Result<i32> {
+    let summary = run_forecast(&ForecastRequest {
+        model: ModelConfig::load(&a.model)?,
+        initial: a.initial,
+        spinup: a.spinup,
+        steps: a.steps,
+        output_every: a.output_every,
+        out: a.out.clone(),
+        history,
+    })?;
+    output::forecast(&summary, &a.out);
+    Ok(0)
+}

@@ -1,0 +1,425 @@
+//! Everything the commands print: the readable summaries and tables on standard output, one
+//! JSON object instead with `--json`, and benchmark progress on standard error. The commands
+//! compute; the wording and the column layout of every result live here, in one place, so that
+//! scripts reading them have one file to watch.
+
+use std::path::Path;
+
+use clap::Args;
+use serde::Serialize;
+
+use crate::experiment::benchmark::{
+    BenchmarkRow, CostBenchmark, RnnBenchmarkRow, ShallowWaterCostRow, ShallowWaterStepRow,
+    StorageRow,
+};
+use crate::experiment::cycle::CycleSummary;
+use crate::experiment::derivative_check::CheckRow;
+use crate::experiment::forecast::ForecastSummary;
+use crate::experiment::observe::ObserveSummary;
+use crate::experiment::results::WindowSummary;
+use crate::experiment::rnn_analysis::ReservoirSummary;
+use crate::experiment::rnn_gradient::RnnGradientSummary;
+use crate::experiment::rnn_train::RnnTrainSummary;
+use crate::rnn::analysis::{GradientFlow, InputSensitivity};
+use crate::rnn::Recurrence;
+
+/// `--json`, shared by the commands that end with a summary (assimilate, cycle, twin, demo).
+#[derive(Debug, Args)]
+pub(crate) struct FormatArgs {
+    /// Print one JSON object instead of the readable summary.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Prints `summary` as one line of JSON.
+fn print_json(summary: &impl Serialize) {
+    // The summaries hold plain numbers and strings, which always serialise.
+    println!("{}", serde_json::to_string(summary).unwrap_or_default());
+}
+
+/// Seconds in the most readable unit (ns, µs, ms or s).
+fn human_time(seconds: f64) -> String {
+    match seconds {
+        s if s < 1e-6 => format!("{:.1} ns", s * 1e9),
+        s if s < 1e-3 => format!("{:.2} µs", s * 1e6),
+        s if s < 1.0 => format!("{:.2} ms", s * 1e3),
+        s => format!("{s:.3} s"),
+    }
+}
+
+/// Bytes in MiB below 1 GiB, in GiB from there on.
+fn human_bytes(bytes: u64) -> String {
+    match bytes {
+        b if b < 1 << 30 => format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64),
+        b => format!("{:.3} GiB", b as f64 / (1u64 << 30) as f64),
+    }
+}
+
+// ---- forecast, check, observe ----
+
+/// The `forecast` summary.
+pub(crate) fn forecast(s: &ForecastSummary, out: &Path) {
+    println!(
+        "{} (n = {}): {} steps to t = {:.4}, {} records written to {}",
+        s.model,
+        s.state_len,
+        s.steps,
+        s.final_time,
+        s.records,
+        out.display()
+    );
+    println!(
+        "final state: mean {:.4}, standard deviation {:.4}",
+        s.final_mean, s.final_std
+    );
+}
+
+/// The `check` table and its pass/fail count.
+pub(crate) fn check(rows: &[CheckRow]) {
+    println!(
+        "{:<48} {:>11} {:>11}  {:<6} note",
+        "test", "value", "threshold", "result"
+    );
+    for r in rows {
+        println!(
+            "{:<48} {:>11.3e} {:>11.1e}  {:<6} {}",
+            r.test,
+            r.value,
+            r.threshold,
+            if r.passed() { "pass" } else { "FAIL" },
+            r.note
+        );
+    }
+    let failed = rows.iter().filter(|r| !r.passed()).count();
+    println!("{} passed, {failed} failed", rows.len() - failed);
+}
+
+/// The `observe` summary.
+pub(crate) fn observe(s: &ObserveSummary, out: &Path) {
+    println!(
+        "{} observations at {} times (t = {:.4} .. {:.4}) written to {}",
+        s.observations,
+        s.steps,
+        s.first_time,
+        s.last_time,
+        out.display()
+    );
+}
+
+// ---- assimilate, twin, demo, cycle ----
+
+/// The summary of one 4D-Var window (`assimilate`, `twin`, `demo`), as text or JSON.
+pub(crate) fn window(summary: &WindowSummary, format: &FormatArgs, out: &Path) {
+    if format.json {
+        print_json(summary);
+    } else {
+        print!("{}", summary.text());
+        println!("written to {}", out.display());
+    }
+}
+
+/// The `cycle` summary: time-averaged RMSE after the burn-in, as text or JSON.
+pub(crate) fn cycle(summary: &CycleSummary, format: &FormatArgs, out: &Path) {
+    if format.json {
+        print_json(summary);
+        return;
+    }
+    println!(
+        "{} windows of {} steps, shift {} steps, written to {}",
+        summary.windows,
+        summary.window_steps,
+        summary.shift,
+        out.display()
+    );
+    println!(
+        "time-averaged RMSE after {} burn-in windows: background {:.4}, analysis {:.4} (window end), {:.4} (window start)",
+        summary.burn_in,
+        summary.rmse_background,
+        summary.rmse_analysis,
+        summary.rmse_analysis_start
+    );
+    for v in &summary.variable_rmse {
+        println!(
+            "  {}: background {:.4}, analysis {:.4} (window end), {:.4} (window start)",
+            v.name, v.background, v.analysis, v.analysis_start
+        );
+    }
+    println!(
+        "{:.1} minimiser iterations per window, {:.2} s",
+        summary.mean_iterations, summary.wall_time_seconds
+    );
+}
+
+// ---- rnn ----
+
+/// The `rnn train` summary: loss before and after, accuracies, files written.
+pub(crate) fn rnn_train(s: &RnnTrainSummary, out: &Path, loss_curve: Option<&Path>) {
+    println!(
+        "{}: loss {:.4e} -> {:.4e} in {} iterations ({} sweeps; {})",
+        s.data, s.initial_loss, s.final_loss, s.iterations, s.sweeps, s.stop_reason
+    );
+    if let Some(acc) = s.train_accuracy {
+        print!("training accuracy {:.1}%", 100.0 * acc);
+        match s.test_accuracy {
+            Some(t) => println!(", held-out accuracy {:.1}%", 100.0 * t),
+            None => println!(),
+        }
+    }
+    println!("network written to {}", out.display());
+    if let Some(p) = loss_curve {
+        println!("loss curve written to {}", p.display());
+    }
+}
+
+/// The `rnn gradient` summary.
+pub(crate) fn rnn_gradient(s: &RnnGradientSummary, out: &Path) {
+    println!(
+        "loss {:.12e} over {} steps ({} with a target); {} gradient values written to {}",
+        s.loss,
+        s.steps,
+        s.active_steps,
+        s.gradient_len,
+        out.display()
+    );
+}
+
+/// The `rnn sensitivity` summary: the most sensitive step and the fast-gradient-sign attack.
+pub(crate) fn rnn_sensitivity(s: &InputSensitivity, out: Option<&Path>) {
+    println!("loss {:.12e} over {} steps", s.loss, s.norms.len());
+    println!(
+        "most sensitive step {} with |dL/du| = {:.6e}",
+        s.most_sensitive, s.norms[s.most_sensitive]
+    );
+    let top: Vec<String> = s.top_steps.iter().map(|t| t.to_string()).collect();
+    println!(
+        "fast gradient sign, epsilon {} at steps [{}]: loss {:.12e} -> {:.12e} (change {:.6e}, first order {:.6e}); outputs change by at most {:.6e} (rms {:.6e})",
+        s.epsilon,
+        top.join(", "),
+        s.loss,
+        s.loss_perturbed,
+        s.loss_perturbed - s.loss,
+        s.predicted_change,
+        s.output_change_max,
+        s.output_change_rms
+    );
+    if let Some(out) = out {
+        println!("written to {}", out.display());
+    }
+}
+
+/// The `rnn gradient-flow` summary: |dL/dh| at the first and last lag and the mean factor
+/// per step, (|dL/dh_0| / |dL/dh_T|)^(1/T) read from lag 0 to lag T.
+pub(crate) fn rnn_gradient_flow(flow: &GradientFlow, out: Option<&Path>) {
+    let lags = flow.by_lag();
+    let last = lags.len() - 1;
+    println!(
+        "loss {:.12e} at the last step; |dL/dh| = {:.6e} at lag 0, {:.6e} at lag {last}",
+        flow.loss, lags[0].1, lags[last].1
+    );
+    if last > 0 && lags[0].1 > 0.0 && lags[last].1 > 0.0 {
+        println!(
+            "mean factor per step {:.6}",
+            (lags[last].1 / lags[0].1).powf(1.0 / last as f64)
+        );
+    }
+    if let Some(out) = out {
+        println!("lag,norm written to {}", out.display());
+    }
+}
+
+/// The settings of an echo-state network, echoed in the `rnn reservoir` summary.
+pub(crate) struct ReservoirSettings {
+    /// Reservoir size d.
+    pub hidden: usize,
+    /// Spectral radius of W.
+    pub spectral_radius: f64,
+    /// Ridge penalty alpha.
+    pub ridge: f64,
+}
+
+/// The `rnn reservoir` summary: train and test RMSE, and against persistence where known.
+pub(crate) fn rnn_reservoir(settings: &ReservoirSettings, s: &ReservoirSummary, out: &Path) {
+    println!(
+        "echo-state network, d = {}, spectral radius {}, ridge {}: {} steps, washout {}, {} train rows, {} test rows",
+        settings.hidden,
+        settings.spectral_radius,
+        settings.ridge,
+        s.steps,
+        s.washout,
+        s.train_rows,
+        s.test_rows
+    );
+    println!("train RMSE {:.6e}", s.train_rmse);
+    println!("test RMSE {:.6e}", s.test_rmse);
+    if let Some(p) = s.persistence_rmse {
+        println!(
+            "persistence test RMSE {:.6e} (ratio {:.4})",
+            p,
+            s.test_rmse / p
+        );
+    }
+    println!("written to {}", out.display());
+}
+
+// ---- bench tables: a header, then one row per measurement as soon as it is taken ----
+
+/// Benchmark progress on standard error, so the tables on standard output stay clean.
+pub(crate) fn bench_progress(what: &str) {
+    eprintln!("bench: {what} ...");
+}
+
+/// Header of the Lorenz-96 step table.
+pub(crate) fn lorenz96_steps_header(window: usize) {
+    println!("Lorenz-96, F = 8, dt = 0.05; value_and_gradient over {window} steps, full storage");
+    println!(
+        "{:>9} {:>13} {:>13} {:>13} {:>14} {:>14} {:>7}",
+        "N", "forward/step", "TL/step", "AD/step", "forward run", "value+grad", "ratio"
+    );
+}
+
+/// One size of the Lorenz-96 step table.
+pub(crate) fn lorenz96_steps_row(r: &BenchmarkRow) {
+    println!(
+        "{:>9} {:>13} {:>13} {:>13} {:>14} {:>14} {:>7.2}",
+        r.n,
+        human_time(r.forward_step),
+        human_time(r.tangent_step),
+        human_time(r.adjoint_step),
+        human_time(r.forward_window),
+        human_time(r.gradient_window),
+        r.ratio()
+    );
+}
+
+/// Header of the Lorenz-96 4D-Var cost table (after a blank line).
+pub(crate) fn lorenz96_cost_header() {
+    println!();
+    println!(
+        "4D-Var cost J and its gradient, B = I, R = I, every other site observed every other step"
+    );
+    println!(
+        "{:>9} {:>7} {:>13} {:>18}",
+        "N", "steps", "observations", "value+gradient"
+    );
+}
+
+/// One case of the Lorenz-96 4D-Var cost table.
+pub(crate) fn lorenz96_cost_row(r: &CostBenchmark) {
+    println!(
+        "{:>9} {:>7} {:>13} {:>18}",
+        r.n,
+        r.steps,
+        r.observations,
+        human_time(r.value_and_gradient)
+    );
+}
+
+/// Header of the shallow-water step table, serial against rayon's `threads` threads.
+pub(crate) fn shallow_water_steps_header(threads: usize) {
+    println!(
+        "Shallow water, f-plane, 100 km cells, H = 1000 m, dt = 300 s, balanced eddies; serial vs rayon ({threads} threads)"
+    );
+    println!(
+        "{:>11} {:>21} {:>21} {:>21} {:>21} {:>8}",
+        "grid",
+        "f(x) ser/par",
+        "forward/step ser/par",
+        "TL/step ser/par",
+        "AD/step ser/par",
+        "RK4 vec"
+    );
+}
+
+/// One grid of the shallow-water step table.
+pub(crate) fn shallow_water_steps_row(r: &ShallowWaterStepRow) {
+    let pair = |t: [f64; 2]| format!("{}/{}", human_time(t[0]), human_time(t[1]));
+    println!(
+        "{:>11} {:>21} {:>21} {:>21} {:>21} {:>7.0}%",
+        format!("{0}x{0}", r.n),
+        pair(r.eval),
+        pair(r.forward),
+        pair(r.tangent),
+        pair(r.adjoint),
+        100.0 * r.vector_share()
+    );
+}
+
+/// The footnote of the step table and the header of the shallow-water 4D-Var cost table.
+pub(crate) fn shallow_water_cost_header() {
+    println!("(RK4 vec: share of the serial forward step outside the 4 evaluations of f)");
+    println!();
+    println!(
+        "4D-Var J and gradient, B = I, h at 1000 points every 6 steps, full storage, rayon path"
+    );
+    println!(
+        "{:>11} {:>7} {:>13} {:>13} {:>16} {:>7}",
+        "grid", "steps", "observations", "forward run", "value+gradient", "ratio"
+    );
+}
+
+/// The shallow-water 4D-Var cost row.
+pub(crate) fn shallow_water_cost_row(r: &ShallowWaterCostRow) {
+    println!(
+        "{:>11} {:>7} {:>13} {:>13} {:>16} {:>7.2}",
+        format!("{0}x{0}", r.n),
+        r.steps,
+        r.observations,
+        human_time(r.forward),
+        human_time(r.value_and_gradient),
+        r.ratio()
+    );
+}
+
+/// The gradient-memory table of `--large`: one row per storage strategy.
+pub(crate) fn shallow_water_storage(n: usize, steps: usize, rows: &[StorageRow]) {
+    println!();
+    println!("Gradient memory, {n}x{n}, {steps} steps, h at 1000 points every 6 steps");
+    println!(
+        "{:>18} {:>16} {:>14} {:>12} {:>14}",
+        "storage", "state storage", "forward steps", "wall time", "peak RSS"
+    );
+    for r in rows {
+        println!(
+            "{:>18} {:>16} {:>14} {:>12} {:>14}{}",
+            format!("{:?}", r.storage),
+            human_bytes(r.bytes),
+            r.forward_steps,
+            human_time(r.seconds),
+            r.peak_rss.map_or("n/a".to_string(), human_bytes),
+            if r.peak_reset {
+                ""
+            } else {
+                " (process peak so far)"
+            }
+        );
+    }
+}
+
+/// Header of the RNN BPTT table.
+pub(crate) fn rnn_bench_header(length: usize) {
+    println!(
+        "Elman cell BPTT, one sequence of {length} steps, 8 inputs, 1 output, loss at every step, full storage"
+    );
+    println!(
+        "{:<12} {:>6} {:>14} {:>16} {:>14} {:>16} {:>7}",
+        "recurrence", "d", "forward run", "value+grad", "forward/step", "value+grad/step", "ratio"
+    );
+}
+
+/// One cell of the RNN BPTT table.
+pub(crate) fn rnn_bench_row(r: &RnnBenchmarkRow) {
+    let name = match r.recurrence {
+        Recurrence::LowRank { rank } => format!("low_rank{rank}"),
+        other => other.name().to_string(),
+    };
+    println!(
+        "{:<12} {:>6} {:>14} {:>16} {:>14} {:>16} {:>7.2}",
+        name,
+        r.hidden,
+        human_time(r.forward),
+        human_time(r.gradient),
+        human_time(r.forward_step()),
+        human_time(r.gradient_step()),
+        r.ratio()
+    );
+}

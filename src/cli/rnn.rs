@@ -1,0 +1,339 @@
+//! The `rnn` commands: every RNN argument struct, in one place (`rnn bench`'s too, which
+//! `bench rnn` shares), and the runs of gradient, train, sensitivity, gradient-flow and
+//! reservoir.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+use super::output::{self, ReservoirSettings};
+use crate::error::Result;
+use crate::experiment::rnn_analysis::{
+    run_gradient_flow, run_reservoir, run_sensitivity, GradientFlowRequest, ReservoirRequest,
+    ReservoirTask, SensitivityRequest,
+};
+use crate::experiment::rnn_gradient::{run_rnn_gradient, LossMode, RnnGradientRequest};
+use crate::experiment::rnn_train::{run_rnn_train, RnnTrainRequest, TrainData};
+use crate::rnn::Objective;
+
+/// The `rnn` subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum RnnCommand {
+    /// The loss of one sequence and every gradient (W or P/Q, U, b, V, c, h0 and the inputs)
+    /// from one adjoint sweep, written as JSON.
+    ///
+    /// Example: fourdvar rnn gradient --model net.json --data seq.csv --out grads.json
+    Gradient(RnnGradientArgs),
+    /// Train a network on a built-in task or a sequence CSV (L-BFGS full batch, or Adam / SGD
+    /// with optional truncated BPTT); writes the network JSON and the loss curve.
+    ///
+    /// Example: fourdvar rnn train --task recall --hidden 16 --out net.json --loss-curve
+    /// curve.csv
+    Train(RnnTrainArgs),
+    /// The input sensitivity dL/du_t of every step (one adjoint sweep), the most sensitive
+    /// steps, and a fast-gradient-sign attack of size epsilon on the top K of them.
+    ///
+    /// Example: fourdvar rnn sensitivity --model net.json --data seq.csv --epsilon 0.05 --top 3
+    /// --out sens.json
+    Sensitivity(RnnSensitivityArgs),
+    /// The gradient norm |dL/dh_t| against the lag T - t for a loss at the last step only
+    /// (vanishing or exploding gradients), as CSV `lag,norm`.
+    ///
+    /// Example: fourdvar rnn gradient-flow --model net.json --data seq.csv --out flow.csv
+    GradientFlow(RnnGradientFlowArgs),
+    /// An echo-state network: a fixed random reservoir scaled to a spectral radius, run
+    /// forward only, with a ridge-regression readout. Prints train and test RMSE.
+    ///
+    /// Example: fourdvar rnn reservoir --task lorenz96 --hidden 200 --spectral-radius 0.9
+    /// --out esn.json
+    Reservoir(RnnReservoirArgs),
+    /// Time full BPTT (value and every gradient) against the forward run of the cell, for
+    /// dense cells of several sizes and dense / diagonal / low-rank at one size.
+    ///
+    /// The same as `fourdvar bench rnn`.
+    ///
+    /// Example: fourdvar rnn bench --sizes 16,128,512 --length 1000 --compare 512 --rank 8
+    Bench(RnnBenchArgs),
+}
+
+/// Runs one `rnn` subcommand.
+pub(crate) fn run(command: RnnCommand) -> Result<i32> {
+    match command {
+        RnnCommand::Gradient(a) => run_gradient(a),
+        RnnCommand::Train(a) => run_train(a),
+        RnnCommand::Sensitivity(a) => run_input_sensitivity(a),
+        RnnCommand::GradientFlow(a) => run_flow(a),
+        RnnCommand::Reservoir(a) => run_echo_state(a),
+        RnnCommand::Bench(a) => super::bench::run_rnn(&a),
+    }
+}
+
+/// `--loss` and `--objective`, shared by `rnn gradient` and `rnn sensitivity`.
+#[derive(Debug, Args)]
+struct LossArgs {
+    /// dense: a target at every step; events: sparse targets, silent steps cost nothing.
+    #[arg(long, value_parser = ["dense", "events"], default_value = "dense")]
+    loss: String,
+    /// mse: 1/2 |y - target|^2; cross-entropy: softmax cross-entropy, y0 the class index.
+    #[arg(long, value_parser = ["mse", "cross-entropy"], default_value = "mse")]
+    objective: String,
+}
+
+impl LossArgs {
+    /// Which steps carry a loss (clap has already restricted `--loss` to the two names).
+    fn mode(&self) -> LossMode {
+        if self.loss == "events" {
+            LossMode::Events
+        } else {
+            LossMode::Dense
+        }
+    }
+
+    /// The loss of one step (clap has already restricted `--objective` to the two names).
+    fn objective(&self) -> Objective {
+        if self.objective == "cross-entropy" {
+            Objective::CrossEntropy
+        } else {
+            Objective::MeanSquared
+        }
+    }
+}
+
+/// The options of `rnn gradient`.
+#[derive(Debug, Args)]
+pub(crate) struct RnnGradientArgs {
+    /// Network JSON (hidden, inputs, outputs, recurrence, w | p,q, u, b, v, c, h0).
+    #[arg(long, value_name = "NET.json")]
+    model: PathBuf,
+    /// Sequence CSV with header t,u0,u1,...,y0,y1,... (empty y cells: no target).
+    #[arg(long, value_name = "FILE.csv")]
+    data: PathBuf,
+    #[command(flatten)]
+    loss: LossArgs,
+    /// Output JSON with the loss and every gradient (written atomically).
+    #[arg(long, value_name = "GRADS.json")]
+    out: PathBuf,
+}
+
+/// Runs `rnn gradient`.
+fn run_gradient(a: RnnGradientArgs) -> Result<i32> {
+    let summary = run_rnn_gradient(&RnnGradientRequest {
+        model: a.model,
+        data: a.data,
+        mode: a.loss.mode(),
+        objective: a.loss.objective(),
+        out: a.out.clone(),
+    })?;
+    output::rnn_gradient(&summary, &a.out);
+    Ok(0)
+}
+
+/// The options of `rnn train`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["task", "data"])))]
+pub(crate) struct RnnTrainArgs {
+    /// Built-in task: lorenz96 (next step), recall (delayed recall, 3 classes, gap 20) or
+    /// alarm (sparse events).
+    #[arg(long)]
+    task: Option<String>,
+    /// Sequence CSV t,u0,..,y0,.. (empty y cells: no target), trained with mean squared error.
+    #[arg(long, value_name = "FILE.csv")]
+    data: Option<PathBuf>,
+    /// Hidden size d.
+    #[arg(long, value_name = "D", default_value_t = 16)]
+    hidden: usize,
+    /// Recurrence structure: dense, diagonal or low_rank.
+    #[arg(long, default_value = "dense")]
+    recurrence: String,
+    /// Rank of the low_rank recurrence.
+    #[arg(long, value_name = "R", default_value_t = 2)]
+    rank: usize,
+    /// lbfgs (full batch), adam or sgd (streaming).
+    #[arg(long, default_value = "lbfgs")]
+    method: String,
+    /// Truncated BPTT window K (adam / sgd only); default full BPTT.
+    #[arg(long, value_name = "K")]
+    tbptt: Option<usize>,
+    /// carry: state carried across windows, staggered offsets; reset: h0 at 0, K, 2K, ...
+    #[arg(long, default_value = "carry")]
+    tbptt_mode: String,
+    /// L-BFGS iterations or Adam / SGD epochs.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    epochs: usize,
+    /// Seed of the task data, the initial network and the sequence order.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Clip the gradient norm of each Adam / SGD update to NORM.
+    #[arg(long, value_name = "NORM")]
+    clip: Option<f64>,
+    /// Adam / SGD step size.
+    #[arg(long, value_name = "ETA", default_value_t = 0.01)]
+    learning_rate: f64,
+    /// Output network JSON (written atomically).
+    #[arg(long, value_name = "NET.json")]
+    out: PathBuf,
+    /// Output loss curve CSV: iteration,loss[,accuracy].
+    #[arg(long, value_name = "CURVE.csv")]
+    loss_curve: Option<PathBuf>,
+}
+
+/// Runs `rnn train`.
+fn run_train(a: RnnTrainArgs) -> Result<i32> {
+    // clap's "source" group already demands one of the two; this keeps the library call
+    // total if that group ever changes.
+    let data = match (a.task, a.data) {
+        (Some(t), _) => TrainData::Task(t),
+        (None, Some(p)) => TrainData::File(p),
+        (None, None) => return Err(crate::Error::invalid("rnn train", "give --task or --data")),
+    };
+    let summary = run_rnn_train(&RnnTrainRequest {
+        data,
+        hidden: a.hidden,
+        recurrence: a.recurrence,
+        rank: a.rank,
+        method: a.method,
+        tbptt: a.tbptt,
+        tbptt_mode: a.tbptt_mode,
+        epochs: a.epochs,
+        seed: a.seed,
+        clip: a.clip,
+        learning_rate: a.learning_rate,
+        out: a.out.clone(),
+        loss_curve: a.loss_curve.clone(),
+    })?;
+    output::rnn_train(&summary, &a.out, a.loss_curve.as_deref());
+    Ok(0)
+}
+
+/// The options of `rnn sensitivity`.
+#[derive(Debug, Args)]
+pub(crate) struct RnnSensitivityArgs {
+    /// Network JSON (optional field activation: tanh | identity).
+    #[arg(long, value_name = "NET.json")]
+    model: PathBuf,
+    /// Sequence CSV with header t,u0,u1,...,y0,y1,... (empty y cells: no target).
+    #[arg(long, value_name = "FILE.csv")]
+    data: PathBuf,
+    #[command(flatten)]
+    loss: LossArgs,
+    /// Size of the fast-gradient-sign perturbation u_t + epsilon sign(dL/du_t).
+    #[arg(long, value_name = "E", default_value_t = 0.01)]
+    epsilon: f64,
+    /// Number of most sensitive steps perturbed.
+    #[arg(long, value_name = "K", default_value_t = 1)]
+    top: usize,
+    /// Output JSON with every dL/du_t and the attack (written atomically).
+    #[arg(long, value_name = "SENS.json")]
+    out: Option<PathBuf>,
+}
+
+/// Runs `rnn sensitivity`.
+fn run_input_sensitivity(a: RnnSensitivityArgs) -> Result<i32> {
+    let sensitivity = run_sensitivity(&SensitivityRequest {
+        model: a.model,
+        data: a.data,
+        mode: a.loss.mode(),
+        objective: a.loss.objective(),
+        epsilon: a.epsilon,
+        top: a.top,
+        out: a.out.clone(),
+    })?;
+    output::rnn_sensitivity(&sensitivity, a.out.as_deref());
+    Ok(0)
+}
+
+/// The options of `rnn gradient-flow`.
+#[derive(Debug, Args)]
+pub(crate) struct RnnGradientFlowArgs {
+    /// Network JSON (optional field activation: tanh | identity).
+    #[arg(long, value_name = "NET.json")]
+    model: PathBuf,
+    /// Sequence CSV; the loss 1/2 |y_T - target_T|^2 uses the last row's target only.
+    #[arg(long, value_name = "FILE.csv")]
+    data: PathBuf,
+    /// Output CSV with header lag,norm (written atomically).
+    #[arg(long, value_name = "FLOW.csv")]
+    out: Option<PathBuf>,
+}
+
+/// Runs `rnn gradient-flow`.
+fn run_flow(a: RnnGradientFlowArgs) -> Result<i32> {
+    let flow = run_gradient_flow(&GradientFlowRequest {
+        model: a.model,
+        data: a.data,
+        out: a.out.clone(),
+    })?;
+    output::rnn_gradient_flow(&flow, a.out.as_deref());
+    Ok(0)
+}
+
+/// The options of `rnn reservoir`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["task", "data"])))]
+pub(crate) struct RnnReservoirArgs {
+    /// A built-in task: lorenz96 (next step of one Lorenz-96 site, 5000 steps).
+    #[arg(long, value_parser = ["lorenz96"])]
+    task: Option<String>,
+    /// Or a sequence CSV with header t,u0,...,y0,... (rows without a target are skipped).
+    #[arg(long, value_name = "FILE.csv")]
+    data: Option<PathBuf>,
+    /// Reservoir size d.
+    #[arg(long, value_name = "D", default_value_t = 200)]
+    hidden: usize,
+    /// Spectral radius of W after scaling.
+    #[arg(long, value_name = "R", default_value_t = 0.9)]
+    spectral_radius: f64,
+    /// Ridge penalty alpha on V (the bias c is not penalised).
+    #[arg(long, value_name = "A", default_value_t = 1e-6)]
+    ridge: f64,
+    /// Seed of the random reservoir (ChaCha8).
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    seed: u64,
+    /// Output network JSON (written atomically).
+    #[arg(long, value_name = "NET.json")]
+    out: PathBuf,
+}
+
+/// Runs `rnn reservoir`.
+fn run_echo_state(a: RnnReservoirArgs) -> Result<i32> {
+    // --task accepts only lorenz96, so no --data means the Lorenz-96 task.
+    let task = match a.data {
+        Some(path) => ReservoirTask::Data(path),
+        None => ReservoirTask::Lorenz96,
+    };
+    let summary = run_reservoir(&ReservoirRequest {
+        task,
+        hidden: a.hidden,
+        spectral_radius: a.spectral_radius,
+        ridge: a.ridge,
+        seed: a.seed,
+        out: a.out.clone(),
+    })?;
+    let settings = ReservoirSettings {
+        hidden: a.hidden,
+        spectral_radius: a.spectral_radius,
+        ridge: a.ridge,
+    };
+    output::rnn_reservoir(&settings, &summary, &a.out);
+    Ok(0)
+}
+
+/// The options of `rnn bench` and `bench rnn`.
+#[derive(Debug, Args)]
+pub(crate) struct RnnBenchArgs {
+    /// Hidden sizes d of the dense cells timed, comma-separated.
+    #[arg(long, value_delimiter = ',', default_values_t = [16, 128, 512])]
+    pub(super) sizes: Vec<usize>,
+    /// Sequence length T.
+    #[arg(long, value_name = "T", default_value_t = 1000)]
+    pub(super) length: usize,
+    /// Hidden size at which dense, diagonal and low-rank are compared (0: skip).
+    #[arg(long, value_name = "D", default_value_t = 512)]
+    pub(super) compare: usize,
+    /// Rank r of the low-rank cell.
+    #[arg(long, value_name = "R", default_value_t = 8)]
+    pub(super) rank: usize,
+    /// Seconds spent on each measurement (7 alternating batches, median ratio reported).
+    #[arg(long, value_name = "SECONDS", default_value_t = 0.5)]
+    pub(super) min_time: f64,
+}

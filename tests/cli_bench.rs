@@ -1,0 +1,383 @@
+//! `fourdvar bench` in all its forms: the subcommands `bench lorenz96`, `bench shallow-water`
+//! and `bench rnn`, and the older forms they replace (`bench [flags]`, `bench --shallow-water
+//! --sw-*`, `rnn bench`), which must print the same tables; bad options are refused by name
+//! before any timing starts.
+
+use std::process::{Command, Output};
+
+fn fourdvar(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fourdvar"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the binary runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Runs a benchmark that must succeed and returns its standard output.
+fn table(args: &[&str]) -> String {
+    let o = fourdvar(args);
+    assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+    stdout(&o)
+}
+
+/// A benchmark table without its measurements: every decimal number becomes `#`, a decimal
+/// followed by a time unit `#t` (the unit depends on the speed of the run), a percentage `#%`.
+/// Titles, column headers, row labels, sizes, step and observation counts are kept, so two
+/// runs of the same benchmark have equal skeletons and runs of different cases do not.
+fn skeleton(text: &str) -> Vec<Vec<String>> {
+    let is_unit = |t: &str| ["ns", "µs", "ms", "s"].contains(&t);
+    text.lines()
+        .map(|line| {
+            // Decimals to '#'; whole numbers are counts and stay.
+            let mut masked = String::new();
+            let mut number = String::new();
+            for c in line.chars().chain([' ']) {
+                if c.is_ascii_digit() || c == '.' {
+                    number.push(c);
+                    continue;
+                }
+                if !number.is_empty() {
+                    masked.push_str(if number.contains('.') { "#" } else { &number });
+                    number.clear();
+                }
+                masked.push(c);
+            }
+            // Pairs such as "1.29 µs/16.41 µs" split into "#", "µs/#", "µs".
+            let words: Vec<String> = masked
+                .split_whitespace()
+                .flat_map(|w| w.split('/').map(str::to_string).collect::<Vec<_>>())
+                .collect();
+            let mut out: Vec<String> = Vec::new();
+            for w in words {
+                if w.ends_with('%') {
+                    out.push("#%".into());
+                } else if is_unit(&w) && out.last().is_some_and(|p| p == "#") {
+                    *out.last_mut().unwrap() = "#t".into();
+                } else {
+                    out.push(w);
+                }
+            }
+            out
+        })
+        .collect()
+}
+
+/// The whitespace-separated cells of the rows whose first cell is `first`.
+fn rows<'a>(text: &'a str, first: &str) -> Vec<Vec<&'a str>> {
+    text.lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .filter(|cells| cells.first() == Some(&first))
+        .collect()
+}
+
+#[test]
+fn skeleton_hides_timings_but_keeps_labels_and_counts() {
+    let a = "        8       86.2 ns      1.04 µs    2.43\n    16x16      12          2000     999.85 µs   3.15   -1%";
+    let b = "        8      101.0 ns      1.10 ms   12.43\n    16x16      12          2000       1.01 ms   3.25    7%";
+    assert_eq!(skeleton(a), skeleton(b));
+    let c = "        8       86.2 ns      1.04 µs    2.43\n    16x16      12          2001     999.85 µs   3.15   -1%";
+    assert_ne!(skeleton(a), skeleton(c));
+    let d = "        9       86.2 ns      1.04 µs    2.43\n    16x16      12          2000     999.85 µs   3.15   -1%";
+    assert_ne!(skeleton(a), skeleton(d));
+    assert_eq!(
+        skeleton("x 1.29 µs/16.41 ms y")[0],
+        vec!["x", "#t", "#t", "y"]
+    );
+}
+
+#[test]
+fn bench_lorenz96_prints_the_table_of_the_older_flag_form() {
+    let options = [
+        "--sizes",
+        "8,40",
+        "--window",
+        "5",
+        "--min-time",
+        "0.01",
+        "--cost",
+        "12:6",
+    ];
+    let new = table(&[&["bench", "lorenz96"], &options[..]].concat());
+    let old = table(&[&["bench"], &options[..]].concat());
+    assert_eq!(skeleton(&new), skeleton(&old), "{new}\n---\n{old}");
+    assert!(
+        new.starts_with(
+            "Lorenz-96, F = 8, dt = 0.05; value_and_gradient over 5 steps, full storage\n"
+        ),
+        "{new}"
+    );
+    assert_eq!((rows(&new, "8").len(), rows(&new, "40").len()), (1, 1));
+    // Every forward, TL, AD, window and gradient time is a time; the ratio a plain number.
+    let row = &rows(&new, "40")[0];
+    assert_eq!(row.len(), 12, "{row:?}");
+    let ratio: f64 = row[11].parse().unwrap();
+    assert!(ratio > 0.5 && ratio < 50.0, "{row:?}");
+    // 12 sites, every other one observed at steps 2, 4, 6: 18 observations.
+    assert_eq!(&rows(&new, "12")[0][..3], ["12", "6", "18"], "{new}");
+}
+
+#[test]
+fn bench_shallow_water_prints_the_table_of_the_older_flag_form() {
+    let common = [
+        "--min-time",
+        "0.01",
+        "--large",
+        "--large-grid",
+        "12",
+        "--large-steps",
+        "12",
+        "--snapshots",
+        "3",
+    ];
+    let new = table(
+        &[
+            &["bench", "shallow-water", "--sizes", "8", "--cost", "12:6"],
+            &common[..],
+        ]
+        .concat(),
+    );
+    let old = table(
+        &[
+            &[
+                "bench",
+                "--shallow-water",
+                "--sw-sizes",
+                "8",
+                "--sw-cost",
+                "12:6",
+            ],
+            &common[..],
+        ]
+        .concat(),
+    );
+    assert_eq!(skeleton(&new), skeleton(&old), "{new}\n---\n{old}");
+    assert_eq!(rows(&new, "8x8").len(), 1, "{new}");
+    // 1000 points at step 6.
+    assert_eq!(
+        &rows(&new, "12x12")[0][..3],
+        ["12x12", "6", "1000"],
+        "{new}"
+    );
+    // 13 states of 3·144 values, recomputed by 3 checkpoints in more forward steps than the
+    // 12 of full storage.
+    let checkpointed = &rows(&new, "Checkpoints(3)")[0];
+    let all = &rows(&new, "All")[0];
+    assert_eq!(all[3], "12", "{new}");
+    assert!(checkpointed[3].parse::<u64>().unwrap() > 12, "{new}");
+    // The subcommand also takes the older option names.
+    let aliased = table(&[
+        "bench",
+        "shallow-water",
+        "--sw-sizes",
+        "8",
+        "--sw-cost",
+        "12:6",
+        "--min-time",
+        "0.01",
+    ]);
+    assert_eq!(rows(&aliased, "8x8").len(), 1, "{aliased}");
+    assert_eq!(&rows(&aliased, "12x12")[0][..3], ["12x12", "6", "1000"]);
+    assert!(rows(&aliased, "All").is_empty(), "no --large: {aliased}");
+}
+
+#[test]
+fn bench_rnn_is_rnn_bench() {
+    let options = [
+        "--sizes",
+        "4",
+        "--length",
+        "20",
+        "--compare",
+        "6",
+        "--rank",
+        "2",
+        "--min-time",
+        "0.01",
+    ];
+    let new = table(&[&["bench", "rnn"], &options[..]].concat());
+    let old = table(&[&["rnn", "bench"], &options[..]].concat());
+    assert_eq!(skeleton(&new), skeleton(&old), "{new}\n---\n{old}");
+    let labels: Vec<(&str, &str)> = new
+        .lines()
+        .skip(2)
+        .map(|l| {
+            let mut cells = l.split_whitespace();
+            (cells.next().unwrap(), cells.next().unwrap())
+        })
+        .collect();
+    assert_eq!(
+        labels,
+        [
+            ("dense", "4"),
+            ("dense", "6"),
+            ("diagonal", "6"),
+            ("low_rank2", "6")
+        ]
+    );
+}
+
+#[test]
+fn bench_refuses_bad_options_by_the_name_typed_before_timing() {
+    for (args, needle) in [
+        (&["bench", "--cost", "40x20"][..], "--cost"),
+        (&["bench", "lorenz96", "--cost", "40:"][..], "--cost"),
+        (&["bench", "lorenz96", "--min-time", "0"][..], "--min-time"),
+        (
+            &["bench", "--shallow-water", "--sw-sizes", "2"][..],
+            "--sw-sizes",
+        ),
+        (
+            &["bench", "--shallow-water", "--sw-cost", "16"][..],
+            "--sw-cost",
+        ),
+        (
+            &["bench", "shallow-water", "--sizes", "8,5000"][..],
+            "--sizes",
+        ),
+        (&["bench", "shallow-water", "--cost", "2:12"][..], "--cost"),
+        (
+            &["bench", "shallow-water", "--large-grid", "2"][..],
+            "--large-grid",
+        ),
+        (
+            &["bench", "shallow-water", "--min-time", "nan"][..],
+            "--min-time",
+        ),
+        // The older flags and a subcommand do not mix.
+        (&["bench", "--sizes", "8", "lorenz96"][..], "lorenz96"),
+        (
+            &["bench", "--shallow-water", "shallow-water"][..],
+            "shallow-water",
+        ),
+    ] {
+        let o = fourdvar(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(needle), "{args:?}: {}", stderr(&o));
+        assert!(stdout(&o).is_empty(), "{args:?} printed {}", stdout(&o));
+    }
+    let o = fourdvar(&["bench", "shallow-water", "--sizes", "2"]);
+    assert!(stderr(&o).contains("3..=4096"), "{}", stderr(&o));
+}
+
+#[test]
+fn bench_help_names_the_subcommands_with_examples() {
+    let help = table(&["bench", "--help"]);
+    for needle in [
+        "lorenz96",
+        "shallow-water",
+        "rnn",
+        "--shallow-water",
+        "--sw-sizes",
+        "Example: fourdvar bench",
+    ] {
+        assert!(help.contains(needle), "'{needle}' missing: {help}");
+    }
+    for sub in ["lorenz96", "shallow-water", "rnn"] {
+        let help = table(&["bench", sub, "--help"]);
+        assert!(
+            help.contains(&format!("Example: fourdvar bench {sub}")),
+            "{help}"
+        );
+    }
+    assert!(table(&["rnn", "bench", "--help"]).contains("fourdvar bench rnn"));
+}
+
+// The tests of the older forms on their own, with the checks they always had.
+
+#[test]
+fn bench_reports_every_size() {
+    let o = fourdvar(&[
+        "bench",
+        "--sizes",
+        "8,40",
+        "--window",
+        "5",
+        "--min-time",
+        "0.01",
+        "--cost",
+        "12:6",
+    ]);
+    let text = stdout(&o);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let row = |first: &str| {
+        text.lines()
+            .filter(|l| l.split_whitespace().next() == Some(first))
+            .count()
+    };
+    assert_eq!((row("8"), row("40"), row("12")), (1, 1, 1), "{text}");
+    // 12 sites, every other one observed at steps 2, 4, 6: 18 observations.
+    assert!(
+        text.lines()
+            .any(|l| l.split_whitespace().take(3).eq(["12", "6", "18"])),
+        "{text}"
+    );
+    let o = fourdvar(&["bench", "--sizes", "3"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = fourdvar(&["bench", "--cost", "40x20"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--cost"));
+}
+
+#[test]
+fn shallow_water_bench_reports_steps_cost_and_storage() {
+    let o = fourdvar(&[
+        "bench",
+        "--shallow-water",
+        "--sw-sizes",
+        "8,12",
+        "--sw-cost",
+        "16:12",
+        "--min-time",
+        "0.01",
+        "--large",
+        "--large-grid",
+        "16",
+        "--large-steps",
+        "12",
+        "--snapshots",
+        "3",
+    ]);
+    let text = stdout(&o);
+    println!("{text}{}", stderr(&o));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let row = |first: &str| {
+        text.lines()
+            .filter(|l| l.split_whitespace().next() == Some(first))
+            .count()
+    };
+    assert_eq!(
+        (row("8x8"), row("12x12"), row("16x16")),
+        (1, 1, 1),
+        "{text}"
+    );
+    // 1000 points at steps 6 and 12.
+    assert!(
+        text.lines()
+            .any(|l| l.split_whitespace().take(3).eq(["16x16", "12", "2000"])),
+        "{text}"
+    );
+    let storage = |label: &str| {
+        text.lines()
+            .find(|l| l.trim_start().starts_with(label))
+            .unwrap_or_else(|| panic!("{label} missing: {text}"))
+            .to_string()
+    };
+    // 13 states of 3·256 values with full storage (78 KiB), 3 with checkpoints (18 KiB).
+    assert!(storage("All").contains("0.1 MiB"), "{text}");
+    assert!(storage("Checkpoints(3)").contains("0.0 MiB"), "{text}");
+    assert!(stderr(&o).contains("value and gradient with All"));
+    let o = fourdvar(&["bench", "--shallow-water", "--sw-sizes", "2"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--sw-sizes"), "{}", stderr(&o));
+    let o = fourdvar(&["bench", "--shallow-water", "--sw-cost", "16"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--sw-cost"), "{}", stderr(&o));
+}
