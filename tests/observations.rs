@@ -1,9 +1,11 @@
-//! Observations: operators (interpolation, Taylor and dot-product tests), the 4D-Var
-//! observation misfit (gradient tests, alone and through Lorenz-96), CSV and NetCDF files,
-//! observation networks and the observe run.
+//! Observations on a line of points (Lorenz-96, Lorenz-63): kinds and sets, interpolation
+//! weights by hand, the 4D-Var observation misfit (gradient tests, alone and through
+//! Lorenz-96), CSV and NetCDF files, observation networks and the observe run. The checks
+//! every geometry shares (exactness, linear fields, Taylor and dot-product tests, validation
+//! of locations, bitwise file round trips) are in `observations_over_geometries.rs`.
 
-mod operator_checks;
-use operator_checks::{norm, taylor_rows};
+mod geometries;
+use geometries::{ring, two_on_a_line, wide};
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -13,7 +15,6 @@ use fourdvar::core::sweep::cost_value;
 use fourdvar::core::verification::{gradient_test, random_vector};
 use fourdvar::core::{integrate, value_and_gradient, StageCost, Storage};
 use fourdvar::experiment::observe::{run_observe, ObserveRequest};
-use fourdvar::geometry::ring::{line, sites, LineOutput};
 use fourdvar::geometry::{Geometry, Location};
 use fourdvar::io::netcdf_trajectory::{write_trajectory, TrajectoryMetadata};
 use fourdvar::io::observation_file::{read_observations, write_observations};
@@ -30,29 +31,6 @@ use rand_distr::{Distribution, StandardNormal};
 // helpers
 
 const DT: f64 = 0.05;
-
-fn ring(n: usize) -> Geometry {
-    sites(n, true)
-}
-
-/// `variables` (name, points) on one axis of extent `extent`, written as one array.
-fn on_line(variables: &[(&'static str, usize)], extent: f64, periodic: bool) -> Geometry {
-    let n = variables.iter().map(|v| v.1).sum();
-    let output = LineOutput {
-        dimension: "site",
-        dimension_long_name: "site".into(),
-        coordinate: (0..n).map(|i| i as f64).collect(),
-        array: "x",
-        array_long_name: "state".into(),
-    };
-    line(variables, extent, periodic, output)
-}
-
-/// Three variables on a ring of 40 points: the layout the file tests read and write with
-/// (variable indices up to 2).
-fn wide() -> Geometry {
-    on_line(&[("a", 40), ("b", 40), ("c", 40)], 40.0, true)
-}
 
 fn ob(step: usize, position: f64, kind: ObservationKind, value: f64, sigma: f64) -> Observation {
     Observation {
@@ -77,10 +55,6 @@ fn positions_set(kind: ObservationKind, step: usize) -> ObservationSet {
             .map(|(i, &p)| ob(step, p, kind, 0.3 * i as f64 - 1.0, 0.5 + 0.1 * i as f64))
             .collect(),
     )
-}
-
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
 fn temp_file(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {
@@ -111,9 +85,18 @@ fn assert_same_observations(a: &ObservationSet, b: &ObservationSet) {
     assert_eq!(a.len(), b.len());
     for (x, y) in a.as_slice().iter().zip(b.as_slice()) {
         assert_eq!(x.time.to_bits(), y.time.to_bits(), "{x:?} {y:?}");
-        assert_eq!(x.location, y.location, "{x:?} {y:?}");
-        let (p, q) = (x.location.coordinates()[0], y.location.coordinates()[0]);
-        assert_eq!(p.to_bits(), q.to_bits(), "{x:?} {y:?}");
+        for (a, b) in x
+            .location
+            .coordinates()
+            .iter()
+            .zip(y.location.coordinates())
+        {
+            assert_eq!(a.to_bits(), b.to_bits(), "{x:?} {y:?}");
+        }
+        assert_eq!(
+            x.location.coordinates().len(),
+            y.location.coordinates().len()
+        );
         assert_eq!(x.value.to_bits(), y.value.to_bits(), "{x:?} {y:?}");
         assert_eq!(x.sigma.to_bits(), y.sigma.to_bits(), "{x:?} {y:?}");
         assert_eq!(
@@ -229,13 +212,13 @@ fn interpolation_matches_hand_computed_weights() {
     );
 
     // Non-periodic, two variables of five points: variable 1 at 3.5 is 0.5 x8 + 0.5 x9.
-    let layout = on_line(&[("a", 5), ("b", 5)], 4.0, false);
+    let geometry = two_on_a_line();
     let y: Vec<f64> = (0..10).map(|i| (i * i) as f64).collect();
     let mut o = ob(0, 3.5, ObservationKind::Value, 0.0, 1.0);
     o.variable = 1;
     let mut last = o.clone();
     last.location = Location::at(4.0);
-    let op = ObservationOperator::new(&ObservationSet::new(vec![o, last]), &layout).unwrap();
+    let op = ObservationOperator::new(&ObservationSet::new(vec![o, last]), &geometry).unwrap();
     assert_eq!(op.apply(0, &y), 0.5 * 64.0 + 0.5 * 81.0);
     assert_eq!(op.apply(1, &y), 81.0);
 }
@@ -250,108 +233,6 @@ fn abs_derivative_at_zero_is_zero() {
     let mut x_bar = [0.0; 4];
     op.apply_ad(0, &x, 1.0, &mut x_bar);
     assert_eq!(x_bar, [0.0; 4]);
-}
-
-#[test]
-fn taylor_test_of_every_operator_kind() {
-    let n = 40;
-    let dx = random_vector(n, 11);
-    // Away from 0 for abs (|0.5 r| < 3 for these draws, so the state stays positive or
-    // negative), with both signs.
-    let positive: Vec<f64> = random_vector(n, 12).iter().map(|r| 5.0 + 0.5 * r).collect();
-    let negative: Vec<f64> = positive.iter().map(|v| -v).collect();
-    for kind in ObservationKind::SCALAR {
-        let op = ObservationOperator::new(&positions_set(kind, 0), &ring(n)).unwrap();
-        for x in [&positive, &negative] {
-            let rows = taylor_rows(&op, x, &dx);
-            let best = rows
-                .iter()
-                .map(|r| (r.1 - 1.0).abs())
-                .fold(f64::INFINITY, f64::min);
-            assert!(best < 1e-6, "{kind}: best |ratio − 1| = {best:e}");
-            match kind {
-                ObservationKind::Square => {
-                    // Residual = ε² ‖s(δx)‖²: slope 2 over ε = 1e-1 … 1e-4.
-                    let pts: Vec<(f64, f64)> = rows
-                        .iter()
-                        .filter(|r| (1e-4..=1e-1).contains(&r.0))
-                        .map(|r| (r.0.log10(), r.2.log10()))
-                        .collect();
-                    assert!(pts.len() >= 6);
-                    let m = pts.len() as f64;
-                    let (mx, my) = (
-                        pts.iter().map(|p| p.0).sum::<f64>() / m,
-                        pts.iter().map(|p| p.1).sum::<f64>() / m,
-                    );
-                    let slope = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum::<f64>()
-                        / pts.iter().map(|p| (p.0 - mx).powi(2)).sum::<f64>();
-                    assert!((slope - 2.0).abs() < 0.1, "square: slope {slope}");
-                }
-                ObservationKind::Value | ObservationKind::Abs => {
-                    // Linear (abs: away from 0): the residual is round-off only.
-                    for &(eps, _, residual, lin) in rows.iter().filter(|r| r.0 <= 0.1) {
-                        assert!(
-                            residual <= 1e-13 * norm(x) + 1e-12 * lin,
-                            "{kind}: ε = {eps:e}, residual {residual:e}"
-                        );
-                    }
-                }
-                ObservationKind::Speed => unreachable!("speed is not a scalar kind"),
-            }
-        }
-    }
-}
-
-#[test]
-fn dot_product_test_of_the_operator() {
-    let n = 40;
-    let mut observations = Vec::new();
-    for kind in ObservationKind::SCALAR {
-        observations.extend(positions_set(kind, 0).as_slice().iter().cloned());
-    }
-    let set = ObservationSet::new(observations);
-    let op = ObservationOperator::new(&set, &ring(n)).unwrap();
-    let x: Vec<f64> = random_vector(n, 21).iter().map(|v| 3.0 * v).collect();
-    let dx = random_vector(n, 22);
-    let dy = random_vector(op.len(), 23);
-    let tl: Vec<f64> = (0..op.len()).map(|i| op.apply_tl(i, &x, &dx)).collect();
-    let mut x_bar = vec![0.0; n];
-    for (i, &d) in dy.iter().enumerate() {
-        op.apply_ad(i, &x, d, &mut x_bar);
-    }
-    let (left, right) = (dot(&tl, &dy), dot(&dx, &x_bar));
-    let relative = (left - right).abs() / left.abs().max(right.abs());
-    assert!(relative <= 1e-13, "{left} vs {right}: {relative:e}");
-    assert!(
-        left.abs() > 1.0,
-        "a meaningful test needs a sizeable product, got {left}"
-    );
-
-    // A multi-variable, non-periodic layout (Lorenz-63-like).
-    let layout = on_line(&[("x", 1), ("y", 1), ("z", 1)], 0.0, false);
-    let set = ObservationSet::new(
-        (0..3)
-            .flat_map(|v| {
-                ObservationKind::SCALAR
-                    .into_iter()
-                    .map(move |kind| Observation {
-                        variable: v,
-                        ..ob(0, 0.0, kind, 1.0, 1.0)
-                    })
-            })
-            .collect(),
-    );
-    let op = ObservationOperator::new(&set, &layout).unwrap();
-    let x = [1.5, -2.0, 20.0];
-    let dx = random_vector(3, 24);
-    let dy = random_vector(op.len(), 25);
-    let tl: Vec<f64> = (0..op.len()).map(|i| op.apply_tl(i, &x, &dx)).collect();
-    let mut x_bar = vec![0.0; 3];
-    for (i, &d) in dy.iter().enumerate() {
-        op.apply_ad(i, &x, d, &mut x_bar);
-    }
-    let (left, right) = (dot(&tl, &dy), dot(&dx, &x_bar));
-    assert!((left - right).abs() <= 1e-13 * left.abs().max(right.abs()));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -529,62 +410,28 @@ fn misfit_rejects_bad_observations_and_far_steps() {
 // validation
 
 #[test]
-fn validate_checks_positions_variables_sigma_and_window() {
+fn validate_checks_sigma_value_and_window() {
+    // Locations and variables are checked on every geometry in observations_over_geometries.rs.
     let source = Path::new("obs.csv");
     let one = |o: Observation| ObservationSet::new(vec![o]);
     let v = ObservationKind::Value;
-    let layout = ring(40);
-    assert!(one(ob(0, 39.99, v, 0.0, 1.0))
-        .validate(&layout, None, source)
-        .is_ok());
-
-    let mut at_40 = ob(0, 40.0, v, 0.0, 1.0);
-    at_40.line = Some(4);
-    let err = one(at_40)
-        .validate(&layout, None, source)
-        .unwrap_err()
-        .to_string();
-    assert!(
-        err.contains("obs.csv") && err.contains("line 4") && err.contains("position = 40"),
-        "{err}"
-    );
-
+    let geometry = ring(40);
     for sigma in [0.0, f64::NAN, -1.0, f64::INFINITY] {
-        let err = one(ob(0, 1.0, v, 0.0, sigma)).validate(&layout, None, source);
+        let err = one(ob(0, 1.0, v, 0.0, sigma)).validate(&geometry, None, source);
         let err = err.unwrap_err().to_string();
         assert!(
             err.contains("sigma") && err.contains("observation 0"),
             "{err}"
         );
     }
-    let err = one(ob(0, 1.0, v, f64::NAN, 1.0)).validate(&layout, None, source);
+    let err = one(ob(0, 1.0, v, f64::NAN, 1.0)).validate(&geometry, None, source);
     assert!(err.unwrap_err().to_string().contains("value"));
-    let err = one(ob(0, -0.5, v, 0.0, 1.0)).validate(&layout, None, source);
-    assert!(err.unwrap_err().to_string().contains("position = -0.5"));
-
-    let mut second_variable = ob(0, 1.0, v, 0.0, 1.0);
-    second_variable.variable = 1;
-    let err = one(second_variable).validate(&layout, None, source);
-    assert!(err.unwrap_err().to_string().contains("variable 1"));
-
-    // Non-periodic: the last point is allowed, beyond it is not.
-    let line = sites(5, false);
-    assert!(one(ob(0, 4.0, v, 0.0, 1.0))
-        .validate(&line, None, source)
-        .is_ok());
-    assert!(one(ob(0, 4.5, v, 0.0, 1.0))
-        .validate(&line, None, source)
-        .is_err());
-    let l63 = lorenz63(10.0, 28.0, 8.0 / 3.0, 0.01).geometry();
-    assert!(one(ob(0, 0.5, v, 0.0, 1.0))
-        .validate(&l63, None, source)
-        .is_err());
 
     // Window length.
     let set = one(ob(8, 1.0, v, 0.0, 1.0));
-    assert!(set.validate(&layout, Some(8), source).is_ok());
+    assert!(set.validate(&geometry, Some(8), source).is_ok());
     let err = set
-        .validate(&layout, Some(7), source)
+        .validate(&geometry, Some(7), source)
         .unwrap_err()
         .to_string();
     assert!(err.contains("step 8") && err.contains("window"), "{err}");
@@ -637,7 +484,9 @@ fn awkward_set() -> ObservationSet {
 }
 
 #[test]
-fn csv_and_netcdf_round_trips_are_bitwise() {
+fn files_keep_comments_line_numbers_and_cf_metadata() {
+    // Bitwise round trips on every geometry are in observations_over_geometries.rs; this
+    // one also reads an upper-case extension back.
     let dir = tempfile::tempdir().unwrap();
     let set = awkward_set();
     for name in ["obs.csv", "obs.nc", "OBS.CSV"] {
@@ -678,13 +527,6 @@ fn csv_and_netcdf_round_trips_are_bitwise() {
         other => panic!("{other:?}"),
     }
     assert_eq!(file.dimension("obs").unwrap().len(), set.len());
-
-    // Empty sets round-trip too.
-    for name in ["empty.csv", "empty.nc"] {
-        let path = dir.path().join(name);
-        write_observations(&path, &ObservationSet::default(), &wide(), "").unwrap();
-        assert_eq!(read_observations(&path, DT, &wide()).unwrap().len(), 0);
-    }
 }
 
 #[test]
@@ -744,105 +586,10 @@ fn csv_reader_accepts_any_column_order_comments_and_defaults() {
 }
 
 #[test]
-fn csv_errors_name_file_line_and_column() {
+fn csv_reader_tolerates_rounding_and_names_file_level_errors() {
+    // Header, field and column errors are checked on every geometry in
+    // observations_over_geometries.rs.
     let h = "time,position,value,sigma\n";
-    // Header problems.
-    assert_csv_error(
-        "# c\ntime,position,value,sigma,foo\n",
-        DT,
-        2,
-        &["foo", "column 5"],
-    );
-    assert_csv_error("time,position,value\n", DT, 1, &["sigma", "required"]);
-    assert_csv_error(
-        "time,position,value,sigma,time\n",
-        DT,
-        1,
-        &["time", "twice"],
-    );
-    assert_csv_error("time,,value,sigma\n", DT, 1, &["column 2", "no name"]);
-    // Field count.
-    assert_csv_error(
-        &format!("{h}0,1,2,1\n0,1,2\n"),
-        DT,
-        3,
-        &["expected 4", "found 3"],
-    );
-    assert_csv_error(&format!("{h}0,1,2,1,5\n"), DT, 2, &["found 5"]);
-    // Numbers.
-    assert_csv_error(
-        &format!("{h}0,1,abc,1\n"),
-        DT,
-        2,
-        &["column value", "'abc'"],
-    );
-    assert_csv_error(
-        &format!("{h}0,1,NaN,1\n"),
-        DT,
-        2,
-        &["column value", "non-finite"],
-    );
-    assert_csv_error(
-        &format!("{h}0,inf,1,1\n"),
-        DT,
-        2,
-        &["column position", "non-finite"],
-    );
-    assert_csv_error(&format!("{h}0,1,1,\n"), DT, 2, &["column sigma", "''"]);
-    assert_csv_error(&format!("{h}0,1,1,0\n"), DT, 2, &["column sigma", "> 0"]);
-    assert_csv_error(&format!("{h}0,1,1,-2\n"), DT, 2, &["column sigma", "-2"]);
-    assert_csv_error(
-        &format!("{h}0,1,1,nan\n"),
-        DT,
-        2,
-        &["column sigma", "non-finite"],
-    );
-    assert_csv_error(
-        &format!("{h}0,-1,1,1\n"),
-        DT,
-        2,
-        &["column position", "position = -1", "outside the domain"],
-    );
-    // Times.
-    assert_csv_error(
-        &format!("{h}0.125,1,1,1\n"),
-        DT,
-        2,
-        &["column time", "whole number"],
-    );
-    assert_csv_error(
-        &format!("{h}-0.05,1,1,1\n"),
-        DT,
-        2,
-        &["column time", "negative"],
-    );
-    assert_csv_error(
-        &format!("{h}1e300,1,1,1\n"),
-        DT,
-        2,
-        &["column time", "2^53"],
-    );
-    // Optional columns.
-    let h6 = "time,position,value,sigma,variable,kind\n";
-    assert_csv_error(
-        &format!("{h6}0,1,1,1,1.5,value\n"),
-        DT,
-        2,
-        &["column variable", "1.5"],
-    );
-    assert_csv_error(
-        &format!("{h6}0,1,1,1,-1,value\n"),
-        DT,
-        2,
-        &["column variable"],
-    );
-    assert_csv_error(
-        &format!("{h6}0,1,1,1,0,cube\n"),
-        DT,
-        2,
-        &["column kind", "cube"],
-    );
-
     // A whole number of steps within 1e-9 relative is fine; 2e-9 off is not.
     let dir = tempfile::tempdir().unwrap();
     let ok = temp_file(
@@ -882,53 +629,6 @@ fn csv_errors_name_file_line_and_column() {
         read_observations(&ok, 0.0, &wide()),
         Err(Error::InvalidArgument { .. })
     ));
-}
-
-#[test]
-fn netcdf_reader_names_variable_and_index() {
-    let dir = tempfile::tempdir().unwrap();
-    let write = |name: &str, sigma: Option<&[f64]>, kind: &[i32]| -> PathBuf {
-        let path = dir.path().join(name);
-        let mut file = netcdf::create(&path).unwrap();
-        file.add_dimension("obs", 2).unwrap();
-        let mut put = |name: &str, values: &[f64]| {
-            let mut v = file.add_variable::<f64>(name, &["obs"]).unwrap();
-            v.put_values(values, ..).unwrap();
-        };
-        put("time", &[0.0, 0.1]);
-        put("position", &[1.0, 2.0]);
-        put("value", &[1.0, 2.0]);
-        if let Some(s) = sigma {
-            put("sigma", s);
-        }
-        let mut k = file.add_variable::<i32>("kind", &["obs"]).unwrap();
-        k.put_values(kind, ..).unwrap();
-        path
-    };
-    let good = write("good.nc", Some(&[1.0, 2.0]), &[0, 2]);
-    let set = read_observations(&good, DT, &wide()).unwrap();
-    assert_eq!(set.as_slice()[1].kind, ObservationKind::Abs);
-    assert_eq!(set.as_slice()[1].step, 2);
-
-    let err = read_observations(&write("nosigma.nc", None, &[0, 0]), DT, &wide()).unwrap_err();
-    assert!(err.to_string().contains("'sigma'"), "{err}");
-    let err =
-        read_observations(&write("zero.nc", Some(&[1.0, 0.0]), &[0, 0]), DT, &wide()).unwrap_err();
-    let err = err.to_string();
-    assert!(
-        err.contains("zero.nc") && err.contains("'sigma' at index 1"),
-        "{err}"
-    );
-    let err =
-        read_observations(&write("kind.nc", Some(&[1.0, 1.0]), &[0, 5]), DT, &wide()).unwrap_err();
-    assert!(err.to_string().contains("'kind' at index 1"), "{err}");
-    let err = read_observations(&good, 0.03, &wide())
-        .unwrap_err()
-        .to_string();
-    assert!(
-        err.contains("'time' at index 1") && err.contains("whole number"),
-        "{err}"
-    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1030,17 +730,17 @@ fn network_errors_name_file_line_and_key() {
     // Checks against the model happen when sampling, naming the network file and key.
     let (states, steps, times) = l96_truth(4);
     let truth = Path::new("truth.nc");
-    let sample = |text: &str, layout: Geometry| {
+    let sample = |text: &str, geometry: Geometry| {
         let path = temp_file(&dir, "net.toml", text);
         let net = ObservationNetwork::load(&path).unwrap();
-        let n = layout.state_len();
+        let n = geometry.state_len();
         let records = states.len() / 40;
         let states: Vec<f64> = states.chunks(40).flat_map(|c| c[..n].to_vec()).collect();
         net.sample(
             &states,
             &steps[..records],
             &times[..records],
-            &layout,
+            &geometry,
             1,
             truth,
         )
@@ -1070,8 +770,11 @@ fn network_errors_name_file_line_and_key() {
         ring(40),
     );
     assert!(err.contains("subset.count") && err.contains("41"), "{err}");
-    let l63 = lorenz63(10.0, 28.0, 8.0 / 3.0, 0.01).geometry();
-    let err = sample("every_steps = 1\nsigma = 1\npositions = [0.5]\n", l63);
+    let l63 = lorenz63(10.0, 28.0, 8.0 / 3.0, 0.01);
+    let err = sample(
+        "every_steps = 1\nsigma = 1\npositions = [0.5]\n",
+        l63.geometry(),
+    );
     assert!(err.contains("0.5"), "{err}");
 
     // The truth's own problems name the truth file.
@@ -1133,7 +836,7 @@ fn sampling_is_reproducible_and_the_noise_is_standard_normal() {
     let mut z = Vec::new();
     for (i, o) in a.as_slice().iter().enumerate() {
         assert_eq!(o.step, i / 40 + 1);
-        assert_eq!(o.location.coordinates()[0], (i % 40) as f64);
+        assert_eq!(o.location, Location::at((i % 40) as f64));
         assert_eq!(o.time, times[o.step]);
         let truth = states[o.step * 40 + i % 40];
         let epsilon: f64 = StandardNormal.sample(&mut rng);
@@ -1180,12 +883,8 @@ fn subset_picks_count_distinct_positions_per_time() {
     subsets.dedup();
     assert!(subsets.len() > 5, "fresh subsets at each time");
     // The subset comes from the network's seed, not the noise seed.
-    let pos = |s: &ObservationSet| -> Vec<f64> {
-        s.as_slice()
-            .iter()
-            .map(|o| o.location.coordinates()[0])
-            .collect()
-    };
+    let pos =
+        |s: &ObservationSet| -> Vec<Location> { s.as_slice().iter().map(|o| o.location).collect() };
     assert_eq!(pos(&a), pos(&b));
     assert!(a.as_slice().iter().all(|o| o.sigma == 0.5));
 }
@@ -1241,8 +940,8 @@ fn lorenz63_network_observes_all_three_variables() {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
     for (i, o) in set.as_slice().iter().enumerate() {
         assert_eq!(
-            (o.step, o.variable, o.location.coordinates()[0]),
-            (5 * (i / 3 + 1), i % 3, 0.0)
+            (o.step, o.variable, o.location),
+            (5 * (i / 3 + 1), i % 3, Location::at(0.0))
         );
         let epsilon: f64 = StandardNormal.sample(&mut rng);
         assert_eq!(o.value, states[o.step * 3 + o.variable] + epsilon);
@@ -1308,8 +1007,8 @@ fn run_observe_end_to_end_to_csv_and_netcdf() {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
     for (i, o) in from_nc.as_slice().iter().enumerate() {
         assert_eq!(
-            (o.step, o.location.coordinates()[0]),
-            (2 * (i / 20 + 1), (2 * (i % 20)) as f64)
+            (o.step, o.location),
+            (2 * (i / 20 + 1), Location::at((2 * (i % 20)) as f64))
         );
         let epsilon: f64 = StandardNormal.sample(&mut rng);
         assert_eq!(o.value, states[o.step * 40 + 2 * (i % 20)] + epsilon);

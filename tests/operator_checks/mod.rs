@@ -1,5 +1,5 @@
-//! Helpers shared by the observation-operator tests (line and plane): all model equivalents at
-//! a state, and the rows of a Taylor test of the operators' tangent linear.
+//! Helpers shared by the observation-operator tests: all model equivalents at a state, and
+//! the rows of a Taylor test of the operators' tangent linear with the slope of its residual.
 #![allow(dead_code)]
 
 use fourdvar::core::vector::dot;
@@ -32,4 +32,22 @@ pub fn taylor_rows(op: &ObservationOperator, x: &[f64], dx: &[f64]) -> Vec<(f64,
             (eps, norm(&diff) / norm(&lin), norm(&res), norm(&lin))
         })
         .collect()
+}
+
+/// Least-squares slope of log10(residual) against log10(ε) over 1e-4 ≤ ε ≤ 1e-1, for rows
+/// of [`taylor_rows`]: 2 for an operator whose residual falls as ε².
+pub fn residual_slope(rows: &[(f64, f64, f64, f64)]) -> f64 {
+    let pts: Vec<(f64, f64)> = rows
+        .iter()
+        .filter(|r| (1e-4..=1e-1).contains(&r.0))
+        .map(|r| (r.0.log10(), r.2.log10()))
+        .collect();
+    assert!(pts.len() >= 6);
+    let m = pts.len() as f64;
+    let (mx, my) = (
+        pts.iter().map(|p| p.0).sum::<f64>() / m,
+        pts.iter().map(|p| p.1).sum::<f64>() / m,
+    );
+    pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum::<f64>()
+        / pts.iter().map(|p| (p.0 - mx).powi(2)).sum::<f64>()
 }
