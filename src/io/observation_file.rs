@@ -1,8 +1,10 @@
 //! Observation files: CSV text or CF NetCDF, read and written with exact round trips.
 //!
-//! CSV (one observation per line; `#` comment lines and blank lines are skipped; fields are
-//! comma-separated and trimmed, without quoting). For a model on a line of points (Lorenz-96,
-//! Lorenz-63) an observation is located by its (fractional) grid `position`:
+//! CSV (one observation per line, read as a [CSV table](crate::io::csv_table): `#` comment
+//! lines and blank lines are skipped, fields are comma-separated and trimmed and may be
+//! quoted, a byte-order mark and CRLF line ends are accepted). For a model on a line of
+//! points (Lorenz-96, Lorenz-63) an observation is located by its (fractional) grid
+//! `position`:
 //!
 //! ```text
 //! # comment
@@ -52,8 +54,11 @@ use netcdf::Variable;
 use crate::core::StateLayout;
 use crate::error::{Error, Result};
 use crate::io::atomic_output::AtomicOutput;
+use crate::io::csv_table::{
+    number_text, parse_number, CsvRow, CsvTable, Header, HeaderProblem, NumberProblem,
+};
 use crate::io::netcdf_trajectory::{describe_variable, read_values};
-use crate::io::state_file::{file_head, is_netcdf_head, shorten};
+use crate::io::state_file::{file_head, is_netcdf_head, shorten, NOT_NETCDF_EITHER};
 use crate::obs::observation::observation_problem;
 use crate::obs::{Observation, ObservationKind, ObservationSet};
 
@@ -243,9 +248,9 @@ fn settle_kind(
 // ---------------------------------------------------------------------------------------------
 // CSV
 
-/// The columns a CSV file may have.
+/// What a column of a CSV observation file holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Column {
+enum ObservationField {
     Time,
     Position,
     X,
@@ -256,37 +261,41 @@ enum Column {
     Kind,
 }
 
-impl Column {
-    const ALL: [Column; 8] = [
-        Column::Time,
-        Column::Position,
-        Column::X,
-        Column::Y,
-        Column::Value,
-        Column::Sigma,
-        Column::Variable,
-        Column::Kind,
+impl ObservationField {
+    const ALL: [ObservationField; 8] = [
+        ObservationField::Time,
+        ObservationField::Position,
+        ObservationField::X,
+        ObservationField::Y,
+        ObservationField::Value,
+        ObservationField::Sigma,
+        ObservationField::Variable,
+        ObservationField::Kind,
     ];
 
     fn name(self) -> &'static str {
         match self {
-            Column::Time => "time",
-            Column::Position => "position",
-            Column::X => "x",
-            Column::Y => "y",
-            Column::Value => "value",
-            Column::Sigma => "sigma",
-            Column::Variable => "variable",
-            Column::Kind => "kind",
+            ObservationField::Time => "time",
+            ObservationField::Position => "position",
+            ObservationField::X => "x",
+            ObservationField::Y => "y",
+            ObservationField::Value => "value",
+            ObservationField::Sigma => "sigma",
+            ObservationField::Variable => "variable",
+            ObservationField::Kind => "kind",
         }
     }
 }
 
 /// The header's problem with the location columns on a plane (`plane`) or a line of points,
 /// if it has one.
-fn location_columns_problem(columns: &[Column], plane: bool) -> Option<String> {
-    let has = |c: Column| columns.contains(&c);
-    let (position, x, y) = (has(Column::Position), has(Column::X), has(Column::Y));
+fn location_columns_problem(columns: &[ObservationField], plane: bool) -> Option<String> {
+    let has = |c: ObservationField| columns.contains(&c);
+    let (position, x, y) = (
+        has(ObservationField::Position),
+        has(ObservationField::X),
+        has(ObservationField::Y),
+    );
     if position && (x || y) {
         return Some(
             "give either a `position` column (a grid position, for models on a line of points) \
@@ -329,54 +338,59 @@ fn location_columns_problem(columns: &[Column], plane: bool) -> Option<String> {
     }
 }
 
-/// Parses the header fields into the column of each field, for a model on a plane grid
-/// (`plane`) or on a line of points.
-fn parse_header(path: &Path, line: usize, fields: &[&str], plane: bool) -> Result<Vec<Column>> {
-    let mut columns: Vec<Column> = Vec::with_capacity(fields.len());
-    for (j, field) in fields.iter().enumerate() {
-        let Some(column) = Column::ALL
+/// Parses the header row into the column of each field, for a model on a plane grid
+/// (`plane`) or on a line of points. Names are matched in any letter case.
+fn parse_header(path: &Path, row: &CsvRow, plane: bool) -> Result<Vec<ObservationField>> {
+    let line = row.line();
+    let by_name = |name: &str| {
+        ObservationField::ALL
             .into_iter()
-            .find(|c| c.name().eq_ignore_ascii_case(field))
-        else {
-            let what = if field.is_empty() {
-                format!("column {} of the header has no name", j + 1)
-            } else {
-                format!("unknown column '{}' (column {})", shorten(field), j + 1)
-            };
-            return Err(Error::input(
-                path,
-                Some(line),
+            .find(|c| c.name().eq_ignore_ascii_case(name))
+    };
+    const KNOWN: &str = "the columns are time, position (or x and y on a plane grid), value, \
+                         sigma and optionally variable, kind";
+    let header = Header::parse(row, by_name).map_err(|problem| {
+        let message = match problem {
+            HeaderProblem::Unnamed { number } => {
+                format!("column {number} of the header has no name; {KNOWN}")
+            }
+            HeaderProblem::Unknown { number, name } => {
                 format!(
-                    "{what}; the columns are time, position (or x and y on a plane grid), \
-                     value, sigma and optionally variable, kind"
-                ),
-            ));
+                    "unknown column '{}' (column {number}); {KNOWN}",
+                    shorten(&name)
+                )
+            }
+            HeaderProblem::Repeated {
+                key, first, second, ..
+            } => format!(
+                "column '{}' appears twice in the header (columns {first} and {second})",
+                key.name()
+            ),
         };
-        if let Some(first) = columns.iter().position(|&c| c == column) {
-            return Err(Error::input(
-                path,
-                Some(line),
-                format!(
-                    "column '{}' appears twice in the header (columns {} and {})",
-                    column.name(),
-                    first + 1,
-                    j + 1
-                ),
-            ));
-        }
-        columns.push(column);
-    }
+        Error::input(path, Some(line), message)
+    })?;
+    let columns = header.keys();
     if let Some(problem) = location_columns_problem(&columns, plane) {
         return Err(Error::input(path, Some(line), problem));
     }
-    let (required, listed): (&[Column], &str) = if plane {
+    let (required, listed): (&[ObservationField], &str) = if plane {
         (
-            &[Column::Time, Column::Variable, Column::Value, Column::Sigma],
+            &[
+                ObservationField::Time,
+                ObservationField::Variable,
+                ObservationField::Value,
+                ObservationField::Sigma,
+            ],
             "time, variable, x, y, value and sigma are required on a plane grid",
         )
     } else {
         (
-            &[Column::Time, Column::Position, Column::Value, Column::Sigma],
+            &[
+                ObservationField::Time,
+                ObservationField::Position,
+                ObservationField::Value,
+                ObservationField::Sigma,
+            ],
             "time, position, value and sigma are required",
         )
     };
@@ -395,16 +409,17 @@ fn parse_header(path: &Path, line: usize, fields: &[&str], plane: bool) -> Resul
     Ok(columns)
 }
 
-/// Parses one data line with the given columns.
+/// The observation of data row `row` under the header's `columns`: the one place where a
+/// CSV record becomes an [`Observation`].
 fn parse_record(
     path: &Path,
-    line: usize,
-    columns: &[Column],
-    fields: &[&str],
+    row: &CsvRow,
+    columns: &[ObservationField],
     dt: f64,
     layout: &StateLayout,
 ) -> Result<Observation> {
-    if fields.len() != columns.len() {
+    let line = row.line();
+    if row.len() != columns.len() {
         let names: Vec<&str> = columns.iter().map(|c| c.name()).collect();
         return Err(Error::input(
             path,
@@ -413,28 +428,23 @@ fn parse_record(
                 "expected {} comma-separated fields ({}), found {}",
                 columns.len(),
                 names.join(","),
-                fields.len()
+                row.len()
             ),
         ));
     }
     let err = |column: &str, message: String| {
         Error::input(path, Some(line), format!("column {column}: {message}"))
     };
-    let number = |column: Column, text: &str| -> Result<f64> {
-        let value: f64 = text.parse().map_err(|_| {
-            err(
-                column.name(),
-                format!("cannot parse '{}' as a number", shorten(text)),
-            )
-        })?;
-        if value.is_finite() {
-            Ok(value)
-        } else {
-            Err(err(
-                column.name(),
-                format!("non-finite value '{}'", shorten(text)),
-            ))
-        }
+    let number = |column: ObservationField, text: &str| -> Result<f64> {
+        parse_number(text).map_err(|problem| {
+            let message = match problem {
+                NumberProblem::Unparsable => {
+                    format!("cannot parse '{}' as a number", shorten(text))
+                }
+                NumberProblem::NotFinite => format!("non-finite value '{}'", shorten(text)),
+            };
+            err(column.name(), message)
+        })
     };
     let mut o = Observation {
         time: 0.0,
@@ -449,13 +459,13 @@ fn parse_record(
     };
     let mut named_speed = false;
     let mut kind = None;
-    for (&column, &text) in columns.iter().zip(fields) {
+    for (&column, text) in columns.iter().zip(row.fields()) {
         match column {
-            Column::Time => {
+            ObservationField::Time => {
                 o.time = number(column, text)?;
                 o.step = step_of_time(o.time, dt).map_err(|m| err(column.name(), m))?;
             }
-            Column::Position => {
+            ObservationField::Position => {
                 o.position = number(column, text)?;
                 if o.position < 0.0 {
                     return Err(err(
@@ -464,10 +474,10 @@ fn parse_record(
                     ));
                 }
             }
-            Column::X => o.position = number(column, text)?,
-            Column::Y => o.y = Some(number(column, text)?),
-            Column::Value => o.value = number(column, text)?,
-            Column::Sigma => {
+            ObservationField::X => o.position = number(column, text)?,
+            ObservationField::Y => o.y = Some(number(column, text)?),
+            ObservationField::Value => o.value = number(column, text)?,
+            ObservationField::Sigma => {
                 o.sigma = number(column, text)?;
                 if o.sigma <= 0.0 {
                     return Err(err(
@@ -479,12 +489,12 @@ fn parse_record(
                     ));
                 }
             }
-            Column::Variable => match parse_variable(text, layout) {
+            ObservationField::Variable => match parse_variable(text, layout) {
                 Ok(VariableField::Index(v)) => o.variable = v,
                 Ok(VariableField::Speed) => named_speed = true,
                 Err(message) => return Err(err(column.name(), message)),
             },
-            Column::Kind => {
+            ObservationField::Kind => {
                 kind = Some(text.parse().map_err(|_| {
                     err(
                         column.name(),
@@ -507,30 +517,13 @@ fn parse_record(
 
 fn read_csv(path: &Path, dt: f64, layout: &StateLayout) -> Result<ObservationSet> {
     let bytes = fs::read(path).map_err(|e| Error::io(path, e))?;
-    let mut columns: Option<Vec<Column>> = None;
+    let mut table = CsvTable::new(path, bytes).with_not_utf8_note(NOT_NETCDF_EITHER);
+    let mut columns: Option<Vec<ObservationField>> = None;
     let mut observations = Vec::new();
-    for (i, raw_line) in bytes.split(|&b| b == b'\n').enumerate() {
-        let line = i + 1;
-        let text = std::str::from_utf8(raw_line).map_err(|_| {
-            Error::input(
-                path,
-                Some(line),
-                "not valid UTF-8 text (and the file is not NetCDF either)",
-            )
-        })?;
-        let text = if i == 0 {
-            text.strip_prefix('\u{feff}').unwrap_or(text)
-        } else {
-            text
-        };
-        let text = text.trim();
-        if text.is_empty() || text.starts_with('#') {
-            continue;
-        }
-        let fields: Vec<&str> = text.split(',').map(str::trim).collect();
+    while let Some(row) = table.next_row()? {
         match &columns {
-            None => columns = Some(parse_header(path, line, &fields, layout.plane.is_some())?),
-            Some(cols) => observations.push(parse_record(path, line, cols, &fields, dt, layout)?),
+            None => columns = Some(parse_header(path, &row, layout.plane.is_some())?),
+            Some(cols) => observations.push(parse_record(path, &row, cols, dt, layout)?),
         }
     }
     if columns.is_none() {
@@ -738,18 +731,6 @@ fn read_netcdf(path: &Path, dt: f64, layout: &StateLayout) -> Result<Observation
 // ---------------------------------------------------------------------------------------------
 // writing
 
-/// The shortest text that parses back to exactly `v`: plain decimals for moderate
-/// magnitudes, scientific notation otherwise (Rust's float formatting is shortest
-/// round-trip in both forms).
-fn exact(v: f64) -> String {
-    let a = v.abs();
-    if a == 0.0 || (1e-4..1e15).contains(&a) {
-        format!("{v}")
-    } else {
-        format!("{v:e}")
-    }
-}
-
 /// Checks that every observation can be written and read back for a model with layout
 /// `layout`: finite time ≥ 0, and everything [`ObservationSet::validate`] checks (finite
 /// value, finite σ > 0, a variable the model has, a location on its grid, speed only with a
@@ -833,12 +814,12 @@ fn csv_text(set: &ObservationSet, layout: &StateLayout, history: &str) -> String
                 let _ = writeln!(
                     text,
                     "{},{},{},{},{},{}",
-                    exact(o.time),
-                    exact(o.position),
+                    number_text(o.time),
+                    number_text(o.position),
                     o.variable,
                     o.kind,
-                    exact(o.value),
-                    exact(o.sigma)
+                    number_text(o.value),
+                    number_text(o.sigma)
                 );
             }
         }
@@ -855,8 +836,8 @@ fn csv_text(set: &ObservationSet, layout: &StateLayout, history: &str) -> String
                     .map(|v| v.name)
                     .collect::<Vec<_>>()
                     .join("|"),
-                exact(plane.width()),
-                exact(plane.height())
+                number_text(plane.width()),
+                number_text(plane.height())
             );
             text.push_str("time,variable,x,y,kind,value,sigma\n");
             for o in set.as_slice() {
@@ -870,13 +851,13 @@ fn csv_text(set: &ObservationSet, layout: &StateLayout, history: &str) -> String
                 let _ = writeln!(
                     text,
                     "{},{},{},{},{},{},{}",
-                    exact(o.time),
+                    number_text(o.time),
                     name,
-                    exact(o.position),
-                    exact(o.y.unwrap_or(f64::NAN)),
+                    number_text(o.position),
+                    number_text(o.y.unwrap_or(f64::NAN)),
                     o.kind,
-                    exact(o.value),
-                    exact(o.sigma)
+                    number_text(o.value),
+                    number_text(o.sigma)
                 );
             }
         }
