@@ -4,6 +4,7 @@
 pub mod analysis_file;
 pub mod atomic_output;
 pub mod cf_arrays;
+pub(crate) mod csv_table;
 pub mod experiment_config;
 pub mod model_config;
 pub mod netcdf_trajectory;

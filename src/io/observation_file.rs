@@ -1,7 +1,8 @@
 //! Observation files: CSV text or CF NetCDF, read and written with exact round trips.
 //!
-//! CSV (one observation per line; `#` comment lines and blank lines are skipped; fields are
-//! comma-separated and trimmed, without quoting). For a model on a line of points (Lorenz-96,
+//! CSV (one observation per line, read as a [CSV table](crate::io::csv_table): `#` comment
+//! lines and blank lines are skipped, fields are comma-separated and trimmed and may be
+//! quoted, a byte-order mark and CRLF line ends are accepted). For a model on a line of points (Lorenz-96,
 //! Lorenz-63) an observation is located by its (fractional) grid `position`:
 //!
 //! ```text
@@ -52,8 +53,11 @@ use netcdf::Variable;
 use crate::error::{Error, Result};
 use crate::geometry::{Geometry, Location, MAX_AXES};
 use crate::io::atomic_output::AtomicOutput;
+use crate::io::csv_table::{
+    number_text, parse_number, CsvRow, CsvTable, Header, HeaderProblem, NumberProblem,
+};
 use crate::io::netcdf_trajectory::{describe_variable, read_values};
-use crate::io::state_file::{file_head, is_netcdf_head, shorten};
+use crate::io::state_file::{file_head, is_netcdf_head, shorten, NOT_NETCDF_EITHER};
 use crate::obs::observation::observation_problem;
 use crate::obs::{Observation, ObservationKind, ObservationSet};
 
@@ -316,47 +320,39 @@ fn column_list(geometry: &Geometry) -> String {
     )
 }
 
-/// Parses the header fields into the column of each field.
-fn parse_header(
-    path: &Path,
-    line: usize,
-    fields: &[&str],
-    geometry: &Geometry,
-) -> Result<Vec<Column>> {
-    let mut columns: Vec<Column> = Vec::with_capacity(fields.len());
-    for (j, field) in fields.iter().enumerate() {
-        let Some(column) =
-            Column::all(geometry).find(|c| c.name(geometry).eq_ignore_ascii_case(field))
-        else {
-            let what = if field.is_empty() {
-                format!("column {} of the header has no name", j + 1)
-            } else {
-                format!("unknown column '{}' (column {})", shorten(field), j + 1)
-            };
-            return Err(Error::input(
-                path,
-                Some(line),
-                format!(
-                    "{what}; {} (observations are located by {})",
-                    column_list(geometry),
-                    location_names(geometry)
-                ),
-            ));
+/// Parses the header row into the column of each field (names in any letter case), with the
+/// shared header checks of [`Header::parse`].
+fn parse_header(path: &Path, row: &CsvRow, geometry: &Geometry) -> Result<Vec<Column>> {
+    let line = row.line();
+    let by_name =
+        |name: &str| Column::all(geometry).find(|c| c.name(geometry).eq_ignore_ascii_case(name));
+    let known = || {
+        format!(
+            "{} (observations are located by {})",
+            column_list(geometry),
+            location_names(geometry)
+        )
+    };
+    let header = Header::parse(row, by_name).map_err(|problem| {
+        let message = match problem {
+            HeaderProblem::Unnamed { number } => {
+                format!("column {number} of the header has no name; {}", known())
+            }
+            HeaderProblem::Unknown { number, name } => format!(
+                "unknown column '{}' (column {number}); {}",
+                shorten(&name),
+                known()
+            ),
+            HeaderProblem::Repeated {
+                key, first, second, ..
+            } => format!(
+                "column '{}' appears twice in the header (columns {first} and {second})",
+                key.name(geometry)
+            ),
         };
-        if let Some(first) = columns.iter().position(|&c| c == column) {
-            return Err(Error::input(
-                path,
-                Some(line),
-                format!(
-                    "column '{}' appears twice in the header (columns {} and {})",
-                    column.name(geometry),
-                    first + 1,
-                    j + 1
-                ),
-            ));
-        }
-        columns.push(column);
-    }
+        Error::input(path, Some(line), message)
+    })?;
+    let columns = header.keys();
     if let Some(missing) = Column::required(geometry)
         .into_iter()
         .find(|c| !columns.contains(c))
@@ -402,20 +398,15 @@ fn parse_record(
         Error::input(path, Some(line), format!("column {column}: {message}"))
     };
     let number = |column: Column, text: &str| -> Result<f64> {
-        let value: f64 = text.parse().map_err(|_| {
-            err(
-                column.name(geometry),
-                format!("cannot parse '{}' as a number", shorten(text)),
-            )
-        })?;
-        if value.is_finite() {
-            Ok(value)
-        } else {
-            Err(err(
-                column.name(geometry),
-                format!("non-finite value '{}'", shorten(text)),
-            ))
-        }
+        parse_number(text).map_err(|problem| {
+            let message = match problem {
+                NumberProblem::Unparsable => {
+                    format!("cannot parse '{}' as a number", shorten(text))
+                }
+                NumberProblem::NotFinite => format!("non-finite value '{}'", shorten(text)),
+            };
+            err(column.name(geometry), message)
+        })
     };
     let mut coordinates = [0.0; MAX_AXES];
     let mut o = Observation {
@@ -480,30 +471,16 @@ fn parse_record(
 
 fn read_csv(path: &Path, dt: f64, geometry: &Geometry) -> Result<ObservationSet> {
     let bytes = fs::read(path).map_err(|e| Error::io(path, e))?;
+    let mut table = CsvTable::new(path, bytes).with_not_utf8_note(NOT_NETCDF_EITHER);
     let mut columns: Option<Vec<Column>> = None;
     let mut observations = Vec::new();
-    for (i, raw_line) in bytes.split(|&b| b == b'\n').enumerate() {
-        let line = i + 1;
-        let text = std::str::from_utf8(raw_line).map_err(|_| {
-            Error::input(
-                path,
-                Some(line),
-                "not valid UTF-8 text (and the file is not NetCDF either)",
-            )
-        })?;
-        let text = if i == 0 {
-            text.strip_prefix('\u{feff}').unwrap_or(text)
-        } else {
-            text
-        };
-        let text = text.trim();
-        if text.is_empty() || text.starts_with('#') {
-            continue;
-        }
-        let fields: Vec<&str> = text.split(',').map(str::trim).collect();
+    while let Some(row) = table.next_row()? {
+        let fields: Vec<&str> = row.fields().collect();
         match &columns {
-            None => columns = Some(parse_header(path, line, &fields, geometry)?),
-            Some(cols) => observations.push(parse_record(path, line, cols, &fields, dt, geometry)?),
+            None => columns = Some(parse_header(path, &row, geometry)?),
+            Some(cols) => {
+                observations.push(parse_record(path, row.line(), cols, &fields, dt, geometry)?)
+            }
         }
     }
     if columns.is_none() {
@@ -679,18 +656,6 @@ fn read_netcdf(path: &Path, dt: f64, geometry: &Geometry) -> Result<ObservationS
 // ---------------------------------------------------------------------------------------------
 // writing
 
-/// The shortest text that parses back to exactly `v`: plain decimals for moderate
-/// magnitudes, scientific notation otherwise (Rust's float formatting is shortest
-/// round-trip in both forms).
-fn exact(v: f64) -> String {
-    let a = v.abs();
-    if a == 0.0 || (1e-4..1e15).contains(&a) {
-        format!("{v}")
-    } else {
-        format!("{v:e}")
-    }
-}
-
 /// Checks that every observation can be written and read back for a model with layout
 /// `layout`: finite time ≥ 0, and everything [`ObservationSet::validate`] checks (finite
 /// value, finite σ > 0, a variable the model has, a location on its grid, speed only with a
@@ -768,7 +733,7 @@ fn csv_comment(geometry: &Geometry) -> String {
             .iter()
             .map(|a| {
                 let less = if a.periodic { "<" } else { "<=" };
-                format!("0 <= {} {less} {}", a.name, exact(a.extent))
+                format!("0 <= {} {less} {}", a.name, number_text(a.extent))
             })
             .collect();
         let units = match axes[0].units {
@@ -834,12 +799,12 @@ fn csv_text(set: &ObservationSet, geometry: &Geometry, history: &str) -> String 
         let fields: Vec<String> = columns
             .iter()
             .map(|c| match c {
-                Column::Time => exact(o.time),
-                Column::Location(k) => exact(o.location.coordinates()[*k]),
+                Column::Time => number_text(o.time),
+                Column::Location(k) => number_text(o.location.coordinates()[*k]),
                 Column::Variable => variable_text(o, geometry),
                 Column::Kind => o.kind.to_string(),
-                Column::Value => exact(o.value),
-                Column::Sigma => exact(o.sigma),
+                Column::Value => number_text(o.value),
+                Column::Sigma => number_text(o.sigma),
             })
             .collect();
         let _ = writeln!(text, "{}", fields.join(","));

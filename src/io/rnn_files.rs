@@ -16,6 +16,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::io::atomic_output::AtomicOutput;
+use crate::io::csv_table::{
+    number_text, parse_number, CsvRow, CsvTable, Header, HeaderProblem, NumberProblem,
+};
 use crate::rnn::{Activation, CellShape, Network, Recurrence};
 use crate::{Error, Result};
 
@@ -420,46 +423,82 @@ impl SequenceData {
     }
 }
 
-/// Which column a header field names.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Column {
+/// What a column of the sequence data holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SequenceField {
+    /// The step number t.
     T,
+    /// Input u_i.
     U(usize),
+    /// Target y_i.
     Y(usize),
 }
 
-fn parse_header(path: &Path, line: usize, fields: &[&str]) -> Result<(Vec<Column>, usize, usize)> {
-    let mut columns = Vec::with_capacity(fields.len());
-    for f in fields {
-        let col = if *f == "t" {
-            Column::T
-        } else if let Some(i) = f.strip_prefix('u').and_then(|i| i.parse().ok()) {
-            Column::U(i)
-        } else if let Some(i) = f.strip_prefix('y').and_then(|i| i.parse().ok()) {
-            Column::Y(i)
+impl SequenceField {
+    /// The field a header name means: `t`, `u<i>` or `y<i>` (case as written).
+    fn from_name(name: &str) -> Option<Self> {
+        if name == "t" {
+            Some(SequenceField::T)
+        } else if let Some(i) = name.strip_prefix('u').and_then(|i| i.parse().ok()) {
+            Some(SequenceField::U(i))
         } else {
-            return Err(Error::input(
-                path,
-                Some(line),
-                format!("unknown column '{f}' (expected t, u0, u1, …, y0, y1, …)"),
-            ));
-        };
-        if columns.contains(&col) {
-            return Err(Error::input(
-                path,
-                Some(line),
-                format!("column '{f}' appears twice"),
-            ));
+            name.strip_prefix('y')
+                .and_then(|i| i.parse().ok())
+                .map(SequenceField::Y)
         }
-        columns.push(col);
     }
-    let count = |pick: fn(&Column) -> Option<usize>| {
-        columns.iter().filter_map(pick).max().map_or(0, |i| i + 1)
+
+    /// i for input u_i, None otherwise.
+    fn input_index(self) -> Option<usize> {
+        match self {
+            SequenceField::U(i) => Some(i),
+            _ => None,
+        }
+    }
+
+    /// i for target y_i, None otherwise.
+    fn target_index(self) -> Option<usize> {
+        match self {
+            SequenceField::Y(i) => Some(i),
+            _ => None,
+        }
+    }
+
+    /// The field's name in messages.
+    fn name(self) -> String {
+        match self {
+            SequenceField::T => "t".to_string(),
+            SequenceField::U(i) => format!("u{i}"),
+            SequenceField::Y(i) => format!("y{i}"),
+        }
+    }
+}
+
+/// Reads the header row: the columns with m, the number of inputs, and q, of targets.
+fn parse_header(path: &Path, row: &CsvRow) -> Result<(Header<SequenceField>, usize, usize)> {
+    let line = row.line();
+    let header = Header::parse(row, SequenceField::from_name).map_err(|problem| {
+        let unknown =
+            |name: &str| format!("unknown column '{name}' (expected t, u0, u1, …, y0, y1, …)");
+        let message = match problem {
+            HeaderProblem::Unnamed { .. } => unknown(""),
+            HeaderProblem::Unknown { name, .. } => unknown(&name),
+            HeaderProblem::Repeated { name, .. } => format!("column '{name}' appears twice"),
+        };
+        Error::input(path, Some(line), message)
+    })?;
+    let count = |pick: fn(SequenceField) -> Option<usize>| {
+        header
+            .columns
+            .iter()
+            .filter_map(|c| pick(c.key))
+            .max()
+            .map_or(0, |i| i + 1)
     };
-    let m = count(|c| if let Column::U(i) = c { Some(*i) } else { None });
-    let q = count(|c| if let Column::Y(i) = c { Some(*i) } else { None });
+    let m = count(SequenceField::input_index);
+    let q = count(SequenceField::target_index);
     let missing = |name: String| Error::input(path, Some(line), format!("missing column {name}"));
-    if !columns.contains(&Column::T) {
+    if !header.has(SequenceField::T) {
         return Err(missing("t".into()));
     }
     if m == 0 {
@@ -469,21 +508,115 @@ fn parse_header(path: &Path, line: usize, fields: &[&str]) -> Result<(Vec<Column
         return Err(missing("y0 (at least one target column)".into()));
     }
     for i in 0..m {
-        if !columns.contains(&Column::U(i)) {
+        if !header.has(SequenceField::U(i)) {
             return Err(missing(format!("u{i}")));
         }
     }
     for i in 0..q {
-        if !columns.contains(&Column::Y(i)) {
+        if !header.has(SequenceField::Y(i)) {
             return Err(missing(format!("y{i}")));
         }
     }
-    Ok((columns, m, q))
+    Ok((header, m, q))
 }
 
-/// Parses sequence CSV `text` (of file `path`, for messages).
+/// One data row of sequence data: its inputs u (m values), its targets y (q values, zeros
+/// when the row has none), whether it has a target, and its t.
+struct SequenceRow {
+    u: Vec<f64>,
+    y: Vec<f64>,
+    has_target: bool,
+    t: i64,
+}
+
+/// Reads data row `row` under `header` (m inputs, q targets), whose t must follow
+/// `previous_t`. Fields are checked in file order, so the first bad one is reported. Empty y
+/// cells are allowed only all together (a step without a target).
+fn parse_row(
+    path: &Path,
+    row: &CsvRow,
+    (header, m, q): &(Header<SequenceField>, usize, usize),
+    previous_t: Option<i64>,
+) -> Result<SequenceRow> {
+    let line = Some(row.line());
+    if row.len() != header.width() {
+        return Err(Error::input(
+            path,
+            line,
+            format!(
+                "has {} fields, the header has {}",
+                row.len(),
+                header.width()
+            ),
+        ));
+    }
+    let mut out = SequenceRow {
+        u: vec![0.0; *m],
+        y: vec![0.0; *q],
+        has_target: false,
+        t: 0,
+    };
+    let mut filled = 0;
+    for (column, field) in header.columns.iter().zip(row.fields()) {
+        match column.key {
+            SequenceField::Y(_) if field.is_empty() => continue,
+            SequenceField::T => {
+                out.t = field.parse().map_err(|_| {
+                    Error::input(path, line, format!("t = '{field}' is not an integer"))
+                })?;
+                match previous_t {
+                    // checked: t = i64::MAX has no successor, and must not wrap around.
+                    Some(prev) if prev.checked_add(1) != Some(out.t) => {
+                        return Err(Error::input(
+                            path,
+                            line,
+                            format!(
+                                "t = {} does not follow t = {prev}; rows must be consecutive \
+                                 steps",
+                                out.t
+                            ),
+                        ))
+                    }
+                    _ => continue,
+                }
+            }
+            _ => {}
+        }
+        let name = column.key.name();
+        let v = parse_number(field).map_err(|problem| {
+            let message = match problem {
+                NumberProblem::Unparsable => format!("{name} = '{field}' is not a number"),
+                NumberProblem::NotFinite => format!("{name} = {field} is not a finite number"),
+            };
+            Error::input(path, line, message)
+        })?;
+        match column.key {
+            SequenceField::U(i) => out.u[i] = v,
+            SequenceField::Y(i) => {
+                out.y[i] = v;
+                filled += 1;
+            }
+            SequenceField::T => {}
+        }
+    }
+    if filled != 0 && filled != *q {
+        return Err(Error::input(
+            path,
+            line,
+            "some y cells are empty and some are not; leave all of them empty for a step \
+             without a target",
+        ));
+    }
+    out.has_target = filled == *q;
+    Ok(out)
+}
+
+/// Parses sequence CSV `text` (of file `path`, for messages), read as a
+/// [CSV table](crate::io::csv_table): `#` comments, blank lines, a byte-order mark, CRLF line
+/// ends and quoted fields are accepted.
 pub fn parse_sequence_data(path: &Path, text: &str) -> Result<SequenceData> {
-    let mut header: Option<(Vec<Column>, usize, usize)> = None;
+    let mut table = CsvTable::new(path, text.as_bytes().to_vec());
+    let mut header: Option<(Header<SequenceField>, usize, usize)> = None;
     let mut data = SequenceData {
         input_len: 0,
         target_len: 0,
@@ -494,105 +627,21 @@ pub fn parse_sequence_data(path: &Path, text: &str) -> Result<SequenceData> {
         header_line: 0,
     };
     let mut last_t: Option<i64> = None;
-    let (mut u, mut y, mut y_set) = (Vec::new(), Vec::new(), Vec::new());
-    for (i, raw) in text.lines().enumerate() {
-        let line = i + 1;
-        let raw = if i == 0 {
-            raw.strip_prefix('\u{feff}').unwrap_or(raw)
-        } else {
-            raw
-        };
-        let raw = raw.trim();
-        if raw.is_empty() || raw.starts_with('#') {
-            continue;
-        }
-        let fields: Vec<&str> = raw.split(',').map(str::trim).collect();
-        let Some((columns, m, q)) = &header else {
-            let h = parse_header(path, line, &fields)?;
+    while let Some(row) = table.next_row()? {
+        let Some(columns) = &header else {
+            let h = parse_header(path, &row)?;
             data.input_len = h.1;
             data.target_len = h.2;
-            data.header_line = line;
+            data.header_line = h.0.line;
             header = Some(h);
             continue;
         };
-        if fields.len() != columns.len() {
-            return Err(Error::input(
-                path,
-                Some(line),
-                format!(
-                    "has {} fields, the header has {}",
-                    fields.len(),
-                    columns.len()
-                ),
-            ));
-        }
-        u.clear();
-        u.resize(*m, 0.0);
-        y.clear();
-        y.resize(*q, 0.0);
-        y_set.clear();
-        y_set.resize(*q, false);
-        for (col, field) in columns.iter().zip(&fields) {
-            let name = match col {
-                Column::T => "t".to_string(),
-                Column::U(i) => format!("u{i}"),
-                Column::Y(i) => format!("y{i}"),
-            };
-            if let (Column::Y(_), true) = (col, field.is_empty()) {
-                continue;
-            }
-            if let Column::T = col {
-                let t: i64 = field.parse().map_err(|_| {
-                    Error::input(path, Some(line), format!("t = '{field}' is not an integer"))
-                })?;
-                if let Some(prev) = last_t {
-                    if t != prev + 1 {
-                        return Err(Error::input(
-                            path,
-                            Some(line),
-                            format!("t = {t} does not follow t = {prev}; rows must be consecutive steps"),
-                        ));
-                    }
-                }
-                last_t = Some(t);
-                continue;
-            }
-            let v: f64 = field.parse().map_err(|_| {
-                Error::input(
-                    path,
-                    Some(line),
-                    format!("{name} = '{field}' is not a number"),
-                )
-            })?;
-            if !v.is_finite() {
-                return Err(Error::input(
-                    path,
-                    Some(line),
-                    format!("{name} = {field} is not a finite number"),
-                ));
-            }
-            match col {
-                Column::U(i) => u[*i] = v,
-                Column::Y(i) => {
-                    y[*i] = v;
-                    y_set[*i] = true;
-                }
-                Column::T => {}
-            }
-        }
-        let filled = y_set.iter().filter(|s| **s).count();
-        if filled != 0 && filled != *q {
-            return Err(Error::input(
-                path,
-                Some(line),
-                "some y cells are empty and some are not; leave all of them empty for a step \
-                 without a target",
-            ));
-        }
-        data.inputs.extend_from_slice(&u);
-        data.targets.extend_from_slice(&y);
-        data.has_target.push(filled == *q);
-        data.lines.push(line);
+        let step = parse_row(path, &row, columns, last_t)?;
+        last_t = Some(step.t);
+        data.inputs.extend_from_slice(&step.u);
+        data.targets.extend_from_slice(&step.y);
+        data.has_target.push(step.has_target);
+        data.lines.push(row.line());
     }
     if header.is_none() {
         return Err(Error::input(
@@ -613,16 +662,6 @@ pub fn read_sequence_data(path: &Path) -> Result<SequenceData> {
     let text = String::from_utf8(bytes)
         .map_err(|_| Error::input(path, None, "is not valid UTF-8 text"))?;
     parse_sequence_data(path, &text)
-}
-
-/// The shortest text that parses back to exactly `v`.
-fn exact(v: f64) -> String {
-    let a = v.abs();
-    if a == 0.0 || (1e-4..1e15).contains(&a) {
-        format!("{v}")
-    } else {
-        format!("{v:e}")
-    }
 }
 
 /// Writes sequence data as CSV (`t` = 1..T, empty y cells for rows without a target),
@@ -652,11 +691,11 @@ pub fn write_sequence_data(path: &Path, data: &SequenceData) -> Result<()> {
     for t in 0..steps {
         let _ = write!(text, "{}", t + 1);
         for v in &data.inputs[t * m..(t + 1) * m] {
-            let _ = write!(text, ",{}", exact(*v));
+            let _ = write!(text, ",{}", number_text(*v));
         }
         for v in data.target(t) {
             if data.has_target[t] {
-                let _ = write!(text, ",{}", exact(*v));
+                let _ = write!(text, ",{}", number_text(*v));
             } else {
                 text.push(',');
             }

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use crate::io::atomic_output::AtomicOutput;
 use crate::io::cf_arrays::read_arrays;
+use crate::io::csv_table::{parse_number, CsvTable, NumberProblem};
 use crate::io::netcdf_trajectory::{
     data_variables, describe_variable, is_time_series, list_variables, read_values,
     state_variables, TIME,
@@ -18,8 +19,10 @@ const NETCDF_MAGIC: [&[u8]; 4] = [b"CDF\x01", b"CDF\x02", b"CDF\x05", b"\x89HDF\
 /// Reads a model state (a vector of `expected_len` numbers) from a text file or from a
 /// NetCDF file; the format is recognised by the file's first bytes, not by its extension.
 ///
-/// * Text: one number per line; blank lines and lines whose first non-blank character is
-///   `#` are ignored. Errors name the line.
+/// * Text: one number per line, read as a one-column [CSV table](crate::io::csv_table)
+///   without a header: blank lines and lines whose first non-blank character is `#` are
+///   ignored, a byte-order mark, CRLF line ends and a quoted number are accepted. Errors name
+///   the line.
 /// * NetCDF: of the data variables (those whose name is not a dimension name), either exactly
 ///   one 1-D variable along a dimension other than `time` is read, or, if there is none,
 ///   exactly one 2-D variable whose first dimension is `time`, of which the **last** record is
@@ -58,6 +61,10 @@ pub(crate) fn file_head(path: &Path) -> Result<Vec<u8>> {
     Ok(head)
 }
 
+/// What a reader of a text-or-NetCDF file adds when the file is not UTF-8 text: its first
+/// bytes already said it is not NetCDF.
+pub(crate) const NOT_NETCDF_EITHER: &str = " (and the file is not NetCDF either)";
+
 /// Whether `head` (the first bytes of a file) starts with a NetCDF signature: classic,
 /// 64-bit offset, CDF-5 or NetCDF-4 (HDF5).
 pub(crate) fn is_netcdf_head(head: &[u8]) -> bool {
@@ -66,34 +73,23 @@ pub(crate) fn is_netcdf_head(head: &[u8]) -> bool {
 
 fn read_state_text(path: &Path, expected_len: usize) -> Result<Vec<f64>> {
     let bytes = fs::read(path).map_err(|e| Error::io(path, e))?;
+    let mut table = CsvTable::new(path, bytes).with_not_utf8_note(NOT_NETCDF_EITHER);
     let mut values = Vec::with_capacity(expected_len);
-    for (i, raw_line) in bytes.split(|&b| b == b'\n').enumerate() {
-        let line_no = i + 1;
-        let line = std::str::from_utf8(raw_line).map_err(|_| {
-            Error::input(
-                path,
-                Some(line_no),
-                "not valid UTF-8 text (and the file is not NetCDF either)",
-            )
+    while let Some(row) = table.next_row()? {
+        // One number per line: a line of several fields is shown whole, as it is written.
+        let text = match (row.len(), row.get(0)) {
+            (1, Some(field)) => field.to_string(),
+            _ => table.source_text(&row),
+        };
+        let value = parse_number(&text).map_err(|problem| {
+            let message = match problem {
+                NumberProblem::Unparsable => {
+                    format!("cannot parse '{}' as a number", shorten(&text))
+                }
+                NumberProblem::NotFinite => format!("non-finite value '{}'", shorten(&text)),
+            };
+            Error::input(path, Some(row.line()), message)
         })?;
-        let text = line.trim();
-        if text.is_empty() || text.starts_with('#') {
-            continue;
-        }
-        let value: f64 = text.parse().map_err(|_| {
-            Error::input(
-                path,
-                Some(line_no),
-                format!("cannot parse '{}' as a number", shorten(text)),
-            )
-        })?;
-        if !value.is_finite() {
-            return Err(Error::input(
-                path,
-                Some(line_no),
-                format!("non-finite value '{}'", shorten(text)),
-            ));
-        }
         values.push(value);
     }
     if values.is_empty() {
