@@ -6,11 +6,13 @@
 pub mod linear;
 pub mod lorenz63;
 pub mod lorenz96;
+pub mod lorenz96_two_scale;
 pub mod rk4;
 pub mod shallow_water;
 
 pub use lorenz63::{lorenz63, Lorenz63};
 pub use lorenz96::{lorenz96, Lorenz96};
+pub use lorenz96_two_scale::{lorenz96_two_scale, Lorenz96TwoScale, Lorenz96TwoScaleField};
 pub use shallow_water::{shallow_water, InitialCondition, ShallowWater, ShallowWaterField};
 
 /// What a model tells the outside world about itself: names and units for output files, the
