@@ -5,7 +5,7 @@ use crate::core::stage_costs::QuadraticMisfit;
 use crate::core::sweep::cost_value;
 use crate::core::vector::{add_scaled, norm};
 use crate::core::verification::{dot_product_test, gradient_test, random_vector, taylor_test};
-use crate::core::{integrate, value_and_gradient, Dynamics, Storage};
+use crate::core::{integrate, tangent_linear_run, value_and_gradient, Dynamics, Storage};
 use crate::error::Result;
 use crate::io::model_config::ModelConfig;
 use crate::models::ModelInfo;
@@ -108,9 +108,16 @@ pub fn check_model<M: Dynamics + Clone>(
             }
         })
         .collect();
-    let dy = random_vector(n, seed + 2);
     let mut rows = Vec::new();
     for steps in [1, window] {
+        // δy = M'δx + r: a random δy alone can be nearly orthogonal to M'δx (a short step
+        // of a large state keeps M' close to I), and a tiny ⟨M'δx, δy⟩ would make the
+        // relative test measure round-off instead of the adjoint.
+        let tangent = tangent_linear_run(model, x, &dx, &dp, &[], steps)?;
+        let mut dy = random_vector(n, seed + 2);
+        for (d, t) in dy.iter_mut().zip(&tangent) {
+            *d += t;
+        }
         let taylor = taylor_test(model, x, &dx, &dp, steps)?;
         rows.push(CheckRow {
             test: format!("TL Taylor slope, {steps} step(s)"),

@@ -10,6 +10,7 @@
 pub mod linear;
 pub mod lorenz63;
 pub mod lorenz96;
+pub mod lorenz96_two_scale;
 pub mod rk4;
 pub mod shallow_water;
 
@@ -19,6 +20,7 @@ use crate::toml_source::TomlSource;
 
 pub use lorenz63::{lorenz63, Lorenz63};
 pub use lorenz96::{lorenz96, Lorenz96};
+pub use lorenz96_two_scale::{lorenz96_two_scale, Lorenz96TwoScale, Lorenz96TwoScaleField};
 pub use shallow_water::{shallow_water, InitialCondition, ShallowWater, ShallowWaterField};
 
 /// What a model tells the outside world about itself: its name, time step and units, its
@@ -138,5 +140,6 @@ struct ModelKey {
 model_registry! {
     Lorenz96 => lorenz96::Lorenz96Settings,
     Lorenz63 => lorenz63::Lorenz63Settings,
+    Lorenz96TwoScale => lorenz96_two_scale::Lorenz96TwoScaleConfig,
     ShallowWater => shallow_water::ShallowWaterSettings,
 }
