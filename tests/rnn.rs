@@ -17,7 +17,7 @@ use fourdvar::io::rnn_files::{
     write_sequence_data, SequenceData,
 };
 use fourdvar::rnn::{
-    sequence_gradient, CellShape, ElmanCell, Network, Objective, Recurrence, SequenceLoss,
+    sequence_gradient, CellShape, ElmanCell, LossFunction, Network, Recurrence, SequenceLoss,
 };
 use fourdvar::Error;
 
@@ -626,17 +626,36 @@ fn data_that_does_not_fit_the_network_is_refused_naming_file_and_line() {
     let path = Path::new("seq.csv");
     let ok = "t,u0,u1,u2,y0,y1\n1,1,2,3,0.5,0.5\n2,1,2,3,,\n";
     let data = parse_sequence_data(path, ok).unwrap();
-    let e = build_problem(&net, &data, path, LossMode::Dense, Objective::MeanSquared)
-        .unwrap_err()
-        .to_string();
+    let e = build_problem(
+        &net,
+        &data,
+        path,
+        LossMode::Dense,
+        LossFunction::MeanSquared,
+    )
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("seq.csv, line 3: no target at this step"), "{e}");
-    build_problem(&net, &data, path, LossMode::Events, Objective::MeanSquared).unwrap();
-    let e = build_problem(&net, &data, path, LossMode::Events, Objective::CrossEntropy)
-        .unwrap_err()
-        .to_string();
+    build_problem(
+        &net,
+        &data,
+        path,
+        LossMode::Events,
+        LossFunction::MeanSquared,
+    )
+    .unwrap();
+    let e = build_problem(
+        &net,
+        &data,
+        path,
+        LossMode::Events,
+        LossFunction::CrossEntropy,
+    )
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("seq.csv, line 1: has 2 target columns"), "{e}");
     let ce = parse_sequence_data(path, "t,u0,u1,u2,y0\n1,1,2,3,1\n2,1,2,3,2\n").unwrap();
-    let e = build_problem(&net, &ce, path, LossMode::Dense, Objective::CrossEntropy)
+    let e = build_problem(&net, &ce, path, LossMode::Dense, LossFunction::CrossEntropy)
         .unwrap_err()
         .to_string();
     assert!(
@@ -644,9 +663,15 @@ fn data_that_does_not_fit_the_network_is_refused_naming_file_and_line() {
         "{e}"
     );
     let narrow = parse_sequence_data(path, "t,u0,y0,y1\n1,1,0,0\n").unwrap();
-    let e = build_problem(&net, &narrow, path, LossMode::Dense, Objective::MeanSquared)
-        .unwrap_err()
-        .to_string();
+    let e = build_problem(
+        &net,
+        &narrow,
+        path,
+        LossMode::Dense,
+        LossFunction::MeanSquared,
+    )
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("seq.csv, line 1: has 1 input columns"), "{e}");
 }
 
@@ -720,7 +745,7 @@ fn cli_rnn_gradient_writes_every_gradient_and_the_library_loss() {
             &read_sequence_data(&csv).unwrap(),
             &csv,
             LossMode::Events,
-            Objective::MeanSquared,
+            LossFunction::MeanSquared,
         )
         .unwrap();
         let g = sequence_gradient(&cell, &net.h0, &loss, Storage::All).unwrap();

@@ -14,7 +14,8 @@ use crate::experiment::rnn_analysis::{
 };
 use crate::experiment::rnn_gradient::{run_rnn_gradient, LossMode, RnnGradientRequest};
 use crate::experiment::rnn_train::{run_rnn_train, RnnTrainRequest, TrainData};
-use crate::rnn::Objective;
+use crate::rnn::tbptt::TbpttMode;
+use crate::rnn::{LossFunction, Method};
 
 /// The `rnn` subcommands.
 #[derive(Debug, Subcommand)]
@@ -72,30 +73,22 @@ pub(crate) fn run(command: RnnCommand) -> Result<i32> {
 #[derive(Debug, Args)]
 struct LossArgs {
     /// dense: a target at every step; events: sparse targets, silent steps cost nothing.
-    #[arg(long, value_parser = ["dense", "events"], default_value = "dense")]
-    loss: String,
+    #[arg(long, value_enum, default_value_t = LossMode::Dense)]
+    loss: LossMode,
     /// mse: 1/2 |y - target|^2; cross-entropy: softmax cross-entropy, y0 the class index.
-    #[arg(long, value_parser = ["mse", "cross-entropy"], default_value = "mse")]
-    objective: String,
+    #[arg(long, value_enum, default_value_t = LossFunction::MeanSquared)]
+    objective: LossFunction,
 }
 
 impl LossArgs {
-    /// Which steps carry a loss (clap has already restricted `--loss` to the two names).
+    /// Which steps carry a loss.
     fn mode(&self) -> LossMode {
-        if self.loss == "events" {
-            LossMode::Events
-        } else {
-            LossMode::Dense
-        }
+        self.loss
     }
 
-    /// The loss of one step (clap has already restricted `--objective` to the two names).
-    fn objective(&self) -> Objective {
-        if self.objective == "cross-entropy" {
-            Objective::CrossEntropy
-        } else {
-            Objective::MeanSquared
-        }
+    /// The loss of one step.
+    fn objective(&self) -> LossFunction {
+        self.objective
     }
 }
 
@@ -149,14 +142,14 @@ pub(crate) struct RnnTrainArgs {
     #[arg(long, value_name = "R", default_value_t = 2)]
     rank: usize,
     /// lbfgs (full batch), adam or sgd (streaming).
-    #[arg(long, default_value = "lbfgs")]
-    method: String,
+    #[arg(long, value_enum, default_value_t = Method::Lbfgs)]
+    method: Method,
     /// Truncated BPTT window K (adam / sgd only); default full BPTT.
     #[arg(long, value_name = "K")]
     tbptt: Option<usize>,
     /// carry: state carried across windows, staggered offsets; reset: h0 at 0, K, 2K, ...
-    #[arg(long, default_value = "carry")]
-    tbptt_mode: String,
+    #[arg(long, value_enum, default_value_t = TbpttMode::Carry)]
+    tbptt_mode: TbpttMode,
     /// L-BFGS iterations or Adam / SGD epochs.
     #[arg(long, value_name = "N", default_value_t = 100)]
     epochs: usize,

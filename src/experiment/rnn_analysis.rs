@@ -19,7 +19,7 @@ use crate::io::rnn_files::{
 use crate::models::lorenz96;
 use crate::rnn::analysis::{gradient_flow, input_sensitivity, GradientFlow, InputSensitivity};
 use crate::rnn::reservoir::{fit_echo_state, ReservoirSpec};
-use crate::rnn::Objective;
+use crate::rnn::LossFunction;
 use crate::{Error, Result};
 
 /// Adds the network file to a non-finite-state error.
@@ -43,7 +43,7 @@ pub struct SensitivityRequest {
     /// Dense targets or sparse events.
     pub mode: LossMode,
     /// Mean squared error or cross-entropy.
-    pub objective: Objective,
+    pub objective: LossFunction,
     /// Attack size ε.
     pub epsilon: f64,
     /// Number of most sensitive steps attacked.
@@ -152,7 +152,7 @@ pub fn run_gradient_flow(request: &GradientFlowRequest) -> Result<GradientFlow> 
         &data,
         &request.data,
         LossMode::Events,
-        Objective::MeanSquared,
+        LossFunction::MeanSquared,
     )?;
     let cell = cell.with_activation(activation);
     let flow = gradient_flow(&cell, &net.h0, &loss).map_err(|e| name_network(e, &request.model))?;

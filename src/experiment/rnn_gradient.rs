@@ -13,12 +13,13 @@ use crate::io::rnn_files::{
     write_json, SequenceData,
 };
 use crate::rnn::{
-    sequence_gradient, ElmanCell, Network, Objective, SequenceGradient, SequenceLoss,
+    sequence_gradient, ElmanCell, LossFunction, Network, SequenceGradient, SequenceLoss,
 };
 use crate::{Error, Result};
 
-/// Which steps must carry a target.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Which steps must carry a target (`--loss`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[value(rename_all = "lowercase")]
 pub enum LossMode {
     /// Every step has a target; a row without one is an error.
     Dense,
@@ -36,7 +37,7 @@ pub struct RnnGradientRequest {
     /// Dense targets or sparse events.
     pub mode: LossMode,
     /// Mean squared error or softmax cross-entropy.
-    pub objective: Objective,
+    pub objective: LossFunction,
     /// Output JSON.
     pub out: PathBuf,
 }
@@ -63,7 +64,7 @@ pub fn build_problem(
     data: &SequenceData,
     data_path: &Path,
     mode: LossMode,
-    objective: Objective,
+    objective: LossFunction,
 ) -> Result<(ElmanCell, SequenceLoss)> {
     let (d, m, o) = (net.shape.hidden, net.shape.inputs, net.outputs);
     let header = Some(data.header_line).filter(|l| *l > 0);
@@ -89,7 +90,7 @@ pub fn build_problem(
         }
     }
     let loss = match objective {
-        Objective::MeanSquared => {
+        LossFunction::MeanSquared => {
             if data.target_len != o {
                 return Err(Error::input(
                     data_path,
@@ -109,7 +110,7 @@ pub fn build_problem(
                 data.has_target.clone(),
             )?
         }
-        Objective::CrossEntropy => {
+        LossFunction::CrossEntropy => {
             if data.target_len != 1 {
                 return Err(Error::input(
                     data_path,

@@ -13,7 +13,7 @@ use crate::io::rnn_files::{read_sequence_data, save_network};
 use crate::rnn::tasks::{delayed_recall, lorenz96_next_step, sparse_alarm};
 use crate::rnn::training::{cell_shape, CurvePoint, Stagger, Truncation};
 use crate::rnn::{
-    evaluate, initial_network, train, Dataset, Method, Objective, Recurrence, Sample, TbpttMode,
+    evaluate, initial_network, train, Dataset, LossFunction, Method, Recurrence, Sample, TbpttMode,
     TrainOptions,
 };
 use crate::{Error, Result};
@@ -45,12 +45,12 @@ pub struct RnnTrainRequest {
     pub recurrence: String,
     /// Rank r of the low-rank recurrence.
     pub rank: usize,
-    /// "lbfgs", "adam" or "sgd".
-    pub method: String,
+    /// The optimiser.
+    pub method: Method,
     /// Truncated-BPTT window K (None: full BPTT).
     pub tbptt: Option<usize>,
-    /// "carry" (state-carrying, staggered offsets) or "reset" (naive).
-    pub tbptt_mode: String,
+    /// How truncated windows are joined.
+    pub tbptt_mode: TbpttMode,
     /// L-BFGS iterations or epochs.
     pub epochs: usize,
     /// Seed of the task, the initial network and the sequence order.
@@ -124,7 +124,7 @@ fn load_data(request: &RnnTrainRequest) -> Result<(Dataset, Option<Dataset>, f64
             let data = Dataset {
                 inputs: d.input_len,
                 outputs: d.target_len,
-                objective: Objective::MeanSquared,
+                objective: LossFunction::MeanSquared,
                 samples: vec![Sample {
                     inputs: d.inputs,
                     targets: d.targets,
@@ -138,25 +138,7 @@ fn load_data(request: &RnnTrainRequest) -> Result<(Dataset, Option<Dataset>, f64
 
 /// The training options of `request`, with clear errors for bad names and numbers.
 fn options(request: &RnnTrainRequest) -> Result<TrainOptions> {
-    let method = Method::from_name(&request.method).ok_or_else(|| {
-        Error::invalid(
-            "--method",
-            format!(
-                "unknown method '{}' (expected lbfgs, adam or sgd)",
-                request.method
-            ),
-        )
-    })?;
-    let mode = match request.tbptt_mode.as_str() {
-        "carry" => TbpttMode::Carry,
-        "reset" => TbpttMode::Reset,
-        other => {
-            return Err(Error::invalid(
-                "--tbptt-mode",
-                format!("unknown mode '{other}' (expected carry or reset)"),
-            ))
-        }
-    };
+    let (method, mode) = (request.method, request.tbptt_mode);
     if request.tbptt == Some(0) {
         return Err(Error::invalid(
             "--tbptt",

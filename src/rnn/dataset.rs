@@ -4,7 +4,7 @@
 
 use crate::error::{Error, Result};
 
-use super::{ElmanCell, Network, Objective, SequenceLoss};
+use super::{ElmanCell, LossFunction, Network, SequenceLoss};
 
 /// One training sequence: inputs u_t (T×m) and targets, row t belonging to h_{t+1}.
 #[derive(Clone, Debug, PartialEq)]
@@ -25,7 +25,7 @@ pub struct Dataset {
     /// Output size o (for cross-entropy, the number of classes).
     pub outputs: usize,
     /// Mean squared error or softmax cross-entropy.
-    pub objective: Objective,
+    pub objective: LossFunction,
     /// The sequences.
     pub samples: Vec<Sample>,
 }
@@ -46,8 +46,8 @@ impl Dataset {
         for (n, s) in self.samples.iter().enumerate() {
             let steps = s.active.len();
             let per_row = match self.objective {
-                Objective::MeanSquared => self.outputs,
-                Objective::CrossEntropy => 1,
+                LossFunction::MeanSquared => self.outputs,
+                LossFunction::CrossEntropy => 1,
             };
             if steps == 0 || s.inputs.len() != steps * self.inputs {
                 return Err(Error::invalid(
@@ -73,7 +73,7 @@ impl Dataset {
                     format!("sequence {n} has a non-finite value"),
                 ));
             }
-            if self.objective == Objective::CrossEntropy
+            if self.objective == LossFunction::CrossEntropy
                 && s.targets
                     .iter()
                     .zip(&s.active)
@@ -129,7 +129,7 @@ impl Dataset {
         let out_of_range = || Error::invalid("window", format!("rows {start}..{end} out of range"));
         let active = sample.active.get(start..end).ok_or_else(out_of_range)?;
         match self.objective {
-            Objective::MeanSquared => {
+            LossFunction::MeanSquared => {
                 let targets = sample
                     .targets
                     .get(start * o..end * o)
@@ -142,7 +142,7 @@ impl Dataset {
                     active.to_vec(),
                 )
             }
-            Objective::CrossEntropy => {
+            LossFunction::CrossEntropy => {
                 let classes: Vec<Option<usize>> = sample
                     .targets
                     .get(start..end)

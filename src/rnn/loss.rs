@@ -7,26 +7,28 @@
 //! the sparse-event loss, whose gradients ("whispers from the future") still flow back
 //! through the silent steps by the adjoint recursion.
 
+use crate::core::choice::choice_name;
 use crate::core::vector::{axpy, dot};
 use crate::core::StageCost;
 use crate::error::{Error, Result};
 
-/// What the readout y_t = V h_t + c is compared with.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Objective {
+/// What the readout y_t = V h_t + c is compared with (`--objective`, `objective` in files).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+#[value(rename_all = "kebab-case")]
+pub enum LossFunction {
     /// L_t = ½ ‖y_t − target_t‖², target_t ∈ ℝᵒ.
+    #[serde(rename = "mse")]
+    #[value(name = "mse")]
     MeanSquared,
     /// L_t = log Σ_i exp(y_{t,i}) − y_{t,c_t} (softmax cross-entropy), target c_t a class index.
     CrossEntropy,
 }
 
-impl Objective {
-    /// The name used on the command line: "mse" or "cross-entropy".
-    pub fn name(self) -> &'static str {
-        match self {
-            Objective::MeanSquared => "mse",
-            Objective::CrossEntropy => "cross-entropy",
-        }
+impl LossFunction {
+    /// The name used on the command line and in files: "mse" or "cross-entropy".
+    pub fn name(self) -> String {
+        choice_name(&self)
     }
 }
 
@@ -35,7 +37,7 @@ impl Objective {
 pub struct SequenceLoss {
     hidden: usize,
     outputs: usize,
-    objective: Objective,
+    objective: LossFunction,
     params: Vec<f64>,
     /// Row t: o values (mean squared) or one class index as f64 (cross-entropy).
     targets: Vec<f64>,
@@ -86,7 +88,7 @@ impl SequenceLoss {
         Ok(Self {
             hidden,
             outputs,
-            objective: Objective::MeanSquared,
+            objective: LossFunction::MeanSquared,
             params: readout,
             targets,
             active,
@@ -115,7 +117,7 @@ impl SequenceLoss {
         Ok(Self {
             hidden,
             outputs,
-            objective: Objective::CrossEntropy,
+            objective: LossFunction::CrossEntropy,
             params: readout,
             targets: classes.iter().map(|c| c.unwrap_or(0) as f64).collect(),
             active: classes.iter().map(Option::is_some).collect(),
@@ -123,7 +125,7 @@ impl SequenceLoss {
     }
 
     /// The objective.
-    pub fn objective(&self) -> Objective {
+    pub fn objective(&self) -> LossFunction {
         self.objective
     }
 
@@ -174,8 +176,8 @@ impl SequenceLoss {
     fn row(&self, k: usize) -> &[f64] {
         let t = k - 1;
         match self.objective {
-            Objective::MeanSquared => &self.targets[t * self.outputs..(t + 1) * self.outputs],
-            Objective::CrossEntropy => &self.targets[t..t + 1],
+            LossFunction::MeanSquared => &self.targets[t * self.outputs..(t + 1) * self.outputs],
+            LossFunction::CrossEntropy => &self.targets[t..t + 1],
         }
     }
 
@@ -210,7 +212,7 @@ impl StageCost for SequenceLoss {
     fn value(&self, k: usize, x: &[f64]) -> f64 {
         let target = self.row(k);
         match self.objective {
-            Objective::MeanSquared => {
+            LossFunction::MeanSquared => {
                 let mut total = 0.0;
                 for (i, t) in target.iter().enumerate() {
                     let r = self.output(i, x) - t;
@@ -218,7 +220,7 @@ impl StageCost for SequenceLoss {
                 }
                 total
             }
-            Objective::CrossEntropy => self.log_sum_exp(x) - self.output(target[0] as usize, x),
+            LossFunction::CrossEntropy => self.log_sum_exp(x) - self.output(target[0] as usize, x),
         }
     }
 
@@ -233,8 +235,8 @@ impl StageCost for SequenceLoss {
         let target = self.row(k);
         let d = self.hidden;
         let (cost, lse) = match self.objective {
-            Objective::MeanSquared => (0.0, 0.0),
-            Objective::CrossEntropy => {
+            LossFunction::MeanSquared => (0.0, 0.0),
+            LossFunction::CrossEntropy => {
                 let lse = self.log_sum_exp(x);
                 (lse - self.output(target[0] as usize, x), lse)
             }
@@ -243,12 +245,12 @@ impl StageCost for SequenceLoss {
         for i in 0..self.outputs {
             let y = self.output(i, x);
             let r = match self.objective {
-                Objective::MeanSquared => {
+                LossFunction::MeanSquared => {
                     let r = y - target[i];
                     total += 0.5 * r * r;
                     r
                 }
-                Objective::CrossEntropy => {
+                LossFunction::CrossEntropy => {
                     (y - lse).exp() - if i == target[0] as usize { 1.0 } else { 0.0 }
                 }
             };

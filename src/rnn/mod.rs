@@ -16,7 +16,7 @@ pub mod training;
 
 pub use cell::{Activation, CellShape, ElmanCell, Recurrence};
 pub use dataset::{Dataset, Sample};
-pub use loss::{Objective, SequenceLoss};
+pub use loss::{LossFunction, SequenceLoss};
 pub use tbptt::{truncated_gradient, window_bounds, TbpttMode};
 pub use training::{evaluate, initial_network, train, Method, TrainOptions, TrainOutcome};
 

@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::models::lorenz96;
 
 use super::dataset::{Dataset, Sample};
-use super::Objective;
+use super::LossFunction;
 
 /// Lorenz-96 (F = 8) climatological mean and standard deviation used to normalise states.
 const L96_MEAN: f64 = 2.3;
@@ -71,7 +71,7 @@ pub fn lorenz96_next_step(
     Ok(Dataset {
         inputs: sites,
         outputs: sites,
-        objective: Objective::MeanSquared,
+        objective: LossFunction::MeanSquared,
         samples,
     })
 }
@@ -126,7 +126,7 @@ pub fn delayed_recall(
     Ok(Dataset {
         inputs: classes,
         outputs: classes,
-        objective: Objective::CrossEntropy,
+        objective: LossFunction::CrossEntropy,
         samples,
     })
 }
@@ -170,7 +170,7 @@ pub fn sparse_alarm(sequences: usize, steps: usize, seed: u64) -> Result<Dataset
     Ok(Dataset {
         inputs: 1,
         outputs: 1,
-        objective: Objective::MeanSquared,
+        objective: LossFunction::MeanSquared,
         samples,
     })
 }

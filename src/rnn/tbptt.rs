@@ -20,8 +20,10 @@ use crate::error::{Error, Result};
 use super::dataset::{Dataset, Sample};
 use super::{sequence_gradient, Network, SequenceGradient};
 
-/// How consecutive TBPTT windows are joined.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How consecutive TBPTT windows are joined (`--tbptt-mode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+#[value(rename_all = "lowercase")]
 pub enum TbpttMode {
     /// The end state of a window is the start state of the next; the boundaries are offset.
     Carry,
@@ -31,11 +33,8 @@ pub enum TbpttMode {
 
 impl TbpttMode {
     /// The command-line name: "carry" or "reset".
-    pub fn name(self) -> &'static str {
-        match self {
-            TbpttMode::Carry => "carry",
-            TbpttMode::Reset => "reset",
-        }
+    pub fn name(self) -> String {
+        crate::core::choice::choice_name(&self)
     }
 }
 

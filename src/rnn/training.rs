@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 
 use super::dataset::Dataset;
 use super::tbptt::{window_bounds, window_gradient, TbpttMode};
-use super::{sequence_gradient, CellShape, Network, Objective, Recurrence};
+use super::{sequence_gradient, CellShape, LossFunction, Network, Recurrence};
 
 /// A network of `shape` with `outputs` outputs, seeded (ChaCha8): recurrence dense
 /// W = ρ I + N(0, 0.01/d), diagonal w = ρ, low rank P = N(0, 1/d), Q = ρ P (W = ρ P Pᵀ);
@@ -167,7 +167,7 @@ pub fn evaluate(net: &Network, data: &Dataset) -> Result<Evaluation> {
         integrate(&cell, &net.h0, steps, |k, h| {
             if loss.is_active(k) {
                 total += loss.value(k, h);
-                if data.objective == Objective::CrossEntropy {
+                if data.objective == LossFunction::CrossEntropy {
                     loss.outputs(h, &mut y);
                     let best = (0..y.len())
                         .max_by(|&a, &b| y[a].total_cmp(&y[b]))
@@ -182,13 +182,15 @@ pub fn evaluate(net: &Network, data: &Dataset) -> Result<Evaluation> {
     }
     Ok(Evaluation {
         loss: total / data.samples.len().max(1) as f64,
-        accuracy: (data.objective == Objective::CrossEntropy && counted > 0)
+        accuracy: (data.objective == LossFunction::CrossEntropy && counted > 0)
             .then(|| correct as f64 / counted as f64),
     })
 }
 
 /// The optimiser.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+#[value(rename_all = "lowercase")]
 pub enum Method {
     /// Full-batch L-BFGS (7 pairs, More–Thuente line search); one point per iteration.
     Lbfgs,
@@ -199,24 +201,9 @@ pub enum Method {
 }
 
 impl Method {
-    /// All methods with their command-line names.
-    pub const ALL: [(Method, &'static str); 3] = [
-        (Method::Lbfgs, "lbfgs"),
-        (Method::Adam, "adam"),
-        (Method::Sgd, "sgd"),
-    ];
-
-    /// The command-line name.
-    pub fn name(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(m, _)| *m == self)
-            .map_or("lbfgs", |(_, n)| n)
-    }
-
-    /// The method called `name`, or None.
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.iter().find(|(_, n)| *n == name).map(|(m, _)| *m)
+    /// The command-line name: "lbfgs", "adam" or "sgd".
+    pub fn name(self) -> String {
+        crate::core::choice::choice_name(&self)
     }
 }
 
@@ -604,7 +591,7 @@ fn train_lbfgs(
     };
     let mut curve = Vec::new();
     let mut report = |p: &Progress| {
-        let accuracy = (data.objective == Objective::CrossEntropy)
+        let accuracy = (data.objective == LossFunction::CrossEntropy)
             .then(|| {
                 let mut net = start.clone();
                 unpack(&mut net, p.control, options.train_h0);
