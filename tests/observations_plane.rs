@@ -308,7 +308,7 @@ fn awkward_plane_set() -> ObservationSet {
     let sigmas = [1.0, 0.1, 5e-324, 1e300, 2.0 / 3.0, 0.5];
     let mut observations = Vec::new();
     for (i, &(x, y)) in sites.iter().enumerate() {
-        let kind = ObservationKind::ALL[i % 4];
+        let kind = ObservationKind::all()[i % 4];
         observations.push(Observation {
             time: (12 * i) as f64 * DT,
             step: 12 * i,

@@ -939,9 +939,9 @@ fn write_netcdf(
             "observation operator: the interpolated state, its square, its absolute value or \
              the wind speed",
         )?;
-        let codes: Vec<i32> = ObservationKind::ALL.iter().map(|k| k.code()).collect();
+        let codes: Vec<i32> = ObservationKind::all().iter().map(|k| k.code()).collect();
         var.put_attribute("flag_values", codes)?;
-        let meanings: Vec<&str> = ObservationKind::ALL.iter().map(|k| k.name()).collect();
+        let meanings: Vec<String> = ObservationKind::all().iter().map(|k| k.name()).collect();
         var.put_attribute("flag_meanings", meanings.join(" ").as_str())?;
         if !values.is_empty() {
             var.put_values(&values, ..)?;

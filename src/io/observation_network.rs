@@ -220,11 +220,9 @@ impl NetworkGroup {
         let kind = match &file.kind {
             None => None,
             Some(k) => Some((
-                k.get_ref().parse::<ObservationKind>().map_err(
-                    |e: crate::obs::observation::ParseObservationKindError| {
-                        fail(k.span(), "kind", e.to_string())
-                    },
-                )?,
+                k.get_ref()
+                    .parse::<ObservationKind>()
+                    .map_err(|e| fail(k.span(), "kind", e))?,
                 k.span(),
             )),
         };

@@ -4,35 +4,31 @@ use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
 
+use crate::core::choice::{choice_name, choice_names};
 use crate::error::{Error, Result};
 use crate::geometry::{Geometry, Location};
 
 /// What an observation measures at its location p: h(x) = x(p) ("value"), x(p)² ("square"),
 /// |x(p)| ("abs"), or, for a model with a wind, the wind speed √(u(p)² + v(p)²) ("speed"),
 /// with x(p) interpolated between the surrounding grid points by the model's geometry.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "snake_case")]
+#[value(rename_all = "snake_case")]
 pub enum ObservationKind {
     /// h(x) = x(p).
-    Value,
+    Value = 0,
     /// h(x) = x(p)².
-    Square,
+    Square = 1,
     /// h(x) = |x(p)|.
-    Abs,
+    Abs = 2,
     /// h(x) = √(u(p)² + v(p)²), the speed of the model's wind (u, v); the observation's
     /// variable is ignored.
-    Speed,
+    Speed = 3,
 }
 
 impl ObservationKind {
-    /// All kinds, in the order of their integer codes (0, 1, 2, 3) used in NetCDF files.
-    pub const ALL: [ObservationKind; 4] = [
-        ObservationKind::Value,
-        ObservationKind::Square,
-        ObservationKind::Abs,
-        ObservationKind::Speed,
-    ];
-
     /// The kinds that read a single variable (every kind but speed), usable on any grid.
     pub const SCALAR: [ObservationKind; 3] = [
         ObservationKind::Value,
@@ -40,68 +36,48 @@ impl ObservationKind {
         ObservationKind::Abs,
     ];
 
-    /// The name used in files: "value", "square", "abs" or "speed".
-    pub fn name(self) -> &'static str {
-        match self {
-            ObservationKind::Value => "value",
-            ObservationKind::Square => "square",
-            ObservationKind::Abs => "abs",
-            ObservationKind::Speed => "speed",
-        }
+    /// Every kind, in the order of their integer codes.
+    pub fn all() -> &'static [ObservationKind] {
+        <Self as clap::ValueEnum>::value_variants()
     }
 
-    /// The integer code used in NetCDF files: value = 0, square = 1, abs = 2, speed = 3.
+    /// The name used in files: "value", "square", "abs" or "speed".
+    pub fn name(self) -> String {
+        choice_name(&self)
+    }
+
+    /// The integer code used in NetCDF files (CF flag_values): value = 0, square = 1,
+    /// abs = 2, speed = 3.
     pub fn code(self) -> i32 {
-        match self {
-            ObservationKind::Value => 0,
-            ObservationKind::Square => 1,
-            ObservationKind::Abs => 2,
-            ObservationKind::Speed => 3,
-        }
+        self as i32
     }
 
     /// The kind with integer code `code` (see [`ObservationKind::code`]), if there is one.
     pub fn from_code(code: i64) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| i64::from(k.code()) == code)
+        Self::all()
+            .iter()
+            .copied()
+            .find(|k| i64::from(k.code()) == code)
     }
 }
 
 impl fmt::Display for ObservationKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+        f.write_str(&self.name())
     }
 }
-
-/// The error of parsing an [`ObservationKind`] from text that names none of the kinds.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ParseObservationKindError {
-    /// The text that was given.
-    pub text: String,
-}
-
-impl fmt::Display for ParseObservationKindError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "unknown observation kind '{}' (expected one of value, square, abs, speed)",
-            self.text
-        )
-    }
-}
-
-impl std::error::Error for ParseObservationKindError {}
 
 impl FromStr for ObservationKind {
-    type Err = ParseObservationKindError;
+    type Err = String;
 
     /// Parses "value", "square", "abs" or "speed" (exactly, lower case).
     fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|k| k.name() == s)
-            .ok_or_else(|| ParseObservationKindError {
-                text: s.to_string(),
-            })
+        <Self as clap::ValueEnum>::from_str(s, false).map_err(|_| {
+            format!(
+                "unknown observation kind '{s}' (expected one of {})",
+                choice_names::<Self>()
+            )
+        })
     }
 }
 
