@@ -2,27 +2,14 @@
 //! (one-line message naming the file / line / key / step, exit code 2, no output file).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use fourdvar::core::integrate;
 use fourdvar::io::netcdf_trajectory::read_trajectory;
 use fourdvar::models::{lorenz96, ModelInfo};
 
-fn fourdvar(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fourdvar"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the binary runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
+mod cli_run;
+use cli_run::{fourdvar, stderr, stdout};
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);

@@ -3,23 +3,8 @@
 //! --sw-*`, `rnn bench`), which must print the same tables; bad options are refused by name
 //! before any timing starts.
 
-use std::process::{Command, Output};
-
-fn fourdvar(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fourdvar"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the binary runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
+mod cli_run;
+use cli_run::{fourdvar, stderr, stdout};
 
 /// Runs a benchmark that must succeed and returns its standard output.
 fn table(args: &[&str]) -> String {
