@@ -354,7 +354,7 @@ fn forecast_refuses_runs_too_large_for_memory() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    assert_refused(&o, &out, &["--output-every", "GB"]);
+    assert_refused(&o, &out, &["output interval", "GB"]);
     let huge = write(
         dir.path(),
         "huge.toml",
@@ -400,4 +400,106 @@ fn shallow_water_forecast_labels_time_in_seconds() {
     let t = read_trajectory(&out, None).unwrap();
     assert_eq!(t.times, vec![0.0, 300.0, 600.0]);
     assert_eq!(t.n, 3 * 64 * 64);
+}
+
+/// Flag values out of range are refused by the command line itself, naming the flag, the
+/// value and the range, before any file is touched.
+#[test]
+fn out_of_range_flags_are_refused_naming_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.nc");
+    let out = out.to_str().unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        (&["cycle", "--windows", "0"], "must be at least 1, got 0"),
+        (&["cycle", "--shift", "0"], "must be at least 1, got 0"),
+        (&["assimilate", "--window-steps", "0"], "must be at least 1"),
+        (
+            &["assimilate", "--gradient-tolerance", "NaN"],
+            "NaN is not a finite number",
+        ),
+        (
+            &["assimilate", "--estimate-params", "1,NaN"],
+            "not a finite",
+        ),
+        (
+            &["forecast", "--steps", "3", "--output-every", "0"],
+            "at least 1",
+        ),
+        (
+            &["rnn", "train", "--task", "recall", "--hidden", "0"],
+            "at least 1",
+        ),
+        (
+            &["rnn", "train", "--task", "recall", "--tbptt", "0"],
+            "at least 1",
+        ),
+        (
+            &["rnn", "train", "--task", "recall", "--clip", "inf"],
+            "not a finite",
+        ),
+        (
+            &["rnn", "train", "--task", "recall", "--learning-rate", "0"],
+            "must be > 0",
+        ),
+        (
+            &["rnn", "train", "--task", "chess"],
+            "lorenz96, recall, alarm",
+        ),
+        (
+            &["rnn", "train", "--task", "recall", "--recurrence", "sparse"],
+            "dense, diagonal, low_rank",
+        ),
+        (
+            &["rnn", "reservoir", "--task", "lorenz96", "--hidden", "5000"],
+            "between 1 and 4096",
+        ),
+        (
+            &["rnn", "reservoir", "--task", "recall"],
+            "[possible values: lorenz96]",
+        ),
+        (
+            &["rnn", "reservoir", "--task", "lorenz96", "--ridge", "0"],
+            "must be > 0",
+        ),
+        (
+            &[
+                "rnn",
+                "sensitivity",
+                "--net",
+                "n.json",
+                "--data",
+                "d.csv",
+                "--top",
+                "0",
+            ],
+            "at least 1",
+        ),
+        (
+            &["bench", "lorenz96", "--sizes", "40,3"],
+            "must be at least 4, got 3",
+        ),
+        (
+            &["bench", "rnn", "--min-time", "0"],
+            "positive number of seconds",
+        ),
+    ];
+    for (args, message) in cases {
+        let flag = args.iter().rev().nth(1).unwrap().to_string();
+        let mut all: Vec<&str> = args.to_vec();
+        if args[0] != "bench" {
+            all.extend(["--out", out]);
+        }
+        let o = fourdvar(&all);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains(&format!("'{flag} <")),
+            "{args:?}: flag missing from {err}"
+        );
+        assert!(
+            err.contains(message),
+            "{args:?}: '{message}' missing from {err}"
+        );
+        assert!(!Path::new(out).exists(), "{args:?} wrote {out}");
+    }
 }

@@ -697,10 +697,12 @@ fn cli_rnn_gradient_writes_every_gradient_and_the_library_loss() {
         let csv = dir.path().join(format!("seq{r}.csv"));
         write_sequence_data(&csv, &data).unwrap();
         let out: PathBuf = dir.path().join(format!("grads{r}.json"));
+        // --model is the older spelling of --net; both must keep working.
+        let network_flag = if r == 0 { "--model" } else { "--net" };
         let o = fourdvar(&[
             "rnn",
             "gradient",
-            "--model",
+            network_flag,
             s(&model),
             "--data",
             s(&csv),
@@ -789,7 +791,7 @@ fn cli_rnn_gradient_refuses_bad_input_with_exit_code_2() {
     let o = fourdvar(&[
         "rnn",
         "gradient",
-        "--model",
+        "--net",
         s(&model),
         "--data",
         s(&csv),
@@ -810,7 +812,7 @@ fn cli_rnn_gradient_refuses_bad_input_with_exit_code_2() {
     let o = fourdvar(&[
         "rnn",
         "gradient",
-        "--model",
+        "--net",
         s(&bad_net),
         "--data",
         s(&csv),

@@ -573,7 +573,7 @@ fn cli_rnn_gradient_flow_writes_lag_and_norm() {
     let out = fourdvar(&[
         "rnn",
         "gradient-flow",
-        "--model",
+        "--net",
         s(&model),
         "--data",
         s(&csv),
@@ -611,7 +611,7 @@ fn cli_rnn_gradient_flow_writes_lag_and_norm() {
     let out = fourdvar(&[
         "rnn",
         "gradient-flow",
-        "--model",
+        "--net",
         s(&model),
         "--data",
         s(&bad),
@@ -628,7 +628,7 @@ fn cli_rnn_sensitivity_reports_the_most_sensitive_step() {
     let out = fourdvar(&[
         "rnn",
         "sensitivity",
-        "--model",
+        "--net",
         s(&model),
         "--data",
         s(&csv),
@@ -670,14 +670,7 @@ fn cli_rnn_sensitivity_reports_the_most_sensitive_step() {
         vec!["--top", "21"],
         vec!["--epsilon=-1"],
     ] {
-        let mut all = vec![
-            "rnn",
-            "sensitivity",
-            "--model",
-            s(&model),
-            "--data",
-            s(&csv),
-        ];
+        let mut all = vec!["rnn", "sensitivity", "--net", s(&model), "--data", s(&csv)];
         all.extend(args.iter());
         let out = fourdvar(&all);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
@@ -685,7 +678,7 @@ fn cli_rnn_sensitivity_reports_the_most_sensitive_step() {
     let out = fourdvar(&[
         "rnn",
         "sensitivity",
-        "--model",
+        "--net",
         "nope.json",
         "--data",
         s(&csv),

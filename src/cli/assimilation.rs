@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::output::{self, FormatArgs};
+use super::values;
 use crate::error::Result;
 use crate::experiment::assimilate::AssimilateRequest;
 use crate::experiment::cycle::CycleRequest;
@@ -22,7 +23,7 @@ pub(crate) struct AssimilationArgs {
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Window length in model steps (assimilate: default up to the last observation).
-    #[arg(long, value_name = "STEPS")]
+    #[arg(long, value_name = "STEPS", value_parser = values::at_least_one())]
     window_steps: Option<usize>,
     /// Background-error standard deviation sigma_b.
     #[arg(long, value_name = "SIGMA")]
@@ -44,11 +45,11 @@ pub(crate) struct AssimilationArgs {
     #[arg(long, value_name = "N")]
     max_iterations: Option<u64>,
     /// Stop when the gradient norm has fallen by this factor.
-    #[arg(long, value_name = "FACTOR")]
+    #[arg(long, value_name = "FACTOR", value_parser = values::non_negative)]
     gradient_tolerance: Option<f64>,
     /// Estimate the model parameters too (Lorenz-96: the forcing F), with these prior
     /// standard deviations, comma-separated.
-    #[arg(long, value_name = "SIGMA,...", value_delimiter = ',')]
+    #[arg(long, value_name = "SIGMA,...", value_delimiter = ',', value_parser = values::positive)]
     estimate_params: Option<Vec<f64>>,
     /// Prior values of the estimated parameters (default: the model configuration's).
     #[arg(long, value_name = "VALUE,...", value_delimiter = ',')]
@@ -241,10 +242,10 @@ pub(crate) struct CycleArgs {
     #[command(flatten)]
     files: ExperimentFilesArgs,
     /// Number of windows.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = values::at_least_one())]
     windows: Option<usize>,
     /// Steps between the starts of consecutive windows (default: the window length).
-    #[arg(long, value_name = "STEPS")]
+    #[arg(long, value_name = "STEPS", value_parser = values::at_least_one())]
     shift: Option<usize>,
     /// Windows left out of the time averages.
     #[arg(long, value_name = "N")]

@@ -10,6 +10,7 @@ use clap::{Args, Subcommand};
 
 use super::output;
 use super::rnn::RnnBenchArgs;
+use super::values::{at_least, positive_seconds};
 use crate::core::Storage;
 use crate::error::Result;
 use crate::experiment::benchmark::{
@@ -152,14 +153,6 @@ fn checked_grid(n: usize) -> std::result::Result<usize, String> {
     }
 }
 
-/// A measurement time: a positive, finite number of seconds.
-fn positive_seconds(text: &str) -> std::result::Result<f64, String> {
-    match text.trim().parse::<f64>() {
-        Ok(s) if s.is_finite() && s > 0.0 => Ok(s),
-        _ => Err("must be a positive number of seconds".to_string()),
-    }
-}
-
 /// `--min-time`, shared by the Lorenz-96 and shallow-water benchmarks.
 #[derive(Clone, Copy, Debug, Args)]
 struct TimingArgs {
@@ -173,7 +166,8 @@ struct TimingArgs {
 #[derive(Debug, Args)]
 struct Lorenz96BenchArgs {
     /// Lorenz-96 sizes N to time, comma-separated.
-    #[arg(long, value_delimiter = ',', default_values_t = [40, 1000, 1_000_000])]
+    #[arg(long, value_delimiter = ',', default_values_t = [40, 1000, 1_000_000],
+          value_parser = at_least(4))]
     sizes: Vec<usize>,
     /// Steps of the value-and-gradient window.
     #[arg(long, value_name = "STEPS", default_value_t = 20)]

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::output;
+use super::values;
 use crate::error::Result;
 use crate::experiment::forecast::{run_forecast, ForecastRequest};
 use crate::io::model_config::ModelConfig;
@@ -26,8 +27,8 @@ pub(crate) struct ForecastArgs {
     /// Forecast steps after the spin-up.
     #[arg(long, value_name = "K")]
     steps: usize,
-    /// Write only every N-th state (the first and every N-th after it).
-    #[arg(long, value_name = "N", default_value_t = 1)]
+    /// Output interval: write only every N-th state (the first and every N-th after it).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = values::at_least_one())]
     output_every: usize,
     /// Output NetCDF file (written atomically: no partial file on failure).
     #[arg(long, value_name = "FILE.nc")]

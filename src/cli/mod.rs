@@ -11,6 +11,7 @@ mod check;
 mod forecast;
 mod output;
 mod rnn;
+mod values;
 
 use std::ffi::OsString;
 

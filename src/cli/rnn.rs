@@ -7,15 +7,16 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 
 use super::output::{self, ReservoirSettings};
+use super::values;
 use crate::error::Result;
 use crate::experiment::rnn_analysis::{
-    run_gradient_flow, run_reservoir, run_sensitivity, GradientFlowRequest, ReservoirRequest,
-    ReservoirTask, SensitivityRequest,
+    run_gradient_flow, run_reservoir, run_sensitivity, GradientFlowRequest, RegressionTask,
+    ReservoirRequest, ReservoirTask, SensitivityRequest, MAX_RESERVOIR,
 };
 use crate::experiment::rnn_gradient::{run_rnn_gradient, LossMode, RnnGradientRequest};
-use crate::experiment::rnn_train::{run_rnn_train, RnnTrainRequest, TrainData};
+use crate::experiment::rnn_train::{run_rnn_train, RnnTrainRequest, TrainData, TrainingTask};
 use crate::rnn::tbptt::TbpttMode;
-use crate::rnn::{LossFunction, Method};
+use crate::rnn::{LossFunction, Method, Recurrence, RecurrenceKind};
 
 /// The `rnn` subcommands.
 #[derive(Debug, Subcommand)]
@@ -23,7 +24,7 @@ pub(crate) enum RnnCommand {
     /// The loss of one sequence and every gradient (W or P/Q, U, b, V, c, h0 and the inputs)
     /// from one adjoint sweep, written as JSON.
     ///
-    /// Example: fourdvar rnn gradient --model net.json --data seq.csv --out grads.json
+    /// Example: fourdvar rnn gradient --net net.json --data seq.csv --out grads.json
     Gradient(RnnGradientArgs),
     /// Train a network on a built-in task or a sequence CSV (L-BFGS full batch, or Adam / SGD
     /// with optional truncated BPTT); writes the network JSON and the loss curve.
@@ -34,13 +35,13 @@ pub(crate) enum RnnCommand {
     /// The input sensitivity dL/du_t of every step (one adjoint sweep), the most sensitive
     /// steps, and a fast-gradient-sign attack of size epsilon on the top K of them.
     ///
-    /// Example: fourdvar rnn sensitivity --model net.json --data seq.csv --epsilon 0.05 --top 3
+    /// Example: fourdvar rnn sensitivity --net net.json --data seq.csv --epsilon 0.05 --top 3
     /// --out sens.json
     Sensitivity(RnnSensitivityArgs),
     /// The gradient norm |dL/dh_t| against the lag T - t for a loss at the last step only
     /// (vanishing or exploding gradients), as CSV `lag,norm`.
     ///
-    /// Example: fourdvar rnn gradient-flow --model net.json --data seq.csv --out flow.csv
+    /// Example: fourdvar rnn gradient-flow --net net.json --data seq.csv --out flow.csv
     GradientFlow(RnnGradientFlowArgs),
     /// An echo-state network: a fixed random reservoir scaled to a spectral radius, run
     /// forward only, with a ridge-regression readout. Prints train and test RMSE.
@@ -92,12 +93,21 @@ impl LossArgs {
     }
 }
 
+/// The network a command reads, `--net NET.json`.
+#[derive(Debug, Args)]
+pub(crate) struct NetworkArg {
+    /// Network JSON, as `rnn train` and `rnn reservoir` write it (hidden, inputs, outputs,
+    /// recurrence, w | p,q, u, b, v, c, h0, optional activation tanh | identity).
+    /// `--model` is accepted as the older spelling.
+    #[arg(long, alias = "model", value_name = "NET.json")]
+    net: PathBuf,
+}
+
 /// The options of `rnn gradient`.
 #[derive(Debug, Args)]
 pub(crate) struct RnnGradientArgs {
-    /// Network JSON (hidden, inputs, outputs, recurrence, w | p,q, u, b, v, c, h0).
-    #[arg(long, value_name = "NET.json")]
-    model: PathBuf,
+    #[command(flatten)]
+    network: NetworkArg,
     /// Sequence CSV with header t,u0,u1,...,y0,y1,... (empty y cells: no target).
     #[arg(long, value_name = "FILE.csv")]
     data: PathBuf,
@@ -111,7 +121,7 @@ pub(crate) struct RnnGradientArgs {
 /// Runs `rnn gradient`.
 fn run_gradient(a: RnnGradientArgs) -> Result<i32> {
     let summary = run_rnn_gradient(&RnnGradientRequest {
-        model: a.model,
+        network: a.network.net,
         data: a.data,
         mode: a.loss.mode(),
         objective: a.loss.objective(),
@@ -127,17 +137,17 @@ fn run_gradient(a: RnnGradientArgs) -> Result<i32> {
 pub(crate) struct RnnTrainArgs {
     /// Built-in task: lorenz96 (next step), recall (delayed recall, 3 classes, gap 20) or
     /// alarm (sparse events).
-    #[arg(long)]
-    task: Option<String>,
+    #[arg(long, value_enum)]
+    task: Option<TrainingTask>,
     /// Sequence CSV t,u0,..,y0,.. (empty y cells: no target), trained with mean squared error.
     #[arg(long, value_name = "FILE.csv")]
     data: Option<PathBuf>,
     /// Hidden size d.
-    #[arg(long, value_name = "D", default_value_t = 16)]
+    #[arg(long, value_name = "D", default_value_t = 16, value_parser = values::at_least_one())]
     hidden: usize,
     /// Recurrence structure: dense, diagonal or low_rank.
-    #[arg(long, default_value = "dense")]
-    recurrence: String,
+    #[arg(long, value_enum, default_value_t = RecurrenceKind::Dense)]
+    recurrence: RecurrenceKind,
     /// Rank of the low_rank recurrence.
     #[arg(long, value_name = "R", default_value_t = 2)]
     rank: usize,
@@ -145,7 +155,7 @@ pub(crate) struct RnnTrainArgs {
     #[arg(long, value_enum, default_value_t = Method::Lbfgs)]
     method: Method,
     /// Truncated BPTT window K (adam / sgd only); default full BPTT.
-    #[arg(long, value_name = "K")]
+    #[arg(long, value_name = "K", value_parser = values::at_least_one())]
     tbptt: Option<usize>,
     /// carry: state carried across windows, staggered offsets; reset: h0 at 0, K, 2K, ...
     #[arg(long, value_enum, default_value_t = TbpttMode::Carry)]
@@ -157,10 +167,10 @@ pub(crate) struct RnnTrainArgs {
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Clip the gradient norm of each Adam / SGD update to NORM.
-    #[arg(long, value_name = "NORM")]
+    #[arg(long, value_name = "NORM", value_parser = values::positive)]
     clip: Option<f64>,
     /// Adam / SGD step size.
-    #[arg(long, value_name = "ETA", default_value_t = 0.01)]
+    #[arg(long, value_name = "ETA", default_value_t = 0.01, value_parser = values::positive)]
     learning_rate: f64,
     /// Output network JSON (written atomically).
     #[arg(long, value_name = "NET.json")]
@@ -182,8 +192,7 @@ fn run_train(a: RnnTrainArgs) -> Result<i32> {
     let summary = run_rnn_train(&RnnTrainRequest {
         data,
         hidden: a.hidden,
-        recurrence: a.recurrence,
-        rank: a.rank,
+        recurrence: Recurrence::new(a.recurrence, a.rank),
         method: a.method,
         tbptt: a.tbptt,
         tbptt_mode: a.tbptt_mode,
@@ -201,19 +210,18 @@ fn run_train(a: RnnTrainArgs) -> Result<i32> {
 /// The options of `rnn sensitivity`.
 #[derive(Debug, Args)]
 pub(crate) struct RnnSensitivityArgs {
-    /// Network JSON (optional field activation: tanh | identity).
-    #[arg(long, value_name = "NET.json")]
-    model: PathBuf,
+    #[command(flatten)]
+    network: NetworkArg,
     /// Sequence CSV with header t,u0,u1,...,y0,y1,... (empty y cells: no target).
     #[arg(long, value_name = "FILE.csv")]
     data: PathBuf,
     #[command(flatten)]
     loss: LossArgs,
     /// Size of the fast-gradient-sign perturbation u_t + epsilon sign(dL/du_t).
-    #[arg(long, value_name = "E", default_value_t = 0.01)]
+    #[arg(long, value_name = "E", default_value_t = 0.01, value_parser = values::non_negative)]
     epsilon: f64,
     /// Number of most sensitive steps perturbed.
-    #[arg(long, value_name = "K", default_value_t = 1)]
+    #[arg(long, value_name = "K", default_value_t = 1, value_parser = values::at_least_one())]
     top: usize,
     /// Output JSON with every dL/du_t and the attack (written atomically).
     #[arg(long, value_name = "SENS.json")]
@@ -223,7 +231,7 @@ pub(crate) struct RnnSensitivityArgs {
 /// Runs `rnn sensitivity`.
 fn run_input_sensitivity(a: RnnSensitivityArgs) -> Result<i32> {
     let sensitivity = run_sensitivity(&SensitivityRequest {
-        model: a.model,
+        network: a.network.net,
         data: a.data,
         mode: a.loss.mode(),
         objective: a.loss.objective(),
@@ -238,9 +246,8 @@ fn run_input_sensitivity(a: RnnSensitivityArgs) -> Result<i32> {
 /// The options of `rnn gradient-flow`.
 #[derive(Debug, Args)]
 pub(crate) struct RnnGradientFlowArgs {
-    /// Network JSON (optional field activation: tanh | identity).
-    #[arg(long, value_name = "NET.json")]
-    model: PathBuf,
+    #[command(flatten)]
+    network: NetworkArg,
     /// Sequence CSV; the loss 1/2 |y_T - target_T|^2 uses the last row's target only.
     #[arg(long, value_name = "FILE.csv")]
     data: PathBuf,
@@ -252,7 +259,7 @@ pub(crate) struct RnnGradientFlowArgs {
 /// Runs `rnn gradient-flow`.
 fn run_flow(a: RnnGradientFlowArgs) -> Result<i32> {
     let flow = run_gradient_flow(&GradientFlowRequest {
-        model: a.model,
+        network: a.network.net,
         data: a.data,
         out: a.out.clone(),
     })?;
@@ -265,19 +272,20 @@ fn run_flow(a: RnnGradientFlowArgs) -> Result<i32> {
 #[command(group(clap::ArgGroup::new("source").required(true).args(["task", "data"])))]
 pub(crate) struct RnnReservoirArgs {
     /// A built-in task: lorenz96 (next step of one Lorenz-96 site, 5000 steps).
-    #[arg(long, value_parser = ["lorenz96"])]
-    task: Option<String>,
+    #[arg(long, value_enum)]
+    task: Option<RegressionTask>,
     /// Or a sequence CSV with header t,u0,...,y0,... (rows without a target are skipped).
     #[arg(long, value_name = "FILE.csv")]
     data: Option<PathBuf>,
     /// Reservoir size d.
-    #[arg(long, value_name = "D", default_value_t = 200)]
+    #[arg(long, value_name = "D", default_value_t = 200,
+          value_parser = values::between(1, MAX_RESERVOIR))]
     hidden: usize,
     /// Spectral radius of W after scaling.
-    #[arg(long, value_name = "R", default_value_t = 0.9)]
+    #[arg(long, value_name = "R", default_value_t = 0.9, value_parser = values::non_negative)]
     spectral_radius: f64,
     /// Ridge penalty alpha on V (the bias c is not penalised).
-    #[arg(long, value_name = "A", default_value_t = 1e-6)]
+    #[arg(long, value_name = "A", default_value_t = 1e-6, value_parser = values::positive)]
     ridge: f64,
     /// Seed of the random reservoir (ChaCha8).
     #[arg(long, value_name = "S", default_value_t = 1)]
@@ -289,10 +297,10 @@ pub(crate) struct RnnReservoirArgs {
 
 /// Runs `rnn reservoir`.
 fn run_echo_state(a: RnnReservoirArgs) -> Result<i32> {
-    // --task accepts only lorenz96, so no --data means the Lorenz-96 task.
-    let task = match a.data {
-        Some(path) => ReservoirTask::Data(path),
-        None => ReservoirTask::Lorenz96,
+    // clap's "source" group demands exactly one of --task and --data.
+    let task = match (a.data, a.task) {
+        (Some(path), _) => ReservoirTask::Data(path),
+        (None, Some(RegressionTask::Lorenz96)) | (None, None) => ReservoirTask::Lorenz96,
     };
     let summary = run_reservoir(&ReservoirRequest {
         task,
@@ -327,6 +335,7 @@ pub(crate) struct RnnBenchArgs {
     #[arg(long, value_name = "R", default_value_t = 8)]
     pub(super) rank: usize,
     /// Seconds spent on each measurement (7 alternating batches, median ratio reported).
-    #[arg(long, value_name = "SECONDS", default_value_t = 0.5)]
+    #[arg(long, value_name = "SECONDS", default_value_t = 0.5,
+          value_parser = values::positive_seconds)]
     pub(super) min_time: f64,
 }

@@ -21,3 +21,8 @@ pub fn choice_names<T: ValueEnum>() -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+/// The choice of `T` called `name` (exactly as files and flags spell it), or None.
+pub fn parse_choice<T: ValueEnum>(name: &str) -> Option<T> {
+    T::from_str(name, false).ok()
+}

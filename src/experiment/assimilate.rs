@@ -63,7 +63,7 @@ impl ModelTask for Assimilate<'_> {
                 Error::input(
                     &req.observations,
                     None,
-                    "holds no observation after time 0; give --window-steps",
+                    "holds no observation after time 0 to take the window length from; give the window length",
                 )
             })?,
         };
@@ -129,7 +129,7 @@ fn truth_over(
                 path,
                 None,
                 format!(
-                    "has no state at step {k}; the truth must cover steps 0..={steps} (write it with --output-every 1)"
+                    "has no state at step {k}; the truth must cover steps 0..={steps} (write it with an output interval of 1)"
                 ),
             ));
         };

@@ -88,7 +88,7 @@ pub(crate) fn paired_seconds_per_call(
 pub fn benchmark_lorenz96(n: usize, window: usize, min_time: f64) -> Result<BenchmarkRow> {
     if n < 4 {
         return Err(Error::invalid(
-            "--sizes",
+            "Lorenz-96 size",
             format!("Lorenz-96 needs N >= 4, got {n}"),
         ));
     }
@@ -292,7 +292,7 @@ pub fn benchmark_rnn(
     }
     if !min_time.is_finite() || min_time <= 0.0 {
         return Err(Error::invalid(
-            "--min-time",
+            "measurement time",
             "must be a positive number of seconds",
         ));
     }
@@ -388,7 +388,7 @@ pub fn benchmark_shallow_water_model(
     use crate::models::{shallow_water, InitialCondition, ShallowWaterField};
     if !SHALLOW_WATER_GRIDS.contains(&n) {
         return Err(Error::invalid(
-            "--sw-sizes",
+            "shallow-water grid size",
             format!("grid sizes must be 3..=4096 cells per axis, got {n}"),
         ));
     }

@@ -90,14 +90,14 @@ pub struct CycleVariableRmse {
 /// Runs the cycled experiment and writes its file.
 pub fn run_cycle(request: &CycleRequest) -> Result<CycleSummary> {
     if request.windows == 0 {
-        return Err(Error::invalid("--windows", "must be at least 1"));
+        return Err(Error::invalid("number of windows", "must be at least 1"));
     }
     if request.shift == 0 {
-        return Err(Error::invalid("--shift", "must be at least 1"));
+        return Err(Error::invalid("window shift", "must be at least 1"));
     }
     if request.burn_in >= request.windows {
         return Err(Error::invalid(
-            "--burn-in",
+            "burn-in",
             format!(
                 "{} leaves none of the {} windows to average",
                 request.burn_in, request.windows
@@ -128,7 +128,7 @@ impl ModelTask for Cycle<'_> {
         let window = req
             .settings
             .window_steps
-            .ok_or_else(|| Error::invalid("--window-steps", "cycling needs a window length"))?;
+            .ok_or_else(|| Error::invalid("window length", "cycling needs one"))?;
         let shift = req.shift;
         let mut settings = req.settings.clone();
         // The next background is the analysis `shift` steps on, possibly past the window.

@@ -69,7 +69,7 @@ fn in_phase(error: Error, phase: &str, offset: usize) -> Error {
 /// Runs the forecast and writes its NetCDF file.
 pub fn run_forecast(request: &ForecastRequest) -> Result<ForecastSummary> {
     if request.output_every == 0 {
-        return Err(Error::invalid("--output-every", "must be at least 1"));
+        return Err(Error::invalid("output interval", "must be at least 1"));
     }
     // Reserve the output first, so an unwritable path fails before any work is done.
     drop(AtomicOutput::new(&request.out)?);
@@ -88,9 +88,9 @@ impl ModelTask for Forecast<'_> {
         let bytes = (records as f64) * (n as f64) * 8.0;
         if bytes > MAX_OUTPUT_BYTES {
             return Err(Error::invalid(
-                "--steps",
+                "forecast length",
                 format!(
-                    "{records} records of {n} values would need {:.1} GB in memory; write fewer with --output-every",
+                    "{records} records of {n} values would need {:.1} GB in memory; write fewer with a larger output interval",
                     bytes / 1e9
                 ),
             ));

@@ -37,7 +37,7 @@ fn name_network(e: Error, model: &Path) -> Error {
 #[derive(Clone, Debug)]
 pub struct SensitivityRequest {
     /// Network JSON.
-    pub model: PathBuf,
+    pub network: PathBuf,
     /// Sequence CSV.
     pub data: PathBuf,
     /// Dense targets or sparse events.
@@ -82,12 +82,12 @@ pub fn run_sensitivity(request: &SensitivityRequest) -> Result<InputSensitivity>
     if let Some(out) = &request.out {
         drop(AtomicOutput::new(out)?);
     }
-    let (net, activation) = read_network_with_activation(&request.model)?;
+    let (net, activation) = read_network_with_activation(&request.network)?;
     let data = read_sequence_data(&request.data)?;
     let (cell, loss) = build_problem(&net, &data, &request.data, request.mode, request.objective)?;
     let cell = cell.with_activation(activation);
     let s = input_sensitivity(&cell, &net.h0, &loss, request.epsilon, request.top)
-        .map_err(|e| name_network(e, &request.model))?;
+        .map_err(|e| name_network(e, &request.network))?;
     if !s.loss.is_finite() || !s.loss_perturbed.is_finite() {
         return Err(Error::input(
             &request.data,
@@ -105,7 +105,7 @@ pub fn run_sensitivity(request: &SensitivityRequest) -> Result<InputSensitivity>
 #[derive(Clone, Debug)]
 pub struct GradientFlowRequest {
     /// Network JSON.
-    pub model: PathBuf,
+    pub network: PathBuf,
     /// Sequence CSV; only the target of its last row is used.
     pub data: PathBuf,
     /// Output CSV `lag,norm`, if any.
@@ -145,7 +145,7 @@ pub fn run_gradient_flow(request: &GradientFlowRequest) -> Result<GradientFlow> 
     if let Some(out) = &request.out {
         drop(AtomicOutput::new(out)?);
     }
-    let (net, activation) = read_network_with_activation(&request.model)?;
+    let (net, activation) = read_network_with_activation(&request.network)?;
     let data = last_step_only(&read_sequence_data(&request.data)?, &request.data)?;
     let (cell, loss) = build_problem(
         &net,
@@ -155,7 +155,8 @@ pub fn run_gradient_flow(request: &GradientFlowRequest) -> Result<GradientFlow> 
         LossFunction::MeanSquared,
     )?;
     let cell = cell.with_activation(activation);
-    let flow = gradient_flow(&cell, &net.h0, &loss).map_err(|e| name_network(e, &request.model))?;
+    let flow =
+        gradient_flow(&cell, &net.h0, &loss).map_err(|e| name_network(e, &request.network))?;
     if !flow.loss.is_finite() || flow.norms.iter().any(|n| !n.is_finite()) {
         return Err(Error::input(
             &request.data,
@@ -189,6 +190,15 @@ pub fn lorenz96_site_task(steps: usize, seed: u64) -> Result<(Vec<f64>, Vec<f64>
 /// The largest reservoir `rnn reservoir` builds (W is dense d×d and goes through an
 /// eigenvalue decomposition).
 pub const MAX_RESERVOIR: usize = 4096;
+
+/// The built-in sequences `rnn reservoir --task` can name (regression tasks only: the ridge
+/// readout fits real-valued targets).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[value(rename_all = "snake_case")]
+pub enum RegressionTask {
+    /// Next step of a Lorenz-96 site.
+    Lorenz96,
+}
 
 /// Where `rnn reservoir` takes its sequence from.
 #[derive(Clone, Debug)]
@@ -252,7 +262,7 @@ pub fn run_reservoir(request: &ReservoirRequest) -> Result<ReservoirSummary> {
     drop(AtomicOutput::new(&request.out)?);
     if request.hidden == 0 || request.hidden > MAX_RESERVOIR {
         return Err(Error::invalid(
-            "--hidden",
+            "reservoir size",
             format!(
                 "must be between 1 and {MAX_RESERVOIR}, got {}",
                 request.hidden

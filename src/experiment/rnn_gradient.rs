@@ -31,7 +31,7 @@ pub enum LossMode {
 #[derive(Clone, Debug)]
 pub struct RnnGradientRequest {
     /// Network JSON.
-    pub model: PathBuf,
+    pub network: PathBuf,
     /// Sequence CSV.
     pub data: PathBuf,
     /// Dense targets or sparse events.
@@ -84,8 +84,8 @@ pub fn build_problem(
             return Err(Error::input(
                 data_path,
                 data.line(t),
-                "no target at this step; --loss dense needs a target at every step (use \
-                 --loss events for sparse targets)",
+                "no target at this step; the dense loss needs a target at every step (the \
+                 events loss takes sparse targets)",
             ));
         }
     }
@@ -172,13 +172,13 @@ pub fn gradient_json(net: &Network, loss: &SequenceLoss, g: &SequenceGradient) -
 pub fn run_rnn_gradient(request: &RnnGradientRequest) -> Result<RnnGradientSummary> {
     // Reserve the output first, so an unwritable path is reported before any work.
     drop(AtomicOutput::new(&request.out)?);
-    let net = read_network(&request.model)?;
+    let net = read_network(&request.network)?;
     let data = read_sequence_data(&request.data)?;
     let (cell, loss) = build_problem(&net, &data, &request.data, request.mode, request.objective)?;
     let g = sequence_gradient(&cell, &net.h0, &loss, Storage::All).map_err(|e| match e {
         Error::NonFinite { step, .. } => Error::NonFinite {
             step,
-            context: format!("network {}", request.model.display()),
+            context: format!("network {}", request.network.display()),
         },
         other => other,
     })?;

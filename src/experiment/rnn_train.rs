@@ -7,6 +7,7 @@
 use std::fs;
 use std::path::PathBuf;
 
+use crate::core::choice::choice_name;
 use crate::core::Storage;
 use crate::io::atomic_output::AtomicOutput;
 use crate::io::rnn_files::{read_sequence_data, save_network};
@@ -25,11 +26,23 @@ pub const RECALL_CLASSES: usize = 3;
 /// Gap G of the built-in recall task (T = G + 1 steps).
 pub const RECALL_GAP: usize = 20;
 
+/// The built-in training tasks, as `--task` names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[value(rename_all = "snake_case")]
+pub enum TrainingTask {
+    /// Next step of a Lorenz-96 site (regression, mean squared error).
+    Lorenz96,
+    /// Delayed recall: 3 classes, gap 20 (classification).
+    Recall,
+    /// Sparse alarm events (classification).
+    Alarm,
+}
+
 /// Where the training data come from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TrainData {
-    /// A built-in task: "lorenz96", "recall" or "alarm".
-    Task(String),
+    /// A built-in task.
+    Task(TrainingTask),
     /// One sequence CSV (t,u0..,y0..; empty y cells = no target), mean squared error.
     File(PathBuf),
 }
@@ -41,10 +54,8 @@ pub struct RnnTrainRequest {
     pub data: TrainData,
     /// Hidden size d.
     pub hidden: usize,
-    /// Recurrence: "dense", "diagonal" or "low_rank".
-    pub recurrence: String,
-    /// Rank r of the low-rank recurrence.
-    pub rank: usize,
+    /// Recurrence structure (and rank).
+    pub recurrence: Recurrence,
     /// The optimiser.
     pub method: Method,
     /// Truncated-BPTT window K (None: full BPTT).
@@ -90,9 +101,9 @@ pub struct RnnTrainSummary {
 fn load_data(request: &RnnTrainRequest) -> Result<(Dataset, Option<Dataset>, f64)> {
     let seed = request.seed;
     match &request.data {
-        TrainData::Task(t) => match t.as_str() {
-            "lorenz96" => Ok((lorenz96_next_step(8, 20, 25, seed)?, None, 0.5)),
-            "recall" => Ok((
+        TrainData::Task(task) => match task {
+            TrainingTask::Lorenz96 => Ok((lorenz96_next_step(8, 20, 25, seed)?, None, 0.5)),
+            TrainingTask::Recall => Ok((
                 delayed_recall(RECALL_CLASSES, RECALL_GAP, 300, 0.0, seed)?,
                 Some(delayed_recall(
                     RECALL_CLASSES,
@@ -103,11 +114,7 @@ fn load_data(request: &RnnTrainRequest) -> Result<(Dataset, Option<Dataset>, f64
                 )?),
                 1.0,
             )),
-            "alarm" => Ok((sparse_alarm(40, 60, seed)?, None, 0.5)),
-            other => Err(Error::invalid(
-                "--task",
-                format!("unknown task '{other}' (expected lorenz96, recall or alarm)"),
-            )),
+            TrainingTask::Alarm => Ok((sparse_alarm(40, 60, seed)?, None, 0.5)),
         },
         TrainData::File(path) => {
             let d = read_sequence_data(path)?;
@@ -141,7 +148,7 @@ fn options(request: &RnnTrainRequest) -> Result<TrainOptions> {
     let (method, mode) = (request.method, request.tbptt_mode);
     if request.tbptt == Some(0) {
         return Err(Error::invalid(
-            "--tbptt",
+            "truncated-BPTT window",
             "the window must be at least 1 step",
         ));
     }
@@ -185,19 +192,9 @@ fn curve_csv(curve: &[CurvePoint]) -> String {
 /// Builds the data and the initial network, trains with a progress bar on stderr, and writes
 /// the network JSON and the loss curve atomically.
 pub fn run_rnn_train(request: &RnnTrainRequest) -> Result<RnnTrainSummary> {
-    let recurrence = match request.recurrence.as_str() {
-        "dense" => Recurrence::Dense,
-        "diagonal" => Recurrence::Diagonal,
-        "low_rank" | "low-rank" => Recurrence::LowRank { rank: request.rank },
-        other => {
-            return Err(Error::invalid(
-                "--recurrence",
-                format!("unknown recurrence '{other}' (expected dense, diagonal or low_rank)"),
-            ))
-        }
-    };
+    let recurrence = request.recurrence;
     if request.hidden == 0 {
-        return Err(Error::invalid("--hidden", "must be at least 1"));
+        return Err(Error::invalid("hidden size", "must be at least 1"));
     }
     let options = options(request)?;
     // Reserve the outputs first, so an unwritable path is reported before any work.
@@ -234,7 +231,7 @@ pub fn run_rnn_train(request: &RnnTrainRequest) -> Result<RnnTrainSummary> {
     }
     Ok(RnnTrainSummary {
         data: match &request.data {
-            TrainData::Task(t) => t.clone(),
+            TrainData::Task(t) => choice_name(t),
             TrainData::File(p) => p.display().to_string(),
         },
         initial_loss: outcome.curve.first().map_or(f64::NAN, |p| p.loss),

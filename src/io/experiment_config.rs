@@ -212,8 +212,8 @@ impl LoadedExperiment {
         }
     }
 
-    /// Checks every value (after command-line overrides too); errors name the key and the
-    /// flag that sets it.
+    /// Checks every value (after command-line overrides too, which the command line has
+    /// range-checked already); errors name the key.
     pub fn validate(&self) -> Result<()> {
         let shown = self
             .path
@@ -225,23 +225,17 @@ impl LoadedExperiment {
             return bad(&format!("background.{key}`"), what);
         }
         if !(c.minimizer.gradient_tolerance >= 0.0 && c.minimizer.relative_cost_tolerance >= 0.0) {
-            return bad(
-                "minimizer.gradient_tolerance` (--gradient-tolerance)",
-                "tolerances must be >= 0",
-            );
+            return bad("minimizer.gradient_tolerance`", "tolerances must be >= 0");
         }
         if c.window.steps == Some(0) {
-            return bad("window.steps` (--window-steps)", "must be at least 1");
+            return bad("window.steps`", "must be at least 1");
         }
         if c.window.shift == Some(0) {
-            return bad("window.shift` (--shift)", "must be at least 1");
+            return bad("window.shift`", "must be at least 1");
         }
         if let Some(p) = &c.parameters {
             if p.sigma.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
-                return bad(
-                    "parameters.sigma` (--estimate-params)",
-                    "every σ must be a positive number",
-                );
+                return bad("parameters.sigma`", "every σ must be a positive number");
             }
         }
         Ok(())

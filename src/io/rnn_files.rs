@@ -15,11 +15,12 @@ use std::path::Path;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::core::choice::{choice_names, parse_choice};
 use crate::io::atomic_output::AtomicOutput;
 use crate::io::csv_table::{
     number_text, parse_number, CsvRow, CsvTable, Header, HeaderProblem, NumberProblem,
 };
-use crate::rnn::{Activation, CellShape, Network, Recurrence};
+use crate::rnn::{Activation, CellShape, Network, Recurrence, RecurrenceKind};
 use crate::{Error, Result};
 
 #[derive(Debug, Deserialize)]
@@ -172,10 +173,13 @@ pub fn parse_network_with_activation(path: &Path, text: &str) -> Result<(Network
         serde_json::from_value(value).map_err(|e| Error::config(path, e.to_string()))?;
     let activation = match f.activation.as_deref() {
         None => Activation::Tanh,
-        Some(name) => Activation::from_name(name).ok_or_else(|| {
+        Some(name) => parse_choice::<Activation>(name).ok_or_else(|| {
             Error::config(
                 path,
-                format!("field `activation` is \"{name}\"; expected \"tanh\" or \"identity\""),
+                format!(
+                    "field `activation` is \"{name}\"; expected one of {}",
+                    choice_names::<Activation>()
+                ),
             )
         })?,
     };
@@ -188,39 +192,37 @@ pub fn parse_network_with_activation(path: &Path, text: &str) -> Result<(Network
             ));
         }
     }
-    let recurrence = match f.recurrence.as_str() {
-        "dense" | "diagonal" => {
-            if f.rank.is_some() {
+    let kind = parse_choice::<RecurrenceKind>(&f.recurrence).ok_or_else(|| {
+        Error::config(
+            path,
+            format!(
+                "field `recurrence` is \"{}\"; expected one of {}",
+                f.recurrence,
+                choice_names::<RecurrenceKind>()
+            ),
+        )
+    })?;
+    let recurrence =
+        match (kind, f.rank) {
+            (RecurrenceKind::LowRank, Some(rank)) if rank >= 1 => Recurrence::LowRank { rank },
+            (RecurrenceKind::LowRank, Some(_)) => {
+                return Err(Error::config(path, "field `rank` must be at least 1"))
+            }
+            (RecurrenceKind::LowRank, None) => return Err(Error::config(
+                path,
+                "field `rank` is missing (recurrence \"low_rank\" needs the rank r of W = P Qᵀ)",
+            )),
+            (_, Some(_)) => {
                 return Err(Error::config(
                     path,
-                    format!("field `rank` is only for recurrence \"low_rank\", not \"{}\"", f.recurrence),
-                ));
-            }
-            if f.recurrence == "dense" {
-                Recurrence::Dense
-            } else {
-                Recurrence::Diagonal
-            }
-        }
-        "low_rank" => match f.rank {
-            Some(rank) if rank >= 1 => Recurrence::LowRank { rank },
-            Some(_) => return Err(Error::config(path, "field `rank` must be at least 1")),
-            None => {
-                return Err(Error::config(
-                    path,
-                    "field `rank` is missing (recurrence \"low_rank\" needs the rank r of W = P Qᵀ)",
+                    format!(
+                        "field `rank` is only for recurrence \"low_rank\", not \"{}\"",
+                        f.recurrence
+                    ),
                 ))
             }
-        },
-        other => {
-            return Err(Error::config(
-                path,
-                format!(
-                    "field `recurrence` is \"{other}\"; expected \"dense\", \"diagonal\" or \"low_rank\""
-                ),
-            ))
-        }
-    };
+            (kind, None) => Recurrence::new(kind, 0),
+        };
     let mut theta = match recurrence {
         Recurrence::Dense => {
             forbid(path, "p", &f.p, "only for recurrence \"low_rank\"")?;

@@ -21,7 +21,9 @@ use crate::toml_source::TomlSource;
 pub use lorenz63::{lorenz63, Lorenz63};
 pub use lorenz96::{lorenz96, Lorenz96};
 pub use lorenz96_two_scale::{lorenz96_two_scale, Lorenz96TwoScale, Lorenz96TwoScaleField};
-pub use shallow_water::{shallow_water, InitialCondition, ShallowWater, ShallowWaterField};
+pub use shallow_water::{
+    shallow_water, InitialCondition, InitialKind, ShallowWater, ShallowWaterField,
+};
 
 /// What a model tells the outside world about itself: its name, time step and units, its
 /// parameters, a default initial state, and its geometry (where its values live and how

@@ -69,7 +69,7 @@ pub fn input_sensitivity(
 ) -> Result<InputSensitivity> {
     if !epsilon.is_finite() || epsilon < 0.0 {
         return Err(Error::invalid(
-            "--epsilon",
+            "perturbation size epsilon",
             format!("must be a finite number >= 0, got {epsilon}"),
         ));
     }
@@ -83,7 +83,7 @@ pub fn input_sensitivity(
     }
     if top == 0 || top > steps {
         return Err(Error::invalid(
-            "--top",
+            "number of perturbed steps",
             format!("must be between 1 and the number of steps ({steps}), got {top}"),
         ));
     }

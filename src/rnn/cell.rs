@@ -9,11 +9,18 @@
 //! belongs to the cell: step k reads row k. Only h_k is stored per step: the TL and AD
 //! recompute the pre-activation a_k = W h_k + U u_k + b and σ(a_k) from h_k.
 
+use clap::ValueEnum;
+use serde::Deserialize;
+
+use crate::core::choice::choice_name;
 use crate::core::{AdjointOutputs, Dynamics, TangentInputs};
 use crate::error::{Error, Result};
 
-/// The activation σ of the cell h_{k+1} = σ(a_k), a_k = W h_k + U u_k + b.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// The activation σ of the cell h_{k+1} = σ(a_k), a_k = W h_k + U u_k + b, named "tanh" or
+/// "identity" in network files.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, ValueEnum)]
+#[serde(rename_all = "snake_case")]
+#[value(rename_all = "snake_case")]
 pub enum Activation {
     /// σ(a) = tanh(a), σ'(a) = 1 − tanh²(a) (the default).
     #[default]
@@ -24,20 +31,8 @@ pub enum Activation {
 
 impl Activation {
     /// The name used in network files: "tanh" or "identity".
-    pub fn name(self) -> &'static str {
-        match self {
-            Activation::Tanh => "tanh",
-            Activation::Identity => "identity",
-        }
-    }
-
-    /// The activation called `name` ("tanh" or "identity"), or None.
-    pub fn from_name(name: &str) -> Option<Self> {
-        match name {
-            "tanh" => Some(Activation::Tanh),
-            "identity" => Some(Activation::Identity),
-            _ => None,
-        }
+    pub fn name(self) -> String {
+        choice_name(&self)
     }
 
     /// σ(a).
@@ -71,6 +66,21 @@ impl Activation {
     }
 }
 
+/// The structures a recurrence can have, as files and flags name them: "dense", "diagonal"
+/// or "low_rank" (the flag also takes "low-rank").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, ValueEnum)]
+#[serde(rename_all = "snake_case")]
+#[value(rename_all = "snake_case")]
+pub enum RecurrenceKind {
+    /// W, d×d.
+    Dense,
+    /// W = diag(w).
+    Diagonal,
+    /// W = P Qᵀ.
+    #[value(alias = "low-rank")]
+    LowRank,
+}
+
 /// The structure of the recurrence matrix W.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Recurrence {
@@ -86,13 +96,27 @@ pub enum Recurrence {
 }
 
 impl Recurrence {
-    /// The name used in network files: "dense", "diagonal" or "low_rank".
-    pub fn name(self) -> &'static str {
-        match self {
-            Recurrence::Dense => "dense",
-            Recurrence::Diagonal => "diagonal",
-            Recurrence::LowRank { .. } => "low_rank",
+    /// The recurrence of structure `kind`; `rank` is used by the low-rank structure only.
+    pub fn new(kind: RecurrenceKind, rank: usize) -> Self {
+        match kind {
+            RecurrenceKind::Dense => Recurrence::Dense,
+            RecurrenceKind::Diagonal => Recurrence::Diagonal,
+            RecurrenceKind::LowRank => Recurrence::LowRank { rank },
         }
+    }
+
+    /// The structure, without the rank.
+    pub fn kind(self) -> RecurrenceKind {
+        match self {
+            Recurrence::Dense => RecurrenceKind::Dense,
+            Recurrence::Diagonal => RecurrenceKind::Diagonal,
+            Recurrence::LowRank { .. } => RecurrenceKind::LowRank,
+        }
+    }
+
+    /// The name used in network files: "dense", "diagonal" or "low_rank".
+    pub fn name(self) -> String {
+        choice_name(&self.kind())
     }
 
     /// Number of recurrence parameters for hidden size d: d², d or 2dr.

@@ -14,7 +14,7 @@ pub mod tasks;
 pub mod tbptt;
 pub mod training;
 
-pub use cell::{Activation, CellShape, ElmanCell, Recurrence};
+pub use cell::{Activation, CellShape, ElmanCell, Recurrence, RecurrenceKind};
 pub use dataset::{Dataset, Sample};
 pub use loss::{LossFunction, SequenceLoss};
 pub use tbptt::{truncated_gradient, window_bounds, TbpttMode};

@@ -56,11 +56,11 @@ pub fn spectral_radius(w: &[f64], d: usize) -> Result<f64> {
 pub fn random_reservoir(spec: &ReservoirSpec) -> Result<Vec<f64>> {
     let (d, m) = (spec.hidden, spec.inputs);
     if d == 0 {
-        return Err(Error::invalid("--hidden", "must be at least 1"));
+        return Err(Error::invalid("reservoir size", "must be at least 1"));
     }
     if !spec.spectral_radius.is_finite() || spec.spectral_radius < 0.0 {
         return Err(Error::invalid(
-            "--spectral-radius",
+            "spectral radius",
             format!("must be a finite number >= 0, got {}", spec.spectral_radius),
         ));
     }
@@ -76,7 +76,7 @@ pub fn random_reservoir(spec: &ReservoirSpec) -> Result<Vec<f64>> {
     if raw <= 0.0 || !raw.is_finite() {
         return Err(Error::invalid(
             "reservoir",
-            "the random matrix has spectral radius 0; try another --seed",
+            "the random matrix has spectral radius 0; try another seed",
         ));
     }
     let scale = spec.spectral_radius / raw;
@@ -122,7 +122,7 @@ pub fn normal_equations(
 ) -> Result<(Array2<f64>, Array2<f64>)> {
     if !alpha.is_finite() || alpha <= 0.0 {
         return Err(Error::invalid(
-            "--ridge",
+            "ridge penalty",
             format!("must be a finite number > 0, got {alpha}"),
         ));
     }
@@ -201,7 +201,7 @@ pub fn ridge_readout(
     if crate::core::vector::first_non_finite(&readout).is_some() {
         return Err(Error::invalid(
             "ridge regression",
-            "the readout is not finite (increase --ridge)",
+            "the readout is not finite (increase the ridge penalty)",
         ));
     }
     Ok(readout)

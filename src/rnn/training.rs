@@ -523,7 +523,7 @@ fn train_streaming(
             return Err(Error::invalid(
                 "training",
                 format!(
-                    "the loss became non-finite in epoch {} (try a smaller learning rate or --clip)",
+                    "the loss became non-finite in epoch {} (try a smaller learning rate or gradient clipping)",
                     epoch + 1
                 ),
             ));

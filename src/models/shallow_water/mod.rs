@@ -109,16 +109,28 @@ impl Default for InitialCondition {
     }
 }
 
-impl InitialCondition {
-    /// The kinds a configuration can name, in the order of the variants.
-    pub const KINDS: [&'static str; 3] = ["bump", "jet", "eddies"];
+/// The kinds of [`InitialCondition`], as configuration files name them ("bump", "jet",
+/// "eddies"); the names are read back with [`crate::core::choice::choice_name`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+#[value(rename_all = "snake_case")]
+pub enum InitialKind {
+    /// A Gaussian bump of h, at rest.
+    #[default]
+    Bump,
+    /// A geostrophically balanced zonal jet.
+    Jet,
+    /// Balanced random eddies.
+    Eddies,
+}
 
-    /// The kind's name as written in configuration files.
-    pub fn kind(&self) -> &'static str {
+impl InitialCondition {
+    /// The kind of this initial condition.
+    pub fn kind(&self) -> InitialKind {
         match self {
-            InitialCondition::Bump { .. } => "bump",
-            InitialCondition::Jet { .. } => "jet",
-            InitialCondition::Eddies { .. } => "eddies",
+            InitialCondition::Bump { .. } => InitialKind::Bump,
+            InitialCondition::Jet { .. } => InitialKind::Jet,
+            InitialCondition::Eddies { .. } => InitialKind::Eddies,
         }
     }
 }

@@ -18,9 +18,10 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::{
-    shallow_water, InitialCondition, ShallowWater, ShallowWaterField, ShallowWaterParameters,
-    PARALLEL_MIN_CELLS,
+    shallow_water, InitialCondition, InitialKind, ShallowWater, ShallowWaterField,
+    ShallowWaterParameters, PARALLEL_MIN_CELLS,
 };
+use crate::core::choice::choice_name;
 use crate::error::Result;
 use crate::models::{ModelSettings, MAX_STATE_VALUES};
 use crate::toml_source::{unspanned, TomlSource};
@@ -57,16 +58,6 @@ pub struct ShallowWaterSettings {
     dt: Spanned<f64>,
     initial: Option<InitialSettings>,
     parameters: Option<Spanned<Vec<Parameter>>>,
-}
-
-/// The kinds of [`InitialCondition`] a file can name.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum InitialKind {
-    #[default]
-    Bump,
-    Jet,
-    Eddies,
 }
 
 /// The `[initial]` table.
@@ -239,7 +230,7 @@ impl InitialSettings {
                 } else {
                     format!(
                         "only kind = \"eddies\" takes a seed (kind is \"{}\")",
-                        kind_name(kind)
+                        choice_name(&kind)
                     )
                 }
             })?;
@@ -252,7 +243,7 @@ impl InitialSettings {
             source.require(false, at, "initial.kind", || {
                 format!(
                     "a balanced '{}' needs a nonzero Coriolis parameter `f` (h = f psi / g)",
-                    kind_name(kind)
+                    choice_name(&kind)
                 )
             })?;
         }
@@ -265,15 +256,6 @@ impl InitialSettings {
                 seed: self.seed.as_ref().map_or(1, |s| *s.get_ref() as u64),
             },
         })
-    }
-}
-
-/// The name of `kind` in files.
-fn kind_name(kind: InitialKind) -> &'static str {
-    match kind {
-        InitialKind::Bump => "bump",
-        InitialKind::Jet => "jet",
-        InitialKind::Eddies => "eddies",
     }
 }
 
