@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::output;
+use super::values;
 use crate::error::Result;
 use crate::experiment::derivative_check::{run_checks, CheckRequest};
 use crate::io::model_config::ModelConfig;
@@ -19,7 +20,7 @@ pub(crate) struct CheckArgs {
     #[arg(long, value_name = "STEPS", default_value_t = 1000)]
     spinup: usize,
     /// Steps of the composed model checked besides the single step.
-    #[arg(long, value_name = "STEPS", default_value_t = 20)]
+    #[arg(long, value_name = "STEPS", default_value_t = 20, value_parser = values::at_least_one())]
     window: usize,
     /// Seed of the random test directions.
     #[arg(long, default_value_t = 1)]
@@ -32,7 +33,7 @@ pub(crate) fn run(a: CheckArgs) -> Result<i32> {
         model: ModelConfig::load(&a.model)?,
         spinup: a.spinup,
         // The composed-model checks need at least one step.
-        window: a.window.max(1),
+        window: a.window,
         seed: a.seed,
     })?;
     output::check(&rows);

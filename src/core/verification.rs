@@ -7,7 +7,7 @@ use super::dynamics::Dynamics;
 use super::stage_costs::LinearFunctional;
 use super::sweep::{integrate, tangent_linear_run, value_and_gradient, Storage};
 use super::vector::{add_scaled, dot, norm};
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// The perturbation sizes of the Taylor test: 10^(−j/2), j = 0..=20, that is half-decade
 /// steps from 1 down to 1e−10.
@@ -45,13 +45,17 @@ pub struct TaylorReport {
     pub slope: f64,
     /// How many decades of ε that run spans.
     pub slope_decades: f64,
+    /// The largest ε whose perturbed run left the finite numbers (a stiff or chaotic model
+    /// pushed out of its basin by a large perturbation); that ε and the larger ones are
+    /// outside the linear regime and have no row. None when every run stayed finite.
+    pub blown_up_at: Option<f64>,
 }
 
 impl TaylorReport {
     /// How far from 2 a local slope may be and still count as "second order".
     pub const SLOPE_TOLERANCE: f64 = 0.1;
 
-    fn from_rows(rows: Vec<TaylorRow>) -> Self {
+    fn from_rows(rows: Vec<TaylorRow>, blown_up_at: Option<f64>) -> Self {
         let best_ratio_error = rows
             .iter()
             .map(|r| (r.ratio - 1.0).abs())
@@ -87,6 +91,7 @@ impl TaylorReport {
             best_ratio_error,
             slope,
             slope_decades,
+            blown_up_at,
         }
     }
 }
@@ -102,7 +107,9 @@ fn least_squares_slope(points: &[(f64, f64)]) -> f64 {
 
 /// Taylor test of the tangent-linear model over `steps` steps at x, in the direction
 /// (δx, δθ): compares M(x+εδx; θ+εδθ) − M(x; θ) with ε M'(δx, δθ) for every ε of
-/// [`perturbation_sizes`].
+/// [`perturbation_sizes`]. A perturbed run that becomes non-finite says the ε is far outside
+/// the linear regime, not that the TL is wrong: its row and those of larger ε are left out
+/// (see [`TaylorReport::blown_up_at`]); the unperturbed and tangent runs must stay finite.
 pub fn taylor_test<D: Dynamics + Clone>(
     model: &D,
     x: &[f64],
@@ -117,13 +124,23 @@ pub fn taylor_test<D: Dynamics + Clone>(
     let mut x_eps = vec![0.0; x.len()];
     let mut theta_eps = vec![0.0; theta.len()];
     let mut rows = Vec::new();
+    let mut blown_up_at = None;
     for epsilon in perturbation_sizes() {
         add_scaled(x, epsilon, dx, &mut x_eps);
         if !theta.is_empty() {
             add_scaled(&theta, epsilon, dparams, &mut theta_eps);
             perturbed_model.set_params(&theta_eps);
         }
-        let end = integrate(&perturbed_model, &x_eps, steps, |_, _| {})?;
+        let end = match integrate(&perturbed_model, &x_eps, steps, |_, _| {}) {
+            Ok(end) => end,
+            Err(Error::NonFinite { .. }) => {
+                // ε shrinks along the loop, so the rows kept are all smaller than this one.
+                blown_up_at = Some(epsilon);
+                rows.clear();
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         let (mut diff2, mut res2, mut lin2) = (0.0, 0.0, 0.0);
         for ((e, b), t) in end.iter().zip(&base).zip(&tangent) {
             let diff = e - b;
@@ -137,7 +154,7 @@ pub fn taylor_test<D: Dynamics + Clone>(
             residual: res2.sqrt(),
         });
     }
-    Ok(TaylorReport::from_rows(rows))
+    Ok(TaylorReport::from_rows(rows, blown_up_at))
 }
 
 /// Outcome of a dot-product (adjoint) test.

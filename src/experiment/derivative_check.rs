@@ -124,8 +124,12 @@ pub fn check_model<M: Dynamics + Clone>(
             value: (taylor.slope - 2.0).abs(),
             threshold: TAYLOR_SLOPE,
             note: format!(
-                "slope {:.4} over {:.1} decades (need >= {TAYLOR_DECADES})",
-                taylor.slope, taylor.slope_decades
+                "slope {:.4} over {:.1} decades (need >= {TAYLOR_DECADES}){}",
+                taylor.slope,
+                taylor.slope_decades,
+                taylor.blown_up_at.map_or(String::new(), |e| format!(
+                    "; eps >= {e:.0e} left out (the perturbed run blew up)"
+                ))
             ),
         });
         if taylor.slope_decades < TAYLOR_DECADES {
