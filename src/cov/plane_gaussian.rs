@@ -29,7 +29,9 @@
 //!
 //! The scratch block lives in a thread-local buffer that grows to the largest block seen on
 //! that thread and is then reused: applies allocate nothing after the first on each thread,
-//! and a [`PlaneGaussian`] shared between threads (behind an `Arc`) needs no lock.
+//! and a [`PlaneGaussian`] shared between threads (behind an `Arc`) needs no lock. (Grids of
+//! at most 7 cells along both axes are the exception: ndarray hands products that small to
+//! matrixmultiply rather than BLAS, and it packs into a fresh buffer on every call.)
 //!
 //! The smallest eigenvalue, at the shortest wavelength k = n/2, falls as exp(−π²ℓ²/2), so the
 //! 1-D condition number is about ½ exp(π²ℓ²/2): it depends on L in grid spacings, not on the
