@@ -10,6 +10,9 @@ use crate::error::Result;
 use crate::experiment::forecast::{run_forecast, ForecastRequest};
 use crate::io::model_config::ModelConfig;
 
+/// Spin-up steps from the model's standard start when no --initial state is given.
+const DEFAULT_SPINUP: usize = 1000;
+
 /// The options of `forecast`.
 #[derive(Debug, Args)]
 pub(crate) struct ForecastArgs {
@@ -21,9 +24,11 @@ pub(crate) struct ForecastArgs {
     /// Default: the model's standard start (Lorenz-96: F everywhere, +0.01 at site N/2-1).
     #[arg(long, value_name = "FILE")]
     initial: Option<PathBuf>,
-    /// Steps run before the forecast and not written (lets the state reach the attractor).
-    #[arg(long, value_name = "STEPS", default_value_t = 1000)]
-    spinup: usize,
+    /// Steps run before the forecast and not written, so that the model's standard start
+    /// reaches the attractor. Default: 1000 from the standard start, 0 with --initial (the
+    /// given state is where the forecast starts).
+    #[arg(long, value_name = "STEPS")]
+    spinup: Option<usize>,
     /// Forecast steps after the spin-up.
     #[arg(long, value_name = "K")]
     steps: usize,
@@ -39,8 +44,12 @@ pub(crate) struct ForecastArgs {
 pub(crate) fn run(a: ForecastArgs, history: String) -> Result<i32> {
     let summary = run_forecast(&ForecastRequest {
         model: ModelConfig::load(&a.model)?,
-        initial: a.initial,
-        spinup: a.spinup,
+        initial: a.initial.clone(),
+        spinup: a.spinup.unwrap_or(if a.initial.is_some() {
+            0
+        } else {
+            DEFAULT_SPINUP
+        }),
         steps: a.steps,
         output_every: a.output_every,
         out: a.out.clone(),
