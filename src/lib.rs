@@ -11,6 +11,7 @@ pub mod cov;
 pub mod error;
 pub mod experiment;
 pub mod geometry;
+pub mod interrupt;
 pub mod io;
 pub mod models;
 pub mod obs;

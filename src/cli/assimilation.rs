@@ -1,7 +1,7 @@
 //! The assimilation commands: `observe`, `assimilate`, `cycle`, `twin` and `demo`, with the
 //! argument groups they share (the experiment settings, the model and network files).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 
@@ -155,6 +155,24 @@ fn from_experiment(
         })
 }
 
+/// [`super::check_paths`] for `cycle` and `twin`: the output against the experiment file and
+/// the model and network it names (or the flags name).
+fn check_experiment_paths(
+    common: &AssimilationArgs,
+    model: &ModelConfig,
+    network: &Path,
+    out: &Path,
+) -> Result<()> {
+    super::check_paths(
+        &[
+            ("--config", common.config.as_deref()),
+            ("the model configuration", Some(&model.path)),
+            ("the observation network", Some(network)),
+        ],
+        &[("--out", Some(out))],
+    )
+}
+
 /// The options of `observe`.
 #[derive(Debug, Args)]
 pub(crate) struct ObserveArgs {
@@ -174,6 +192,10 @@ pub(crate) struct ObserveArgs {
 
 /// Runs `observe`; `history` goes into the output file.
 pub(crate) fn run_observe(a: ObserveArgs, history: String) -> Result<i32> {
+    super::check_paths(
+        &[("--truth", Some(&a.truth)), ("--network", Some(&a.network))],
+        &[("--out", Some(&a.out))],
+    )?;
     let summary = crate::experiment::observe::run_observe(&ObserveRequest {
         truth: a.truth,
         network: a.network,
@@ -214,6 +236,16 @@ pub(crate) struct AssimilateArgs {
 
 /// Runs `assimilate`; `history` goes into the output file.
 pub(crate) fn run_assimilate(a: AssimilateArgs, history: String) -> Result<i32> {
+    super::check_paths(
+        &[
+            ("--model", Some(&a.model)),
+            ("--background", Some(&a.background)),
+            ("--obs", Some(&a.obs)),
+            ("--truth", a.truth.as_deref()),
+            ("--config", a.common.config.as_deref()),
+        ],
+        &[("--out", Some(&a.out))],
+    )?;
     let experiment = a.common.experiment()?;
     let mut settings = AssimilationSettings::from_config(&experiment.config)?;
     if let Some(f) = a.forecast_steps {
@@ -230,7 +262,7 @@ pub(crate) fn run_assimilate(a: AssimilateArgs, history: String) -> Result<i32> 
         history,
     })?;
     output::window(&summary, &a.common.format, &a.out);
-    Ok(0)
+    Ok(output::exit_code(summary.interrupted, &a.out))
 }
 
 /// The options of `cycle`.
@@ -261,6 +293,7 @@ pub(crate) fn run_cycle(a: CycleArgs, history: String) -> Result<i32> {
     let settings = AssimilationSettings::from_config(c)?;
     let model = a.files.model(&experiment)?;
     let network = a.files.network(&experiment)?;
+    check_experiment_paths(&a.common, &model, &network, &a.out)?;
     let window = settings.window_steps;
     let summary = crate::experiment::cycle::run_cycle(&CycleRequest {
         model,
@@ -275,7 +308,7 @@ pub(crate) fn run_cycle(a: CycleArgs, history: String) -> Result<i32> {
         history,
     })?;
     output::cycle(&summary, &a.common.format, &a.out);
-    Ok(0)
+    Ok(output::exit_code(summary.interrupted_of.is_some(), &a.out))
 }
 
 /// The options of `twin`.
@@ -295,6 +328,7 @@ pub(crate) fn run_twin(a: TwinArgs, history: String) -> Result<i32> {
     let experiment = a.common.experiment()?;
     let model = a.files.model(&experiment)?;
     let network_path = a.files.network(&experiment)?;
+    check_experiment_paths(&a.common, &model, &network_path, &a.out)?;
     let (network, network_text) = load_network(&network_path)?;
     let summary = crate::experiment::twin_window::run_twin(&TwinRequest {
         title: format!(
@@ -310,7 +344,7 @@ pub(crate) fn run_twin(a: TwinArgs, history: String) -> Result<i32> {
         history,
     })?;
     output::window(&summary, &a.common.format, &a.out);
-    Ok(0)
+    Ok(output::exit_code(summary.interrupted, &a.out))
 }
 
 /// The options of `demo`.
@@ -325,7 +359,8 @@ pub(crate) struct DemoArgs {
 
 /// Runs `demo`; `history` goes into the output file.
 pub(crate) fn run_demo(a: DemoArgs, history: String) -> Result<i32> {
+    super::check_paths(&[], &[("--out", Some(&a.out))])?;
     let summary = crate::experiment::demo::run_demo(&a.out, history)?;
     output::window(&summary, &a.format, &a.out);
-    Ok(0)
+    Ok(output::exit_code(summary.interrupted, &a.out))
 }

@@ -42,6 +42,13 @@ pub(crate) struct ForecastArgs {
 
 /// Runs `forecast`; `history` goes into the output file.
 pub(crate) fn run(a: ForecastArgs, history: String) -> Result<i32> {
+    super::check_paths(
+        &[
+            ("--model", Some(&a.model)),
+            ("--initial", a.initial.as_deref()),
+        ],
+        &[("--out", Some(&a.out))],
+    )?;
     let summary = run_forecast(&ForecastRequest {
         model: ModelConfig::load(&a.model)?,
         initial: a.initial.clone(),

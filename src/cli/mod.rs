@@ -14,15 +14,33 @@ mod rnn;
 mod values;
 
 use std::ffi::OsString;
+use std::path::Path;
 
 use clap::{Parser, Subcommand};
 
 use crate::error::Result;
+use crate::io::output_paths::{check_outputs, NamedPath};
+
+/// What every command does with its output files and with Ctrl-C, shown under `--help`.
+const OUTPUT_RULES: &str = "\
+Output files are written under a hidden temporary name and renamed into place when complete,
+so a failed or interrupted run leaves no partial file. An existing regular file at an output
+path is replaced; anything else there (a directory, /dev/null or another device, a FIFO, a
+socket) is refused, as is an output that is one of the command's inputs (by any name or link)
+or another of its outputs.
+
+Ctrl-C (or SIGTERM) during the minimisation of assimilate, twin or demo, or during cycle or
+rnn train, stops at the next iteration, window or epoch and writes the result so far (exit
+code 130); a second Ctrl-C, or one at any other time, stops at once and writes nothing (exit
+code 130). kill -9 cannot be caught and may leave a hidden .NAME.tmp-PID file; the next run
+writing to the same path removes it.
+
+Exit codes: 0 success, 1 a check failed, 2 bad input or usage, 130 interrupted.";
 
 /// fourdvar: variational data assimilation (4D-Var) on toy atmospheric models, with
 /// hand-written tangent-linear and adjoint models.
 #[derive(Debug, Parser)]
-#[command(name = "fourdvar", version, about, long_about = None)]
+#[command(name = "fourdvar", version, about, long_about = None, after_help = OUTPUT_RULES)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -104,6 +122,13 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
 
 /// Runs one command; `Ok` holds the exit code (0, or 1 for a failed check).
 fn run(command: Command, args: &[OsString]) -> Result<i32> {
+    // Commands that stop at clean points take the first Ctrl-C as a stopping rule from the
+    // moment they are parsed, so no signal falls between the handler and their loop.
+    let _graceful = matches!(
+        command,
+        Command::Cycle(_) | Command::Rnn(rnn::RnnCommand::Train(_))
+    )
+    .then(crate::interrupt::graceful);
     match command {
         Command::Forecast(a) => forecast::run(a, history(args)),
         Command::Check(a) => check::run(a),
@@ -115,6 +140,18 @@ fn run(command: Command, args: &[OsString]) -> Result<i32> {
         Command::Demo(a) => assimilation::run_demo(a, history(args)),
         Command::Rnn(c) => rnn::run(c),
     }
+}
+
+/// Refuses, before any work, an output that would replace one of the command's inputs or
+/// another of its outputs, or an existing output that is not a regular file
+/// ([`check_outputs`]). Each entry is an option's name and its path (`None`: not given).
+fn check_paths(inputs: &[(&str, Option<&Path>)], outputs: &[(&str, Option<&Path>)]) -> Result<()> {
+    fn given<'a>(list: &[(&'a str, Option<&'a Path>)]) -> Vec<NamedPath<'a>> {
+        list.iter()
+            .filter_map(|&(name, path)| path.map(|p| NamedPath::new(name, p)))
+            .collect()
+    }
+    check_outputs(&given(inputs), &given(outputs))
 }
 
 /// The `history` attribute of the files a command writes: a UTC time stamp and the command

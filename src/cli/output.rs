@@ -131,6 +131,12 @@ pub(crate) fn cycle(summary: &CycleSummary, format: &FormatArgs, out: &Path) {
         summary.shift,
         out.display()
     );
+    if let Some(asked) = summary.interrupted_of {
+        println!(
+            "interrupted: {} of the {asked} windows asked for were run",
+            summary.windows
+        );
+    }
     println!(
         "time-averaged RMSE after {} burn-in windows: background {:.4}, analysis {:.4} (window end), {:.4} (window start)",
         summary.burn_in,
@@ -422,4 +428,18 @@ pub(crate) fn rnn_bench_row(r: &RnnBenchmarkRow) {
         human_time(r.gradient_step()),
         r.ratio()
     );
+}
+
+/// The exit code of a finished command: 0, or 130 when a signal (Ctrl-C) stopped it early and
+/// `out` holds the result so far (said on stderr, so scripts and users both see it).
+pub(super) fn exit_code(interrupted: bool, out: &Path) -> i32 {
+    if interrupted {
+        eprintln!(
+            "fourdvar: interrupted: {} holds the result so far",
+            out.display()
+        );
+        crate::interrupt::EXIT_CODE
+    } else {
+        0
+    }
 }

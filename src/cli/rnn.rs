@@ -120,6 +120,10 @@ pub(crate) struct RnnGradientArgs {
 
 /// Runs `rnn gradient`.
 fn run_gradient(a: RnnGradientArgs) -> Result<i32> {
+    super::check_paths(
+        &[("--net", Some(&a.network.net)), ("--data", Some(&a.data))],
+        &[("--out", Some(&a.out))],
+    )?;
     let summary = run_rnn_gradient(&RnnGradientRequest {
         network: a.network.net,
         data: a.data,
@@ -182,6 +186,13 @@ pub(crate) struct RnnTrainArgs {
 
 /// Runs `rnn train`.
 fn run_train(a: RnnTrainArgs) -> Result<i32> {
+    super::check_paths(
+        &[("--data", a.data.as_deref())],
+        &[
+            ("--out", Some(&a.out)),
+            ("--loss-curve", a.loss_curve.as_deref()),
+        ],
+    )?;
     // clap's "source" group already demands one of the two; this keeps the library call
     // total if that group ever changes.
     let data = match (a.task, a.data) {
@@ -204,7 +215,7 @@ fn run_train(a: RnnTrainArgs) -> Result<i32> {
         loss_curve: a.loss_curve.clone(),
     })?;
     output::rnn_train(&summary, &a.out, a.loss_curve.as_deref());
-    Ok(0)
+    Ok(output::exit_code(summary.interrupted, &a.out))
 }
 
 /// The options of `rnn sensitivity`.
@@ -230,6 +241,10 @@ pub(crate) struct RnnSensitivityArgs {
 
 /// Runs `rnn sensitivity`.
 fn run_input_sensitivity(a: RnnSensitivityArgs) -> Result<i32> {
+    super::check_paths(
+        &[("--net", Some(&a.network.net)), ("--data", Some(&a.data))],
+        &[("--out", a.out.as_deref())],
+    )?;
     let sensitivity = run_sensitivity(&SensitivityRequest {
         network: a.network.net,
         data: a.data,
@@ -258,6 +273,10 @@ pub(crate) struct RnnGradientFlowArgs {
 
 /// Runs `rnn gradient-flow`.
 fn run_flow(a: RnnGradientFlowArgs) -> Result<i32> {
+    super::check_paths(
+        &[("--net", Some(&a.network.net)), ("--data", Some(&a.data))],
+        &[("--out", a.out.as_deref())],
+    )?;
     let flow = run_gradient_flow(&GradientFlowRequest {
         network: a.network.net,
         data: a.data,
@@ -297,6 +316,7 @@ pub(crate) struct RnnReservoirArgs {
 
 /// Runs `rnn reservoir`.
 fn run_echo_state(a: RnnReservoirArgs) -> Result<i32> {
+    super::check_paths(&[("--data", a.data.as_deref())], &[("--out", Some(&a.out))])?;
     // clap's "source" group demands exactly one of --task and --data.
     let task = match (a.data, a.task) {
         (Some(path), _) => ReservoirTask::Data(path),

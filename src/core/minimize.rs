@@ -18,6 +18,7 @@ use argmin::solver::quasinewton::LBFGS;
 use super::choice::choice_name;
 use super::vector::norm;
 use crate::error::{Error, Result};
+use crate::interrupt;
 
 /// A function to minimise with its hand-computed gradient.
 pub trait Objective {
@@ -96,6 +97,8 @@ pub struct Minimum {
     pub stop_reason: String,
     /// Whether it stopped on a convergence test (gradient or cost change).
     pub converged: bool,
+    /// Whether a signal (Ctrl-C) stopped it ([`crate::interrupt`]).
+    pub interrupted: bool,
     /// Evaluations of J with its gradient.
     pub evaluations: u64,
 }
@@ -208,6 +211,9 @@ impl<O, S: Solver<O, Iterate>> Solver<O, Iterate> for Stopping<'_, S> {
                 gradient_norm,
             });
         }
+        if interrupt::requested() {
+            return TerminationStatus::Terminated(TerminationReason::Interrupt);
+        }
         let inner = self.inner.terminate(state);
         if inner.terminated() {
             return inner;
@@ -265,6 +271,8 @@ pub fn minimize<O: Objective>(
     };
     let z0: Param = start.iter().map(|u| u / scale).collect();
     let configure = |state: Iterate| state.param(z0.clone()).max_iters(rule.max_iterations);
+    // The first Ctrl-C ends the minimisation like a stopping rule (checked once per iterate).
+    let _graceful = interrupt::graceful();
     let line_search = MoreThuenteLineSearch::new();
     fn wrap<'r, S>(
         inner: S,
@@ -310,6 +318,7 @@ pub fn minimize<O: Objective>(
     // ends the minimisation; the best point so far is still the answer.
     let (stop_reason, converged) =
         run.unwrap_or_else(|e| (format!("the minimiser stopped: {e}"), false));
+    let interrupted = interrupt::requested();
     let (control, cost) = best.into_inner();
     Ok(Minimum {
         control,
@@ -318,6 +327,7 @@ pub fn minimize<O: Objective>(
         first_gradient_norm,
         stop_reason,
         converged,
+        interrupted,
         evaluations: evaluations.get(),
     })
 }
@@ -327,6 +337,7 @@ fn termination_text(state: &Iterate) -> (String, bool) {
     match state.get_termination_reason() {
         Some(TerminationReason::SolverExit(text)) => (text.clone(), true),
         Some(TerminationReason::SolverConverged) => ("converged".into(), true),
+        Some(TerminationReason::Interrupt) => ("interrupted".into(), false),
         Some(TerminationReason::MaxItersReached) => {
             ("maximum number of iterations reached".into(), false)
         }

@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use crate::core::Dynamics;
 use crate::error::{Error, Result};
+use crate::interrupt;
 use crate::io::analysis_file::{write_cycle, CycleContent};
 use crate::io::atomic_output::AtomicOutput;
 use crate::io::model_config::ModelConfig;
@@ -53,11 +54,16 @@ pub struct CycleRequest {
 pub struct CycleSummary {
     /// Windows run.
     pub windows: usize,
+    /// Windows asked for, when a signal (Ctrl-C) stopped the cycle before the last: the
+    /// file then holds the windows run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interrupted_of: Option<usize>,
     /// Window length, steps.
     pub window_steps: usize,
     /// Steps between window starts.
     pub shift: usize,
-    /// Windows left out of the averages.
+    /// Windows left out of the averages (0 when an interrupted cycle ran no more windows than
+    /// the burn-in asked to leave out).
     pub burn_in: usize,
     /// Mean background RMSE at the window starts after the burn-in.
     pub rmse_background: f64,
@@ -89,6 +95,9 @@ pub struct CycleVariableRmse {
 
 /// Runs the cycled experiment and writes its file.
 pub fn run_cycle(request: &CycleRequest) -> Result<CycleSummary> {
+    // The first Ctrl-C ends the cycle after the current window, which is kept (a signal
+    // before the first window stops its minimiser at once: one window is written).
+    let _graceful = interrupt::graceful();
     if request.windows == 0 {
         return Err(Error::invalid("number of windows", "must be at least 1"));
     }
@@ -144,7 +153,7 @@ impl ModelTask for Cycle<'_> {
             total,
         )?;
 
-        let windows = req.windows;
+        let mut windows = req.windows;
         let mut starts = Vec::with_capacity(windows);
         let (mut rmse_b, mut rmse_a0, mut rmse_a) = (Vec::new(), Vec::new(), Vec::new());
         let (mut iterations, mut costs) = (Vec::new(), Vec::new());
@@ -198,18 +207,28 @@ impl ModelTask for Cycle<'_> {
             costs.push(result.outcome.evaluation.cost);
             background = a[shift * n..(shift + 1) * n].to_vec();
             bar.set_position(j as u64 + 1);
+            if interrupt::requested() {
+                windows = j + 1;
+                break;
+            }
         }
         bar.finish_and_clear();
+        let burn_in = if windows > req.burn_in {
+            req.burn_in
+        } else {
+            0
+        };
 
         let mean_after = |v: &[f64]| {
-            let tail = &v[req.burn_in..];
+            let tail = &v[burn_in..];
             tail.iter().sum::<f64>() / tail.len() as f64
         };
         let summary = CycleSummary {
             windows,
+            interrupted_of: (windows < req.windows).then_some(req.windows),
             window_steps: window,
             shift,
-            burn_in: req.burn_in,
+            burn_in,
             rmse_background: mean_after(&rmse_b),
             rmse_analysis_start: mean_after(&rmse_a0),
             rmse_analysis: mean_after(&rmse_a),
@@ -236,7 +255,7 @@ impl ModelTask for Cycle<'_> {
         meta.numbers.extend([
             ("window_steps".to_string(), window as f64),
             ("window_shift_steps".to_string(), shift as f64),
-            ("burn_in_windows".to_string(), req.burn_in as f64),
+            ("burn_in_windows".to_string(), burn_in as f64),
             ("mean_rmse_background".to_string(), summary.rmse_background),
             ("mean_rmse_analysis".to_string(), summary.rmse_analysis),
             (

@@ -90,6 +90,9 @@ pub struct WindowSummary {
     pub stop_reason: String,
     /// Whether that was a convergence test.
     pub converged: bool,
+    /// Whether a signal (Ctrl-C) stopped the minimiser: the result is the best iterate so far.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
     /// RMSE of the background trajectory against the truth (None without truth).
     pub rmse_background: Option<f64>,
     /// RMSE of the analysis trajectory against the truth (None without truth).
@@ -133,6 +136,7 @@ impl WindowSummary {
             cost_evaluations: r.outcome.cost_evaluations,
             stop_reason: r.outcome.stop_reason.clone(),
             converged: r.outcome.converged,
+            interrupted: r.outcome.interrupted,
             rmse_background: d.rmse_background,
             rmse_analysis: d.rmse_analysis,
             variable_rmse: d.variable_rmse.clone(),

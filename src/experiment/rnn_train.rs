@@ -95,6 +95,8 @@ pub struct RnnTrainSummary {
     pub sweeps: u64,
     /// Why training stopped.
     pub stop_reason: String,
+    /// Whether a signal (Ctrl-C) stopped training early; the files hold the network so far.
+    pub interrupted: bool,
 }
 
 /// Training set, optional held-out set and the recurrence scale ρ of the initial network.
@@ -192,6 +194,9 @@ fn curve_csv(curve: &[CurvePoint]) -> String {
 /// Builds the data and the initial network, trains with a progress bar on stderr, and writes
 /// the network JSON and the loss curve atomically.
 pub fn run_rnn_train(request: &RnnTrainRequest) -> Result<RnnTrainSummary> {
+    // The first Ctrl-C ends training after the current epoch (iteration), also when it comes
+    // while the data are made: the network so far is written.
+    let _graceful = crate::interrupt::graceful();
     let recurrence = request.recurrence;
     if request.hidden == 0 {
         return Err(Error::invalid("hidden size", "must be at least 1"));
@@ -241,5 +246,6 @@ pub fn run_rnn_train(request: &RnnTrainRequest) -> Result<RnnTrainSummary> {
         iterations: outcome.curve.len().saturating_sub(1),
         sweeps: outcome.sweeps,
         stop_reason: outcome.stop_reason,
+        interrupted: outcome.interrupted,
     })
 }

@@ -10,5 +10,6 @@ pub mod model_config;
 pub mod netcdf_trajectory;
 pub mod observation_file;
 pub mod observation_network;
+pub mod output_paths;
 pub mod rnn_files;
 pub mod state_file;

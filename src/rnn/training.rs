@@ -337,6 +337,9 @@ pub struct TrainOutcome {
     pub stop_reason: String,
     /// Number of core sweeps run (sequences or windows).
     pub sweeps: u64,
+    /// Whether a signal (Ctrl-C) stopped training early (the network is the last epoch's, or
+    /// L-BFGS's best iterate).
+    pub interrupted: bool,
 }
 
 /// Trains `net` on `data` with `options`, calling `progress` with every new curve point.
@@ -359,6 +362,8 @@ pub fn train(
             ),
         ));
     }
+    // The first Ctrl-C ends training at the end of the epoch or iteration.
+    let _graceful = crate::interrupt::graceful();
     match options.method {
         Method::Lbfgs => {
             // L-BFGS can stall on a plateau (the line search finds no decrease along the
@@ -367,7 +372,8 @@ pub fn train(
             let mut out = train_lbfgs(net, data, options, 0, progress)?;
             for _ in 0..3 {
                 let done = out.curve.last().map_or(0, |p| p.iteration) as usize;
-                if done >= options.epochs || out.stop_reason.contains("maximum") {
+                if done >= options.epochs || out.stop_reason.contains("maximum") || out.interrupted
+                {
                     break;
                 }
                 let rest = TrainOptions {
@@ -379,6 +385,7 @@ pub fn train(
                 out.sweeps += more.sweeps;
                 out.network = more.network;
                 out.stop_reason = format!("{} (after a restart)", more.stop_reason);
+                out.interrupted = more.interrupted;
             }
             Ok(out)
         }
@@ -530,12 +537,26 @@ fn train_streaming(
         }
         progress(&point);
         curve.push(point);
+        if crate::interrupt::requested() && epoch + 1 < options.epochs {
+            return Ok(TrainOutcome {
+                network: net,
+                curve,
+                stop_reason: format!(
+                    "interrupted after epoch {} of {}",
+                    epoch + 1,
+                    options.epochs
+                ),
+                sweeps,
+                interrupted: true,
+            });
+        }
     }
     Ok(TrainOutcome {
         network: net,
         curve,
         stop_reason: format!("{} epochs done", options.epochs),
         sweeps,
+        interrupted: false,
     })
 }
 
@@ -620,6 +641,7 @@ fn train_lbfgs(
         curve,
         stop_reason: m.stop_reason,
         sweeps: objective.sweeps.get(),
+        interrupted: m.interrupted,
     })
 }
 

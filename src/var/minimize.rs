@@ -37,6 +37,8 @@ pub struct MinimizationOutcome {
     pub stop_reason: String,
     /// Whether it stopped on a convergence test (gradient or cost change).
     pub converged: bool,
+    /// Whether a signal (Ctrl-C) stopped it.
+    pub interrupted: bool,
     /// Evaluations of J (each with its gradient: one forward and one backward sweep).
     pub cost_evaluations: u64,
 }
@@ -70,7 +72,7 @@ pub fn minimize<D: Dynamics + Clone>(
         });
     };
     let m = minimize::minimize(problem, start, minimizer, rule, &mut record)?;
-    if m.cost >= m.first_cost && m.first_gradient_norm > 0.0 {
+    if m.cost >= m.first_cost && m.first_gradient_norm > 0.0 && !m.interrupted {
         return Err(Error::numerical(
             format!("the {} minimiser", minimizer.name()),
             format!(
@@ -87,6 +89,7 @@ pub fn minimize<D: Dynamics + Clone>(
         iterations,
         stop_reason: m.stop_reason,
         converged: m.converged,
+        interrupted: m.interrupted,
         cost_evaluations: problem.sweeps(),
     })
 }
