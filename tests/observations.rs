@@ -445,13 +445,14 @@ fn awkward_set() -> ObservationSet {
         1.0 / 3.0,
         -0.0,
         5e-324,
-        f64::MAX,
+        // The largest |value| and, below, the least σ that validation allows.
+        1e150,
         -2.0 / 7.0,
         1e-300,
         123_456_789.123_456_79,
         std::f64::consts::PI,
     ];
-    let sigmas = [1.0, 0.1, 5e-324, 1e300, 2.0 / 3.0, 0.5, 7.0, 1e-5];
+    let sigmas = [1.0, 0.1, 1e-100, 1e300, 2.0 / 3.0, 0.5, 7.0, 1e-5];
     let positions = [
         0.0,
         // The largest double below 40: the last position inside a ring of 40 sites.

@@ -304,8 +304,9 @@ fn awkward_plane_set() -> ObservationSet {
         (WIDTH - 0.5, 1e-7),
         (std::f64::consts::PI * 1e5, std::f64::consts::E * 1e5),
     ];
-    let values = [1.0 / 3.0, -0.0, 5e-324, f64::MAX, -2.0 / 7.0, 1e-300];
-    let sigmas = [1.0, 0.1, 5e-324, 1e300, 2.0 / 3.0, 0.5];
+    // 1e150 and 1e-100: the largest |value| and the least σ that validation allows.
+    let values = [1.0 / 3.0, -0.0, 5e-324, 1e150, -2.0 / 7.0, 1e-300];
+    let sigmas = [1.0, 0.1, 1e-100, 1e300, 2.0 / 3.0, 0.5];
     let mut observations = Vec::new();
     for (i, &(x, y)) in sites.iter().enumerate() {
         let kind = ObservationKind::all()[i % 4];

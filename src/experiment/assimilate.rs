@@ -57,6 +57,13 @@ impl ModelTask for Assimilate<'_> {
         let background = read_state(&req.background, n)?;
         let geometry = model.geometry();
         let all = read_observations(&req.observations, model.time_step(), &geometry)?;
+        if all.is_empty() {
+            return Err(Error::input(
+                &req.observations,
+                None,
+                "holds no observation; 4D-Var needs at least one",
+            ));
+        }
         let window_steps = match req.settings.window_steps {
             Some(steps) => steps,
             None => all.max_step().filter(|s| *s > 0).ok_or_else(|| {

@@ -117,6 +117,14 @@ pub fn analyse_window<M: Dynamics + ModelInfo + Clone>(
     truth: Option<&[f64]>,
 ) -> Result<WindowResult> {
     let n = model.state_len();
+    if observations.is_empty() {
+        return Err(Error::invalid(
+            "observations",
+            format!(
+                "none falls inside the window (steps 0..={window_steps}); 4D-Var needs at least one"
+            ),
+        ));
+    }
     let misfit = ObservationMisfit::new(observations.clone(), &model.geometry())?;
     let prior = match &settings.parameters {
         None => None,
@@ -142,7 +150,17 @@ pub fn analyse_window<M: Dynamics + ModelInfo + Clone>(
     let transform = ControlTransform::new(settings.space, background, covariance, prior)?;
     let problem = FourDVar::new(model.clone(), window_steps, misfit, transform, Storage::All)?;
     let start = problem.transform().background_control();
-    let first = problem.evaluate(&start)?;
+    let first = problem
+        .evaluate(&start)
+        .map_err(|e| e.within("at the background (the first guess)"))?;
+    if !first.cost.is_finite() || first.gradient.iter().any(|g| !g.is_finite()) {
+        return Err(not_finite_at_background(
+            &problem,
+            &start,
+            observations,
+            model,
+        )?);
+    }
     let gradient_norm_initial = norm(&problem.physical_state_gradient(&start, &first));
     let outcome = minimize(
         &problem,
@@ -192,5 +210,56 @@ pub fn analyse_window<M: Dynamics + ModelInfo + Clone>(
         diagnostics,
         analysis_parameters,
         parameters_estimated: settings.parameters.is_some(),
+    })
+}
+
+/// The error for a cost (or gradient) that is not finite at the background, naming the
+/// observations whose term ((y − H(x_b))/σ)² overflows (at most five), or else the background
+/// term.
+fn not_finite_at_background<M: Dynamics + ModelInfo + Clone>(
+    problem: &FourDVar<M>,
+    start: &[f64],
+    observations: &ObservationSet,
+    model: &M,
+) -> Result<Error> {
+    let n = model.state_len();
+    let trajectory = problem.trajectory(start, 0)?;
+    let equivalents = problem.misfit().model_equivalents(&trajectory, n);
+    let geometry = model.geometry();
+    let bad: Vec<String> = (observations.as_slice().iter().enumerate())
+        .zip(equivalents)
+        .filter(|((_, o), h)| !((o.value - h) / o.sigma).powi(2).is_finite())
+        .map(|((i, o), h)| {
+            let place = o
+                .line
+                .map_or(format!("observation {}", i + 1), |l| format!("line {l}"));
+            format!(
+                "{place} ({} at time {}): value {:e}, sigma {:e}, model value {:e}",
+                geometry.describe(&o.location),
+                o.time,
+                o.value,
+                o.sigma,
+                h
+            )
+        })
+        .collect();
+    Ok(if bad.is_empty() {
+        Error::invalid(
+            "background",
+            "the cost J is not finite at the background although every observation term is: \
+             check the background state and the background-error sigmas",
+        )
+    } else {
+        let shown = bad.len().min(5);
+        Error::invalid(
+            "observations",
+            format!(
+                "the cost J is not finite at the background: ((y - H(x_b))/sigma)^2 overflows for \
+                 {} observation(s): {}{}",
+                bad.len(),
+                bad[..shown].join("; "),
+                if bad.len() > shown { "; ..." } else { "" }
+            ),
+        )
     })
 }

@@ -6,6 +6,7 @@ pub mod atomic_output;
 pub mod cf_arrays;
 pub(crate) mod csv_table;
 pub mod experiment_config;
+pub mod json_keys;
 pub mod model_config;
 pub mod netcdf_trajectory;
 pub mod observation_file;

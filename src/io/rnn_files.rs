@@ -20,6 +20,7 @@ use crate::io::atomic_output::AtomicOutput;
 use crate::io::csv_table::{
     number_text, parse_number, CsvRow, CsvTable, Header, HeaderProblem, NumberProblem,
 };
+use crate::io::json_keys::check_unique_keys;
 use crate::rnn::{Activation, CellShape, Network, Recurrence, RecurrenceKind};
 use crate::{Error, Result};
 
@@ -145,6 +146,7 @@ fn forbid(path: &Path, name: &str, value: &Option<Value>, why: &str) -> Result<(
 /// feature reads every number exactly, so network files round-trip bit for bit. Syntax
 /// errors are [`Error::Config`] with serde_json's line and column.
 pub fn parse_json(path: &Path, text: &str) -> Result<Value> {
+    check_unique_keys(text).map_err(|e| Error::config(path, e.to_string()))?;
     serde_json::from_str::<Value>(text).map_err(|e| Error::config(path, e.to_string()))
 }
 

@@ -231,6 +231,23 @@ impl ObservationSet {
     }
 }
 
+/// The largest |value| an observation may have, so that its square and its misfit squared
+/// stay representable (1e150² = 1e300 < f64::MAX ≈ 1.8e308).
+pub const MAX_VALUE: f64 = 1e150;
+
+/// The least σ of any observation: 1/σ² = 1e200 stays finite.
+pub const MIN_SIGMA: f64 = 1e-100;
+
+/// The least σ relative to |value|: an error below 1e-12 |y| is below four digits above the
+/// value's own round-off, so it cannot be meant, and with |y − Hx| ≤ 2 |y| it keeps
+/// ((y − Hx)/σ)² ≤ 4e24.
+pub const MIN_RELATIVE_SIGMA: f64 = 1e-12;
+
+/// The least σ an observation of `value` may have: max(1e-100, 1e-12 |value|).
+pub fn min_sigma(value: f64) -> f64 {
+    MIN_SIGMA.max(MIN_RELATIVE_SIGMA * value.abs())
+}
+
 /// What is wrong with observation `o` on `geometry`, if anything, as "column NAME: message".
 fn check_one(o: &Observation, geometry: &Geometry, window_steps: Option<usize>) -> Option<String> {
     observation_problem(o, geometry, window_steps)
@@ -247,10 +264,13 @@ pub(crate) fn observation_problem(
     if !o.time.is_finite() {
         return Some(("time", format!("the time must be finite, got {}", o.time)));
     }
-    if !o.value.is_finite() {
+    if !o.value.is_finite() || o.value.abs() > MAX_VALUE {
         return Some((
             "value",
-            format!("the value must be finite, got {}", o.value),
+            format!(
+                "the value must be a finite number of magnitude at most {MAX_VALUE:e}, got {:e}",
+                o.value
+            ),
         ));
     }
     if !(o.sigma.is_finite() && o.sigma > 0.0) {
@@ -258,6 +278,18 @@ pub(crate) fn observation_problem(
             "sigma",
             format!(
                 "the observation error must be a finite number > 0, got {}",
+                o.sigma
+            ),
+        ));
+    }
+    let least = min_sigma(o.value);
+    if o.sigma < least {
+        return Some((
+            "sigma",
+            format!(
+                "the observation error {:e} is below {least:e}, the least this value allows \
+                 (sigma >= {MIN_RELATIVE_SIGMA:e} |value| and >= {MIN_SIGMA:e}, so that \
+                 ((y - Hx)/sigma)^2 stays finite)",
                 o.sigma
             ),
         ));

@@ -1,0 +1,157 @@
+//! No wrong result with exit code 0: input that would make 4D-Var compute nonsense (no
+//! observation, values or errors whose squares overflow, a background the model cannot run
+//! from, a network file with a repeated key, a degenerate check window) is refused with exit
+//! code 2, a message naming the file and what is wrong, and no output file.
+
+use std::path::{Path, PathBuf};
+
+mod cli_run;
+use cli_run::{fourdvar, stderr, stdout};
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// Runs `assimilate` on the shipped Lorenz-96 model from a background of `background` (text)
+/// with the observations CSV `obs`, and asserts a refusal naming every needle.
+fn assert_assimilate_refused(dir: &Path, background: &str, obs: &str, needles: &[&str]) {
+    let xb = write(dir, "xb.txt", background);
+    let obs = write(dir, "obs.csv", obs);
+    let out = dir.join("a.nc");
+    let o = fourdvar(&[
+        "assimilate",
+        "--model",
+        "models/lorenz96.toml",
+        "--background",
+        xb.to_str().unwrap(),
+        "--obs",
+        obs.to_str().unwrap(),
+        "--window-steps",
+        "4",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{needles:?}: {err}{}", stdout(&o));
+    for n in needles {
+        assert!(err.contains(n), "'{n}' missing from: {err}");
+    }
+    assert!(!stdout(&o).contains("NaN"), "{}", stdout(&o));
+    assert!(!out.exists());
+}
+
+#[test]
+fn observations_that_would_give_a_meaningless_cost_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let calm = "1\n".repeat(40);
+    let header = "time,position,value,sigma\n";
+    assert_assimilate_refused(dir.path(), &calm, header, &["obs.csv", "no observation"]);
+    assert_assimilate_refused(
+        dir.path(),
+        &calm,
+        "# only a comment\ntime,position,value,sigma\n",
+        &["obs.csv", "no observation"],
+    );
+    assert_assimilate_refused(
+        dir.path(),
+        &calm,
+        &format!("{header}0.1,3,1.0,1\n0.1,4,1e308,1\n"),
+        &["obs.csv, line 3", "value", "1e150", "1e308"],
+    );
+    for sigma in ["1e-300", "5e-324", "1e-160"] {
+        assert_assimilate_refused(
+            dir.path(),
+            &calm,
+            &format!("{header}0.1,3,2.0,{sigma}\n"),
+            &["obs.csv, line 2", "sigma", "below 2e-12"],
+        );
+    }
+    // σ relative to the value: 1e-9 is fine for a value of 1 but not for 1e4.
+    assert_assimilate_refused(
+        dir.path(),
+        &calm,
+        &format!("{header}0.1,3,1e4,1e-9\n"),
+        &["line 2", "below 1e-8"],
+    );
+    // A background the model cannot run from: the step is named, with what was being run.
+    let mut huge = calm.clone();
+    huge.replace_range(0..1, "1e200");
+    assert_assimilate_refused(
+        dir.path(),
+        &huge,
+        &format!("{header}0.1,3,1.0,1\n"),
+        &["background", "non-finite", "step 1"],
+    );
+}
+
+#[test]
+fn an_observation_error_at_the_lower_bounds_still_assimilates() {
+    let dir = tempfile::tempdir().unwrap();
+    let xb = write(dir.path(), "xb.txt", &"1\n".repeat(40));
+    // σ = 1e-12 |y| exactly: allowed, and the analysis fits the observation.
+    let obs = write(
+        dir.path(),
+        "obs.csv",
+        "time,position,value,sigma\n0.1,3,2.0,2e-12\n",
+    );
+    let out = dir.path().join("a.nc");
+    let o = fourdvar(&[
+        "assimilate",
+        "--model",
+        "models/lorenz96.toml",
+        "--background",
+        xb.to_str().unwrap(),
+        "--obs",
+        obs.to_str().unwrap(),
+        "--window-steps",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        !stdout(&o).contains("NaN") && !stdout(&o).contains("inf"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn a_network_file_with_a_repeated_key_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = write(
+        dir.path(),
+        "net.json",
+        "{\"hidden\": 1, \"inputs\": 1, \"outputs\": 1, \"recurrence\": \"dense\",\n\
+         \"w\": [[0.5]], \"u\": [[1.0]], \"b\": [0.0], \"v\": [[1.0]], \"c\": [0.0],\n\
+         \"w\": [[0.9]]}",
+    );
+    let data = write(dir.path(), "seq.csv", "t,u0,y0\n0,1,0.5\n1,0,0.2\n");
+    let out = dir.path().join("grads.json");
+    let o = fourdvar(&[
+        "rnn",
+        "gradient",
+        "--net",
+        net.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("net.json") && err.contains("key `w` appears twice") && err.contains("line 3"),
+        "{err}"
+    );
+    assert!(!out.exists());
+}
+
+#[test]
+fn a_degenerate_check_window_is_a_usage_error_not_a_failed_check() {
+    let o = fourdvar(&["check", "--model", "models/lorenz96.toml", "--window", "0"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--window") && !stdout(&o).contains("FAIL"));
+}
