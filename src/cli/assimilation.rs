@@ -182,7 +182,8 @@ pub(crate) struct ObserveArgs {
     /// Observation network (TOML), e.g. observations/lorenz96_half_every_other_step.toml.
     #[arg(long, value_name = "FILE")]
     network: PathBuf,
-    /// Seed of the observation noise (same seed, same file, bit for bit).
+    /// Seed of the observation noise: the same seed gives the same observations bit for bit,
+    /// and the same file byte for byte when SOURCE_DATE_EPOCH fixes the history time stamp.
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Output file: .csv or .nc.

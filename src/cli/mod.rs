@@ -35,6 +35,10 @@ code 130); a second Ctrl-C, or one at any other time, stops at once and writes n
 code 130). kill -9 cannot be caught and may leave a hidden .NAME.tmp-PID file; the next run
 writing to the same path removes it.
 
+Reproducible files: the outputs carry a time stamp (the NetCDF history attribute, the CSV
+header comment). Set SOURCE_DATE_EPOCH (seconds since 1970) to fix it: two runs of one command
+line then write identical bytes, whatever RAYON_NUM_THREADS is.
+
 Exit codes: 0 success, 1 a check failed, 2 bad input or usage, 130 interrupted.";
 
 /// fourdvar: variational data assimilation (4D-Var) on toy atmospheric models, with
@@ -130,14 +134,14 @@ fn run(command: Command, args: &[OsString]) -> Result<i32> {
     )
     .then(crate::interrupt::graceful);
     match command {
-        Command::Forecast(a) => forecast::run(a, history(args)),
+        Command::Forecast(a) => forecast::run(a, history(args)?),
         Command::Check(a) => check::run(a),
         Command::Bench(a) => bench::run(a),
-        Command::Observe(a) => assimilation::run_observe(a, history(args)),
-        Command::Assimilate(a) => assimilation::run_assimilate(a, history(args)),
-        Command::Cycle(a) => assimilation::run_cycle(a, history(args)),
-        Command::Twin(a) => assimilation::run_twin(a, history(args)),
-        Command::Demo(a) => assimilation::run_demo(a, history(args)),
+        Command::Observe(a) => assimilation::run_observe(a, history(args)?),
+        Command::Assimilate(a) => assimilation::run_assimilate(a, history(args)?),
+        Command::Cycle(a) => assimilation::run_cycle(a, history(args)?),
+        Command::Twin(a) => assimilation::run_twin(a, history(args)?),
+        Command::Demo(a) => assimilation::run_demo(a, history(args)?),
         Command::Rnn(c) => rnn::run(c),
     }
 }
@@ -155,12 +159,41 @@ fn check_paths(inputs: &[(&str, Option<&Path>)], outputs: &[(&str, Option<&Path>
 }
 
 /// The `history` attribute of the files a command writes: a UTC time stamp and the command
-/// line.
-fn history(args: &[OsString]) -> String {
-    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now());
+/// line. The time is `SOURCE_DATE_EPOCH` (seconds since 1970, the reproducible-builds
+/// convention) when that is set, so that two runs of one command write identical bytes.
+fn history(args: &[OsString]) -> Result<String> {
+    let now =
+        match std::env::var_os(SOURCE_DATE_EPOCH) {
+            None => std::time::SystemTime::now(),
+            Some(value) => {
+                let seconds =
+                    value
+                        .to_str()
+                        .and_then(|s| s.trim().parse::<u64>().ok())
+                        .filter(|s| *s <= MAX_EPOCH_SECONDS)
+                        .ok_or_else(|| {
+                            crate::Error::invalid(
+                                SOURCE_DATE_EPOCH,
+                                format!(
+                            "must be a whole number of seconds since 1970-01-01 UTC (at most \
+                             {MAX_EPOCH_SECONDS}), got '{}'",
+                            value.to_string_lossy().chars().take(200).collect::<String>()
+                        ),
+                            )
+                        })?;
+                std::time::UNIX_EPOCH + std::time::Duration::from_secs(seconds)
+            }
+        };
+    let now = humantime::format_rfc3339_seconds(now);
     let line: Vec<String> = args
         .iter()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
-    format!("{now}: {}", line.join(" "))
+    Ok(format!("{now}: {}", line.join(" ")))
 }
+
+/// The environment variable that fixes the time stamp of the outputs.
+const SOURCE_DATE_EPOCH: &str = "SOURCE_DATE_EPOCH";
+
+/// The last second humantime formats (9999-12-31T23:59:59Z).
+const MAX_EPOCH_SECONDS: u64 = 253_402_300_799;

@@ -1,0 +1,113 @@
+//! Same command, same bytes: with SOURCE_DATE_EPOCH fixing the time stamp, two runs of
+//! forecast, observe (CSV and NetCDF), demo, twin and cycle write identical files, with one
+//! rayon thread or two (the 64 × 64 shallow-water grid runs its rows in parallel). A malformed
+//! SOURCE_DATE_EPOCH is refused before any work.
+
+use std::path::Path;
+use std::process::Command;
+
+/// Runs `fourdvar args…` in `dir` with SOURCE_DATE_EPOCH = 1700000000 and `threads` rayon
+/// threads, and asserts success.
+fn run(dir: &Path, threads: usize, args: &[&str]) {
+    let o = Command::new(env!("CARGO_BIN_EXE_fourdvar"))
+        .args(args)
+        .current_dir(dir)
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .env("RAYON_NUM_THREADS", threads.to_string())
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+#[test]
+fn every_output_is_byte_identical_across_runs_and_thread_counts() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let path = |p: &str| root.join(p).to_str().unwrap().to_string();
+    let (sw, l96) = (
+        path("models/shallow_water.toml"),
+        path("models/lorenz96.toml"),
+    );
+    let network = path("observations/lorenz96_half_every_other_step.toml");
+    let cycle = path("experiments/lorenz96_cycle.toml");
+    let runs: Vec<Vec<&str>> = vec![
+        vec![
+            "forecast", "--model", &sw, "--spinup", "2", "--steps", "4", "--out", "sw.nc",
+        ],
+        vec![
+            "forecast", "--model", &l96, "--steps", "20", "--out", "truth.nc",
+        ],
+        vec![
+            "observe",
+            "--truth",
+            "truth.nc",
+            "--network",
+            &network,
+            "--out",
+            "obs.csv",
+        ],
+        vec![
+            "observe",
+            "--truth",
+            "truth.nc",
+            "--network",
+            &network,
+            "--out",
+            "obs.nc",
+        ],
+        vec!["demo", "--out", "demo.nc"],
+        vec!["twin", "--config", &cycle, "--out", "twin.nc"],
+        vec![
+            "cycle",
+            "--config",
+            &cycle,
+            "--windows",
+            "12",
+            "--burn-in",
+            "2",
+            "--out",
+            "cycle.nc",
+        ],
+    ];
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    for (threads, dir) in [1, 2].into_iter().zip(&dirs) {
+        for args in &runs {
+            run(dir.path(), threads, args);
+        }
+    }
+    for file in [
+        "sw.nc", "truth.nc", "obs.csv", "obs.nc", "demo.nc", "twin.nc", "cycle.nc",
+    ] {
+        let a = std::fs::read(dirs[0].path().join(file)).unwrap();
+        let b = std::fs::read(dirs[1].path().join(file)).unwrap();
+        assert!(a == b, "{file} differs between the two runs");
+        let text = String::from_utf8_lossy(&a);
+        assert!(
+            text.contains("2023-11-14T22:13:20Z"),
+            "{file} lacks the fixed time stamp"
+        );
+    }
+}
+
+#[test]
+fn a_malformed_source_date_epoch_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for bad in ["yesterday", "-1", "1e9", "99999999999999999999"] {
+        let o = Command::new(env!("CARGO_BIN_EXE_fourdvar"))
+            .args(["demo", "--out", "demo.nc"])
+            .current_dir(dir.path())
+            .env("SOURCE_DATE_EPOCH", bad)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{bad}: {err}");
+        assert!(
+            err.contains("SOURCE_DATE_EPOCH") && err.contains(bad),
+            "{err}"
+        );
+        assert!(!dir.path().join("demo.nc").exists());
+    }
+}
