@@ -102,6 +102,10 @@ impl ModelTask for TwinWindow<'_> {
 
 /// The network at `path`, with its text for provenance.
 pub fn load_network(path: &Path) -> Result<(ObservationNetwork, String)> {
-    let text = std::fs::read_to_string(path).map_err(|e| crate::Error::io(path, e))?;
+    let text = crate::io::bounded_read::read_text(
+        path,
+        crate::io::bounded_read::CONFIG_BYTES,
+        "observation network",
+    )?;
     Ok((ObservationNetwork::parse(path, &text)?, text))
 }

@@ -43,6 +43,7 @@
 //! burn_in = 20                # cycles left out of the time averages
 //! ```
 
+use crate::io::bounded_read::{read_text, CONFIG_BYTES};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -187,7 +188,7 @@ pub struct LoadedExperiment {
 impl LoadedExperiment {
     /// Reads an experiment file.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let text = read_text(path, CONFIG_BYTES, "experiment configuration")?;
         Self::parse(Some(path), text)
     }
 

@@ -10,9 +10,10 @@
 //! dt = 0.05            # time step in model time units
 //! ```
 
+use crate::io::bounded_read::{read_text, CONFIG_BYTES};
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::models::{AnyModel, ModelTask};
 use crate::toml_source::TomlSource;
 
@@ -31,7 +32,7 @@ pub struct ModelConfig {
 impl ModelConfig {
     /// Reads and validates a model configuration file.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let text = read_text(path, CONFIG_BYTES, "model configuration")?;
         Self::parse(path, text)
     }
 

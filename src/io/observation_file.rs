@@ -44,6 +44,7 @@
 //! projection_x_coordinate / projection_y_coordinate) instead of `position`, with
 //! `variable:flag_values = 0, 1, 2 ; variable:flag_meanings = "u v h"`.
 
+use crate::io::bounded_read::{read_bytes, TABLE_BYTES};
 use std::fmt::Write as _;
 use std::fs;
 use std::path::Path;
@@ -470,7 +471,7 @@ fn parse_record(
 }
 
 fn read_csv(path: &Path, dt: f64, geometry: &Geometry) -> Result<ObservationSet> {
-    let bytes = fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = read_bytes(path, TABLE_BYTES, "observation table")?;
     let mut table = CsvTable::new(path, bytes).with_not_utf8_note(NOT_NETCDF_EITHER);
     let mut columns: Option<Vec<Column>> = None;
     let mut observations = Vec::new();

@@ -31,6 +31,7 @@
 //! sigma = 0.5
 //! ```
 
+use crate::io::bounded_read::{read_text, CONFIG_BYTES};
 use std::ops::Range;
 use std::path::Path;
 
@@ -108,7 +109,7 @@ impl ObservationNetwork {
     /// the line and the key. Whether sites and variables fit a model is checked by
     /// [`ObservationNetwork::sample`].
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let text = read_text(path, CONFIG_BYTES, "observation network")?;
         Self::parse(path, &text)
     }
 

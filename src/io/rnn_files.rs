@@ -17,6 +17,7 @@ use serde_json::Value;
 
 use crate::core::choice::{choice_names, parse_choice};
 use crate::io::atomic_output::AtomicOutput;
+use crate::io::bounded_read::{read_bytes, read_text, TABLE_BYTES};
 use crate::io::csv_table::{
     number_text, parse_number, CsvRow, CsvTable, Header, HeaderProblem, NumberProblem,
 };
@@ -277,13 +278,13 @@ pub fn parse_network_with_activation(path: &Path, text: &str) -> Result<(Network
 /// Reads a network JSON file; every problem is an [`Error::Config`] naming the file and the
 /// field.
 pub fn read_network(path: &Path) -> Result<Network> {
-    let text = fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let text = read_text(path, TABLE_BYTES, "network file")?;
     parse_network(path, &text)
 }
 
 /// Reads a network JSON file with its `activation`; errors as [`read_network`].
 pub fn read_network_with_activation(path: &Path) -> Result<(Network, Activation)> {
-    let text = fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let text = read_text(path, TABLE_BYTES, "network file")?;
     parse_network_with_activation(path, &text)
 }
 
@@ -662,7 +663,7 @@ pub fn parse_sequence_data(path: &Path, text: &str) -> Result<SequenceData> {
 
 /// Reads a sequence CSV; every problem is an [`Error::Input`] naming the file and line.
 pub fn read_sequence_data(path: &Path) -> Result<SequenceData> {
-    let bytes = fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = read_bytes(path, TABLE_BYTES, "sequence table")?;
     let text = String::from_utf8(bytes)
         .map_err(|_| Error::input(path, None, "is not valid UTF-8 text"))?;
     parse_sequence_data(path, &text)
