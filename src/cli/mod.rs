@@ -111,17 +111,53 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
         Ok(cli) => cli,
         Err(e) => {
             // --help and --version print and exit 0; usage errors exit 2.
-            let _ = e.print();
+            let text = shorten_tokens(&e.render().to_string());
+            if e.use_stderr() {
+                eprint!("{text}");
+            } else {
+                print!("{text}");
+            }
             return e.exit_code();
         }
     };
     match run(cli.command, &args) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("fourdvar: error: {e}");
+            eprintln!("fourdvar: error: {}", shorten_tokens(&e.to_string()));
             e.exit_code()
         }
     }
+}
+
+/// The longest run of non-space characters a message echoes in full.
+const MAX_TOKEN_CHARS: usize = 200;
+
+/// `text` with every run of more than [`MAX_TOKEN_CHARS`] non-space characters cut to its
+/// first 200 and a note of its length, so that a 20 MB token in the input does not come
+/// back as a 20 MB message.
+fn shorten_tokens(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(8192));
+    let mut token = String::new();
+    let flush = |token: &mut String, out: &mut String| {
+        let chars = token.chars().count();
+        if chars > MAX_TOKEN_CHARS {
+            out.extend(token.chars().take(MAX_TOKEN_CHARS));
+            out.push_str(&format!("…({chars} characters)"));
+        } else {
+            out.push_str(token);
+        }
+        token.clear();
+    };
+    for c in text.chars() {
+        if c.is_whitespace() {
+            flush(&mut token, &mut out);
+            out.push(c);
+        } else {
+            token.push(c);
+        }
+    }
+    flush(&mut token, &mut out);
+    out
 }
 
 /// Runs one command; `Ok` holds the exit code (0, or 1 for a failed check).

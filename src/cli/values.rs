@@ -59,9 +59,17 @@ pub(super) fn non_negative(text: &str) -> Result<f64, String> {
     }
 }
 
-/// A measurement time: a positive, finite number of seconds.
+/// The longest measurement time a benchmark takes, seconds.
+const MAX_MEASUREMENT_SECONDS: f64 = 3600.0;
+
+/// A measurement time: a positive number of seconds, at most an hour.
 pub(super) fn positive_seconds(text: &str) -> Result<f64, String> {
-    positive(text).map_err(|_| "must be a positive number of seconds".to_string())
+    match positive(text) {
+        Ok(s) if s <= MAX_MEASUREMENT_SECONDS => Ok(s),
+        _ => Err(format!(
+            "must be a positive number of seconds, at most {MAX_MEASUREMENT_SECONDS}"
+        )),
+    }
 }
 
 #[cfg(test)]

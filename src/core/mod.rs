@@ -4,6 +4,7 @@
 //! and the one minimisation driver (argmin) that 4D-Var and RNN training share. Nothing here
 //! knows about files, observations or the command line.
 
+pub mod budget;
 pub mod checkpointing;
 pub mod choice;
 pub mod dynamics;

@@ -75,7 +75,7 @@ impl ModelTask for Assimilate<'_> {
             })?,
         };
         all.validate(&geometry, Some(window_steps), &req.observations)?;
-        let total = window_steps + req.settings.forecast_steps;
+        let total = window_steps.saturating_add(req.settings.forecast_steps);
         let truth = match &req.truth {
             Some(path) => Some(truth_over(path, geometry.cf_layout(), total)?),
             None => None,

@@ -3,6 +3,7 @@
 //! alone (the adjoint method promises a small constant, here targeted at ≤ 3); and the same
 //! ratio for back-propagation through time of an Elman network ([`benchmark_rnn`]).
 
+use crate::core::budget::{check_memory, check_work};
 use crate::geometry::Location;
 use std::time::Instant;
 
@@ -83,9 +84,18 @@ pub(crate) fn paired_seconds_per_call(
     pairs[3]
 }
 
+/// Refuses a benchmark of `steps`-step sweeps over `n` values that would not fit in memory
+/// (a stored trajectory and a few state vectors per step) or take hours per measurement.
+fn check_window_budget(what: &str, n: usize, steps: usize) -> Result<()> {
+    let (n_f, steps_f) = (n as f64, steps as f64 + 1.0);
+    check_memory(what, 4.0 * steps_f * n_f * 8.0)?;
+    check_work(what, n, 100.0 * steps_f)
+}
+
 /// Benchmarks Lorenz-96 (F = 8, dt = 0.05) with `n` sites over a `window`-step sweep, spending
 /// about `min_time` seconds on each measurement.
 pub fn benchmark_lorenz96(n: usize, window: usize, min_time: f64) -> Result<BenchmarkRow> {
+    check_window_budget("Lorenz-96 benchmark", n, window)?;
     if n < 4 {
         return Err(Error::invalid(
             "Lorenz-96 size",
@@ -176,6 +186,7 @@ pub struct CostBenchmark {
 /// Times J and ∇J of 4D-Var with B = I and R = I on Lorenz-96 with `n` sites over `steps`
 /// steps, every other site observed at every other step (steps 2, 4, …).
 pub fn benchmark_fourdvar_cost(n: usize, steps: usize, min_time: f64) -> Result<CostBenchmark> {
+    check_window_budget("4D-Var cost benchmark", n, steps)?;
     use crate::cov::BackgroundCovariance;
     use crate::obs::{Observation, ObservationKind, ObservationMisfit, ObservationSet};
     use crate::var::{ControlSpace, ControlTransform, FourDVar};

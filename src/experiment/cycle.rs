@@ -3,6 +3,7 @@
 //! previous analysis; B is static. Writes the RMSE time series and reports time averages
 //! after a burn-in.
 
+use crate::core::budget::{check_memory, check_work};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -142,6 +143,18 @@ impl ModelTask for Cycle<'_> {
         let mut settings = req.settings.clone();
         // The next background is the analysis `shift` steps on, possibly past the window.
         settings.forecast_steps = shift.saturating_sub(window);
+        // Estimated in f64 first: counts near u64::MAX must not overflow before the check.
+        let windows_f = req.windows as f64;
+        let total_f = (windows_f - 1.0) * shift as f64 + window.max(shift) as f64;
+        check_work(
+            "cycle",
+            n,
+            req.twin.spinup as f64 + total_f + 2.0 * windows_f * window as f64 * 20.0,
+        )?;
+        check_memory(
+            "cycle",
+            (total_f + 1.0) * n as f64 * 8.0 + windows_f * (2.0 * n as f64 + 8.0) * 8.0,
+        )?;
         let covariance = Arc::new(background_covariance(&model, &settings.background)?);
         let total = (req.windows - 1) * shift + window.max(shift);
         let twin = twin_data(

@@ -1,6 +1,7 @@
 //! The `check` command: every derivative check of the core, run on one model at a state on
 //! its attractor, as a table of (test, value, threshold, pass/fail).
 
+use crate::core::budget::{check_memory, check_work};
 use crate::core::stage_costs::QuadraticMisfit;
 use crate::core::sweep::cost_value;
 use crate::core::vector::{add_scaled, norm};
@@ -72,13 +73,34 @@ impl ModelTask for Checks<'_> {
 
     fn run<M: Dynamics + ModelInfo + Clone>(self, model: M) -> Result<Vec<CheckRow>> {
         let req = self.0;
+        let n = model.state_len();
+        // The spin-up, then some 150 window-long runs (Taylor ε, tangent and adjoint sweeps,
+        // gradient-test steps, checkpointing), each keeping its trajectory.
+        check_work(
+            "derivative check",
+            n,
+            req.spinup as f64 + 150.0 * req.window as f64,
+        )?;
+        check_memory(
+            "derivative check",
+            4.0 * (req.window as f64 + 1.0) * n as f64 * 8.0,
+        )?;
+        // A long spin-up shows its progress (on a terminal) rather than a silent wait.
+        let bar = super::progress::step_bar(req.spinup as u64, "spin-up");
         let x = integrate(
             &model,
             &model.default_initial_state(),
             req.spinup,
-            |_, _| {},
-        )?;
+            |k, _| {
+                if k % 256 == 0 {
+                    bar.set_position(k as u64);
+                }
+            },
+        )
+        .map_err(|e| e.within(format!("the spin-up of {}", req.model.path.display())))?;
+        bar.finish_and_clear();
         check_model(&model, &x, req.window, req.seed)
+            .map_err(|e| e.within(format!("the checks of {}", req.model.path.display())))
     }
 }
 

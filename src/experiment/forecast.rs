@@ -1,6 +1,7 @@
 //! A forecast: spin up (optionally), run the model, write the trajectory as CF-NetCDF (for
 //! a model on a plane, each field on its own staggered grid).
 
+use crate::core::budget::check_work;
 use std::path::PathBuf;
 
 use crate::core::{integrate, Dynamics};
@@ -84,6 +85,11 @@ impl ModelTask for Forecast<'_> {
     fn run<M: Dynamics + ModelInfo + Clone>(self, model: M) -> Result<ForecastSummary> {
         let request = self.0;
         let n = model.state_len();
+        check_work(
+            "forecast length",
+            n,
+            request.spinup as f64 + request.steps as f64,
+        )?;
         let records = request.steps / request.output_every + 1;
         let bytes = (records as f64) * (n as f64) * 8.0;
         if bytes > MAX_OUTPUT_BYTES {

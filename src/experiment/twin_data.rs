@@ -1,6 +1,7 @@
 //! Twin experiments: a true trajectory made by the model itself, and a background drawn
 //! around it with the statistics that B claims.
 
+use crate::core::budget::{check_memory, check_work};
 use crate::core::{integrate, Dynamics};
 use crate::cov::BackgroundCovariance;
 use crate::error::Result;
@@ -13,6 +14,9 @@ pub fn truth_run<M: Dynamics + ModelInfo>(
     spinup: usize,
     steps: usize,
 ) -> Result<Vec<f64>> {
+    let n = model.state_len();
+    check_work("twin experiment", n, spinup as f64 + steps as f64)?;
+    check_memory("true trajectory", (steps as f64 + 1.0) * n as f64 * 8.0)?;
     let start = integrate(model, &model.default_initial_state(), spinup, |_, _| {})?;
     let mut states = Vec::with_capacity((steps + 1) * start.len());
     integrate(model, &start, steps, |_, x| states.extend_from_slice(x))?;

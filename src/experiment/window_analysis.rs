@@ -2,6 +2,7 @@
 //! the control transform and the cost, minimises, and computes the trajectories, departures
 //! and diagnostics.
 
+use crate::core::budget::{check_memory, check_work};
 use std::sync::Arc;
 
 use crate::core::vector::norm;
@@ -117,6 +118,14 @@ pub fn analyse_window<M: Dynamics + ModelInfo + Clone>(
     truth: Option<&[f64]>,
 ) -> Result<WindowResult> {
     let n = model.state_len();
+    // Stored trajectory of each sweep, the background and analysis trajectories.
+    let steps = window_steps as f64 + settings.forecast_steps as f64 + 1.0;
+    check_memory("assimilation window", 3.0 * steps * n as f64 * 8.0)?;
+    check_work(
+        "assimilation window",
+        n,
+        2.0 * steps * (settings.stopping.max_iterations as f64).min(1e3),
+    )?;
     if observations.is_empty() {
         return Err(Error::invalid(
             "observations",

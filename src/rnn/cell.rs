@@ -12,6 +12,7 @@
 use clap::ValueEnum;
 use serde::Deserialize;
 
+use crate::core::budget::check_memory;
 use crate::core::choice::choice_name;
 use crate::core::{AdjointOutputs, Dynamics, TangentInputs};
 use crate::error::{Error, Result};
@@ -172,6 +173,15 @@ impl CellShape {
                 "rank must be at least 1",
             ));
         }
+        // Counted in f64 so that a huge size cannot overflow; training keeps some 20 vectors
+        // of |θ| (gradient, Adam moments, L-BFGS pairs).
+        let (d, m) = (self.hidden as f64, self.inputs as f64);
+        let recurrence = match self.recurrence {
+            Recurrence::Dense => d * d,
+            Recurrence::Diagonal => d,
+            Recurrence::LowRank { rank } => 2.0 * d * rank as f64,
+        };
+        check_memory("network size", 20.0 * 8.0 * (recurrence + d * m + d))?;
         Ok(())
     }
 }

@@ -1,0 +1,354 @@
+//! Every numeric option and configuration key, given hostile values (0, 1, −1, NaN, ±inf,
+//! 1e308, 1e-300, 2^53, u64::MAX, empty, a 20 MB token): the run ends with exit code 0 (where
+//! the value is legal), 1 or 2, never a panic or an abort, with a short message (stderr under
+//! 4 KB) and within a time bound (no silent hang).
+
+use std::io::Read;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The hostile values, as text; the long token is 20 MB in files and 100 kB on the command
+/// line (Linux refuses a single argument over 128 kB).
+fn hostile(long: usize) -> Vec<String> {
+    let mut v: Vec<String> = [
+        "0",
+        "1",
+        "-1",
+        "NaN",
+        "inf",
+        "-inf",
+        "1e308",
+        "1e-300",
+        "9007199254740992",
+        "18446744073709551615",
+        "",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    v.push("9".repeat(long));
+    v
+}
+
+/// What a run did.
+struct Outcome {
+    code: Option<i32>,
+    stderr: String,
+}
+
+/// Runs `fourdvar args…` in `dir`, killed after `limit`.
+fn run(dir: &Path, args: &[String], limit: Duration) -> Outcome {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fourdvar"))
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut text = Vec::new();
+        let _ = stderr.read_to_end(&mut text);
+        text
+    });
+    let start = Instant::now();
+    let code = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code();
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{}: still running after {limit:?}", shown(args));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let text = reader.join().unwrap();
+    Outcome {
+        code,
+        stderr: String::from_utf8_lossy(&text).into_owned(),
+    }
+}
+
+/// The command line for messages, long tokens shortened.
+fn shown(args: &[String]) -> String {
+    args.iter()
+        .map(|a| {
+            if a.len() > 40 {
+                format!("{}…({} bytes)", &a[..20], a.len())
+            } else {
+                a.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Asserts the outcome of a hostile run.
+fn assert_sane(args: &[String], o: &Outcome) {
+    let what = shown(args);
+    assert!(
+        matches!(o.code, Some(0) | Some(1) | Some(2)),
+        "{what}: exit {:?}: {}",
+        o.code,
+        &o.stderr[..o.stderr.len().min(2000)]
+    );
+    assert!(!o.stderr.contains("panicked"), "{what}: {}", o.stderr);
+    assert!(
+        o.stderr.len() < 4096,
+        "{what}: {} bytes of stderr",
+        o.stderr.len()
+    );
+}
+
+/// Owned copies of `args`.
+fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|s| s.to_string()).collect()
+}
+
+fn repo(p: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(p)
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn every_numeric_option_survives_hostile_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (l96, cycle) = (
+        repo("models/lorenz96.toml"),
+        repo("experiments/lorenz96_cycle.toml"),
+    );
+    // Inputs for the commands that need them.
+    let background = d.join("xb.txt");
+    std::fs::write(&background, "1\n".repeat(40)).unwrap();
+    let obs = d.join("obs.csv");
+    std::fs::write(
+        &obs,
+        "time,position,value,sigma\n0.1,3,1.5,1\n0.2,7,0.5,1\n",
+    )
+    .unwrap();
+    let seq = d.join("seq.csv");
+    std::fs::write(&seq, "t,u0,y0\n0,1,0.5\n1,0,0.2\n2,1,0.1\n").unwrap();
+    let net = d.join("net.json");
+    std::fs::write(
+        &net,
+        r#"{"hidden": 1, "inputs": 1, "outputs": 1, "recurrence": "dense", "w": [[0.5]],
+            "u": [[1.0]], "b": [0.0], "v": [[1.0]], "c": [0.0]}"#,
+    )
+    .unwrap();
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let (xb, obs, seq, net) = (s(&background), s(&obs), s(&seq), s(&net));
+    // Each command, a value for its other required options, and its numeric options.
+    let commands: Vec<(Vec<String>, Vec<&str>)> = vec![
+        (
+            strings(&["forecast", "--model", &l96, "--out", "f.nc", "--steps", "3"]),
+            vec!["--steps", "--spinup", "--output-every"],
+        ),
+        (
+            strings(&[
+                "assimilate",
+                "--model",
+                &l96,
+                "--background",
+                &xb,
+                "--obs",
+                &obs,
+                "--out",
+                "a.nc",
+                "--max-iterations",
+                "5",
+            ]),
+            vec![
+                "--window-steps",
+                "--b-sigma",
+                "--b-length-scale",
+                "--max-iterations",
+                "--gradient-tolerance",
+                "--forecast-steps",
+                "--estimate-params",
+            ],
+        ),
+        (
+            strings(&[
+                "cycle",
+                "--config",
+                &cycle,
+                "--out",
+                "c.nc",
+                "--windows",
+                "3",
+                "--burn-in",
+                "1",
+                "--max-iterations",
+                "5",
+            ]),
+            vec!["--windows", "--shift", "--burn-in", "--window-steps"],
+        ),
+        (
+            strings(&["check", "--model", &l96, "--spinup", "10", "--window", "3"]),
+            vec!["--spinup", "--window", "--seed"],
+        ),
+        (
+            strings(&[
+                "rnn", "train", "--task", "alarm", "--epochs", "2", "--out", "n.json",
+            ]),
+            vec![
+                "--hidden",
+                "--rank",
+                "--tbptt",
+                "--clip",
+                "--learning-rate",
+                "--seed",
+                "--epochs",
+            ],
+        ),
+        (
+            strings(&[
+                "rnn",
+                "reservoir",
+                "--data",
+                &seq,
+                "--hidden",
+                "4",
+                "--out",
+                "r.json",
+            ]),
+            vec!["--hidden", "--spectral-radius", "--ridge", "--seed"],
+        ),
+        (
+            strings(&["rnn", "sensitivity", "--net", &net, "--data", &seq]),
+            vec!["--epsilon", "--top"],
+        ),
+        (
+            strings(&[
+                "bench",
+                "lorenz96",
+                "--sizes",
+                "8",
+                "--window",
+                "2",
+                "--min-time",
+                "0.001",
+            ]),
+            vec!["--min-time"],
+        ),
+    ];
+    let mut runs = 0;
+    for (base, options) in &commands {
+        for option in options {
+            for value in hostile(100_000) {
+                // Long-running but legal: a count of iterations or epochs is bounded only
+                // by the user's patience (training shows its progress and stops on Ctrl-C).
+                let huge = value.len() > 15 && value.bytes().all(|b| b.is_ascii_digit());
+                if (*option == "--epochs" || *option == "--max-iterations")
+                    && (huge || value.starts_with("1e") || value == "9007199254740992")
+                {
+                    continue;
+                }
+                // The option's last occurrence wins with clap's default: give it once.
+                let mut args: Vec<String> = Vec::new();
+                let mut skip = false;
+                for a in base {
+                    if skip {
+                        skip = false;
+                        continue;
+                    }
+                    if a == option {
+                        skip = true;
+                        continue;
+                    }
+                    args.push(a.clone());
+                }
+                args.push(format!("{option}={value}"));
+                let o = run(d, &args, Duration::from_secs(60));
+                assert_sane(&args, &o);
+                runs += 1;
+            }
+        }
+    }
+    assert!(runs > 300, "{runs} runs");
+}
+
+#[test]
+fn every_model_configuration_key_survives_hostile_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let models: [(&str, &[&str]); 3] = [
+        ("lorenz96", &["n", "forcing", "dt"]),
+        ("lorenz63", &["sigma", "rho", "beta", "dt"]),
+        (
+            "shallow_water",
+            &[
+                "nx",
+                "ny",
+                "dx",
+                "dy",
+                "depth",
+                "g",
+                "f",
+                "viscosity",
+                "dt",
+                "amplitude",
+                "width",
+            ],
+        ),
+    ];
+    let toml_value = |v: &str| -> String {
+        match v {
+            "NaN" => "nan".into(),
+            "" => "\"\"".into(),
+            other => other.into(),
+        }
+    };
+    for (model, keys) in models {
+        let text = std::fs::read_to_string(repo(&format!("models/{model}.toml"))).unwrap();
+        for key in keys {
+            for value in hostile(20 << 20) {
+                // Replace the key's line (or add the key) with the hostile value.
+                let mut found = false;
+                let lines: Vec<String> = text
+                    .lines()
+                    .map(|l| {
+                        let name = l.split('=').next().unwrap_or("").trim();
+                        if name == *key {
+                            found = true;
+                            format!("{key} = {}", toml_value(&value))
+                        } else {
+                            l.to_string()
+                        }
+                    })
+                    .collect();
+                let mut body = lines.join("\n");
+                if !found {
+                    body = format!("{key} = {}\n{body}", toml_value(&value));
+                }
+                let path = d.join("m.toml");
+                std::fs::write(&path, body).unwrap();
+                let args = strings(&[
+                    "check",
+                    "--model",
+                    path.to_str().unwrap(),
+                    "--spinup",
+                    "5",
+                    "--window",
+                    "2",
+                ]);
+                let o = run(d, &args, Duration::from_secs(60));
+                assert_sane(&args, &o);
+                if o.code == Some(2) {
+                    assert!(
+                        o.stderr.contains("m.toml"),
+                        "{model} {key} = {}: {}",
+                        &value[..value.len().min(30)],
+                        o.stderr
+                    );
+                }
+            }
+        }
+    }
+}
