@@ -1,8 +1,9 @@
 //! CF-NetCDF state output, written once over the models' geometries (issue #9): forecast,
 //! trajectory, analysis and cycle files of the Lorenz-96 ring, Lorenz-63's three variables at
-//! one point, the shallow-water C-grid and the two-scale Lorenz-96 follow each model's CF
-//! layout; every state comes back bit for bit in model order; a forecast is an initial state;
-//! bad files are errors naming the file and the variable.
+//! one point, the shallow-water C-grid and the two-scale Lorenz-96 (X and Y as two arrays on
+//! their own positions) follow each model's CF layout; every state comes back bit for bit in
+//! model order; a forecast is an initial state; bad files are errors naming the file and the
+//! variable.
 //!
 //! What a model's files must hold (dimensions, coordinates and their CF attributes, arrays) is
 //! written out by hand in [`cases`], not read from the layout under test. Each test is one
@@ -237,17 +238,33 @@ fn cases() -> Vec<Case> {
             name: "two_scale",
             toml: TWO_SCALE_TOML,
             geometry: model_geometry(TWO_SCALE_TOML),
-            coordinates: vec![index(
-                "site",
-                K * (J + 1),
-                "two-scale Lorenz-96 state index: slow X_k at 0..4, then fast Y_(j,k) at \
-                 4 + j + 3*k",
-            )],
-            arrays: vec![nondimensional(
-                "x",
-                &["site"],
-                "two-scale Lorenz-96 state (slow X, then fast Y)",
-            )],
+            // X and Y on their own positions on the circle, in slow-site units: Y_(j,k) at
+            // k + j/J.
+            coordinates: vec![
+                index(
+                    "k",
+                    K,
+                    "position of the slow variable X_k on the ring (slow-site units)",
+                ),
+                Coordinate {
+                    values: (0..K * J).map(|m| m as f64 / J as f64).collect(),
+                    ..index(
+                        "m",
+                        K * J,
+                        "position of the fast variable Y_m, m = j + 3*k, on the ring: \
+                         k + j/3 (slow-site units)",
+                    )
+                },
+            ],
+            arrays: vec![
+                nondimensional("X", &["k"], "slow variables X_k of the two-scale Lorenz-96"),
+                nondimensional(
+                    "Y",
+                    &["m"],
+                    "fast variables Y_(j,k) of the two-scale Lorenz-96, in the order \
+                     m = j + 3*k",
+                ),
+            ],
             globals: vec![],
             time_units: "1",
             locations: &[("position", "1")],
