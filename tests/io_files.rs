@@ -1,86 +1,18 @@
-//! Files a user sees: text and NetCDF states, CF trajectories and atomic outputs.
+//! Files a user sees: text and NetCDF states and atomic outputs. CF trajectories (forecast,
+//! analysis and cycle files) are tested over every model's geometry in
+//! tests/netcdf_output.rs.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use fourdvar::geometry::{CfArray, CfDimension, CfLayout};
+use fourdvar::geometry::ring::sites;
 use fourdvar::io::atomic_output::AtomicOutput;
-use fourdvar::io::netcdf_trajectory::{
-    read_trajectory, write_trajectory, Trajectory, TrajectoryMetadata,
-};
+use fourdvar::io::netcdf_trajectory::{write_trajectory, TrajectoryMetadata};
 use fourdvar::io::state_file::{read_state, write_state_text};
 use fourdvar::Error;
 
 // ---------------------------------------------------------------------------------------------
 // helpers
-
-/// The metadata and CF layout of a Lorenz-96-like trajectory of `n` sites.
-struct Meta {
-    meta: TrajectoryMetadata,
-    layout: CfLayout,
-}
-
-impl std::ops::Deref for Meta {
-    type Target = TrajectoryMetadata;
-    fn deref(&self) -> &TrajectoryMetadata {
-        &self.meta
-    }
-}
-
-impl std::ops::DerefMut for Meta {
-    fn deref_mut(&mut self) -> &mut TrajectoryMetadata {
-        &mut self.meta
-    }
-}
-
-/// Writes a trajectory with the metadata and layout of `m`.
-fn write(
-    path: &Path,
-    m: &Meta,
-    steps: &[u64],
-    times: &[f64],
-    states: &[f64],
-) -> fourdvar::Result<()> {
-    write_trajectory(path, &m.meta, &m.layout, steps, times, states)
-}
-
-fn metadata(n: usize) -> Meta {
-    let layout = CfLayout {
-        dimensions: vec![CfDimension {
-            name: "site".into(),
-            values: (0..n).map(|i| i as f64).collect(),
-            attributes: vec![
-                ("long_name", "grid point index".into()),
-                ("units", "1".into()),
-                ("axis", "X".into()),
-            ],
-        }],
-        arrays: vec![CfArray {
-            name: "x".into(),
-            dimensions: vec!["site".into()],
-            offset: 0,
-            len: n,
-            long_name: "Lorenz-96 state".into(),
-            units: "1".into(),
-            standard_name: None,
-        }],
-        global_attributes: vec![],
-    };
-    let meta = TrajectoryMetadata {
-        title: "Lorenz-96 forecast".to_string(),
-        source: "fourdvar 0.1.0, Lorenz-96 model".to_string(),
-        history: "2026-11-28T05:00:00Z: fourdvar forecast --steps 4".to_string(),
-        model_configuration: "model = \"lorenz96\"\nn = 5\nforcing = 8.0\n".to_string(),
-        global_numbers: vec![
-            ("model_forcing".to_string(), 8.0),
-            ("model_dt".to_string(), 0.05),
-        ],
-        time_units: "1".to_string(),
-        time_long_name: "model time (Lorenz-96 time units)".to_string(),
-        time_comment: Some("one time unit is about 5 days of atmospheric time".to_string()),
-    };
-    Meta { meta, layout }
-}
 
 /// Values whose bits are easy to lose: thirds, tiny, huge, subnormal and negative zero.
 fn awkward_values(count: usize) -> Vec<f64> {
@@ -135,21 +67,6 @@ fn write_text(dir: &Path, name: &str, content: &str) -> PathBuf {
     path
 }
 
-fn string_attribute(file: &netcdf::File, var: Option<&str>, name: &str) -> String {
-    let value = match var {
-        None => file
-            .attribute(name)
-            .unwrap_or_else(|| panic!("no {name}"))
-            .value(),
-        Some(v) => file
-            .variable(v)
-            .unwrap()
-            .attribute_value(name)
-            .unwrap_or_else(|| panic!("no {v}:{name}")),
-    };
-    value.unwrap().try_into().unwrap()
-}
-
 /// A NetCDF-4 file with one 1-D variable `var(site)` holding `values`, plus a `site` coordinate.
 fn netcdf_vector(path: &Path, var: &str, values: &[f64]) {
     let mut f = netcdf::create(path).unwrap();
@@ -168,207 +85,6 @@ fn netcdf_vector(path: &Path, var: &str, values: &[f64]) {
 
 fn nonexistent_dir(dir: &Path) -> PathBuf {
     dir.join("no-such-directory")
-}
-
-// ---------------------------------------------------------------------------------------------
-// trajectories
-
-#[test]
-fn trajectory_round_trips_bitwise() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("forecast.nc");
-    let n = 5;
-    let steps: Vec<u64> = vec![0, 1, 2, 10, 11];
-    let times: Vec<f64> = steps.iter().map(|&s| s as f64 * 0.05).collect();
-    let states = awkward_values(times.len() * n);
-    write(&path, &metadata(n), &steps, &times, &states).unwrap();
-
-    let back = read_trajectory(&path, Some("x")).unwrap();
-    assert_eq!(back.variable, "x");
-    assert_eq!(back.n, n);
-    assert_eq!(back.steps.as_deref(), Some(steps.as_slice()));
-    assert_bits_equal(&back.times, &times);
-    assert_bits_equal(&back.states, &states);
-
-    // Without a name, the single (time, site) variable is found.
-    let auto: Trajectory = read_trajectory(&path, None).unwrap();
-    assert_eq!(auto, back);
-
-    // Only the final file is left behind.
-    let names: Vec<String> = fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    assert_eq!(names, vec!["forecast.nc".to_string()]);
-}
-
-#[test]
-fn trajectory_carries_cf_metadata() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("meta.nc");
-    let meta = metadata(4);
-    write(&path, &meta, &[0, 1, 2], &[0.0, 0.05, 0.1], &[1.5; 12]).unwrap();
-
-    let bytes = fs::read(&path).unwrap();
-    assert!(bytes.starts_with(b"\x89HDF\r\n\x1a\n"), "not NetCDF-4");
-
-    let f = netcdf::open(&path).unwrap();
-    assert_eq!(string_attribute(&f, None, "Conventions"), "CF-1.10");
-    assert_eq!(string_attribute(&f, None, "title"), meta.title);
-    assert_eq!(string_attribute(&f, None, "source"), meta.source);
-    assert_eq!(string_attribute(&f, None, "history"), meta.history);
-    assert_eq!(
-        string_attribute(&f, None, "model_configuration"),
-        meta.model_configuration
-    );
-    let forcing: f64 = f
-        .attribute("model_forcing")
-        .unwrap()
-        .value()
-        .unwrap()
-        .try_into()
-        .unwrap();
-    assert_eq!(forcing, 8.0);
-    let dt: f64 = f
-        .attribute("model_dt")
-        .unwrap()
-        .value()
-        .unwrap()
-        .try_into()
-        .unwrap();
-    assert_eq!(dt, 0.05);
-
-    assert_eq!(f.dimension_len("time"), Some(3));
-    assert_eq!(f.dimension_len("site"), Some(4));
-
-    assert_eq!(string_attribute(&f, Some("time"), "units"), "1");
-    assert_eq!(
-        string_attribute(&f, Some("time"), "long_name"),
-        meta.time_long_name
-    );
-    assert_eq!(string_attribute(&f, Some("time"), "axis"), "T");
-    assert_eq!(
-        string_attribute(&f, Some("time"), "comment"),
-        meta.time_comment.clone().unwrap()
-    );
-    assert!(f
-        .variable("time")
-        .unwrap()
-        .attribute("standard_name")
-        .is_none());
-
-    let step = f.variable("step").unwrap();
-    assert_eq!(
-        step.vartype(),
-        netcdf::types::NcVariableType::Int(netcdf::types::IntType::I32)
-    );
-    assert_eq!(
-        string_attribute(&f, Some("step"), "long_name"),
-        "model step index"
-    );
-    assert_eq!(step.dimensions()[0].name(), "time");
-
-    assert_eq!(
-        string_attribute(&f, Some("site"), "long_name"),
-        "grid point index"
-    );
-    assert_eq!(string_attribute(&f, Some("site"), "units"), "1");
-    assert_eq!(string_attribute(&f, Some("site"), "axis"), "X");
-
-    let x = f.variable("x").unwrap();
-    let dims: Vec<String> = x.dimensions().iter().map(|d| d.name()).collect();
-    assert_eq!(dims, vec!["time".to_string(), "site".to_string()]);
-    assert_eq!(
-        string_attribute(&f, Some("x"), "long_name"),
-        "Lorenz-96 state"
-    );
-    assert_eq!(string_attribute(&f, Some("x"), "units"), "1");
-}
-
-#[test]
-fn trajectory_without_time_comment_has_no_comment() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("plain.nc");
-    let mut meta = metadata(2);
-    meta.time_comment = None;
-    meta.global_numbers.clear();
-    write(&path, &meta, &[3], &[0.15], &[1.0, 2.0]).unwrap();
-    let f = netcdf::open(&path).unwrap();
-    assert!(f.variable("time").unwrap().attribute("comment").is_none());
-    assert!(f.attribute("model_forcing").is_none());
-}
-
-#[test]
-fn trajectory_with_huge_step_numbers_round_trips() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("long.nc");
-    let steps = [0u64, 5_000_000_000];
-    write(&path, &metadata(1), &steps, &[0.0, 1.0], &[1.0, 2.0]).unwrap();
-    let back = read_trajectory(&path, None).unwrap();
-    assert_eq!(back.steps, Some(steps.to_vec()));
-}
-
-#[test]
-fn write_trajectory_rejects_inconsistent_input() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("bad.nc");
-    let meta = metadata(3);
-    type Case = (Vec<u64>, Vec<f64>, Vec<f64>, &'static str);
-    let cases: Vec<Case> = vec![
-        (vec![0, 1], vec![0.0, 1.0], vec![0.0; 5], "5 state values"),
-        (
-            vec![0],
-            vec![0.0, 1.0],
-            vec![0.0; 6],
-            "1 step indices for 2 times",
-        ),
-        (vec![], vec![], vec![], "no times"),
-    ];
-    for (steps, times, states, expected) in cases {
-        let result = write(&path, &meta, &steps, &times, &states);
-        assert!(matches!(result, Err(Error::InvalidArgument { .. })));
-        assert_mentions(&err_text(result), &[expected]);
-    }
-    let mut clash = metadata(3);
-    clash.layout.arrays[0].name = "time".to_string();
-    let msg = err_text(write(&path, &clash, &[0], &[0.0], &[0.0; 3]));
-    assert_mentions(&msg, &["'time'"]);
-    let mut reserved = metadata(3);
-    reserved.global_numbers = vec![("title".to_string(), 1.0)];
-    let msg = err_text(write(&path, &reserved, &[0], &[0.0], &[0.0; 3]));
-    assert_mentions(&msg, &["'title'"]);
-    let empty = metadata(0);
-    assert!(write(&path, &empty, &[0], &[0.0], &[]).is_err());
-    // Nothing was created.
-    assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
-}
-
-#[test]
-fn write_trajectory_into_missing_directory_names_the_path() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = nonexistent_dir(dir.path()).join("out.nc");
-    let msg = err_text(write(&path, &metadata(1), &[0], &[0.0], &[1.0]));
-    assert_mentions(&msg, &[&path.display().to_string()]);
-}
-
-#[test]
-fn read_trajectory_errors_name_file_and_variables() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("t.nc");
-    write(&path, &metadata(2), &[0], &[0.0], &[1.0, 2.0]).unwrap();
-    let msg = err_text(read_trajectory(&path, Some("y")));
-    assert_mentions(&msg, &["t.nc", "no variable 'y'", "x(time, site)"]);
-    let msg = err_text(read_trajectory(&path, Some("step")));
-    assert_mentions(&msg, &["t.nc", "step(time)", "not a trajectory"]);
-
-    let vector = dir.path().join("v.nc");
-    netcdf_vector(&vector, "x", &[1.0, 2.0]);
-    let msg = err_text(read_trajectory(&vector, None));
-    assert_mentions(&msg, &["v.nc", "found 0", "x(site)"]);
-
-    let missing = dir.path().join("missing.nc");
-    let msg = err_text(read_trajectory(&missing, None));
-    assert_mentions(&msg, &["missing.nc"]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -529,27 +245,6 @@ fn netcdf_state_in_classic_formats_is_detected_by_magic_bytes() {
 }
 
 #[test]
-fn forecast_output_can_be_an_initial_state() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("forecast.nc");
-    let n = 4;
-    let states = awkward_values(3 * n);
-    write(&path, &metadata(n), &[0, 1, 2], &[0.0, 0.05, 0.1], &states).unwrap();
-    let last = read_state(&path, n).unwrap();
-    assert_bits_equal(&last, &states[2 * n..]);
-
-    let msg = err_text(read_state(&path, n + 1));
-    assert_mentions(
-        &msg,
-        &[
-            "forecast.nc",
-            "variable 'x'",
-            "holds 4 values, but the model state has 5",
-        ],
-    );
-}
-
-#[test]
 fn netcdf_state_applies_scale_and_offset() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("packed.nc");
@@ -621,19 +316,6 @@ fn netcdf_state_rejects_missing_and_non_finite_values() {
     netcdf_vector(&inf, "x", &[f64::INFINITY]);
     let msg = err_text(read_state(&inf, 1));
     assert_mentions(&msg, &["inf.nc", "variable 'x'", "non-finite", "index 0"]);
-
-    // In the last record of a trajectory, the index names the record too.
-    let traj = dir.path().join("diverged.nc");
-    write(
-        &traj,
-        &metadata(3),
-        &[0, 1],
-        &[0.0, 1.0],
-        &[1.0, 2.0, 3.0, 4.0, f64::NAN, 6.0],
-    )
-    .unwrap();
-    let msg = err_text(read_state(&traj, 3));
-    assert_mentions(&msg, &["diverged.nc", "variable 'x'", "index [1, 1]"]);
 }
 
 #[test]
@@ -796,7 +478,25 @@ fn atomic_output_in_read_only_directory_fails_early() {
     if probe.is_err() {
         let msg = err_text(AtomicOutput::new(&path));
         assert_mentions(&msg, &[&path.display().to_string(), "temporary file"]);
-        let msg = err_text(write(&path, &metadata(1), &[0], &[0.0], &[1.0]));
+        let meta = TrajectoryMetadata {
+            title: "a state".into(),
+            source: "tests/io_files.rs".into(),
+            history: String::new(),
+            model_configuration: String::new(),
+            global_numbers: vec![],
+            time_units: "1".into(),
+            time_long_name: "model time".into(),
+            time_comment: None,
+        };
+        let layout = sites(1, true).cf_layout().clone();
+        let msg = err_text(write_trajectory(
+            &path,
+            &meta,
+            &layout,
+            &[0],
+            &[0.0],
+            &[1.0],
+        ));
         assert_mentions(&msg, &["out.nc"]);
     }
     fs::set_permissions(&ro, fs::Permissions::from_mode(0o755)).unwrap();

@@ -540,6 +540,25 @@ fn registered_model_loads_with_its_geometry() {
         (stencil.taps()[0], stencil.taps()[1]),
         ((35, 0.5), (0, 0.5))
     );
+    // Files hold X(time, k) and Y(time, m), each on its positions on the circle.
+    let cf = geometry.cf_layout();
+    let arrays: Vec<(&str, &[String], usize, usize)> = cf
+        .arrays
+        .iter()
+        .map(|a| (a.name.as_str(), a.dimensions.as_slice(), a.offset, a.len))
+        .collect();
+    assert_eq!(
+        arrays,
+        [
+            ("X", &["k".to_string()][..], 0, 36),
+            ("Y", &["m".to_string()][..], 36, 360)
+        ]
+    );
+    let k = cf.dimension("k").unwrap();
+    assert_eq!(k.values, (0..36).map(|i| i as f64).collect::<Vec<_>>());
+    let m = cf.dimension("m").unwrap();
+    assert_eq!(m.values.len(), 360);
+    assert_eq!((m.values[25], m.values[359]), (2.5, 35.9));
     assert_eq!(model.param_names(), ["forcing"]);
 }
 

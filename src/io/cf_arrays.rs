@@ -137,6 +137,8 @@ pub(crate) struct ArrayStates {
     pub states: Vec<f64>,
     /// Each array's shape without the record dimension.
     pub shapes: Vec<Vec<usize>>,
+    /// Each array's dimension names without the record dimension.
+    pub dimensions: Vec<Vec<String>>,
 }
 
 /// Reads the variables `names` (each `(time, …)`, all with the same number of records) and
@@ -255,5 +257,9 @@ pub(crate) fn read_arrays(
         n,
         states,
         shapes: vars.iter().map(|(_, shape)| shape[1..].to_vec()).collect(),
+        dimensions: vars
+            .iter()
+            .map(|(var, _)| var.dimensions()[1..].iter().map(|d| d.name()).collect())
+            .collect(),
     })
 }

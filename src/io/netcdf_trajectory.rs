@@ -274,41 +274,25 @@ pub struct Trajectory {
     pub states: Vec<f64>,
     /// The shape of each array read (one for a single variable), without the time dimension.
     pub shapes: Vec<Vec<usize>>,
+    /// The dimension names of each array read, without the time dimension.
+    pub dimensions: Vec<Vec<String>>,
 }
 
 impl Trajectory {
-    /// Checks that a trajectory put together from several arrays (global attribute
-    /// `state_variables`) has the arrays of `layout`, in the same order and with their
-    /// shapes; a trajectory read from one variable passes when the layout has one array of
-    /// its size. Errors name `path`, the file it was read from.
+    /// Checks that the trajectory holds the arrays of `layout`: the same names in the same
+    /// order (from the global attribute `state_variables`, or the one variable read when the
+    /// layout has one array), each on the layout's dimensions (names and lengths) after
+    /// `time`. A dimension under another name is refused even with the right length: on a
+    /// staggered grid it says where the values are. Errors name `path`, the file it was read
+    /// from, and the variable.
     pub fn check_fields(&self, path: &Path, layout: &CfLayout) -> Result<()> {
         let expected: Vec<&str> = layout.arrays.iter().map(|a| a.name.as_str()).collect();
-        if self.fields.is_empty() && expected.len() == 1 {
-            return Ok(());
-        }
-        let shape_of = |k: usize| -> Vec<usize> {
-            let dims = &layout.arrays[k].dimensions;
-            dims.iter()
-                .map(|d| layout.dimension(d).map_or(0, |dim| dim.values.len()))
-                .collect()
-        };
-        if self.fields == expected {
-            if let Some(k) = (0..expected.len()).find(|&k| self.shapes.get(k) != Some(&shape_of(k)))
-            {
-                return Err(Error::input(
-                    path,
-                    None,
-                    format!(
-                        "variable '{}' has the shape {:?} after '{TIME}', but the model's has \
-                         {:?} ({})",
-                        expected[k],
-                        self.shapes.get(k).cloned().unwrap_or_default(),
-                        shape_of(k),
-                        layout.arrays[k].dimensions.join(", ")
-                    ),
-                ));
-            }
+        let found: Vec<&str> = if self.fields.is_empty() {
+            vec![self.variable.as_str()]
         } else {
+            self.fields.iter().map(String::as_str).collect()
+        };
+        if found != expected {
             let found = if self.fields.is_empty() {
                 format!("the one variable '{}'", self.variable)
             } else {
@@ -325,6 +309,31 @@ impl Trajectory {
                     expected.join(" ")
                 ),
             ));
+        }
+        for (k, array) in layout.arrays.iter().enumerate() {
+            let shape: Vec<usize> = array
+                .dimensions
+                .iter()
+                .map(|d| layout.dimension(d).map_or(0, |dim| dim.values.len()))
+                .collect();
+            let (dims, found_shape) = match (self.dimensions.get(k), self.shapes.get(k)) {
+                (Some(dims), Some(found_shape)) => (dims.clone(), found_shape.clone()),
+                _ => (Vec::new(), Vec::new()),
+            };
+            if dims != array.dimensions || found_shape != shape {
+                return Err(Error::input(
+                    path,
+                    None,
+                    format!(
+                        "variable '{}' is on ({TIME}, {}) of shape {found_shape:?} after \
+                         '{TIME}', but the model's '{}' is on ({TIME}, {}) of shape {shape:?}",
+                        array.name,
+                        dims.join(", "),
+                        array.name,
+                        array.dimensions.join(", ")
+                    ),
+                ));
+            }
         }
         Ok(())
     }
@@ -356,6 +365,7 @@ pub fn read_trajectory(path: &Path, variable: Option<&str>) -> Result<Trajectory
                 n: arrays.n,
                 states: arrays.states,
                 shapes: arrays.shapes,
+                dimensions: arrays.dimensions,
             });
         }
     }
@@ -425,6 +435,7 @@ pub fn read_trajectory(path: &Path, variable: Option<&str>) -> Result<Trajectory
         n,
         states,
         shapes: vec![shape[1..].to_vec()],
+        dimensions: vec![dims[1..].iter().map(|d| d.name()).collect()],
     })
 }
 

@@ -28,9 +28,11 @@ const NETCDF_MAGIC: [&[u8]; 4] = [b"CDF\x01", b"CDF\x02", b"CDF\x05", b"\x89HDF\
 ///   exactly one 2-D variable whose first dimension is `time`, of which the **last** record is
 ///   read. So the output of a forecast (see
 ///   [`write_trajectory`](crate::io::netcdf_trajectory::write_trajectory)) can be used as an
-///   initial state. A gridded trajectory (a file with the global attribute `state_variables`,
-///   see [`write_plane_trajectory`](crate::io::netcdf_trajectory::write_plane_trajectory))
-///   gives the last record of its listed `(time, y, x)` fields, put together in model order.
+///   initial state. A trajectory of several arrays (a file with the global attribute
+///   `state_variables`, written by the same function) gives the last record of its listed
+///   `(time, …)` arrays, put together in model order. Only the number of values is checked
+///   here: the arrays' names and dimensions are checked against a model by
+///   [`Trajectory::check_fields`](crate::io::netcdf_trajectory::Trajectory::check_fields).
 ///   `_FillValue`/`missing_value` values are an error, as is NaN or infinity; both name the
 ///   variable and index. `scale_factor`/`add_offset` are applied.
 ///

@@ -37,7 +37,7 @@ use super::rk4::{AdjointTargets, Rk4, VectorField};
 use super::{ModelInfo, ModelSettings};
 use crate::core::vector::dot;
 use crate::error::Result;
-use crate::geometry::ring::{line, LineOutput};
+use crate::geometry::ring::{line_of_arrays, VariableOutput};
 use crate::geometry::Geometry;
 use crate::toml_source::TomlSource;
 
@@ -732,20 +732,30 @@ impl ModelInfo for Lorenz96TwoScale {
     }
     /// The slow variables X on a ring of K sites and the fast ones Y on a ring of J·K over
     /// the same circle (Yⱼ,ₖ at position k + j/J, in slow-site units): an observation at
-    /// `position` p reads X or Y there. Written as one array `x(time, site)` of the whole
-    /// state [X, Y].
+    /// `position` p reads X or Y there. Written as two arrays, `X(time, k)` and
+    /// `Y(time, m)` with m = j + J·k, each on its own coordinate of positions on the circle.
     fn geometry(&self) -> Geometry {
         let (k, j) = (self.field.k, self.field.j);
-        let output = LineOutput {
-            dimension: "site",
-            dimension_long_name: format!(
-                "two-scale Lorenz-96 state index: slow X_k at 0..{k}, then fast Y_(j,k) at \
-                 {k} + j + {j}*k"
-            ),
-            coordinate: (0..self.field.state_len()).map(|i| i as f64).collect(),
-            array: "x",
-            array_long_name: "two-scale Lorenz-96 state (slow X, then fast Y)".into(),
-        };
-        line(&[("X", k), ("Y", j * k)], k as f64, true, output).with_named_variables()
+        let outputs = vec![
+            VariableOutput {
+                dimension: "k",
+                dimension_long_name: "position of the slow variable X_k on the ring \
+                                      (slow-site units)"
+                    .into(),
+                array_long_name: "slow variables X_k of the two-scale Lorenz-96".into(),
+            },
+            VariableOutput {
+                dimension: "m",
+                dimension_long_name: format!(
+                    "position of the fast variable Y_m, m = j + {j}*k, on the ring: k + j/{j} \
+                     (slow-site units)"
+                ),
+                array_long_name: format!(
+                    "fast variables Y_(j,k) of the two-scale Lorenz-96, in the order \
+                     m = j + {j}*k"
+                ),
+            },
+        ];
+        line_of_arrays(&[("X", k), ("Y", j * k)], k as f64, true, outputs).with_named_variables()
     }
 }

@@ -1,11 +1,17 @@
-//! The geometries the observation tests run on: a ring of sites (Lorenz-96), a closed line
-//! (Lorenz-63-like and multi-variable), and the shallow-water C-grid plane.
+//! The geometries the tests run on: a ring of sites (Lorenz-96), a closed line (Lorenz-63-like
+//! and multi-variable), the shallow-water C-grid plane, and small configurations of every
+//! registered model with the geometry each one builds.
 #![allow(dead_code)]
 
+use std::path::Path;
+
+use fourdvar::core::Dynamics;
 use fourdvar::geometry::ring::{line, LineOutput};
 use fourdvar::geometry::staggered_plane::{staggered_plane, CellGrid, StaggeredField};
 use fourdvar::geometry::Geometry;
+use fourdvar::io::model_config::ModelConfig;
 use fourdvar::models::shallow_water::FIELDS;
+use fourdvar::models::{ModelInfo, ModelTask};
 
 /// How a test line geometry writes its state: one array `x` over `len` values.
 fn output(len: usize) -> LineOutput {
@@ -75,4 +81,37 @@ pub fn windless_plane(nx: usize, ny: usize, dx: f64, dy: f64) -> Geometry {
         },
     ];
     staggered_plane(CellGrid { nx, ny, dx, dy }, &CALM, None)
+}
+
+/// Lorenz-96 on a ring of 5 sites.
+pub const LORENZ96_TOML: &str = "model = \"lorenz96\"\nn = 5\nforcing = 8.0\ndt = 0.05\n";
+
+/// Lorenz-63 with the classic parameters.
+pub const LORENZ63_TOML: &str = "model = \"lorenz63\"\nsigma = 10.0\nrho = 28.0\n\
+                                 beta = 2.6666666666666665\ndt = 0.01\n";
+
+/// Shallow water on 8 × 6 cells of 100 km × 50 km (a C-grid with nx ≠ ny and dx ≠ dy).
+pub const SHALLOW_WATER_TOML: &str = "model = \"shallow_water\"\nnx = 8\nny = 6\ndx = 100e3\n\
+                                      dy = 50e3\ndepth = 1000.0\ng = 9.81\nf = 1e-4\n\
+                                      dt = 120.0\n";
+
+/// The two-scale Lorenz-96 with K = 4 slow and J = 3 fast variables per slow one.
+pub const TWO_SCALE_TOML: &str = "model = \"lorenz96_two_scale\"\nk = 4\nj = 3\n\
+                                  forcing = 10.0\nh = 1.0\nc = 10.0\nb = 10.0\ndt = 0.005\n";
+
+/// The model that configuration `toml` names (read as if from `model.toml`).
+pub fn model_config(toml: &str) -> ModelConfig {
+    ModelConfig::parse(Path::new("model.toml"), toml.to_string()).unwrap()
+}
+
+/// The geometry of the model that configuration `toml` names.
+pub fn model_geometry(toml: &str) -> Geometry {
+    struct GeometryOf;
+    impl ModelTask for GeometryOf {
+        type Output = Geometry;
+        fn run<M: Dynamics + ModelInfo + Clone>(self, model: M) -> fourdvar::Result<Geometry> {
+            Ok(model.geometry())
+        }
+    }
+    model_config(toml).run(GeometryOf).unwrap()
 }
