@@ -155,3 +155,82 @@ fn a_degenerate_check_window_is_a_usage_error_not_a_failed_check() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("--window") && !stdout(&o).contains("FAIL"));
 }
+
+/// A classic-format NetCDF file (CDF-1, CDF-2, CDF-5) cut short is refused naming the file:
+/// libnetcdf itself would read the missing tail as fill values. The whole file still reads.
+#[test]
+fn truncated_classic_netcdf_files_are_refused_not_read_as_fill_values() {
+    use fourdvar::io::netcdf_trajectory::read_trajectory;
+    use fourdvar::io::state_file::read_state;
+    let dir = tempfile::tempdir().unwrap();
+    type Format = (&'static str, fn() -> netcdf::Options);
+    let formats: [Format; 3] = [
+        ("cdf1", netcdf::Options::empty),
+        ("cdf2", || netcdf::Options::_64BIT_OFFSET),
+        ("cdf5", || netcdf::Options::_64BIT_DATA),
+    ];
+    for (name, options) in formats {
+        // A fixed-size state and a trajectory along the record dimension, in one file each.
+        let state = dir.path().join(format!("{name}_state.nc"));
+        let trajectory = dir.path().join(format!("{name}_trajectory.nc"));
+        {
+            let mut f = netcdf::create_with(&state, options()).unwrap();
+            f.add_dimension("site", 5).unwrap();
+            f.add_variable::<f64>("x", &["site"]).unwrap();
+            f.enddef().unwrap();
+            let values = [1.5, -2.0, 3.25, 4.0, 0.5];
+            f.variable_mut("x")
+                .unwrap()
+                .put_values(&values, ..)
+                .unwrap();
+            f.close().unwrap();
+            let mut f = netcdf::create_with(&trajectory, options()).unwrap();
+            f.add_unlimited_dimension("time").unwrap();
+            f.add_dimension("site", 5).unwrap();
+            f.add_variable::<f64>("time", &["time"]).unwrap();
+            f.add_variable::<f64>("x", &["time", "site"]).unwrap();
+            f.enddef().unwrap();
+            let states: Vec<f64> = (0..20).map(|i| i as f64 + 0.5).collect();
+            f.variable_mut("time")
+                .unwrap()
+                .put_values(&[0.0, 0.05, 0.1, 0.15], ..)
+                .unwrap();
+            f.variable_mut("x")
+                .unwrap()
+                .put_values(&states, (..4, ..))
+                .unwrap();
+            f.close().unwrap();
+        }
+        assert_eq!(read_state(&state, 5).unwrap()[2], 3.25, "{name}");
+        assert_eq!(
+            read_trajectory(&trajectory, None).unwrap().states.len(),
+            20,
+            "{name}"
+        );
+        for (path, cut) in [
+            (&state, 1),
+            (&state, 16),
+            (&trajectory, 1),
+            (&trajectory, 40),
+        ] {
+            let bytes = std::fs::read(path).unwrap();
+            let short = dir.path().join(format!(
+                "short_{}",
+                path.file_name().unwrap().to_str().unwrap()
+            ));
+            std::fs::write(&short, &bytes[..bytes.len() - cut]).unwrap();
+            let err = if path == &state {
+                read_state(&short, 5).unwrap_err()
+            } else {
+                read_trajectory(&short, None).unwrap_err()
+            };
+            let m = err.to_string();
+            assert!(
+                m.contains("short_")
+                    && m.contains("truncated")
+                    && m.contains(&format!("{}", bytes.len())),
+                "{name}, {cut} bytes cut: {m}"
+            );
+        }
+    }
+}

@@ -70,7 +70,7 @@ pub fn run_observe(request: &ObserveRequest) -> Result<ObserveSummary> {
 
     let truth_path = &request.truth;
     let text = {
-        let file = netcdf::open(truth_path).map_err(|e| Error::netcdf(truth_path, e))?;
+        let file = crate::io::netcdf_open::open_netcdf(truth_path)?;
         let missing = || {
             Error::input(
                 truth_path,

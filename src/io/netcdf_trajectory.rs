@@ -352,7 +352,7 @@ impl Trajectory {
 /// Values equal to `_FillValue` or `missing_value` are an error naming the variable and
 /// index; non-finite values are returned as they are. Errors name the file.
 pub fn read_trajectory(path: &Path, variable: Option<&str>) -> Result<Trajectory> {
-    let file = netcdf::open(path).map_err(|e| Error::netcdf(path, e))?;
+    let file = crate::io::netcdf_open::open_netcdf(path)?;
     if variable.is_none() {
         if let Some(fields) = state_variables(path, &file)? {
             let arrays = read_arrays(path, &file, &fields, false, false)?;

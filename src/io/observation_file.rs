@@ -544,7 +544,7 @@ fn obs_variable<'f>(
 }
 
 fn read_netcdf(path: &Path, dt: f64, geometry: &Geometry) -> Result<ObservationSet> {
-    let file = netcdf::open(path).map_err(|e| Error::netcdf(path, e))?;
+    let file = crate::io::netcdf_open::open_netcdf(path)?;
     let time_var = obs_variable(path, &file, "time", None, true)?
         .ok_or_else(|| Error::input(path, None, "has no variable 'time'"))?;
     if let Some(axis) = geometry

@@ -1,5 +1,6 @@
 //! Model states on disk: plain text (one number per line) or NetCDF.
 
+use crate::io::bounded_read::read_bytes;
 use std::fs;
 use std::io::Read;
 use std::path::Path;
@@ -74,7 +75,12 @@ pub(crate) fn is_netcdf_head(head: &[u8]) -> bool {
 }
 
 fn read_state_text(path: &Path, expected_len: usize) -> Result<Vec<f64>> {
-    let bytes = fs::read(path).map_err(|e| Error::io(path, e))?;
+    // 64 bytes per value (a number written with all its digits, a comment) and 1 MiB of
+    // header and comments: far more than any state file of this length.
+    let limit = (expected_len as u64)
+        .saturating_mul(64)
+        .saturating_add(1 << 20);
+    let bytes = read_bytes(path, limit, "state file of this model")?;
     let mut table = CsvTable::new(path, bytes).with_not_utf8_note(NOT_NETCDF_EITHER);
     let mut values = Vec::with_capacity(expected_len);
     while let Some(row) = table.next_row()? {
@@ -109,7 +115,7 @@ fn read_state_text(path: &Path, expected_len: usize) -> Result<Vec<f64>> {
 }
 
 fn read_state_netcdf(path: &Path, expected_len: usize) -> Result<Vec<f64>> {
-    let file = netcdf::open(path).map_err(|e| Error::netcdf(path, e))?;
+    let file = crate::io::netcdf_open::open_netcdf(path)?;
     if let Some(fields) = state_variables(path, &file)? {
         let arrays = read_arrays(path, &file, &fields, true, true)?;
         let label = format!(
