@@ -352,3 +352,88 @@ fn every_model_configuration_key_survives_hostile_values() {
         }
     }
 }
+
+/// Each refusal names the key or option the user wrote, not a neighbour.
+#[test]
+fn messages_name_the_key_or_option_at_fault() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("xb.txt"), "1\n".repeat(40)).unwrap();
+    std::fs::write(
+        d.join("obs.csv"),
+        "time,position,value,sigma\n0.1,3,1.5,1\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("e.toml"),
+        "[minimizer]\nrelative_cost_tolerance = nan\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("net.toml"),
+        "[[group]]\npositions = { every = 2, offset = 0 }\nevery_steps = 2\nsigma = 1\n\
+         [[group]]\npositions = { every = 3, offset = 0 }\nevery_steps = 2\nsigma = nan\n",
+    )
+    .unwrap();
+    let l96 = repo("models/lorenz96.toml");
+    let assimilate = |extra: &[&str]| -> Vec<String> {
+        let mut a = strings(&[
+            "assimilate",
+            "--model",
+            &l96,
+            "--background",
+            "xb.txt",
+            "--obs",
+            "obs.csv",
+            "--out",
+            "a.nc",
+        ]);
+        a.extend(strings(extra));
+        a
+    };
+    let cases: Vec<(Vec<String>, Vec<&str>)> = vec![
+        (
+            assimilate(&["--config", "e.toml"]),
+            vec!["e.toml", "`minimizer.relative_cost_tolerance`"],
+        ),
+        (
+            assimilate(&["--estimate-params", "1", "--param-background", "NaN"]),
+            vec!["--param-background", "not a finite"],
+        ),
+        (
+            assimilate(&["--b-correlation", "gaussian", "--b-length-scale", "1e-300"]),
+            vec!["--b-length-scale", ">= 1e-100"],
+        ),
+        (
+            strings(&[
+                "forecast", "--model", &l96, "--steps", "20", "--out", "truth.nc",
+            ]),
+            vec![],
+        ),
+        (
+            strings(&[
+                "observe",
+                "--truth",
+                "truth.nc",
+                "--network",
+                "net.toml",
+                "--out",
+                "o.csv",
+            ]),
+            vec!["net.toml", "line 8", "`sigma`", "[[group]] 2"],
+        ),
+    ];
+    for (args, needles) in cases {
+        let o = run(d, &args, Duration::from_secs(60));
+        assert_sane(&args, &o);
+        if needles.is_empty() {
+            assert_eq!(o.code, Some(0), "{}", o.stderr);
+            continue;
+        }
+        assert_eq!(o.code, Some(2), "{}: {}", shown(&args), o.stderr);
+        for n in needles {
+            assert!(o.stderr.contains(n), "'{n}' missing from: {}", o.stderr);
+        }
+        assert!(!o.stderr.contains("gradient_tolerance"), "{}", o.stderr);
+    }
+}

@@ -52,7 +52,7 @@ pub(crate) struct AssimilationArgs {
     #[arg(long, value_name = "SIGMA,...", value_delimiter = ',', value_parser = values::positive)]
     estimate_params: Option<Vec<f64>>,
     /// Prior values of the estimated parameters (default: the model configuration's).
-    #[arg(long, value_name = "VALUE,...", value_delimiter = ',')]
+    #[arg(long, value_name = "VALUE,...", value_delimiter = ',', value_parser = values::finite)]
     param_background: Option<Vec<f64>>,
     #[command(flatten)]
     format: FormatArgs,
@@ -101,8 +101,48 @@ impl AssimilationArgs {
                 "only makes sense with --estimate-params",
             ));
         }
-        // The flags are checked by the same rules as the file.
-        e.validate()?;
+        // The flags are checked by the same rules as the file; an error about a key a flag
+        // set names the flag.
+        let given = [
+            (
+                "window.steps",
+                "--window-steps",
+                self.window_steps.is_some(),
+            ),
+            ("background.sigma", "--b-sigma", self.b_sigma.is_some()),
+            (
+                "background.length_scale",
+                "--b-length-scale",
+                self.b_length_scale.is_some(),
+            ),
+            (
+                "minimizer.gradient_tolerance",
+                "--gradient-tolerance",
+                self.gradient_tolerance.is_some(),
+            ),
+            (
+                "parameters.sigma",
+                "--estimate-params",
+                self.estimate_params.is_some(),
+            ),
+            (
+                "parameters.background",
+                "--param-background",
+                self.param_background.is_some(),
+            ),
+        ];
+        e.validate().map_err(|err| match &err {
+            crate::Error::Config { message, .. } => given
+                .iter()
+                .filter(|(_, _, set)| *set)
+                .find_map(|(key, flag, _)| {
+                    message
+                        .strip_prefix(&format!("key `{key}`: "))
+                        .map(|rest| crate::Error::invalid(*flag, rest))
+                })
+                .unwrap_or(err),
+            _ => err,
+        })?;
         Ok(e)
     }
 }

@@ -99,28 +99,33 @@ impl Default for BackgroundSpec {
     }
 }
 
+/// The shortest correlation length scale: L² = 1e-200 is still a normal number, so the
+/// Gaussian exp(−d²/2L²) is 1 at d = 0 and 0 elsewhere instead of NaN (0/0).
+pub const MIN_LENGTH_SCALE: f64 = 1e-100;
+
 /// The physics a balance needs from the model: gravity g (m/s²) and the Coriolis
 /// parameter f (1/s).
 pub type Rotation = Option<(f64, f64)>;
 
 impl BackgroundSpec {
     /// The first value that is out of range, as (key under `[background]`, what is wrong):
-    /// σ, L, every per-variable value and the climatology scale must be finite and > 0.
+    /// σ, L, every per-variable value and the climatology scale must be finite and > 0, and a
+    /// length scale at least [`MIN_LENGTH_SCALE`] (so that exp(−d²/2L²) is a number at d = 0).
     pub fn check(&self) -> std::result::Result<(), (String, &'static str)> {
         let positive = |v: f64| v.is_finite() && v > 0.0;
+        let length = |l: f64| l.is_finite() && l >= MIN_LENGTH_SCALE;
+        const TOO_SHORT: &str = "must be a number >= 1e-100 (in grid units or metres)";
         if !positive(self.sigma) {
             return Err(("sigma".into(), "must be a positive number"));
         }
-        if self.length_scale.is_some_and(|l| !positive(l)) {
-            return Err(("length_scale".into(), "must be a positive number"));
+        if self.length_scale.is_some_and(|l| !length(l)) {
+            return Err(("length_scale".into(), TOO_SHORT));
         }
-        for (table, values) in [
-            ("sigmas", &self.sigmas),
-            ("length_scales", &self.length_scales),
-        ] {
-            if let Some((name, _)) = values.iter().flatten().find(|(_, &v)| !positive(v)) {
-                return Err((format!("{table}.{name}"), "must be a positive number"));
-            }
+        if let Some((name, _)) = self.sigmas.iter().flatten().find(|(_, &v)| !positive(v)) {
+            return Err((format!("sigmas.{name}"), "must be a positive number"));
+        }
+        if let Some((name, _)) = (self.length_scales.iter().flatten()).find(|(_, &v)| !length(v)) {
+            return Err((format!("length_scales.{name}"), TOO_SHORT));
         }
         if !positive(self.climatology_scale) {
             return Err(("climatology_scale".into(), "must be a positive number"));

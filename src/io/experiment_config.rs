@@ -225,8 +225,16 @@ impl LoadedExperiment {
         if let Err((key, what)) = c.background.check() {
             return bad(&format!("background.{key}`"), what);
         }
-        if !(c.minimizer.gradient_tolerance >= 0.0 && c.minimizer.relative_cost_tolerance >= 0.0) {
-            return bad("minimizer.gradient_tolerance`", "tolerances must be >= 0");
+        for (key, value) in [
+            ("gradient_tolerance", c.minimizer.gradient_tolerance),
+            (
+                "relative_cost_tolerance",
+                c.minimizer.relative_cost_tolerance,
+            ),
+        ] {
+            if !(value.is_finite() && value >= 0.0) {
+                return bad(&format!("minimizer.{key}`"), "must be a finite number >= 0");
+            }
         }
         if c.window.steps == Some(0) {
             return bad("window.steps`", "must be at least 1");
@@ -237,6 +245,12 @@ impl LoadedExperiment {
         if let Some(p) = &c.parameters {
             if p.sigma.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
                 return bad("parameters.sigma`", "every σ must be a positive number");
+            }
+            if p.background.iter().flatten().any(|b| !b.is_finite()) {
+                return bad(
+                    "parameters.background`",
+                    "every background value must be a finite number",
+                );
             }
         }
         Ok(())
