@@ -11,6 +11,7 @@ pub mod dynamics;
 pub mod minimize;
 pub mod stage_costs;
 pub mod sweep;
+pub mod thread_pool;
 pub mod vector;
 pub mod verification;
 

@@ -520,10 +520,11 @@ impl ShallowWaterField {
             * ((a[c.e] - 2.0 * a[c.p] + a[c.w]) * rx + (a[c.n] - 2.0 * a[c.p] + a[c.s]) * ry)
     }
 
-    /// Whether eval, tangent and adjoint run in parallel row bands.
+    /// Whether eval, tangent and adjoint run in parallel row bands (serially where the
+    /// thread pool cannot start).
     #[inline(always)]
     fn parallel(&self) -> bool {
-        self.cells() >= self.parallel_min_cells
+        self.cells() >= self.parallel_min_cells && crate::core::thread_pool::parallel_available()
     }
 
     /// Values per parallel band: whole rows, about four bands per thread.
