@@ -4,6 +4,7 @@
 //! code 2, a message naming the file and what is wrong, and no output file.
 
 use std::path::{Path, PathBuf};
+use std::process::Output;
 
 mod cli_run;
 use cli_run::{fourdvar, stderr, stdout};
@@ -14,13 +15,13 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     p
 }
 
-/// Runs `assimilate` on the shipped Lorenz-96 model from a background of `background` (text)
-/// with the observations CSV `obs`, and asserts a refusal naming every needle.
-fn assert_assimilate_refused(dir: &Path, background: &str, obs: &str, needles: &[&str]) {
+/// Runs `assimilate` on the shipped Lorenz-96 model over `window` steps from a background of
+/// `background` (text) with the observations CSV `obs`, output `a.nc` in `dir`.
+fn assimilate(dir: &Path, background: &str, obs: &str, window: &str) -> Output {
     let xb = write(dir, "xb.txt", background);
     let obs = write(dir, "obs.csv", obs);
     let out = dir.join("a.nc");
-    let o = fourdvar(&[
+    fourdvar(&[
         "assimilate",
         "--model",
         "models/lorenz96.toml",
@@ -29,17 +30,22 @@ fn assert_assimilate_refused(dir: &Path, background: &str, obs: &str, needles: &
         "--obs",
         obs.to_str().unwrap(),
         "--window-steps",
-        "4",
+        window,
         "--out",
         out.to_str().unwrap(),
-    ]);
+    ])
+}
+
+/// [`assimilate`] over 4 steps, refused naming every needle, with no output file.
+fn assert_assimilate_refused(dir: &Path, background: &str, obs: &str, needles: &[&str]) {
+    let o = assimilate(dir, background, obs, "4");
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{needles:?}: {err}{}", stdout(&o));
     for n in needles {
         assert!(err.contains(n), "'{n}' missing from: {err}");
     }
     assert!(!stdout(&o).contains("NaN"), "{}", stdout(&o));
-    assert!(!out.exists());
+    assert!(!dir.join("a.nc").exists());
 }
 
 #[test]
@@ -89,27 +95,9 @@ fn observations_that_would_give_a_meaningless_cost_are_refused() {
 #[test]
 fn an_observation_error_at_the_lower_bounds_still_assimilates() {
     let dir = tempfile::tempdir().unwrap();
-    let xb = write(dir.path(), "xb.txt", &"1\n".repeat(40));
     // σ = 1e-12 |y| exactly: allowed, and the analysis fits the observation.
-    let obs = write(
-        dir.path(),
-        "obs.csv",
-        "time,position,value,sigma\n0.1,3,2.0,2e-12\n",
-    );
-    let out = dir.path().join("a.nc");
-    let o = fourdvar(&[
-        "assimilate",
-        "--model",
-        "models/lorenz96.toml",
-        "--background",
-        xb.to_str().unwrap(),
-        "--obs",
-        obs.to_str().unwrap(),
-        "--window-steps",
-        "2",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let obs = "time,position,value,sigma\n0.1,3,2.0,2e-12\n";
+    let o = assimilate(dir.path(), &"1\n".repeat(40), obs, "2");
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(
         !stdout(&o).contains("NaN") && !stdout(&o).contains("inf"),

@@ -11,6 +11,19 @@ use std::path::{Path, PathBuf};
 mod cli_run;
 use cli_run::{fourdvar, stderr};
 
+/// Runs a two-step Lorenz-96 forecast into `out`.
+fn forecast_to(out: &Path) -> std::process::Output {
+    fourdvar(&[
+        "forecast",
+        "--model",
+        "models/lorenz96.toml",
+        "--steps",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ])
+}
+
 /// Each command with the input options it reads and a value for each; `OUT` marks the output.
 /// The inputs need not be valid: the paths are checked before anything is read.
 fn commands() -> Vec<(&'static str, Vec<&'static str>)> {
@@ -234,15 +247,7 @@ fn only_regular_files_are_ever_replaced() {
     ];
     for (path, kind) in cases {
         let before = std::fs::symlink_metadata(path).unwrap().file_type();
-        let o = fourdvar(&[
-            "forecast",
-            "--model",
-            "models/lorenz96.toml",
-            "--steps",
-            "2",
-            "--out",
-            path.to_str().unwrap(),
-        ]);
+        let o = forecast_to(path);
         let err = stderr(&o);
         assert_eq!(o.status.code(), Some(2), "{}: {err}", path.display());
         assert!(err.contains(kind) && err.contains("regular file"), "{err}");
@@ -267,15 +272,7 @@ fn a_regular_file_is_replaced_and_a_link_target_kept() {
     let link = dir.path().join("link.nc");
     std::os::unix::fs::symlink(&target, &link).unwrap();
     for out in [&old, &link] {
-        let o = fourdvar(&[
-            "forecast",
-            "--model",
-            "models/lorenz96.toml",
-            "--steps",
-            "2",
-            "--out",
-            out.to_str().unwrap(),
-        ]);
+        let o = forecast_to(out);
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
         assert!(netcdf::open(out).is_ok());
     }
@@ -300,15 +297,7 @@ fn stale_temporary_files_of_dead_processes_are_removed() {
         std::fs::write(p, "partial").unwrap();
     }
     let out = dir.path().join("f.nc");
-    let o = fourdvar(&[
-        "forecast",
-        "--model",
-        "models/lorenz96.toml",
-        "--steps",
-        "2",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let o = forecast_to(&out);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(!stale.exists() && !stale_retry.exists());
     assert!(
