@@ -131,20 +131,26 @@ impl AssimilationArgs {
                 self.param_background.is_some(),
             ),
         ];
-        e.validate().map_err(|err| match &err {
-            crate::Error::Config { message, .. } => given
-                .iter()
-                .filter(|(_, _, set)| *set)
-                .find_map(|(key, flag, _)| {
-                    message
-                        .strip_prefix(&format!("key `{key}`: "))
-                        .map(|rest| crate::Error::invalid(*flag, rest))
-                })
-                .unwrap_or(err),
-            _ => err,
-        })?;
+        e.validate().map_err(|err| name_flag(err, &given))?;
         Ok(e)
     }
+}
+
+/// `err` with the flag in place of the experiment key it names, when that key was set by a
+/// flag: each entry of `given` is (key, flag, whether the flag was given).
+fn name_flag(err: crate::Error, given: &[(&str, &str, bool)]) -> crate::Error {
+    let crate::Error::Config { message, .. } = &err else {
+        return err;
+    };
+    given
+        .iter()
+        .filter(|(_, _, set)| *set)
+        .find_map(|(key, flag, _)| {
+            message
+                .strip_prefix(&format!("key `{key}`: "))
+                .map(|rest| crate::Error::invalid(*flag, rest))
+        })
+        .unwrap_or(err)
 }
 
 /// `--model` and `--network` of `cycle` and `twin`, each defaulting to the experiment file's
