@@ -501,3 +501,33 @@ fn atomic_output_in_read_only_directory_fails_early() {
     }
     fs::set_permissions(&ro, fs::Permissions::from_mode(0o755)).unwrap();
 }
+
+/// A state from a pipe (as `--initial <(...)` gives) is read whole, first bytes included; a
+/// NetCDF file through a pipe is refused, since libnetcdf opens files by name.
+#[test]
+fn a_text_state_from_a_pipe_is_read_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("state.pipe");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || fs::write(&fifo, "12345678.5\n-2\n# end\n3e-3\n").unwrap())
+    };
+    assert_eq!(read_state(&fifo, 3).unwrap(), vec![12345678.5, -2.0, 3e-3]);
+    writer.join().unwrap();
+    let nc = dir.path().join("x.nc");
+    netcdf_vector(&nc, "x", &[1.0, 2.0, 3.0]);
+    let writer = {
+        let (fifo, bytes) = (fifo.clone(), fs::read(&nc).unwrap());
+        std::thread::spawn(move || {
+            let _ = fs::write(&fifo, bytes);
+        })
+    };
+    let msg = err_text(read_state(&fifo, 3));
+    assert_mentions(&msg, &["state.pipe", "not a regular file"]);
+    writer.join().unwrap();
+}

@@ -39,7 +39,15 @@ const NETCDF_MAGIC: [&[u8]; 4] = [b"CDF\x01", b"CDF\x02", b"CDF\x05", b"\x89HDF\
 ///
 /// Any other number of values than `expected_len` is an error.
 pub fn read_state(path: &Path, expected_len: usize) -> Result<Vec<f64>> {
-    let head = file_head(path)?;
+    // A pipe or a device can be read only once: it is read whole (bounded) and its format
+    // told from those bytes; NetCDF, which libnetcdf opens by name, needs a regular file.
+    let regular = fs::metadata(path).map_or(true, |m| m.is_file());
+    let (head, text) = if regular {
+        (file_head(path)?, None)
+    } else {
+        let bytes = read_bytes(path, text_limit(expected_len), "state file of this model")?;
+        (bytes.iter().take(8).copied().collect(), Some(bytes))
+    };
     if head.is_empty() {
         return Err(Error::input(
             path,
@@ -47,11 +55,28 @@ pub fn read_state(path: &Path, expected_len: usize) -> Result<Vec<f64>> {
             "the file is empty; expected a model state (one number per line, or a NetCDF file)",
         ));
     }
-    if is_netcdf_head(&head) {
-        read_state_netcdf(path, expected_len)
-    } else {
-        read_state_text(path, expected_len)
+    match (is_netcdf_head(&head), text) {
+        (true, None) => read_state_netcdf(path, expected_len),
+        (true, Some(_)) => Err(Error::input(
+            path,
+            None,
+            "holds NetCDF but is not a regular file (a pipe or a device); NetCDF states are read \
+             from regular files only",
+        )),
+        (false, Some(bytes)) => parse_state_text(path, bytes, expected_len),
+        (false, None) => {
+            let bytes = read_bytes(path, text_limit(expected_len), "state file of this model")?;
+            parse_state_text(path, bytes, expected_len)
+        }
     }
+}
+
+/// The most bytes a text state of `expected_len` values may have: 64 per value (a number
+/// written with all its digits, a comment) and 1 MiB of header and comments.
+fn text_limit(expected_len: usize) -> u64 {
+    (expected_len as u64)
+        .saturating_mul(64)
+        .saturating_add(1 << 20)
 }
 
 /// The first (up to 8) bytes of the file at `path`, enough for [`is_netcdf_head`]; empty
@@ -74,13 +99,8 @@ pub(crate) fn is_netcdf_head(head: &[u8]) -> bool {
     NETCDF_MAGIC.iter().any(|magic| head.starts_with(magic))
 }
 
-fn read_state_text(path: &Path, expected_len: usize) -> Result<Vec<f64>> {
-    // 64 bytes per value (a number written with all its digits, a comment) and 1 MiB of
-    // header and comments: far more than any state file of this length.
-    let limit = (expected_len as u64)
-        .saturating_mul(64)
-        .saturating_add(1 << 20);
-    let bytes = read_bytes(path, limit, "state file of this model")?;
+/// The state written as text in `bytes` (the content of `path`).
+fn parse_state_text(path: &Path, bytes: Vec<u8>, expected_len: usize) -> Result<Vec<f64>> {
     let mut table = CsvTable::new(path, bytes).with_not_utf8_note(NOT_NETCDF_EITHER);
     let mut values = Vec::with_capacity(expected_len);
     while let Some(row) = table.next_row()? {
