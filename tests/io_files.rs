@@ -530,4 +530,17 @@ fn a_text_state_from_a_pipe_is_read_whole() {
     let msg = err_text(read_state(&fifo, 3));
     assert_mentions(&msg, &["state.pipe", "not a regular file"]);
     writer.join().unwrap();
+    // Observations through a pipe: the header's first bytes are kept too.
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || {
+            fs::write(&fifo, "time,position,value,sigma\n0.1,3,1.5,0.5\n").unwrap()
+        })
+    };
+    use fourdvar::models::ModelInfo;
+    let geometry = fourdvar::models::lorenz96(40, 8.0, 0.05).geometry();
+    let set = fourdvar::io::observation_file::read_observations(&fifo, 0.05, &geometry).unwrap();
+    assert_eq!(set.len(), 1);
+    assert_eq!(set.as_slice()[0].value, 1.5);
+    writer.join().unwrap();
 }

@@ -44,7 +44,7 @@
 //! projection_x_coordinate / projection_y_coordinate) instead of `position`, with
 //! `variable:flag_values = 0, 1, 2 ; variable:flag_meanings = "u v h"`.
 
-use crate::io::bounded_read::{read_bytes, TABLE_BYTES};
+use crate::io::bounded_read::TABLE_BYTES;
 use std::fmt::Write as _;
 use std::fs;
 use std::path::Path;
@@ -58,7 +58,7 @@ use crate::io::csv_table::{
     number_text, parse_number, CsvRow, CsvTable, Header, HeaderProblem, NumberProblem,
 };
 use crate::io::netcdf_trajectory::{describe_variable, read_values};
-use crate::io::state_file::{file_head, is_netcdf_head, shorten, NOT_NETCDF_EITHER};
+use crate::io::state_file::{input_content, shorten, InputContent, NOT_NETCDF_EITHER};
 use crate::obs::observation::observation_problem;
 use crate::obs::{Observation, ObservationKind, ObservationSet};
 
@@ -154,11 +154,10 @@ fn check_dt(dt: f64) -> Result<()> {
 /// [`ObservationSet::validate`].
 pub fn read_observations(path: &Path, dt: f64, geometry: &Geometry) -> Result<ObservationSet> {
     check_dt(dt)?;
-    let head = file_head(path)?;
-    if is_netcdf_head(&head) {
-        read_netcdf(path, dt, geometry)
-    } else {
-        read_csv(path, dt, geometry)
+    match input_content(path, TABLE_BYTES, "observation table")? {
+        InputContent::NetCdf => read_netcdf(path, dt, geometry),
+        InputContent::Text(bytes) => parse_csv(path, bytes, dt, geometry),
+        InputContent::Empty => parse_csv(path, Vec::new(), dt, geometry),
     }
 }
 
@@ -470,8 +469,8 @@ fn parse_record(
     Ok(o)
 }
 
-fn read_csv(path: &Path, dt: f64, geometry: &Geometry) -> Result<ObservationSet> {
-    let bytes = read_bytes(path, TABLE_BYTES, "observation table")?;
+/// The observations of the CSV text `bytes` (the content of `path`).
+fn parse_csv(path: &Path, bytes: Vec<u8>, dt: f64, geometry: &Geometry) -> Result<ObservationSet> {
     let mut table = CsvTable::new(path, bytes).with_not_utf8_note(NOT_NETCDF_EITHER);
     let mut columns: Option<Vec<Column>> = None;
     let mut observations = Vec::new();

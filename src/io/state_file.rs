@@ -39,36 +39,57 @@ const NETCDF_MAGIC: [&[u8]; 4] = [b"CDF\x01", b"CDF\x02", b"CDF\x05", b"\x89HDF\
 ///
 /// Any other number of values than `expected_len` is an error.
 pub fn read_state(path: &Path, expected_len: usize) -> Result<Vec<f64>> {
-    // A pipe or a device can be read only once: it is read whole (bounded) and its format
-    // told from those bytes; NetCDF, which libnetcdf opens by name, needs a regular file.
-    let regular = fs::metadata(path).map_or(true, |m| m.is_file());
-    let (head, text) = if regular {
-        (file_head(path)?, None)
-    } else {
-        let bytes = read_bytes(path, text_limit(expected_len), "state file of this model")?;
-        (bytes.iter().take(8).copied().collect(), Some(bytes))
-    };
-    if head.is_empty() {
-        return Err(Error::input(
+    let limit = text_limit(expected_len);
+    match input_content(path, limit, "state file of this model")? {
+        InputContent::Empty => Err(Error::input(
             path,
             None,
             "the file is empty; expected a model state (one number per line, or a NetCDF file)",
-        ));
+        )),
+        InputContent::NetCdf => read_state_netcdf(path, expected_len),
+        InputContent::Text(bytes) => parse_state_text(path, bytes, expected_len),
     }
-    match (is_netcdf_head(&head), text) {
-        (true, None) => read_state_netcdf(path, expected_len),
-        (true, Some(_)) => Err(Error::input(
+}
+
+/// What a text-or-NetCDF input holds, told from its first bytes.
+pub(crate) enum InputContent {
+    /// No byte at all.
+    Empty,
+    /// A NetCDF regular file, to be opened by name.
+    NetCdf,
+    /// Text (or what should be), read whole.
+    Text(Vec<u8>),
+}
+
+/// Reads the text-or-NetCDF input `path` (`what` it is read as, at most `limit` bytes of
+/// text). A pipe or a device can be read only once, so it is read whole and its format told
+/// from those bytes; NetCDF, which libnetcdf opens by name, must be a regular file.
+pub(crate) fn input_content(path: &Path, limit: u64, what: &str) -> Result<InputContent> {
+    let regular = fs::metadata(path).map_or(true, |m| m.is_file());
+    if regular {
+        let head = file_head(path)?;
+        return Ok(if head.is_empty() {
+            InputContent::Empty
+        } else if is_netcdf_head(&head) {
+            InputContent::NetCdf
+        } else {
+            InputContent::Text(read_bytes(path, limit, what)?)
+        });
+    }
+    let bytes = read_bytes(path, limit, what)?;
+    if is_netcdf_head(&bytes) {
+        return Err(Error::input(
             path,
             None,
-            "holds NetCDF but is not a regular file (a pipe or a device); NetCDF states are read \
-             from regular files only",
-        )),
-        (false, Some(bytes)) => parse_state_text(path, bytes, expected_len),
-        (false, None) => {
-            let bytes = read_bytes(path, text_limit(expected_len), "state file of this model")?;
-            parse_state_text(path, bytes, expected_len)
-        }
+            "holds NetCDF but is not a regular file (a pipe or a device); NetCDF is read from \
+             regular files only",
+        ));
     }
+    Ok(if bytes.is_empty() {
+        InputContent::Empty
+    } else {
+        InputContent::Text(bytes)
+    })
 }
 
 /// The most bytes a text state of `expected_len` values may have: 64 per value (a number
