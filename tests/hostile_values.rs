@@ -437,3 +437,79 @@ fn messages_name_the_key_or_option_at_fault() {
         assert!(!o.stderr.contains("gradient_tolerance"), "{}", o.stderr);
     }
 }
+
+/// Every numeric key of an experiment file, given the hostile values, in `twin` and `cycle`.
+#[test]
+fn every_experiment_key_survives_hostile_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let model = repo("models/lorenz96.toml");
+    let network = repo("observations/lorenz96_half_every_other_step.toml");
+    // The base experiment: small and fast, each key in its table.
+    let base: Vec<(&str, Vec<(&str, &str)>)> = vec![
+        ("window", vec![("steps", "4"), ("shift", "4")]),
+        (
+            "background",
+            vec![
+                ("sigma", "0.3"),
+                ("length_scale", "2.0"),
+                ("climatology_scale", "1.0"),
+            ],
+        ),
+        (
+            "minimizer",
+            vec![
+                ("max_iterations", "20"),
+                ("gradient_tolerance", "1e-5"),
+                ("relative_cost_tolerance", "1e-12"),
+            ],
+        ),
+        (
+            "twin",
+            vec![
+                ("spinup", "100"),
+                ("background_seed", "1"),
+                ("observation_seed", "2"),
+            ],
+        ),
+        ("cycle", vec![("windows", "3"), ("burn_in", "1")]),
+    ];
+    let toml_value = |v: &str| -> String {
+        match v {
+            "NaN" => "nan".into(),
+            "" => "\"\"".into(),
+            other => other.into(),
+        }
+    };
+    let mut runs = 0;
+    for (table, keys) in &base {
+        for (key, _) in keys {
+            for value in hostile(20 << 20) {
+                let mut text = format!("model = {model:?}\nnetwork = {network:?}\n");
+                for (t, ks) in &base {
+                    text.push_str(&format!("[{t}]\n"));
+                    for (k, v) in ks {
+                        let v = if t == table && k == key {
+                            toml_value(&value)
+                        } else {
+                            v.to_string()
+                        };
+                        text.push_str(&format!("{k} = {v}\n"));
+                    }
+                }
+                std::fs::write(d.join("e.toml"), text).unwrap();
+                for command in ["twin", "cycle"] {
+                    let args = strings(&[command, "--config", "e.toml", "--out", "out.nc"]);
+                    let o = run(d, &args, Duration::from_secs(60));
+                    assert_sane(&args, &o);
+                    if o.code == Some(2) && !o.stderr.contains("e.toml") {
+                        // Refused later than the file check: the message must still say why.
+                        assert!(o.stderr.len() > 20, "{table}.{key}: {}", o.stderr);
+                    }
+                    runs += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(runs, 13 * 12 * 2);
+}
