@@ -308,8 +308,7 @@ pub(crate) fn run_assimilate(a: AssimilateArgs, history: String) -> Result<i32> 
         out: a.out.clone(),
         history,
     })?;
-    output::window(&summary, &a.common.format, &a.out);
-    Ok(output::exit_code(summary.interrupted, &a.out))
+    Ok(output::window(&summary, &a.common.format, &a.out))
 }
 
 /// The options of `cycle`.
@@ -390,8 +389,7 @@ pub(crate) fn run_twin(a: TwinArgs, history: String) -> Result<i32> {
         out: a.out.clone(),
         history,
     })?;
-    output::window(&summary, &a.common.format, &a.out);
-    Ok(output::exit_code(summary.interrupted, &a.out))
+    Ok(output::window(&summary, &a.common.format, &a.out))
 }
 
 /// The options of `demo`.
@@ -408,6 +406,5 @@ pub(crate) struct DemoArgs {
 pub(crate) fn run_demo(a: DemoArgs, history: String) -> Result<i32> {
     super::check_paths(&[], &[("--out", Some(&a.out))])?;
     let summary = crate::experiment::demo::run_demo(&a.out, history)?;
-    output::window(&summary, &a.format, &a.out);
-    Ok(output::exit_code(summary.interrupted, &a.out))
+    Ok(output::window(&summary, &a.format, &a.out))
 }

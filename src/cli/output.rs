@@ -109,13 +109,15 @@ pub(crate) fn observe(s: &ObserveSummary, out: &Path) {
 // ---- assimilate, twin, demo, cycle ----
 
 /// The summary of one 4D-Var window (`assimilate`, `twin`, `demo`), as text or JSON.
-pub(crate) fn window(summary: &WindowSummary, format: &FormatArgs, out: &Path) {
+/// Returns the exit code ([`exit_code`]).
+pub(crate) fn window(summary: &WindowSummary, format: &FormatArgs, out: &Path) -> i32 {
     if format.json {
         print_json(summary);
     } else {
         print!("{}", summary.text());
         println!("written to {}", out.display());
     }
+    exit_code(summary.interrupted, out)
 }
 
 /// The `cycle` summary: time-averaged RMSE after the burn-in, as text or JSON.

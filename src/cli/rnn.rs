@@ -2,7 +2,7 @@
 //! `bench rnn` shares), and the runs of gradient, train, sensitivity, gradient-flow and
 //! reservoir.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 
@@ -103,6 +103,17 @@ pub(crate) struct NetworkArg {
     net: PathBuf,
 }
 
+impl NetworkArg {
+    /// [`super::check_paths`] for a command that reads this network and `--data` and writes
+    /// `--out`.
+    fn check_paths(&self, data: &Path, out: Option<&Path>) -> Result<()> {
+        super::check_paths(
+            &[("--net", Some(&self.net)), ("--data", Some(data))],
+            &[("--out", out)],
+        )
+    }
+}
+
 /// The options of `rnn gradient`.
 #[derive(Debug, Args)]
 pub(crate) struct RnnGradientArgs {
@@ -120,10 +131,7 @@ pub(crate) struct RnnGradientArgs {
 
 /// Runs `rnn gradient`.
 fn run_gradient(a: RnnGradientArgs) -> Result<i32> {
-    super::check_paths(
-        &[("--net", Some(&a.network.net)), ("--data", Some(&a.data))],
-        &[("--out", Some(&a.out))],
-    )?;
+    a.network.check_paths(&a.data, Some(&a.out))?;
     let summary = run_rnn_gradient(&RnnGradientRequest {
         network: a.network.net,
         data: a.data,
@@ -241,10 +249,7 @@ pub(crate) struct RnnSensitivityArgs {
 
 /// Runs `rnn sensitivity`.
 fn run_input_sensitivity(a: RnnSensitivityArgs) -> Result<i32> {
-    super::check_paths(
-        &[("--net", Some(&a.network.net)), ("--data", Some(&a.data))],
-        &[("--out", a.out.as_deref())],
-    )?;
+    a.network.check_paths(&a.data, a.out.as_deref())?;
     let sensitivity = run_sensitivity(&SensitivityRequest {
         network: a.network.net,
         data: a.data,
@@ -273,10 +278,7 @@ pub(crate) struct RnnGradientFlowArgs {
 
 /// Runs `rnn gradient-flow`.
 fn run_flow(a: RnnGradientFlowArgs) -> Result<i32> {
-    super::check_paths(
-        &[("--net", Some(&a.network.net)), ("--data", Some(&a.data))],
-        &[("--out", a.out.as_deref())],
-    )?;
+    a.network.check_paths(&a.data, a.out.as_deref())?;
     let flow = run_gradient_flow(&GradientFlowRequest {
         network: a.network.net,
         data: a.data,
