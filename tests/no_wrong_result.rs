@@ -222,3 +222,56 @@ fn truncated_classic_netcdf_files_are_refused_not_read_as_fill_values() {
         }
     }
 }
+
+/// A netCDF-4 file whose attribute storage is corrupt is refused naming the file: the HDF5
+/// library reads attributes lazily, and the `netcdf` crate panics on a failed attribute read.
+/// Every byte of the signature and header of the fractal-heap block holding the global
+/// attributes of a forecast output is flipped in turn.
+#[test]
+fn a_netcdf4_file_with_corrupt_attribute_storage_is_refused_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.nc");
+    let o = fourdvar(&[
+        "forecast",
+        "--model",
+        "models/lorenz96.toml",
+        "--steps",
+        "4",
+        "--out",
+        good.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let bytes = std::fs::read(&good).unwrap();
+    // "FHDB": the signature of an HDF5 fractal-heap direct block, where dense attributes live.
+    let block = bytes
+        .windows(4)
+        .position(|w| w == b"FHDB")
+        .expect("the forecast output stores its global attributes in a fractal heap");
+    let corrupt = dir.path().join("corrupt.nc");
+    let out = dir.path().join("out.nc");
+    for offset in block..block + 12 {
+        let mut flipped = bytes.clone();
+        flipped[offset] ^= 0xff;
+        std::fs::write(&corrupt, &flipped).unwrap();
+        let o = fourdvar(&[
+            "forecast",
+            "--model",
+            "models/lorenz96.toml",
+            "--initial",
+            corrupt.to_str().unwrap(),
+            "--steps",
+            "1",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        let m = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "byte {offset}: {m}");
+        assert!(
+            m.contains("corrupt.nc")
+                && m.contains("the file is corrupt")
+                && !m.contains("panicked"),
+            "byte {offset}: {m}"
+        );
+        assert!(!out.exists(), "byte {offset}: an output was written");
+    }
+}

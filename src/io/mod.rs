@@ -9,6 +9,7 @@ pub(crate) mod csv_table;
 pub mod experiment_config;
 pub mod json_keys;
 pub mod model_config;
+pub mod netcdf_metadata_check;
 pub mod netcdf_open;
 pub mod netcdf_trajectory;
 pub mod observation_file;

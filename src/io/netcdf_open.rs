@@ -2,7 +2,8 @@
 //! file (CDF-1, CDF-2 or CDF-5) shorter than its header says is refused. libnetcdf reads the
 //! missing tail of such a file as fill values or zeros without an error, so a truncated
 //! download would otherwise be read as a valid state. NetCDF-4 (HDF5) files carry their own
-//! checks, which the library applies.
+//! checks, which the library applies; their metadata is read whole through the C library
+//! first (`netcdf_metadata_check`), so a corrupt attribute is an error, not a crate panic.
 
 use std::fs::File;
 use std::io::Read;
@@ -15,9 +16,10 @@ use crate::{Error, Result};
 const MAX_HEADER_BYTES: u64 = 64 << 20;
 
 /// Opens `path` with libnetcdf after checking that a classic-format file is as long as its
-/// header says. Errors name `path`.
+/// header says and that all its metadata reads. Errors name `path`.
 pub fn open_netcdf(path: &Path) -> Result<netcdf::File> {
     check_classic_length(path)?;
+    super::netcdf_metadata_check::check_metadata(path)?;
     netcdf::open(path).map_err(|e| Error::netcdf(path, e))
 }
 
