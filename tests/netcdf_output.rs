@@ -1079,11 +1079,15 @@ fn cycle_files_hold_window_end_states_per_array() {
         let truth = awkward(windows * n, 2);
         let starts = [0.0, 4.0 * facts.dt, 8.0 * facts.dt];
         let per_window = [1.0, 2.0, 3.0];
+        let forecast_end = [1.5, 2.5, 3.5];
+        let free_run = [4.0, 5.0, 6.0];
         let content = CycleContent {
             window_start_times: &starts,
             rmse_background: &per_window,
             rmse_analysis_start: &per_window,
+            rmse_forecast_end: &forecast_end,
             rmse_analysis: &per_window,
+            rmse_free_run: &free_run,
             iterations: &[4, 5, 6],
             cost_final: &per_window,
             analysis_end: &analysis,
@@ -1097,6 +1101,8 @@ fn cycle_files_hold_window_end_states_per_array() {
         assert_bits_equal(&values(&file, "cycle"), &starts, "cycle");
         assert_eq!(text(&file, Some("cycle"), "units"), case.time_units);
         assert_eq!(dims(&file, "rmse_analysis"), ["cycle"]);
+        assert_bits_equal(&values(&file, "rmse_forecast_end"), &forecast_end, "forecast");
+        assert_bits_equal(&values(&file, "rmse_free_run"), &free_run, "free run");
         for (role, what, states) in [
             ("analysis_end", "analysis at the window end", &analysis),
             ("truth_end", "truth at the window end", &truth),

@@ -140,16 +140,35 @@ pub(crate) fn cycle(summary: &CycleSummary, format: &FormatArgs, out: &Path) {
         );
     }
     println!(
-        "time-averaged RMSE after {} burn-in windows: background {:.4}, analysis {:.4} (window end), {:.4} (window start)",
-        summary.burn_in,
-        summary.rmse_background,
-        summary.rmse_analysis,
-        summary.rmse_analysis_start
+        "time-averaged RMSE after {} burn-in windows, each state against the truth at its time:",
+        summary.burn_in
     );
-    for v in &summary.variable_rmse {
+    let table = std::iter::once((
+        String::new(),
+        [
+            summary.rmse_background,
+            summary.rmse_analysis_start,
+            summary.rmse_forecast_end,
+            summary.rmse_analysis,
+            summary.rmse_free_run,
+        ],
+    ))
+    .chain(summary.variable_rmse.iter().map(|v| {
+        (
+            format!("{}: ", v.name),
+            [
+                v.background,
+                v.analysis_start,
+                v.forecast_end,
+                v.analysis,
+                v.free_run,
+            ],
+        )
+    }));
+    for (name, [b, a0, f, a, free]) in table {
         println!(
-            "  {}: background {:.4}, analysis {:.4} (window end), {:.4} (window start)",
-            v.name, v.background, v.analysis, v.analysis_start
+            "  {name}window start: background {b:.4}, analysis {a0:.4}; \
+             window end: forecast {f:.4}, analysis {a:.4}; free run {free:.4}"
         );
     }
     println!(

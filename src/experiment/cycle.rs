@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::core::sweep::integrate;
 use crate::core::Dynamics;
 use crate::error::{Error, Result};
 use crate::interrupt;
@@ -66,13 +67,21 @@ pub struct CycleSummary {
     /// Windows left out of the averages (0 when an interrupted cycle ran no more windows than
     /// the burn-in asked to leave out).
     pub burn_in: usize,
-    /// Mean background RMSE at the window starts after the burn-in.
+    /// Mean RMSE at the window starts after the burn-in of the background: the forecast
+    /// from the previous window's analysis (the first window: the twin's background).
     pub rmse_background: f64,
-    /// Mean analysis RMSE at the window starts after the burn-in (smoother).
+    /// Mean analysis RMSE at the window starts after the burn-in (smoother), at the same
+    /// times as `rmse_background`.
     pub rmse_analysis_start: f64,
+    /// Mean RMSE at the window ends after the burn-in of the background run through the
+    /// window: the forecast from the previous analysis, at the same times as `rmse_analysis`.
+    pub rmse_forecast_end: f64,
     /// Mean analysis RMSE at the window ends after the burn-in (filter).
     pub rmse_analysis: f64,
-    /// The three means per variable (multi-variable models such as shallow water, whose
+    /// Mean RMSE at the window ends after the burn-in of the free run: the model run from
+    /// the first background without any assimilation. The baseline the cycle must beat.
+    pub rmse_free_run: f64,
+    /// The means per variable (multi-variable models such as shallow water, whose
     /// variables have different units; empty for single-variable models).
     pub variable_rmse: Vec<CycleVariableRmse>,
     /// Mean minimiser iterations per window.
@@ -90,8 +99,54 @@ pub struct CycleVariableRmse {
     pub background: f64,
     /// Mean analysis RMSE at the window starts (smoother).
     pub analysis_start: f64,
+    /// Mean RMSE of the forecast from the previous analysis at the window ends.
+    pub forecast_end: f64,
     /// Mean analysis RMSE at the window ends (filter).
     pub analysis: f64,
+    /// Mean RMSE of the free run at the window ends.
+    pub free_run: f64,
+}
+
+/// The per-window RMSE series of a cycle, each state compared with the truth at its time.
+#[derive(Clone, Debug, Default)]
+struct CycleSeries {
+    /// Background (forecast from the previous analysis) at the window start.
+    background: Vec<f64>,
+    /// Analysis at the window start.
+    analysis_start: Vec<f64>,
+    /// Background run through the window, at its end.
+    forecast_end: Vec<f64>,
+    /// Analysis at the window end.
+    analysis_end: Vec<f64>,
+    /// Free run at the window end.
+    free_run_end: Vec<f64>,
+}
+
+impl CycleSeries {
+    /// Appends one window's values, in the order of the fields.
+    fn push(&mut self, values: [f64; 5]) {
+        let [b, a0, f, a, free] = values;
+        self.background.push(b);
+        self.analysis_start.push(a0);
+        self.forecast_end.push(f);
+        self.analysis_end.push(a);
+        self.free_run_end.push(free);
+    }
+
+    /// The time means over the windows from `burn_in` on.
+    fn means(&self, burn_in: usize) -> [f64; 5] {
+        let mean = |v: &[f64]| {
+            let tail = &v[burn_in..];
+            tail.iter().sum::<f64>() / tail.len() as f64
+        };
+        [
+            mean(&self.background),
+            mean(&self.analysis_start),
+            mean(&self.forecast_end),
+            mean(&self.analysis_end),
+            mean(&self.free_run_end),
+        ]
+    }
 }
 
 /// Runs the cycled experiment and writes its file.
@@ -167,14 +222,15 @@ impl ModelTask for Cycle<'_> {
         )?;
 
         let mut windows = req.windows;
+        let free_run = free_run_at_window_ends(&model, &twin.background, windows, window, shift)?;
         let mut starts = Vec::with_capacity(windows);
-        let (mut rmse_b, mut rmse_a0, mut rmse_a) = (Vec::new(), Vec::new(), Vec::new());
+        let mut series = CycleSeries::default();
         let (mut iterations, mut costs) = (Vec::new(), Vec::new());
         let (mut analysis_end, mut truth_end) = (Vec::new(), Vec::new());
         let geometry = model.geometry();
-        // Per variable: RMSE of the background, the analysis start and the analysis end.
-        let mut by_variable: Vec<[Vec<f64>; 3]> = if geometry.variables().len() > 1 {
-            vec![Default::default(); geometry.variables().len()]
+        // The same series per variable, for models with several.
+        let mut by_variable: Vec<CycleSeries> = if geometry.variables().len() > 1 {
+            vec![CycleSeries::default(); geometry.variables().len()]
         } else {
             Vec::new()
         };
@@ -197,25 +253,25 @@ impl ModelTask for Cycle<'_> {
             )
             .map_err(|e| e.within(format!("window {j} (steps {s0}..={})", s0 + window)))?;
             let a = &result.analysis_trajectory;
+            let end = window * n..(window + 1) * n;
+            // Each state beside the truth at its time: two at the window start, three at its end.
+            let pairs = [
+                (&background[..], &truth[..n]),
+                (&a[..n], &truth[..n]),
+                (
+                    &result.background_trajectory[end.clone()],
+                    &truth[end.clone()],
+                ),
+                (&a[end.clone()], &truth[end.clone()]),
+                (&free_run[j * n..(j + 1) * n], &truth[end.clone()]),
+            ];
             starts.push(s0 as f64 * dt);
-            rmse_b.push(rmse(&background, &truth[..n]));
-            rmse_a0.push(rmse(&a[..n], &truth[..n]));
-            let end = window * n;
-            rmse_a.push(rmse(&a[end..end + n], &truth[end..end + n]));
-            if !by_variable.is_empty() {
-                let pairs = [
-                    (&background[..], &truth[..n]),
-                    (&a[..n], &truth[..n]),
-                    (&a[end..end + n], &truth[end..end + n]),
-                ];
-                for (series, (x, t)) in pairs.iter().enumerate() {
-                    for (v, r) in rmse_by_variable(x, t, &geometry).into_iter().enumerate() {
-                        by_variable[v][series].push(r);
-                    }
-                }
+            series.push(pairs.map(|(x, t)| rmse(x, t)));
+            for (v, by) in by_variable.iter_mut().enumerate() {
+                by.push(pairs.map(|(x, t)| rmse_by_variable(x, t, &geometry)[v]));
             }
-            analysis_end.extend_from_slice(&a[end..end + n]);
-            truth_end.extend_from_slice(&truth[end..end + n]);
+            analysis_end.extend_from_slice(&a[end.clone()]);
+            truth_end.extend_from_slice(&truth[end]);
             iterations.push(result.outcome.iterations.len().saturating_sub(1) as i32);
             costs.push(result.outcome.evaluation.cost);
             background = a[shift * n..(shift + 1) * n].to_vec();
@@ -231,28 +287,33 @@ impl ModelTask for Cycle<'_> {
         } else {
             0
         };
-
-        let mean_after = |v: &[f64]| {
-            let tail = &v[burn_in..];
-            tail.iter().sum::<f64>() / tail.len() as f64
-        };
+        let [rmse_background, rmse_analysis_start, rmse_forecast_end, rmse_analysis, rmse_free_run] =
+            series.means(burn_in);
         let summary = CycleSummary {
             windows,
             interrupted_of: (windows < req.windows).then_some(req.windows),
             window_steps: window,
             shift,
             burn_in,
-            rmse_background: mean_after(&rmse_b),
-            rmse_analysis_start: mean_after(&rmse_a0),
-            rmse_analysis: mean_after(&rmse_a),
+            rmse_background,
+            rmse_analysis_start,
+            rmse_forecast_end,
+            rmse_analysis,
+            rmse_free_run,
             variable_rmse: by_variable
                 .iter()
                 .enumerate()
-                .map(|(v, [b, a0, a])| CycleVariableRmse {
-                    name: variable_name(&geometry, v),
-                    background: mean_after(b),
-                    analysis_start: mean_after(a0),
-                    analysis: mean_after(a),
+                .map(|(v, by)| {
+                    let [background, analysis_start, forecast_end, analysis, free_run] =
+                        by.means(burn_in);
+                    CycleVariableRmse {
+                        name: variable_name(&geometry, v),
+                        background,
+                        analysis_start,
+                        forecast_end,
+                        analysis,
+                        free_run,
+                    }
                 })
                 .collect(),
             mean_iterations: iterations.iter().map(|&i| i as f64).sum::<f64>() / windows as f64,
@@ -275,6 +336,11 @@ impl ModelTask for Cycle<'_> {
                 "mean_rmse_analysis_start".to_string(),
                 summary.rmse_analysis_start,
             ),
+            (
+                "mean_rmse_forecast_end".to_string(),
+                summary.rmse_forecast_end,
+            ),
+            ("mean_rmse_free_run".to_string(), summary.rmse_free_run),
         ]);
         for v in &summary.variable_rmse {
             let name = v.name.replace(' ', "_");
@@ -282,6 +348,8 @@ impl ModelTask for Cycle<'_> {
                 (format!("mean_rmse_background_{name}"), v.background),
                 (format!("mean_rmse_analysis_{name}"), v.analysis),
                 (format!("mean_rmse_analysis_start_{name}"), v.analysis_start),
+                (format!("mean_rmse_forecast_end_{name}"), v.forecast_end),
+                (format!("mean_rmse_free_run_{name}"), v.free_run),
             ]);
         }
         write_cycle(
@@ -289,9 +357,11 @@ impl ModelTask for Cycle<'_> {
             &meta,
             &CycleContent {
                 window_start_times: &starts,
-                rmse_background: &rmse_b,
-                rmse_analysis_start: &rmse_a0,
-                rmse_analysis: &rmse_a,
+                rmse_background: &series.background,
+                rmse_analysis_start: &series.analysis_start,
+                rmse_forecast_end: &series.forecast_end,
+                rmse_analysis: &series.analysis_end,
+                rmse_free_run: &series.free_run_end,
                 iterations: &iterations,
                 cost_final: &costs,
                 analysis_end: &analysis_end,
@@ -300,6 +370,28 @@ impl ModelTask for Cycle<'_> {
         )?;
         Ok(summary)
     }
+}
+
+/// The free run: the model from the first background without assimilation, its states at
+/// the ends of the windows (row-major, windows × n). A free run that blows up is an error
+/// naming its step.
+fn free_run_at_window_ends<M: Dynamics>(
+    model: &M,
+    background: &[f64],
+    windows: usize,
+    window: usize,
+    shift: usize,
+) -> Result<Vec<f64>> {
+    let n = background.len();
+    let mut ends = Vec::with_capacity(windows * n);
+    let last = (windows - 1) * shift + window;
+    integrate(model, background, last, |k, x| {
+        if k >= window && (k - window) % shift == 0 {
+            ends.extend_from_slice(x);
+        }
+    })
+    .map_err(|e| e.within("the free run (no assimilation) from the first background"))?;
+    Ok(ends)
 }
 
 /// The observations of the window starting at step `first`, re-based to it. When `skip_start`

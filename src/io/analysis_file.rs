@@ -436,8 +436,12 @@ pub struct CycleContent<'a> {
     pub rmse_background: &'a [f64],
     /// RMSE of the analysis at each window's start (smoother).
     pub rmse_analysis_start: &'a [f64],
+    /// RMSE at each window's end of the forecast from the previous analysis.
+    pub rmse_forecast_end: &'a [f64],
     /// RMSE of the analysis at each window's end (filter).
     pub rmse_analysis: &'a [f64],
+    /// RMSE at each window's end of the free run (no assimilation).
+    pub rmse_free_run: &'a [f64],
     /// Minimiser iterations per window.
     pub iterations: &'a [i32],
     /// Final J per window.
@@ -457,7 +461,9 @@ pub fn write_cycle(path: &Path, meta: &ResultMetadata, c: &CycleContent) -> Resu
     let per_window = [
         c.rmse_background.len(),
         c.rmse_analysis_start.len(),
+        c.rmse_forecast_end.len(),
         c.rmse_analysis.len(),
+        c.rmse_free_run.len(),
         c.iterations.len(),
         c.cost_final.len(),
     ];
@@ -501,6 +507,24 @@ fn write_cycle_netcdf(temp: &Path, meta: &ResultMetadata, c: &CycleContent) -> n
         &dims,
         c.rmse_analysis,
         "RMSE of the analysis against the truth at the window end",
+        "1",
+    )?;
+    add_f64(
+        &mut file,
+        "rmse_forecast_end",
+        &dims,
+        c.rmse_forecast_end,
+        "RMSE of the forecast from the previous analysis (the background run through the \
+         window) against the truth at the window end",
+        "1",
+    )?;
+    add_f64(
+        &mut file,
+        "rmse_free_run",
+        &dims,
+        c.rmse_free_run,
+        "RMSE of the free run (the model from the first background, no assimilation) \
+         against the truth at the window end",
         "1",
     )?;
     add_i32(
