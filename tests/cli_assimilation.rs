@@ -326,6 +326,17 @@ fn cycle_runs_windows_with_any_shift_and_averages_after_the_burn_in() {
             a < bound,
             "window {window} shift {shift}: analysis RMSE {a}"
         );
+        // Like with like: at the window end the analysis beats the forecast from the previous
+        // analysis, at the window start it beats the background, and the cycle beats the
+        // chaotic free run (whose error saturates near the climatological spread) many times.
+        let field = |k: &str| v[k].as_f64().unwrap();
+        assert!(a < field("rmse_forecast_end"), "{v}");
+        assert!(
+            field("rmse_analysis_start") < field("rmse_background"),
+            "{v}"
+        );
+        let free = field("rmse_free_run");
+        assert!(free > 3.0 && a < 0.25 * free, "{v}");
         let file = netcdf::open(dir.path().join("cycle.nc")).unwrap();
         assert_eq!(file.dimension("cycle").unwrap().len(), 60);
         let rmse: Vec<f64> = file

@@ -513,3 +513,105 @@ fn every_experiment_key_survives_hostile_values() {
     }
     assert_eq!(runs, 13 * 12 * 2);
 }
+
+/// Every numeric key of an observation-network file, given the hostile values, in `observe`
+/// (on a line of points and on the shallow-water plane): a refusal names the network file
+/// and the key at fault (or, for a schedule that finds no record of the truth, says so).
+#[test]
+fn every_network_key_survives_hostile_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for (model, truth) in [
+        ("models/lorenz96.toml", "line.nc"),
+        ("models/shallow_water.toml", "plane.nc"),
+    ] {
+        let args = strings(&[
+            "forecast",
+            "--model",
+            &repo(model),
+            "--spinup",
+            "0",
+            "--steps",
+            "4",
+            "--out",
+            truth,
+        ]);
+        let o = run(d, &args, Duration::from_secs(60));
+        assert_eq!(o.code, Some(0), "{}", o.stderr);
+    }
+    // (truth, the group with KEY = VALUE where the hostile value goes, the key's name).
+    let cases: [(&str, &str, &str); 8] = [
+        ("line.nc", "every_steps = VALUE\nsigma = 1.0", "every_steps"),
+        ("line.nc", "every_steps = 2\nsigma = VALUE", "sigma"),
+        (
+            "line.nc",
+            "every_steps = 2\nsigma = 1.0\npositions = { every = VALUE }",
+            "positions",
+        ),
+        (
+            "line.nc",
+            "every_steps = 2\nsigma = 1.0\npositions = { every = 2, offset = VALUE }",
+            "positions",
+        ),
+        (
+            "line.nc",
+            "every_steps = 2\nsigma = 1.0\nsubset = { count = VALUE, seed = 1 }",
+            "subset",
+        ),
+        (
+            "line.nc",
+            "every_steps = 2\nsigma = 1.0\nsubset = { count = 3, seed = VALUE }",
+            "subset",
+        ),
+        (
+            "plane.nc",
+            "variable = \"h\"\nevery_steps = 2\nsigma = 0.1\nstations = { count = VALUE, seed = 1 }",
+            "stations",
+        ),
+        (
+            "plane.nc",
+            "variable = \"h\"\nevery_steps = 2\nsigma = 0.1\nstations = { count = 3, seed = VALUE }",
+            "stations",
+        ),
+    ];
+    let mut refused = 0;
+    for (truth, group, key) in cases {
+        for value in hostile(20 << 20) {
+            let value = match value.as_str() {
+                "NaN" => "nan".to_string(),
+                "" => "\"\"".to_string(),
+                _ => value,
+            };
+            let text = format!("[[group]]\n{}\n", group.replace("VALUE", &value));
+            std::fs::write(d.join("n.toml"), text).unwrap();
+            let args = strings(&[
+                "observe",
+                "--truth",
+                truth,
+                "--network",
+                "n.toml",
+                "--out",
+                "obs.csv",
+            ]);
+            let o = run(d, &args, Duration::from_secs(60));
+            assert_sane(&args, &o);
+            if o.code != Some(0) {
+                refused += 1;
+                let head = &value[..value.len().min(20)];
+                // A 20 MB file is refused by its size, and a value the file check lets through
+                // (a legal but far-off schedule) by the run; both messages name the network.
+                let named = o.stderr.contains(key)
+                    || o.stderr.contains("no observations")
+                    || o.stderr.contains("bytes any observation network");
+                assert!(
+                    o.stderr.contains("n.toml") && named,
+                    "{key} = {head}: {}",
+                    o.stderr
+                );
+            }
+        }
+    }
+    // Most hostile values are illegal for every key (at least NaN, inf, -inf, -1, 1e308,
+    // the empty string and the long token).
+    assert!(refused >= 8 * 7, "only {refused} refusals");
+}

@@ -544,3 +544,37 @@ fn a_text_state_from_a_pipe_is_read_whole() {
     assert_eq!(set.as_slice()[0].value, 1.5);
     writer.join().unwrap();
 }
+
+/// Every shipped experiment and observation network loads, and each experiment's model and
+/// network files exist: a shipped file that drifted from the parser fails here.
+#[test]
+fn every_shipped_experiment_and_network_loads() {
+    use fourdvar::io::experiment_config::LoadedExperiment;
+    use fourdvar::io::observation_network::ObservationNetwork;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let files = |dir: &str| -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = fs::read_dir(root.join(dir))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+            .collect();
+        v.sort();
+        v
+    };
+    let networks = files("observations");
+    assert!(networks.len() >= 9, "{networks:?}");
+    for path in &networks {
+        ObservationNetwork::load(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    }
+    let experiments = files("experiments");
+    assert!(experiments.len() >= 4, "{experiments:?}");
+    for path in &experiments {
+        let loaded =
+            LoadedExperiment::load(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        loaded.validate().unwrap();
+        for referenced in [&loaded.config.model, &loaded.config.network] {
+            let file = loaded.resolve(referenced.as_ref().expect("names its files"));
+            assert!(file.is_file(), "{}: {}", path.display(), file.display());
+        }
+    }
+}

@@ -1101,7 +1101,11 @@ fn cycle_files_hold_window_end_states_per_array() {
         assert_bits_equal(&values(&file, "cycle"), &starts, "cycle");
         assert_eq!(text(&file, Some("cycle"), "units"), case.time_units);
         assert_eq!(dims(&file, "rmse_analysis"), ["cycle"]);
-        assert_bits_equal(&values(&file, "rmse_forecast_end"), &forecast_end, "forecast");
+        assert_bits_equal(
+            &values(&file, "rmse_forecast_end"),
+            &forecast_end,
+            "forecast",
+        );
         assert_bits_equal(&values(&file, "rmse_free_run"), &free_run, "free run");
         for (role, what, states) in [
             ("analysis_end", "analysis at the window end", &analysis),

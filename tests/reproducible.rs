@@ -111,3 +111,41 @@ fn a_malformed_source_date_epoch_is_refused() {
         assert!(!dir.path().join("demo.nc").exists());
     }
 }
+
+/// Where worker threads cannot start (here: every new thread asks for a 1 PB stack, which
+/// cannot be mapped), the shallow-water model warns once and runs serially, writing the same
+/// bytes as on two threads.
+#[test]
+fn without_worker_threads_the_model_runs_serially_and_writes_the_same_bytes() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let model = root.join("models/shallow_water.toml");
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    // The same command line in two directories: the file records it.
+    let forecast = |dir: &Path, min_stack: Option<&str>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_fourdvar"));
+        command
+            .args(["forecast", "--model", model.to_str().unwrap()])
+            .args(["--spinup", "2", "--steps", "4", "--out", "sw.nc"])
+            .current_dir(dir)
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .env("RAYON_NUM_THREADS", "2");
+        if let Some(bytes) = min_stack {
+            command.env("RUST_MIN_STACK", bytes);
+        }
+        command.output().unwrap()
+    };
+    let parallel = forecast(dirs[0].path(), None);
+    assert!(parallel.status.success());
+    assert!(!String::from_utf8_lossy(&parallel.stderr).contains("serially"));
+    let serial = forecast(dirs[1].path(), Some("1000000000000000"));
+    let message = String::from_utf8_lossy(&serial.stderr);
+    assert!(serial.status.success(), "{message}");
+    assert!(
+        message.contains("cannot start worker threads") && message.contains("running serially"),
+        "{message}"
+    );
+    assert_eq!(
+        std::fs::read(dirs[1].path().join("sw.nc")).unwrap(),
+        std::fs::read(dirs[0].path().join("sw.nc")).unwrap()
+    );
+}

@@ -44,8 +44,13 @@ pub use crate::obs::network::{
     NetworkGroup, NetworkPositions, NetworkStations, NetworkSubset, NetworkVariable,
     ObservationNetwork,
 };
+use crate::obs::observation::{MAX_VALUE, MIN_SIGMA};
 use crate::obs::ObservationKind;
 use crate::toml_source::TomlSource;
+
+/// The largest σ of a network: its noise σ·ε stays far below the largest value an
+/// observation may hold ([`MAX_VALUE`] = 1e150) even for a draw |ε| of 1e40.
+const MAX_NETWORK_SIGMA: f64 = MAX_VALUE * 1e-50;
 
 /// The largest number of random stations a group may draw.
 const MAX_STATIONS: i64 = 1_000_000;
@@ -211,11 +216,15 @@ impl NetworkGroup {
             )
         })?;
         let sigma = *sigma_key.get_ref();
-        if !(sigma.is_finite() && sigma > 0.0) {
+        // Noise σ·ε must stay a value observations may hold, and 1/σ² must stay finite.
+        if !(sigma.is_finite() && (MIN_SIGMA..=MAX_NETWORK_SIGMA).contains(&sigma)) {
             return Err(fail(
                 sigma_key.span(),
                 "sigma",
-                format!("the observation error must be a finite number > 0, got {sigma}"),
+                format!(
+                    "the observation error must be a number from {MIN_SIGMA:e} to \
+                     {MAX_NETWORK_SIGMA:e}, got {sigma:e}"
+                ),
             ));
         }
         let kind = match &file.kind {
