@@ -434,3 +434,37 @@ fn the_shallow_water_cost_passes_the_gradient_test() {
         assert!(report.best_error <= 1e-6, "{space:?}: {report:?}");
     }
 }
+
+/// A cost whose gradient is zero at the start stops at once with a reason that says so,
+/// for every minimiser (not a reduction "by a factor NaN" from 0/0).
+#[test]
+fn a_zero_gradient_at_the_start_stops_with_a_clear_reason() {
+    use fourdvar::core::minimize::{minimize as core_minimize, Objective};
+    /// J(u) = ‖u‖²: stationary at u = 0.
+    struct Bowl;
+    impl Objective for Bowl {
+        fn value_and_gradient(&self, u: &[f64]) -> fourdvar::Result<(f64, Vec<f64>)> {
+            let j = u.iter().map(|v| v * v).sum();
+            Ok((j, u.iter().map(|v| 2.0 * v).collect()))
+        }
+    }
+    for minimizer in [
+        Minimizer::Lbfgs,
+        Minimizer::ConjugateGradient,
+        Minimizer::SteepestDescent,
+    ] {
+        let rule = StoppingRule {
+            max_iterations: 50,
+            gradient_tolerance: 1e-6,
+            relative_cost_tolerance: 0.0,
+        };
+        let m = core_minimize(&Bowl, vec![0.0; 3], minimizer, rule, &mut |_| {}).unwrap();
+        assert_eq!(m.control, [0.0; 3], "{minimizer:?}");
+        assert_eq!(m.cost, 0.0);
+        assert!(
+            m.stop_reason.contains("gradient is zero at the start"),
+            "{minimizer:?}: {}",
+            m.stop_reason
+        );
+    }
+}

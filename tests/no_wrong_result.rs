@@ -275,3 +275,89 @@ fn a_netcdf4_file_with_corrupt_attribute_storage_is_refused_not_a_panic() {
         assert!(!out.exists(), "byte {offset}: an output was written");
     }
 }
+
+/// A truth that does not cover the window is refused with the fix that applies: a longer
+/// forecast when it ends too early, an output interval of 1 when it skips records. Without a
+/// truth, a window longer than the observations is allowed and noted.
+#[test]
+fn a_truth_that_does_not_cover_the_window_says_how_to_make_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let forecast = |steps: &str, every: &str, out: &str| {
+        let o = fourdvar(&[
+            "forecast",
+            "--model",
+            "models/lorenz96.toml",
+            "--steps",
+            steps,
+            "--output-every",
+            every,
+            "--out",
+            &path(out),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    };
+    forecast("5", "1", "short.nc");
+    forecast("20", "2", "sparse.nc");
+    let o = fourdvar(&[
+        "observe",
+        "--truth",
+        &path("short.nc"),
+        "--network",
+        "observations/lorenz96_half_every_other_step.toml",
+        "--out",
+        &path("obs.csv"),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for (truth, needles) in [
+        (
+            "short.nc",
+            ["step 6", "ends at step 5", "forecast at least 10 steps"],
+        ),
+        ("sparse.nc", ["step 1", "0..=10", "output interval of 1"]),
+    ] {
+        let out = path("a.nc");
+        let o = fourdvar(&[
+            "assimilate",
+            "--model",
+            "models/lorenz96.toml",
+            "--background",
+            &path("short.nc"),
+            "--obs",
+            &path("obs.csv"),
+            "--truth",
+            &path(truth),
+            "--window-steps",
+            "10",
+            "--out",
+            &out,
+        ]);
+        let m = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{m}");
+        assert!(m.contains(truth), "{m}");
+        for needle in needles {
+            assert!(m.contains(needle), "{truth}: {needle:?} not in {m}");
+        }
+        assert!(!Path::new(&out).exists());
+    }
+    // Without a truth the window may outlast the observations; the summary says where they end.
+    let o = fourdvar(&[
+        "assimilate",
+        "--model",
+        "models/lorenz96.toml",
+        "--background",
+        &path("short.nc"),
+        "--obs",
+        &path("obs.csv"),
+        "--window-steps",
+        "10",
+        "--out",
+        &path("a.nc"),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("note: the observations end at step 4 of 10"),
+        "{}",
+        stdout(&o)
+    );
+}

@@ -219,6 +219,12 @@ impl<O, S: Solver<O, Iterate>> Solver<O, Iterate> for Stopping<'_, S> {
             return inner;
         }
         let first = self.first_gradient_norm;
+        if first == 0.0 {
+            // 0/0 is no reduction factor: say what it means instead.
+            return TerminationStatus::Terminated(TerminationReason::SolverExit(
+                "the gradient is zero at the start: J is stationary there".into(),
+            ));
+        }
         if gradient_norm <= self.rule.gradient_tolerance * first {
             return TerminationStatus::Terminated(TerminationReason::SolverExit(format!(
                 "gradient norm reduced by a factor {:.1e} (tolerance {:.0e})",

@@ -104,6 +104,7 @@ impl ModelTask for Assimilate<'_> {
             &model,
             &result,
             &req.settings.minimizer.name(),
+            all.max_step().unwrap_or(0),
             started.elapsed().as_secs_f64(),
         ))
     }
@@ -132,12 +133,20 @@ fn truth_over(
             None => (k < t.times.len()).then_some(k),
         };
         let Some(r) = record else {
+            let last = match &t.steps {
+                Some(s) => s.iter().copied().max().unwrap_or(0),
+                None => t.times.len().saturating_sub(1) as u64,
+            };
+            // Past its end the truth is too short; inside it, records were skipped.
+            let fix = if k as u64 > last {
+                format!("it ends at step {last}: forecast at least {steps} steps")
+            } else {
+                "write it with an output interval of 1".to_string()
+            };
             return Err(Error::input(
                 path,
                 None,
-                format!(
-                    "has no state at step {k}; the truth must cover steps 0..={steps} (write it with an output interval of 1)"
-                ),
+                format!("has no state at step {k}; the truth must cover steps 0..={steps} ({fix})"),
             ));
         };
         out.extend_from_slice(&t.states[r * n..(r + 1) * n]);

@@ -68,6 +68,8 @@ pub struct WindowSummary {
     pub observations: usize,
     /// Window length in steps.
     pub window_steps: usize,
+    /// The last step with an observation: past it, the analysis is a forecast.
+    pub last_observation_step: usize,
     /// Minimiser name.
     pub minimizer: String,
     /// J at the background.
@@ -118,13 +120,21 @@ pub struct WindowSummary {
 }
 
 impl WindowSummary {
-    /// The summary of `result` for `model`.
-    pub fn new<M: ModelInfo>(model: &M, r: &WindowResult, minimizer: &str, wall: f64) -> Self {
+    /// The summary of `result` for `model`, whose last observation was at step
+    /// `last_observation_step`.
+    pub fn new<M: ModelInfo>(
+        model: &M,
+        r: &WindowResult,
+        minimizer: &str,
+        last_observation_step: usize,
+        wall: f64,
+    ) -> Self {
         let d = &r.diagnostics;
         Self {
             model: model.name().into(),
             observations: r.background_departures.len(),
             window_steps: r.window_steps,
+            last_observation_step,
             minimizer: minimizer.into(),
             cost_initial: r.cost_initial,
             cost_final: r.outcome.evaluation.cost,
@@ -177,6 +187,13 @@ impl WindowSummary {
             self.iterations,
             self.cost_evaluations
         );
+        if self.last_observation_step < self.window_steps {
+            s += &format!(
+                "  note: the observations end at step {} of {}: after that the analysis is a \
+                 forecast\n",
+                self.last_observation_step, self.window_steps
+            );
+        }
         s += &format!("  stopped: {}\n", self.stop_reason);
         s += &format!(
             "  O-B: mean {:+.4}, std {:.4};  O-A: mean {:+.4}, std {:.4}\n",

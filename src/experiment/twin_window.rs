@@ -95,6 +95,7 @@ impl ModelTask for TwinWindow<'_> {
             &model,
             &result,
             &settings.minimizer.name(),
+            observations.max_step().unwrap_or(0),
             started.elapsed().as_secs_f64(),
         ))
     }
