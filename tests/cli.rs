@@ -502,3 +502,61 @@ fn out_of_range_flags_are_refused_naming_the_flag() {
         assert!(!Path::new(out).exists(), "{args:?} wrote {out}");
     }
 }
+
+/// The settings shared by `assimilate`, `twin` and `cycle` show their defaults in `--help`,
+/// and those are the defaults an empty experiment file resolves to.
+#[test]
+fn help_shows_the_default_of_every_setting() {
+    use fourdvar::cov::spec::DEFAULT_LENGTH_SCALE_SPACINGS;
+    use fourdvar::cov::{BackgroundSpec, CorrelationKind};
+    use fourdvar::io::experiment_config::{CycleConfig, MinimizerConfig};
+    let minimizer = MinimizerConfig::default();
+    let cycle = CycleConfig::default();
+    let background = BackgroundSpec::default();
+    let expected: Vec<(&str, String)> = vec![
+        ("--b-sigma", format!("else {}", background.sigma)),
+        ("--b-correlation", "else gaussian".into()),
+        ("--b-length-scale", "else 2 grid spacings".into()),
+        ("--minimizer", "else lbfgs".into()),
+        ("--space", "else transformed".into()),
+        (
+            "--max-iterations",
+            format!("else {}", minimizer.max_iterations),
+        ),
+        (
+            "--gradient-tolerance",
+            format!("else {:e}", minimizer.gradient_tolerance),
+        ),
+        ("--windows", format!("else {}", cycle.windows)),
+        ("--burn-in", format!("else {}", cycle.burn_in)),
+        ("--shift", "else the window length".into()),
+        ("--estimate-params", "else the parameters are not".into()),
+    ];
+    let o = fourdvar(&["cycle", "--help"]);
+    assert!(o.status.success());
+    let help = stdout(&o);
+    // Each option's paragraph: from its line to the next option's.
+    let paragraph = |flag: &str| -> String {
+        let start = help
+            .find(&format!("      {flag} "))
+            .unwrap_or_else(|| panic!("{flag} not in help"));
+        let rest = &help[start + flag.len() + 6..];
+        let end = rest.find("\n      --").unwrap_or(rest.len());
+        rest[..end].split_whitespace().collect::<Vec<_>>().join(" ")
+    };
+    for (flag, needle) in &expected {
+        let text = paragraph(flag);
+        assert!(
+            text.contains("Default") && text.contains(needle.as_str()),
+            "{flag}: {needle:?} not in {text:?}"
+        );
+    }
+    assert_eq!(
+        DEFAULT_LENGTH_SCALE_SPACINGS,
+        [2.0, 1.5],
+        "update the --b-length-scale help"
+    );
+    assert!(background.correlation == CorrelationKind::Gaussian);
+    assert!(minimizer.method == fourdvar::var::Minimizer::Lbfgs);
+    assert!(minimizer.space == fourdvar::var::ControlSpace::Transformed);
+}

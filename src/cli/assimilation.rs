@@ -22,33 +22,41 @@ pub(crate) struct AssimilationArgs {
     /// Experiment configuration (TOML); see experiments/ for examples.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Window length in model steps (assimilate: default up to the last observation).
+    /// Window length in model steps. Default: the experiment file's `window.steps`; without
+    /// one, assimilate runs up to the last observation.
     #[arg(long, value_name = "STEPS", value_parser = values::at_least_one())]
     window_steps: Option<usize>,
-    /// Background-error standard deviation sigma_b.
+    /// Background-error standard deviation sigma_b, every variable. Default: the experiment
+    /// file's `background.sigma` (and `sigmas` per variable), else 1.
     #[arg(long, value_name = "SIGMA")]
     b_sigma: Option<f64>,
-    /// Background-error correlation model.
+    /// Background-error correlation model. Default: the experiment file's
+    /// `background.correlation`, else gaussian.
     #[arg(long, value_name = "MODEL")]
     b_correlation: Option<crate::cov::CorrelationKind>,
     /// Gaussian correlation length scale: in grid units for models on a line, in metres for
-    /// models on a plane (shallow water).
+    /// models on a plane (shallow water). Default: the experiment file's
+    /// `background.length_scale`, else 2 grid spacings on a line and 1.5 on a plane.
     #[arg(long, value_name = "L")]
     b_length_scale: Option<f64>,
-    /// Minimisation algorithm.
+    /// Minimisation algorithm. Default: the experiment file's `minimizer.method`, else lbfgs.
     #[arg(long)]
     minimizer: Option<crate::var::Minimizer>,
     /// Control space: transformed (x0 = xb + B^1/2 v, well conditioned) or physical.
+    /// Default: the experiment file's `minimizer.space`, else transformed.
     #[arg(long)]
     space: Option<crate::var::ControlSpace>,
-    /// Most minimiser iterations per window.
+    /// Most minimiser iterations per window. Default: the experiment file's
+    /// `minimizer.max_iterations`, else 200.
     #[arg(long, value_name = "N")]
     max_iterations: Option<u64>,
-    /// Stop when the gradient norm has fallen by this factor.
+    /// Stop when the gradient norm has fallen by this factor. Default: the experiment file's
+    /// `minimizer.gradient_tolerance`, else 1e-6.
     #[arg(long, value_name = "FACTOR", value_parser = values::non_negative)]
     gradient_tolerance: Option<f64>,
     /// Estimate the model parameters too (Lorenz-96: the forcing F), with these prior
-    /// standard deviations, comma-separated.
+    /// standard deviations, comma-separated. Default: the experiment file's
+    /// `parameters.sigma`, else the parameters are not estimated.
     #[arg(long, value_name = "SIGMA,...", value_delimiter = ',', value_parser = values::positive)]
     estimate_params: Option<Vec<f64>>,
     /// Prior values of the estimated parameters (default: the model configuration's).
@@ -274,7 +282,8 @@ pub(crate) struct AssimilateArgs {
     /// Output NetCDF file.
     #[arg(long, value_name = "FILE.nc")]
     out: PathBuf,
-    /// Forecast steps beyond the window written to the output.
+    /// Forecast steps beyond the window written to the output. Default: the experiment
+    /// file's `window.forecast_steps`, else 0.
     #[arg(long, value_name = "STEPS")]
     forecast_steps: Option<usize>,
     #[command(flatten)]
@@ -319,13 +328,15 @@ pub(crate) struct CycleArgs {
     out: PathBuf,
     #[command(flatten)]
     files: ExperimentFilesArgs,
-    /// Number of windows.
+    /// Number of windows. Default: the experiment file's `cycle.windows`, else 100.
     #[arg(long, value_name = "N", value_parser = values::at_least_one())]
     windows: Option<usize>,
-    /// Steps between the starts of consecutive windows (default: the window length).
+    /// Steps between the starts of consecutive windows. Default: the experiment file's
+    /// `window.shift`, else the window length.
     #[arg(long, value_name = "STEPS", value_parser = values::at_least_one())]
     shift: Option<usize>,
-    /// Windows left out of the time averages.
+    /// Windows left out of the time averages. Default: the experiment file's
+    /// `cycle.burn_in`, else 20.
     #[arg(long, value_name = "N")]
     burn_in: Option<usize>,
     #[command(flatten)]

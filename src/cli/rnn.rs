@@ -178,7 +178,7 @@ pub(crate) struct RnnTrainArgs {
     /// Seed of the task data, the initial network and the sequence order.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Clip the gradient norm of each Adam / SGD update to NORM.
+    /// Clip the gradient norm of each Adam / SGD update to NORM. Default: no clipping.
     #[arg(long, value_name = "NORM", value_parser = values::positive)]
     clip: Option<f64>,
     /// Adam / SGD step size.
