@@ -15,6 +15,7 @@ pub mod interrupt;
 pub mod io;
 pub mod models;
 pub mod obs;
+pub mod progress;
 pub mod rnn;
 pub mod toml_source;
 pub mod var;

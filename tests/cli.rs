@@ -560,3 +560,98 @@ fn help_shows_the_default_of_every_setting() {
     assert!(minimizer.method == fourdvar::var::Minimizer::Lbfgs);
     assert!(minimizer.space == fourdvar::var::ControlSpace::Transformed);
 }
+
+/// `--verbose` prints one line per minimiser iteration (and per cycle window) on stderr,
+/// `--quiet` prints nothing there, and neither changes what goes to stdout.
+#[test]
+fn verbose_and_quiet_change_stderr_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo.nc");
+    let out = out.to_str().unwrap();
+    let run = |flag: Option<&str>| {
+        let mut args = vec!["demo", "--out", out, "--json"];
+        args.extend(flag);
+        let o = fourdvar(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        o
+    };
+    let normal = run(None);
+    let verbose = run(Some("--verbose"));
+    let quiet = run(Some("-q"));
+    let strip_time = |o: &Output| {
+        let mut v: serde_json::Value = serde_json::from_str(&stdout(o)).unwrap();
+        v["wall_time_seconds"] = serde_json::Value::Null;
+        v
+    };
+    assert_eq!(strip_time(&normal), strip_time(&verbose));
+    assert_eq!(strip_time(&normal), strip_time(&quiet));
+    assert_eq!(stderr(&quiet), "");
+    let iterations = strip_time(&normal)["iterations"].as_u64().unwrap();
+    let lines: Vec<String> = stderr(&verbose)
+        .lines()
+        .filter(|l| l.starts_with("iteration "))
+        .map(String::from)
+        .collect();
+    // Iterate 0 (the background) and one line per iteration after it.
+    assert!(lines.len() as u64 > iterations, "{lines:?}");
+    assert!(lines[0].starts_with("iteration 0: J = ") && lines[0].contains("|grad J|"));
+
+    let o = fourdvar(&[
+        "cycle",
+        "--config",
+        "experiments/lorenz96_cycle.toml",
+        "--windows",
+        "7",
+        "--burn-in",
+        "2",
+        "--out",
+        dir.path().join("cycle.nc").to_str().unwrap(),
+        "-v",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for j in 0..7 {
+        assert!(
+            stderr(&o).contains(&format!("window {j}: RMSE at the start background ")),
+            "window {j}: {}",
+            stderr(&o)
+        );
+    }
+    let o = fourdvar(&["demo", "--out", out, "--quiet", "--verbose"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+/// On a terminal a minimisation draws a progress bar with its iteration, J and |grad J|;
+/// `--quiet` draws none. The terminal is a pseudo-terminal from util-linux `script`.
+#[test]
+fn a_terminal_shows_a_progress_bar_unless_quiet() {
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: util-linux `script` (a pseudo-terminal) is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let on_terminal = |extra: &str| {
+        let command = format!(
+            "{} demo --out {} {extra}",
+            env!("CARGO_BIN_EXE_fourdvar"),
+            dir.path().join("demo.nc").display()
+        );
+        let o = std::process::Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        stdout(&o)
+    };
+    let shown = on_terminal("");
+    assert!(
+        shown.contains("minimising [") && shown.contains("iterations J "),
+        "{shown}"
+    );
+    let quiet = on_terminal("--quiet");
+    assert!(!quiet.contains("minimising"), "{quiet}");
+    assert!(quiet.contains("written to"), "{quiet}");
+}

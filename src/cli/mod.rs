@@ -48,6 +48,13 @@ Exit codes: 0 success, 1 a check failed, 2 bad input or usage, 130 interrupted."
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// No progress bars and no per-iteration lines on stderr; results and errors still print.
+    #[arg(long, short, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    /// One line on stderr per minimiser iteration (J, J_b, J_o, |grad J|), per cycle window
+    /// (RMSE) and per training iteration, besides the progress bars a terminal shows.
+    #[arg(long, short, global = true)]
+    verbose: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -120,6 +127,13 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
             return e.exit_code();
         }
     };
+    crate::progress::set_verbosity(if cli.quiet {
+        crate::progress::Verbosity::Quiet
+    } else if cli.verbose {
+        crate::progress::Verbosity::Verbose
+    } else {
+        crate::progress::Verbosity::Normal
+    });
     match run(cli.command, &args) {
         Ok(code) => code,
         Err(e) => {

@@ -21,10 +21,10 @@ use crate::models::ModelTask;
 use crate::obs::ObservationSet;
 use crate::var::diagnostics::{rmse, rmse_by_variable, variable_name};
 
-use super::progress::step_bar;
 use super::results::result_metadata;
 use super::twin_data::twin_data;
 use super::window_analysis::{analyse_window, background_covariance, AssimilationSettings};
+use crate::progress::{detail, window_bar};
 
 /// Everything `cycle` needs.
 #[derive(Clone, Debug)]
@@ -235,8 +235,7 @@ impl ModelTask for Cycle<'_> {
             Vec::new()
         };
         let mut background = twin.background.clone();
-        let bar = step_bar(windows as u64, "cycling");
-        bar.set_message("windows");
+        let bar = window_bar(windows as u64, "cycling");
         for j in 0..windows {
             let s0 = j * shift;
             let truth = &twin.truth[s0 * n..(s0 + window.max(shift) + 1) * n];
@@ -266,7 +265,8 @@ impl ModelTask for Cycle<'_> {
                 (&free_run[j * n..(j + 1) * n], &truth[end.clone()]),
             ];
             starts.push(s0 as f64 * dt);
-            series.push(pairs.map(|(x, t)| rmse(x, t)));
+            let window_rmse = pairs.map(|(x, t)| rmse(x, t));
+            series.push(window_rmse);
             for (v, by) in by_variable.iter_mut().enumerate() {
                 by.push(pairs.map(|(x, t)| rmse_by_variable(x, t, &geometry)[v]));
             }
@@ -276,6 +276,15 @@ impl ModelTask for Cycle<'_> {
             costs.push(result.outcome.evaluation.cost);
             background = a[shift * n..(shift + 1) * n].to_vec();
             bar.set_position(j as u64 + 1);
+            let [b, a0, f, a_end, _] = window_rmse;
+            bar.set_message(format!("analysis RMSE {a_end:.4}"));
+            detail(|| {
+                format!(
+                    "window {j}: RMSE at the start background {b:.4}, analysis {a0:.4}; at the \
+                     end forecast {f:.4}, analysis {a_end:.4}; {} iterations",
+                    iterations[j]
+                )
+            });
             if interrupt::requested() {
                 windows = j + 1;
                 break;

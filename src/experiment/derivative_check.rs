@@ -86,7 +86,7 @@ impl ModelTask for Checks<'_> {
             4.0 * (req.window as f64 + 1.0) * n as f64 * 8.0,
         )?;
         // A long spin-up shows its progress (on a terminal) rather than a silent wait.
-        let bar = super::progress::step_bar(req.spinup as u64, "spin-up");
+        let bar = crate::progress::step_bar(req.spinup as u64, "spin-up");
         let x = integrate(
             &model,
             &model.default_initial_state(),

@@ -13,7 +13,7 @@ use crate::io::state_file::read_state;
 use crate::models::ModelInfo;
 use crate::models::ModelTask;
 
-use super::progress::step_bar;
+use crate::progress::step_bar;
 
 /// The largest trajectory a forecast keeps in memory before writing it.
 const MAX_OUTPUT_BYTES: f64 = 8e9;

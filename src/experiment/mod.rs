@@ -9,7 +9,6 @@ pub mod demo;
 pub mod derivative_check;
 pub mod forecast;
 pub mod observe;
-pub mod progress;
 pub mod results;
 pub mod rnn_analysis;
 pub mod rnn_gradient;

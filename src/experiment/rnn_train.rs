@@ -19,7 +19,7 @@ use crate::rnn::{
 };
 use crate::{Error, Result};
 
-use super::progress::step_bar;
+use crate::progress::{detail, iteration_bar};
 
 /// Classes of the built-in recall task.
 pub const RECALL_CLASSES: usize = 3;
@@ -210,17 +210,11 @@ pub fn run_rnn_train(request: &RnnTrainRequest) -> Result<RnnTrainSummary> {
     let (data, test, scale) = load_data(request)?;
     let shape = cell_shape(request.hidden, data.inputs, recurrence);
     let net = initial_network(shape, data.outputs, scale, request.seed)?;
-    let bar = step_bar(request.epochs as u64, "training");
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{prefix:>10} [{bar:40}] {pos}/{len} {msg} (eta {eta})",
-        )
-        .map(|s| s.progress_chars("=> "))
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
+    let bar = iteration_bar(request.epochs as u64, "training");
     let outcome = train(&net, &data, &options, &mut |p| {
         bar.set_position(p.iteration);
         bar.set_message(format!("loss {:.4e}", p.loss));
+        detail(|| format!("iteration {}: loss {:.6e}", p.iteration, p.loss));
     })?;
     bar.finish_and_clear();
     let final_eval = evaluate(&outcome.network, &data)?;

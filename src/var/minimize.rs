@@ -4,6 +4,7 @@
 use crate::core::minimize::{self, Objective, Progress};
 use crate::core::Dynamics;
 use crate::error::{Error, Result};
+use crate::progress::{detail, iteration_bar};
 
 use super::cost::{Evaluation, FourDVar};
 
@@ -61,17 +62,33 @@ pub fn minimize<D: Dynamics + Clone>(
     rule: StoppingRule,
 ) -> Result<MinimizationOutcome> {
     let mut iterations = Vec::new();
+    let bar = iteration_bar(rule.max_iterations, "minimising");
     let mut record = |p: &Progress| {
         let background_cost = problem.transform().background_value(p.control);
+        let observation_cost = p.cost - background_cost;
+        bar.set_position(p.iteration);
+        bar.set_message(format!(
+            "J {:.4e}, |grad J| {:.2e}",
+            p.cost, p.gradient_norm
+        ));
+        detail(|| {
+            format!(
+                "iteration {}: J = {:.6e} (J_b {background_cost:.6e}, J_o {observation_cost:.6e}), \
+                 |grad J| = {:.3e}",
+                p.iteration, p.cost, p.gradient_norm
+            )
+        });
         iterations.push(IterationRecord {
             iteration: p.iteration,
             cost: p.cost,
             background_cost,
-            observation_cost: p.cost - background_cost,
+            observation_cost,
             gradient_norm: p.gradient_norm,
         });
     };
-    let m = minimize::minimize(problem, start, minimizer, rule, &mut record)?;
+    let m = minimize::minimize(problem, start, minimizer, rule, &mut record);
+    bar.finish_and_clear();
+    let m = m?;
     if m.cost >= m.first_cost && m.first_gradient_norm > 0.0 && !m.interrupted {
         return Err(Error::numerical(
             format!("the {} minimiser", minimizer.name()),
