@@ -655,3 +655,64 @@ fn a_terminal_shows_a_progress_bar_unless_quiet() {
     assert!(!quiet.contains("minimising"), "{quiet}");
     assert!(quiet.contains("written to"), "{quiet}");
 }
+
+/// `forecast`, `observe` and `check` print one JSON object with `--json`, holding the same
+/// figures as the files they write and the table they print.
+#[test]
+fn forecast_observe_and_check_speak_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let json = |args: &[&str]| -> serde_json::Value {
+        let o = fourdvar(args);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        serde_json::from_str(stdout(&o).trim()).unwrap()
+    };
+    let truth = path("truth.nc");
+    let f = json(&[
+        "forecast",
+        "--model",
+        "models/lorenz96.toml",
+        "--steps",
+        "12",
+        "--output-every",
+        "3",
+        "--out",
+        &truth,
+        "--json",
+    ]);
+    assert_eq!(f["records"], 5);
+    assert_eq!(f["state_len"], 40);
+    let file = read_trajectory(Path::new(&truth), None).unwrap();
+    let last = &file.states[file.states.len() - 40..];
+    let mean = last.iter().sum::<f64>() / 40.0;
+    assert!((f["final_mean"].as_f64().unwrap() - mean).abs() < 1e-12);
+
+    let obs = path("obs.csv");
+    let o = json(&[
+        "observe",
+        "--truth",
+        &truth,
+        "--network",
+        "observations/lorenz96_all_every_step.toml",
+        "--out",
+        &obs,
+        "--json",
+    ]);
+    let rows = std::fs::read_to_string(&obs)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.starts_with("time"))
+        .count();
+    assert_eq!(o["observations"].as_u64().unwrap() as usize, rows);
+    assert_eq!(o["steps"], 4);
+
+    let c = json(&["check", "--model", "models/lorenz63.toml", "--json"]);
+    let checks = c["checks"].as_array().unwrap();
+    assert!(checks.len() >= 6);
+    for row in checks {
+        let passed = row["value"].as_f64().unwrap() <= row["threshold"].as_f64().unwrap();
+        assert_eq!(row["passed"].as_bool().unwrap(), passed, "{row}");
+    }
+    assert_eq!(c["failed"], 0);
+    assert_eq!(c["passed"].as_u64().unwrap() as usize, checks.len());
+}

@@ -684,7 +684,7 @@ fn network_errors_name_file_line_and_key() {
     );
     check(
         "every_steps = 2\n\nsigma = 0.0\n",
-        &["line 3", "`sigma`", "> 0"],
+        &["line 3", "`sigma`", "from 1e-100 to 1e100", "got 0e0"],
     );
     check("sigma = 1.0\n", &["every_steps"]);
     check(

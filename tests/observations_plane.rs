@@ -852,7 +852,13 @@ fn plane_network_errors_name_file_key_and_line() {
     );
     check(
         "[[group]]\nevery_steps = 1\nsigma = -1\n",
-        &["line 3", "`sigma`", "[[group]] 1", "> 0"],
+        &[
+            "line 3",
+            "`sigma`",
+            "[[group]] 1",
+            "from 1e-100 to 1e100",
+            "got -1e0",
+        ],
     );
     check(
         "every_steps = 1\nsigma = 1\nstations = { count = 0, seed = 1 }\n",

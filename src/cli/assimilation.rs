@@ -243,6 +243,8 @@ pub(crate) struct ObserveArgs {
     /// Output file: .csv or .nc.
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
+    #[command(flatten)]
+    format: FormatArgs,
 }
 
 /// Runs `observe`; `history` goes into the output file.
@@ -258,7 +260,7 @@ pub(crate) fn run_observe(a: ObserveArgs, history: String) -> Result<i32> {
         out: a.out.clone(),
         history,
     })?;
-    output::observe(&summary, &a.out);
+    output::observe(&summary, &a.format, &a.out);
     Ok(0)
 }
 

@@ -25,6 +25,8 @@ pub(crate) struct CheckArgs {
     /// Seed of the random test directions.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    #[command(flatten)]
+    format: output::FormatArgs,
 }
 
 /// Runs `check`: exit code 0 when every check passes, 1 when any fails.
@@ -36,7 +38,7 @@ pub(crate) fn run(a: CheckArgs) -> Result<i32> {
         window: a.window,
         seed: a.seed,
     })?;
-    output::check(&rows);
+    output::check(&rows, &a.format);
     Ok(if rows.iter().all(|r| r.passed()) {
         0
     } else {

@@ -38,6 +38,8 @@ pub(crate) struct ForecastArgs {
     /// Output NetCDF file (written atomically: no partial file on failure).
     #[arg(long, value_name = "FILE.nc")]
     out: PathBuf,
+    #[command(flatten)]
+    format: output::FormatArgs,
 }
 
 /// Runs `forecast`; `history` goes into the output file.
@@ -62,6 +64,6 @@ pub(crate) fn run(a: ForecastArgs, history: String) -> Result<i32> {
         out: a.out.clone(),
         history,
     })?;
-    output::forecast(&summary, &a.out);
+    output::forecast(&summary, &a.format, &a.out);
     Ok(0)
 }

@@ -58,7 +58,11 @@ fn human_bytes(bytes: u64) -> String {
 // ---- forecast, check, observe ----
 
 /// The `forecast` summary.
-pub(crate) fn forecast(s: &ForecastSummary, out: &Path) {
+pub(crate) fn forecast(s: &ForecastSummary, format: &FormatArgs, out: &Path) {
+    if format.json {
+        print_json(s);
+        return;
+    }
     println!(
         "{} (n = {}): {} steps to t = {:.4}, {} records written to {}",
         s.model,
@@ -75,7 +79,35 @@ pub(crate) fn forecast(s: &ForecastSummary, out: &Path) {
 }
 
 /// The `check` table and its pass/fail count.
-pub(crate) fn check(rows: &[CheckRow]) {
+pub(crate) fn check(rows: &[CheckRow], format: &FormatArgs) {
+    if format.json {
+        /// One check as JSON: the row and its verdict (a NaN value is null and fails).
+        #[derive(Serialize)]
+        struct Row<'a> {
+            test: &'a str,
+            value: f64,
+            threshold: f64,
+            passed: bool,
+            note: &'a str,
+        }
+        let checks: Vec<Row> = rows
+            .iter()
+            .map(|r| Row {
+                test: &r.test,
+                value: r.value,
+                threshold: r.threshold,
+                passed: r.passed(),
+                note: &r.note,
+            })
+            .collect();
+        let failed = checks.iter().filter(|r| !r.passed).count();
+        print_json(&serde_json::json!({
+            "checks": checks,
+            "passed": checks.len() - failed,
+            "failed": failed,
+        }));
+        return;
+    }
     println!(
         "{:<48} {:>11} {:>11}  {:<6} note",
         "test", "value", "threshold", "result"
@@ -95,7 +127,11 @@ pub(crate) fn check(rows: &[CheckRow]) {
 }
 
 /// The `observe` summary.
-pub(crate) fn observe(s: &ObserveSummary, out: &Path) {
+pub(crate) fn observe(s: &ObserveSummary, format: &FormatArgs, out: &Path) {
+    if format.json {
+        print_json(s);
+        return;
+    }
     println!(
         "{} observations at {} times (t = {:.4} .. {:.4}) written to {}",
         s.observations,

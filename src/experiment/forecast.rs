@@ -38,7 +38,7 @@ pub struct ForecastRequest {
 }
 
 /// What a finished forecast reports.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize)]
 pub struct ForecastSummary {
     /// Model name.
     pub model: &'static str,

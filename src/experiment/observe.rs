@@ -33,7 +33,7 @@ pub struct ObserveRequest {
 }
 
 /// What a finished observation run reports.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct ObserveSummary {
     /// Number of observations written.
     pub observations: usize,
