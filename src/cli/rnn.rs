@@ -24,7 +24,8 @@ pub(crate) enum RnnCommand {
     /// The loss of one sequence and every gradient (W or P/Q, U, b, V, c, h0 and the inputs)
     /// from one adjoint sweep, written as JSON.
     ///
-    /// Example: fourdvar rnn gradient --net net.json --data seq.csv --out grads.json
+    /// Example: fourdvar rnn gradient --net examples/net.json --data examples/seq.csv --out
+    /// grads.json
     Gradient(RnnGradientArgs),
     /// Train a network on a built-in task or a sequence CSV (L-BFGS full batch, or Adam / SGD
     /// with optional truncated BPTT); writes the network JSON and the loss curve.
@@ -35,13 +36,14 @@ pub(crate) enum RnnCommand {
     /// The input sensitivity dL/du_t of every step (one adjoint sweep), the most sensitive
     /// steps, and a fast-gradient-sign attack of size epsilon on the top K of them.
     ///
-    /// Example: fourdvar rnn sensitivity --net net.json --data seq.csv --epsilon 0.05 --top 3
-    /// --out sens.json
+    /// Example: fourdvar rnn sensitivity --net examples/net.json --data examples/seq.csv
+    /// --epsilon 0.05 --top 3 --out sens.json
     Sensitivity(RnnSensitivityArgs),
     /// The gradient norm |dL/dh_t| against the lag T - t for a loss at the last step only
     /// (vanishing or exploding gradients), as CSV `lag,norm`.
     ///
-    /// Example: fourdvar rnn gradient-flow --net net.json --data seq.csv --out flow.csv
+    /// Example: fourdvar rnn gradient-flow --net examples/net.json --data examples/seq.csv
+    /// --out flow.csv
     GradientFlow(RnnGradientFlowArgs),
     /// An echo-state network: a fixed random reservoir scaled to a spectral radius, run
     /// forward only, with a ridge-regression readout. Prints train and test RMSE.

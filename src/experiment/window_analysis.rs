@@ -63,6 +63,9 @@ pub fn background_covariance<M: Dynamics + ModelInfo>(
     settings: &BackgroundConfig,
 ) -> Result<BackgroundCovariance> {
     let free_run = |m: usize| {
+        if m == 0 {
+            return Ok(Vec::new());
+        }
         let n = model.state_len();
         let start = integrate(model, &model.default_initial_state(), 1000, |_, _| {})?;
         let mut samples = Vec::with_capacity(m * n);
