@@ -364,3 +364,40 @@ fn cycle_runs_windows_with_any_shift_and_averages_after_the_burn_in() {
     );
     assert_refused(&o, &dir.path().join("x.nc"), &["burn-in"]);
 }
+
+/// `--seed S` on `twin` and `cycle` draws the background error from S and the observation
+/// noise from S + 1: the same run as an experiment file with those seeds.
+#[test]
+fn seed_sets_both_twin_seeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = repo("experiments/lorenz96_cycle.toml");
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("../models/", &repo("models/"))
+        .replace("../observations/", &repo("observations/"))
+        .replace("background_seed = 1", "background_seed = 5")
+        .replace("observation_seed = 2", "observation_seed = 6");
+    assert!(text.contains("background_seed = 5") && text.contains("observation_seed = 6"));
+    std::fs::write(dir.path().join("seeded.toml"), text).unwrap();
+    let rmse = |command: &str, config: &str, seed: Option<&str>| {
+        let mut args = vec![command, "--config", config, "--out", "x.nc", "--json"];
+        if command == "cycle" {
+            args.extend(["--windows", "20", "--burn-in", "5"]);
+        }
+        if let Some(s) = seed {
+            args.extend(["--seed", s]);
+        }
+        let v = json(&fourdvar(dir.path(), &args));
+        (
+            v["rmse_background"].as_f64().unwrap(),
+            v["rmse_analysis"].as_f64().unwrap(),
+        )
+    };
+    for command in ["twin", "cycle"] {
+        let default = rmse(command, &config, None);
+        assert_eq!(rmse(command, &config, Some("1")), default, "{command}");
+        let five = rmse(command, &config, Some("5"));
+        assert_ne!(five, default, "{command}");
+        assert_eq!(rmse(command, "seeded.toml", None), five, "{command}");
+    }
+}

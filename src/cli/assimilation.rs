@@ -171,9 +171,23 @@ pub(crate) struct ExperimentFilesArgs {
     /// Observation network (default: the experiment file's `network`).
     #[arg(long, value_name = "FILE")]
     network: Option<PathBuf>,
+    /// Seed of the twin's random draws: the background error from SEED, the observation
+    /// noise from SEED + 1. Default: the experiment file's `twin.background_seed` and
+    /// `twin.observation_seed`, else 1 and 2.
+    #[arg(long)]
+    seed: Option<u64>,
 }
 
 impl ExperimentFilesArgs {
+    /// `experiment` with the seeds `--seed` sets.
+    fn seeded(&self, mut experiment: LoadedExperiment) -> LoadedExperiment {
+        if let Some(seed) = self.seed {
+            experiment.config.twin.background_seed = seed;
+            experiment.config.twin.observation_seed = seed.wrapping_add(1);
+        }
+        experiment
+    }
+
     /// The model configuration named by `--model` or by the experiment file.
     fn model(&self, experiment: &LoadedExperiment) -> Result<ModelConfig> {
         let path = from_experiment(experiment, &self.model, &experiment.config.model, "model")?;
@@ -347,7 +361,7 @@ pub(crate) struct CycleArgs {
 
 /// Runs `cycle`; `history` goes into the output file.
 pub(crate) fn run_cycle(a: CycleArgs, history: String) -> Result<i32> {
-    let experiment = a.common.experiment()?;
+    let experiment = a.files.seeded(a.common.experiment()?);
     let c = &experiment.config;
     let settings = AssimilationSettings::from_config(c)?;
     let model = a.files.model(&experiment)?;
@@ -384,7 +398,7 @@ pub(crate) struct TwinArgs {
 
 /// Runs `twin`; `history` goes into the output file.
 pub(crate) fn run_twin(a: TwinArgs, history: String) -> Result<i32> {
-    let experiment = a.common.experiment()?;
+    let experiment = a.files.seeded(a.common.experiment()?);
     let model = a.files.model(&experiment)?;
     let network_path = a.files.network(&experiment)?;
     check_experiment_paths(&a.common, &model, &network_path, &a.out)?;
