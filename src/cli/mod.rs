@@ -114,6 +114,17 @@ enum Command {
 /// Runs the command line `args` (including the program name) and returns the exit code.
 pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> i32 {
     let args: Vec<OsString> = args.into_iter().collect();
+    use crate::io::netcdf_metadata_check as metadata;
+    if let [_, first, path] = &args[..] {
+        if first == metadata::CHILD_ARGUMENT {
+            return if metadata::walk(Path::new(path)).is_ok() {
+                0
+            } else {
+                2
+            };
+        }
+    }
+    metadata::walk_in_child_first();
     let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(e) => {

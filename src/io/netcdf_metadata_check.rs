@@ -8,7 +8,10 @@
 //! lookups from what it has already read.
 
 use std::ffi::{c_char, c_int, CStr, CString};
+use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use netcdf_sys::{
     libnetcdf_lock, nc_close, nc_inq_att, nc_inq_attname, nc_inq_dim, nc_inq_dimids,
@@ -21,10 +24,64 @@ use crate::{Error, Result};
 /// Deepest group nesting walked: deeper files are refused rather than recursed into.
 const MAX_GROUP_DEPTH: usize = 32;
 
+/// Whether [`check_metadata`] first walks the file in a child process (the command line
+/// sets it: the child is the `fourdvar` binary itself).
+static IN_CHILD_FIRST: AtomicBool = AtomicBool::new(false);
+
+/// The hidden first argument with which the `fourdvar` binary walks one file's metadata and
+/// exits: 0 when it reads, 2 when it does not; a crash of the C library kills only it.
+pub const CHILD_ARGUMENT: &str = "__check-netcdf-metadata";
+
+/// Makes every later [`check_metadata`] walk the file in a child process first. Some
+/// corruptions crash libhdf5 itself (a segmentation fault, as in `ncdump`), which no code in
+/// this process could catch; a child that dies of a signal turns that into an error.
+pub fn walk_in_child_first() {
+    IN_CHILD_FIRST.store(true, Ordering::Relaxed);
+}
+
 /// Reads all metadata of the NetCDF file at `path` through the C library and fails, naming
-/// the file and the object, at the first error or non-UTF-8 name. A file the library cannot
-/// open at all is left to the caller's own open, which reports it.
+/// the file and the object, at the first error or non-UTF-8 name, or when reading it crashes
+/// the library in the child (after [`walk_in_child_first`]). A file the library cannot open
+/// at all is left to the caller's own open, which reports it.
 pub fn check_metadata(path: &Path) -> Result<()> {
+    if IN_CHILD_FIRST.load(Ordering::Relaxed) {
+        walk_in_child(path)?;
+    }
+    walk(path)
+}
+
+/// The walk in a child process: only its death by a signal is reported here (any other
+/// failure repeats in [`walk`], which says what it was). Where no child can be started, the
+/// walk runs in this process alone.
+fn walk_in_child(path: &Path) -> Result<()> {
+    let Ok(binary) = std::env::current_exe() else {
+        return Ok(());
+    };
+    let Ok(status) = Command::new(binary)
+        .arg(CHILD_ARGUMENT)
+        .arg(path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+    else {
+        return Ok(());
+    };
+    match status.signal() {
+        Some(signal) => Err(Error::input(
+            path,
+            None,
+            format!(
+                "the file is corrupt: reading its metadata crashed the HDF5 library (signal \
+                 {signal}, in a separate process)"
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The walk in this process.
+pub fn walk(path: &Path) -> Result<()> {
     let Some(c_path) = path.to_str().and_then(|p| CString::new(p).ok()) else {
         return Ok(());
     };
