@@ -309,6 +309,25 @@ fn a_truth_that_does_not_cover_the_window_says_how_to_make_one() {
         &path("obs.csv"),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
+    // A 10-step window from the short truth's start, with `extra` arguments.
+    let assimilate = |extra: &[&str]| {
+        let (background, obs, out) = (path("short.nc"), path("obs.csv"), path("a.nc"));
+        let mut args = vec![
+            "assimilate",
+            "--model",
+            "models/lorenz96.toml",
+            "--background",
+            &background,
+            "--obs",
+            &obs,
+            "--window-steps",
+            "10",
+            "--out",
+            &out,
+        ];
+        args.extend(extra);
+        fourdvar(&args)
+    };
     for (truth, needles) in [
         (
             "short.nc",
@@ -317,21 +336,7 @@ fn a_truth_that_does_not_cover_the_window_says_how_to_make_one() {
         ("sparse.nc", ["step 1", "0..=10", "output interval of 1"]),
     ] {
         let out = path("a.nc");
-        let o = fourdvar(&[
-            "assimilate",
-            "--model",
-            "models/lorenz96.toml",
-            "--background",
-            &path("short.nc"),
-            "--obs",
-            &path("obs.csv"),
-            "--truth",
-            &path(truth),
-            "--window-steps",
-            "10",
-            "--out",
-            &out,
-        ]);
+        let o = assimilate(&["--truth", &path(truth)]);
         let m = stderr(&o);
         assert_eq!(o.status.code(), Some(2), "{m}");
         assert!(m.contains(truth), "{m}");
@@ -341,19 +346,7 @@ fn a_truth_that_does_not_cover_the_window_says_how_to_make_one() {
         assert!(!Path::new(&out).exists());
     }
     // Without a truth the window may outlast the observations; the summary says where they end.
-    let o = fourdvar(&[
-        "assimilate",
-        "--model",
-        "models/lorenz96.toml",
-        "--background",
-        &path("short.nc"),
-        "--obs",
-        &path("obs.csv"),
-        "--window-steps",
-        "10",
-        "--out",
-        &path("a.nc"),
-    ]);
+    let o = assimilate(&[]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
         stdout(&o).contains("note: the observations end at step 4 of 10"),
