@@ -395,7 +395,17 @@ fn shallow_water_forecast_labels_time_in_seconds() {
         .unwrap()
         .value()
         .unwrap();
-    assert_eq!(units, netcdf::AttributeValue::Str("s".into()));
+    assert_eq!(
+        units,
+        netcdf::AttributeValue::Str("seconds since 2000-01-01 00:00:00".into())
+    );
+    let model_units = file
+        .variable("model_time")
+        .unwrap()
+        .attribute_value("units")
+        .unwrap()
+        .unwrap();
+    assert_eq!(model_units, netcdf::AttributeValue::Str("s".into()));
     let t = read_trajectory(&out, None).unwrap();
     assert_eq!(t.times, vec![0.0, 300.0, 600.0]);
     assert_eq!(t.n, 3 * 64 * 64);

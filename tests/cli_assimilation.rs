@@ -338,7 +338,7 @@ fn cycle_runs_windows_with_any_shift_and_averages_after_the_burn_in() {
         let free = field("rmse_free_run");
         assert!(free > 3.0 && a < 0.25 * free, "{v}");
         let file = netcdf::open(dir.path().join("cycle.nc")).unwrap();
-        assert_eq!(file.dimension("cycle").unwrap().len(), 60);
+        assert_eq!(file.dimension("time").unwrap().len(), 60);
         let rmse: Vec<f64> = file
             .variable("rmse_analysis")
             .unwrap()

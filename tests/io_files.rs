@@ -484,9 +484,11 @@ fn atomic_output_in_read_only_directory_fails_early() {
             history: String::new(),
             model_configuration: String::new(),
             global_numbers: vec![],
-            time_units: "1".into(),
+            time: fourdvar::io::cf_time::CfTime::new(
+                Default::default(),
+                fourdvar::io::cf_time::TimeScale::lorenz(),
+            ),
             time_long_name: "model time".into(),
-            time_comment: None,
         };
         let layout = sites(1, true).cf_layout().clone();
         let msg = err_text(write_trajectory(

@@ -23,6 +23,7 @@ use fourdvar::experiment::window_analysis::{
 };
 use fourdvar::geometry::{Attribute, CfLayout, Geometry, Location};
 use fourdvar::io::analysis_file::{write_cycle, CycleContent, ResultMetadata};
+use fourdvar::io::cf_time::{CfTime, ReferenceDate, TimeScale};
 use fourdvar::io::experiment_config::LoadedExperiment;
 use fourdvar::io::netcdf_trajectory::{
     read_trajectory, write_trajectory, Trajectory, TrajectoryMetadata,
@@ -71,8 +72,9 @@ struct Case {
     arrays: Vec<Array>,
     /// Global attributes of the layout, with pieces of their text (the first starts it).
     globals: Vec<(&'static str, &'static [&'static str])>,
-    /// Units of model time.
-    time_units: &'static str,
+    /// The model's time: (CF units of `time` with the default reference date, CF units per
+    /// model time unit, units of `model_time`).
+    time_units: (&'static str, f64, &'static str),
     /// The observation-location columns of result files (`obs_<name>`) and their units.
     locations: &'static [(&'static str, &'static str)],
     /// Units of the last variable, the one observed in the analysis test.
@@ -167,7 +169,7 @@ fn cases() -> Vec<Case> {
             )],
             arrays: vec![nondimensional("x", &["site"], "Lorenz-96 state variable")],
             globals: vec![],
-            time_units: "1",
+            time_units: ("days since 2000-01-01 00:00:00", 5.0, "1"),
             locations: &[("position", "1")],
             observed_units: "1",
         },
@@ -186,7 +188,7 @@ fn cases() -> Vec<Case> {
                 "Lorenz-63 state (x, y, z)",
             )],
             globals: vec![],
-            time_units: "1",
+            time_units: ("days since 2000-01-01 00:00:00", 5.0, "1"),
             locations: &[("position", "1")],
             observed_units: "1",
         },
@@ -230,7 +232,7 @@ fn cases() -> Vec<Case> {
                     "not interpolated",
                 ],
             )],
-            time_units: "s",
+            time_units: ("seconds since 2000-01-01 00:00:00", 1.0, "s"),
             locations: &[("x", "m"), ("y", "m")],
             observed_units: "m",
         },
@@ -266,7 +268,7 @@ fn cases() -> Vec<Case> {
                 ),
             ],
             globals: vec![],
-            time_units: "1",
+            time_units: ("days since 2000-01-01 00:00:00", 5.0, "1"),
             locations: &[("position", "1")],
             observed_units: "1",
         },
@@ -299,7 +301,6 @@ fn the_cases_are_the_models_geometries() {
 struct Facts {
     name: &'static str,
     dt: f64,
-    time_comment: Option<String>,
     params: Vec<(String, f64)>,
     /// Steps 0..=steps, row-major.
     states: Vec<f64>,
@@ -323,7 +324,6 @@ impl ModelTask for Run {
         Ok(Facts {
             name: model.name(),
             dt: model.time_step(),
-            time_comment: model.time_comment(),
             params: model
                 .param_names()
                 .into_iter()
@@ -349,6 +349,7 @@ fn forecast(case: &Case, initial: Option<PathBuf>, steps: usize, out: PathBuf) -
         output_every: 1,
         out: out.clone(),
         history: "tests/netcdf_output.rs".into(),
+        reference_date: ReferenceDate::default(),
     })
     .unwrap();
     out
@@ -594,6 +595,36 @@ fn assert_array(
     );
 }
 
+/// The CF time a case's model writes from 2000-01-01.
+fn cf_time(case: &Case) -> CfTime {
+    let scale = match case.time_units.2 {
+        "s" => TimeScale::seconds(),
+        _ => TimeScale::lorenz(),
+    };
+    CfTime::new(ReferenceDate::default(), scale)
+}
+
+/// Checks that variable `name` is CF time for `model_times` in `case`'s units (and, for the
+/// `time` axis, that `model_time` holds the model times bit for bit).
+fn assert_cf_time(file: &netcdf::File, case: &Case, name: &str, model_times: &[f64]) {
+    let (units, per_unit, model_units) = case.time_units;
+    let want: Vec<f64> = model_times.iter().map(|t| t * per_unit).collect();
+    assert_bits_equal(&values(file, name), &want, name);
+    assert_eq!(text(file, Some(name), "units"), units, "{name}");
+    assert_eq!(text(file, Some(name), "standard_name"), "time", "{name}");
+    assert_eq!(
+        text(file, Some(name), "calendar"),
+        "proleptic_gregorian",
+        "{name}"
+    );
+    if name == "time" {
+        assert_eq!(text(file, Some(name), "axis"), "T");
+        assert_bits_equal(&values(file, "model_time"), model_times, "model_time");
+        assert_eq!(text(file, Some("model_time"), "units"), model_units);
+        assert_eq!(dims(file, "model_time"), ["time"]);
+    }
+}
+
 /// The metadata of a trajectory written directly (not by `forecast`).
 fn metadata(case: &Case) -> TrajectoryMetadata {
     TrajectoryMetadata {
@@ -602,9 +633,8 @@ fn metadata(case: &Case) -> TrajectoryMetadata {
         history: "2026-11-28T05:00:00Z: tests/netcdf_output.rs".into(),
         model_configuration: case.toml.into(),
         global_numbers: vec![("model_dt".into(), 0.05), ("answer".into(), 42.0)],
-        time_units: case.time_units.into(),
+        time: cf_time(case),
         time_long_name: "model time".into(),
-        time_comment: Some("a comment on model time".into()),
     }
 }
 
@@ -674,7 +704,7 @@ fn forecast_files_follow_the_layout() {
         // Nothing but time, step, the coordinates and the arrays (no flattened state).
         let mut variables: Vec<String> = file.variables().map(|v| v.name()).collect();
         variables.sort();
-        let mut expected: Vec<&str> = vec!["time", "step"];
+        let mut expected: Vec<&str> = vec!["time", "model_time", "step"];
         expected.extend(case.coordinates.iter().map(|c| c.name));
         expected.extend(case.arrays.iter().map(|a| a.name));
         expected.sort();
@@ -682,22 +712,17 @@ fn forecast_files_follow_the_layout() {
 
         // Time and step.
         let times: Vec<f64> = (0..=steps).map(|k| k as f64 * facts.dt).collect();
-        assert_bits_equal(&values(&file, "time"), &times, "time");
-        assert_eq!(text(&file, Some("time"), "units"), case.time_units);
-        assert_eq!(text(&file, Some("time"), "axis"), "T");
+        assert_cf_time(&file, &case, "time", &times);
         assert_eq!(
             text(&file, Some("time"), "long_name"),
-            format!(
-                "model time since the end of the spin-up ({} time units)",
-                facts.name
-            )
+            "time since the end of the spin-up"
         );
-        assert_eq!(
-            attribute(&file, Some("time"), "comment"),
-            facts.time_comment.map(AttributeValue::Str)
+        assert!(
+            text(&file, Some("time"), "comment").contains(match case.time_units.2 {
+                "s" => "seconds",
+                _ => "0.2 nondimensional time units = 1 day",
+            })
         );
-        // Model time has no calendar epoch, so no CF time standard_name.
-        assert!(attribute(&file, Some("time"), "standard_name").is_none());
         let step = file.variable("step").unwrap();
         assert_eq!(step.vartype(), NcVariableType::Int(IntType::I32));
         assert_eq!(dims(&file, "step"), ["time"]);
@@ -811,24 +836,27 @@ fn trajectory_metadata_is_written_as_given() {
         }
         assert_eq!(number(&file, None, "model_dt"), 0.05);
         assert_eq!(number(&file, None, "answer"), 42.0);
-        assert_eq!(text(&file, Some("time"), "units"), case.time_units);
         assert_eq!(text(&file, Some("time"), "long_name"), meta.time_long_name);
-        assert_eq!(text(&file, Some("time"), "axis"), "T");
         assert_eq!(
-            text(&file, Some("time"), "comment"),
-            meta.time_comment.clone().unwrap()
+            text(&file, Some("model_time"), "long_name"),
+            format!("model {}", meta.time_long_name)
         );
-        assert!(attribute(&file, Some("time"), "standard_name").is_none());
 
-        // Without a time comment and numbers, none are written.
+        // Without numbers, none are written; another reference date moves only the epoch.
         let plain = case.file(dir.path(), "plain");
         let mut meta = metadata(&case);
-        meta.time_comment = None;
+        meta.time.reference = "1979-02-28T18:00".parse().unwrap();
         meta.global_numbers.clear();
         let state = vec![1.0; case.state_len()];
         write_trajectory(&plain, &meta, case.layout(), &[3], &[0.15], &state).unwrap();
         let file = netcdf::open(&plain).unwrap();
-        assert!(attribute(&file, Some("time"), "comment").is_none());
+        assert_eq!(
+            text(&file, Some("time"), "units"),
+            case.time_units
+                .0
+                .replace("2000-01-01 00:00:00", "1979-02-28 18:00:00")
+        );
+        assert_bits_equal(&values(&file, "model_time"), &[0.15], "model_time");
         assert!(file.attribute("answer").is_none());
         assert!(file.attribute("model_dt").is_none());
     }
@@ -939,10 +967,10 @@ impl ModelTask for Analyse {
         )?;
         let meta = result_metadata(
             &model,
+            &experiment,
             "a 4D-Var analysis".into(),
             "test".into(),
             self.toml.into(),
-            experiment.text.clone(),
         )?;
         write_window(&self.out, meta, &result, &observations, Some(&truth))?;
         Ok(Analysed {
@@ -983,8 +1011,7 @@ fn analysis_files_hold_truth_background_and_analysis_per_array() {
         assert_layout(&file, &case, ("time", WINDOW + 1), &["obs", "iteration"]);
         assert!(file.attribute("state_variables").is_none(), "{}", case.name);
         let times: Vec<f64> = (0..=WINDOW).map(|k| k as f64 * a.dt).collect();
-        assert_bits_equal(&values(&file, "time"), &times, "time");
-        assert_eq!(text(&file, Some("time"), "units"), case.time_units);
+        assert_cf_time(&file, &case, "time", &times);
         assert_eq!(text(&file, None, "model_configuration"), case.toml);
         assert_eq!(number(&file, None, "model_dt"), a.dt);
         assert_eq!(text(&file, None, "stop_reason"), result.outcome.stop_reason);
@@ -1016,7 +1043,8 @@ fn analysis_files_hold_truth_background_and_analysis_per_array() {
 
         // Observations: one column per location coordinate, in its units; values in the
         // observed variable's.
-        assert_eq!(text(&file, Some("obs_time"), "units"), case.time_units);
+        let obs_times: Vec<f64> = a.observations.as_slice().iter().map(|o| o.time).collect();
+        assert_cf_time(&file, &case, "obs_time", &obs_times);
         for (k, (axis, units)) in case.locations.iter().enumerate() {
             let name = format!("obs_{axis}");
             let want: Vec<f64> = a
@@ -1068,9 +1096,10 @@ fn cycle_files_hold_window_end_states_per_array() {
             history: "test".into(),
             model_configuration: case.toml.into(),
             experiment_configuration: String::new(),
+            resolved_settings: "# settings\n".into(),
             geometry: case.geometry.clone(),
             dt: facts.dt,
-            time_units: case.time_units.into(),
+            time: cf_time(&case),
             numbers: vec![],
             texts: vec![],
         };
@@ -1078,11 +1107,13 @@ fn cycle_files_hold_window_end_states_per_array() {
         let analysis = awkward(windows * n, 1);
         let truth = awkward(windows * n, 2);
         let starts = [0.0, 4.0 * facts.dt, 8.0 * facts.dt];
+        let ends = [6.0 * facts.dt, 10.0 * facts.dt, 14.0 * facts.dt];
         let per_window = [1.0, 2.0, 3.0];
         let forecast_end = [1.5, 2.5, 3.5];
         let free_run = [4.0, 5.0, 6.0];
         let content = CycleContent {
             window_start_times: &starts,
+            window_end_times: &ends,
             rmse_background: &per_window,
             rmse_analysis_start: &per_window,
             rmse_forecast_end: &forecast_end,
@@ -1097,10 +1128,20 @@ fn cycle_files_hold_window_end_states_per_array() {
         write_cycle(&path, &meta, &content).unwrap();
 
         let file = netcdf::open(&path).unwrap();
-        assert_layout(&file, &case, ("cycle", windows), &[]);
-        assert_bits_equal(&values(&file, "cycle"), &starts, "cycle");
-        assert_eq!(text(&file, Some("cycle"), "units"), case.time_units);
-        assert_eq!(dims(&file, "rmse_analysis"), ["cycle"]);
+        assert_layout(&file, &case, ("time", windows), &["nv"]);
+        // The time axis is the window end; each window a cell from its start to its end.
+        assert_cf_time(&file, &case, "time", &ends);
+        assert_cf_time(&file, &case, "window_start_time", &starts);
+        assert_eq!(text(&file, Some("time"), "bounds"), "time_bounds");
+        assert_eq!(dims(&file, "time_bounds"), ["time", "nv"]);
+        let per_unit = case.time_units.1;
+        let bounds: Vec<f64> = starts
+            .iter()
+            .zip(&ends)
+            .flat_map(|(s, e)| [s * per_unit, e * per_unit])
+            .collect();
+        assert_bits_equal(&values(&file, "time_bounds"), &bounds, "time_bounds");
+        assert_eq!(dims(&file, "rmse_analysis"), ["time"]);
         assert_bits_equal(
             &values(&file, "rmse_forecast_end"),
             &forecast_end,
@@ -1113,7 +1154,7 @@ fn cycle_files_hold_window_end_states_per_array() {
         ] {
             for k in 0..case.arrays.len() {
                 let (name, long_name) = role_variable(&case, k, role, what);
-                assert_array(&file, &case, k, (&name, &long_name), "cycle", states);
+                assert_array(&file, &case, k, (&name, &long_name), "time", states);
             }
         }
 

@@ -492,7 +492,7 @@ fn files_keep_comments_line_numbers_and_cf_metadata() {
     let set = awkward_set();
     for name in ["obs.csv", "obs.nc", "OBS.CSV"] {
         let path = dir.path().join(name);
-        write_observations(&path, &set, &wide(), "line one\nline two").unwrap();
+        write_observations(&path, &set, &wide(), &cf_time(), "line one\nline two").unwrap();
         let back = read_observations(&path, DT, &wide()).unwrap();
         assert_same_observations(&set, &back);
         if name.ends_with("nc") {
@@ -534,12 +534,13 @@ fn files_keep_comments_line_numbers_and_cf_metadata() {
 fn writing_needs_a_known_extension_and_writable_numbers() {
     let dir = tempfile::tempdir().unwrap();
     let set = awkward_set();
-    let err = write_observations(&dir.path().join("obs.txt"), &set, &wide(), "").unwrap_err();
+    let err =
+        write_observations(&dir.path().join("obs.txt"), &set, &wide(), &cf_time(), "").unwrap_err();
     assert!(matches!(err, Error::InvalidArgument { .. }), "{err}");
     assert!(err.to_string().contains(".csv"), "{err}");
     let bad = ObservationSet::new(vec![ob(0, 1.0, ObservationKind::Value, f64::NAN, 1.0)]);
     let path = dir.path().join("bad.csv");
-    assert!(write_observations(&path, &bad, &wide(), "").is_err());
+    assert!(write_observations(&path, &bad, &wide(), &cf_time(), "").is_err());
     assert!(!path.exists());
     assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
 }
@@ -961,9 +962,8 @@ fn write_l96_truth(path: &Path, steps: usize, configuration: Option<String>) -> 
         history: "tests/observations.rs".into(),
         model_configuration: configuration.unwrap_or_default(),
         global_numbers: vec![],
-        time_units: "1".into(),
+        time: cf_time(),
         time_long_name: "model time".into(),
-        time_comment: None,
     };
     write_trajectory(
         path,
@@ -985,6 +985,7 @@ fn run_observe_end_to_end_to_csv_and_netcdf() {
     let states = write_l96_truth(&truth, 20, Some(config));
     let network = repo("observations/lorenz96_half_every_other_step.toml");
     let request = |out: &str| ObserveRequest {
+        reference_date: None,
         truth: truth.clone(),
         network: network.clone(),
         seed: 5,
@@ -1027,6 +1028,7 @@ fn run_observe_end_to_end_to_csv_and_netcdf() {
     let bare = dir.path().join("bare.nc");
     write_l96_truth(&bare, 4, None);
     let err = run_observe(&ObserveRequest {
+        reference_date: None,
         truth: bare,
         ..request("bare.csv")
     })
@@ -1042,6 +1044,7 @@ fn run_observe_end_to_end_to_csv_and_netcdf() {
         Some(fs::read_to_string(repo("models/lorenz96.toml")).unwrap()),
     );
     let err = run_observe(&ObserveRequest {
+        reference_date: None,
         truth: short,
         ..request("short.csv")
     })
@@ -1095,6 +1098,7 @@ fn regenerate_sample_files() {
                    seed 42)";
     for out in ["sample_lorenz96.csv", "sample_lorenz96.nc"] {
         run_observe(&ObserveRequest {
+            reference_date: None,
             truth: truth.clone(),
             network: repo("observations/lorenz96_half_every_other_step.toml"),
             seed: 42,
@@ -1103,4 +1107,12 @@ fn regenerate_sample_files() {
         })
         .unwrap();
     }
+}
+
+/// The CF time of the Lorenz models from 2000-01-01.
+fn cf_time() -> fourdvar::io::cf_time::CfTime {
+    fourdvar::io::cf_time::CfTime::new(
+        Default::default(),
+        fourdvar::io::cf_time::TimeScale::lorenz(),
+    )
 }

@@ -533,15 +533,15 @@ fn csv_and_netcdf_round_trips_are_bitwise_on_every_geometry() {
         assert!(set.validate(&g, None, Path::new("set")).is_ok(), "{name}");
         let csv = dir.path().join(format!("obs{k}.csv"));
         let nc = dir.path().join(format!("obs{k}.nc"));
-        write_observations(&csv, &set, &g, "made by a test").unwrap();
-        write_observations(&nc, &set, &g, "made by a test").unwrap();
+        write_observations(&csv, &set, &g, &cf_time(), "made by a test").unwrap();
+        write_observations(&nc, &set, &g, &cf_time(), "made by a test").unwrap();
         let from_csv = read_observations(&csv, DT, &g).unwrap();
         let from_nc = read_observations(&nc, DT, &g).unwrap();
         assert_same_observations(name, &set, &from_csv);
         assert_same_observations(name, &set, &from_nc);
         // CSV → NetCDF → CSV keeps every byte.
         let again = dir.path().join(format!("again{k}.csv"));
-        write_observations(&again, &from_nc, &g, "made by a test").unwrap();
+        write_observations(&again, &from_nc, &g, &cf_time(), "made by a test").unwrap();
         assert_eq!(fs::read(&again).unwrap(), fs::read(&csv).unwrap(), "{name}");
         // The location columns are the geometry's axes.
         let text = fs::read_to_string(&csv).unwrap();
@@ -559,7 +559,7 @@ fn csv_and_netcdf_round_trips_are_bitwise_on_every_geometry() {
         // Empty sets round-trip too.
         for extension in ["csv", "nc"] {
             let empty = dir.path().join(format!("empty{k}.{extension}"));
-            write_observations(&empty, &ObservationSet::default(), &g, "").unwrap();
+            write_observations(&empty, &ObservationSet::default(), &g, &cf_time(), "").unwrap();
             assert_eq!(
                 read_observations(&empty, DT, &g).unwrap().len(),
                 0,
@@ -586,7 +586,7 @@ fn files_refuse_observations_outside_the_domain_and_leave_no_file() {
             ObservationSet::new(vec![observation(location(&c), 0, ObservationKind::Value)]);
         for extension in ["csv", "nc"] {
             let path = dir.path().join(format!("outside{k}.{extension}"));
-            let err = write_observations(&path, &outside, &g, "").unwrap_err();
+            let err = write_observations(&path, &outside, &g, &cf_time(), "").unwrap_err();
             assert!(
                 err.to_string().contains("outside the domain"),
                 "{name}: {err}"
@@ -923,4 +923,12 @@ fn netcdf_errors_name_file_variable_and_index_on_every_geometry() {
             );
         }
     }
+}
+
+/// The CF time of the Lorenz models from 2000-01-01.
+fn cf_time() -> fourdvar::io::cf_time::CfTime {
+    fourdvar::io::cf_time::CfTime::new(
+        Default::default(),
+        fourdvar::io::cf_time::TimeScale::lorenz(),
+    )
 }

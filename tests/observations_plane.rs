@@ -363,8 +363,8 @@ fn plane_files_name_variables_and_locate_stations_by_x_and_y() {
     let set = awkward_plane_set();
     let csv = dir.path().join("obs.csv");
     let nc = dir.path().join("obs.nc");
-    write_observations(&csv, &set, &geometry, "made by a test").unwrap();
-    write_observations(&nc, &set, &geometry, "made by a test").unwrap();
+    write_observations(&csv, &set, &geometry, &cf_time(), "made by a test").unwrap();
+    write_observations(&nc, &set, &geometry, &cf_time(), "made by a test").unwrap();
 
     // The CSV names variables and locates stations by x, y.
     let text = fs::read_to_string(&csv).unwrap();
@@ -407,14 +407,15 @@ fn plane_files_name_variables_and_locate_stations_by_x_and_y() {
     );
 
     // A plane set cannot be written for a line-of-points model, nor a line set for a plane.
-    let err = write_observations(&dir.path().join("x.csv"), &set, &ring(), "").unwrap_err();
+    let err =
+        write_observations(&dir.path().join("x.csv"), &set, &ring(), &cf_time(), "").unwrap_err();
     assert!(matches!(err, Error::InvalidArgument { .. }), "{err}");
     let line_set = ObservationSet::new(vec![Observation {
         location: Location::at(3.0),
         ..station(0, 1.0, 1.0, H, ObservationKind::Value)
     }]);
     let path = dir.path().join("y.csv");
-    let err = write_observations(&path, &line_set, &geometry, "").unwrap_err();
+    let err = write_observations(&path, &line_set, &geometry, &cf_time(), "").unwrap_err();
     assert!(matches!(err, Error::InvalidArgument { .. }), "{err}");
     assert!(err.to_string().contains("2 coordinates"), "{err}");
     assert!(!path.exists());
@@ -993,9 +994,11 @@ fn run_observe_on_a_shallow_water_truth() {
         history: "tests/observations_plane.rs".into(),
         model_configuration: SMALL_CONFIG.into(),
         global_numbers: vec![],
-        time_units: "s".into(),
+        time: fourdvar::io::cf_time::CfTime::new(
+            Default::default(),
+            fourdvar::io::cf_time::TimeScale::seconds(),
+        ),
         time_long_name: "model time".into(),
-        time_comment: None,
     };
     write_trajectory(
         &truth,
@@ -1014,6 +1017,7 @@ fn run_observe_on_a_shallow_water_truth() {
          kind = \"speed\"\nevery_steps = 24\nsigma = 0.01\n",
     );
     let request = |out: &str| ObserveRequest {
+        reference_date: None,
         truth: truth.clone(),
         network: network.clone(),
         seed: 4,
@@ -1085,4 +1089,12 @@ fn shipped_shallow_water_sample_fits_the_model() {
             .collect()
     };
     assert_eq!(at(12), at(24));
+}
+
+/// The CF time of the Lorenz models from 2000-01-01.
+fn cf_time() -> fourdvar::io::cf_time::CfTime {
+    fourdvar::io::cf_time::CfTime::new(
+        Default::default(),
+        fourdvar::io::cf_time::TimeScale::lorenz(),
+    )
 }

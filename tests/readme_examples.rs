@@ -4,7 +4,7 @@
 //! under test. Each must exit 0. Left out, each for a stated reason: `make` (the set-up
 //! commands themselves), `fourdvar bench …` and `fourdvar rnn bench …` (benchmarks that run
 //! for minutes and need gigabytes at their default sizes; tests/cli_bench.rs runs them on small
-//! sizes), and `python3` lines when xarray is not installed.
+//! sizes), `python3` lines when xarray is not installed and `cdo` lines when CDO is not.
 
 use std::path::Path;
 use std::process::Command;
@@ -39,13 +39,15 @@ fn shell_examples(text: &str) -> Vec<String> {
 }
 
 /// Why `command` is not run here, if it is not.
-fn left_out(command: &str, has_xarray: bool) -> Option<&'static str> {
+fn left_out(command: &str, has_xarray: bool, has_cdo: bool) -> Option<&'static str> {
     if command.starts_with("make ") {
         Some("the set-up command itself")
     } else if command.starts_with("fourdvar bench") || command.starts_with("fourdvar rnn bench") {
         Some("a benchmark at full size (tests/cli_bench.rs runs small ones)")
     } else if command.starts_with("python3") && !has_xarray {
         Some("xarray is not installed")
+    } else if command.starts_with("cdo ") && !has_cdo {
+        Some("cdo is not installed")
     } else {
         None
     }
@@ -85,6 +87,7 @@ fn every_readme_example_runs_as_written() {
         .args(["-c", "import xarray"])
         .output()
         .is_ok_and(|o| o.status.success());
+    let has_cdo = Command::new("cdo").arg("--version").output().is_ok();
     // Figures README shows as the output of a command: (command prefix, printed text).
     let claims = [
         (
@@ -108,7 +111,7 @@ fn every_readme_example_runs_as_written() {
     let mut ran = 0;
     let mut checked = 0;
     for command in &commands {
-        if let Some(reason) = left_out(command, has_xarray) {
+        if let Some(reason) = left_out(command, has_xarray, has_cdo) {
             println!("left out ({reason}): {command}");
             continue;
         }

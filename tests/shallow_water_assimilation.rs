@@ -304,3 +304,83 @@ fn a_station_outside_the_domain_is_refused_with_its_line_and_no_output() {
     assert!(err.contains("outside the domain"), "{err}");
     assert!(!d.join("analysis.nc").exists());
 }
+
+/// Heights and wind speeds: the analysis file marks each observation's kind, and its O−B /
+/// O−A statistics per quantity are those of its own departures.
+#[test]
+fn analysis_files_mark_speed_observations_and_give_departures_per_quantity() {
+    let dir = setup();
+    let network = format!(
+        "{HEIGHTS_ONLY}\n[[group]]\nstations = {{ count = 6, seed = 9 }}\nkind = \"speed\"\n\
+         every_steps = 12\nsigma = 0.02\n"
+    );
+    std::fs::write(dir.path().join("network.toml"), network).unwrap();
+    let o = fourdvar(
+        dir.path(),
+        &[
+            "twin",
+            "--config",
+            "experiment.toml",
+            "--max-iterations",
+            "20",
+            "--out",
+            "twin.nc",
+            "--json",
+        ],
+    );
+    let summary = json(&o);
+    let file = netcdf::open(dir.path().join("twin.nc")).unwrap();
+    let kind: Vec<i32> = file.variable("obs_kind").unwrap().get_values(..).unwrap();
+    let get = |name: &str| -> Vec<f64> { file.variable(name).unwrap().get_values(..).unwrap() };
+    let (omb, oma) = (get("obs_minus_background"), get("obs_minus_analysis"));
+    let attr = |name: &str| match file.attribute(name).unwrap().value().unwrap() {
+        netcdf::AttributeValue::Str(s) => s,
+        netcdf::AttributeValue::Double(d) => d.to_string(),
+        other => panic!("{name}: {other:?}"),
+    };
+    let kind_var = file.variable("obs_kind").unwrap();
+    assert_eq!(
+        kind_var.attribute_value("flag_meanings").unwrap().unwrap(),
+        netcdf::AttributeValue::Str("value square abs speed".into())
+    );
+    // 25 height stations at steps 6 … 36 (6 times) and 6 speed stations at 12, 24, 36.
+    let speeds = kind.iter().filter(|&&k| k == 3).count();
+    assert_eq!((kind.len(), speeds), (25 * 6 + 6 * 3, 18));
+    assert!(kind.iter().all(|&k| k == 0 || k == 3));
+    let by_quantity = summary["departures_by_quantity"].as_array().unwrap();
+    assert_eq!(by_quantity.len(), 2, "{summary}");
+    for (code, name) in [(0, "h"), (3, "speed")] {
+        let pick = |d: &[f64]| -> Vec<f64> {
+            (kind.iter().zip(d))
+                .filter(|(k, _)| **k == code)
+                .map(|(_, v)| *v)
+                .collect()
+        };
+        let (b, a) = (pick(&omb), pick(&oma));
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        let std = |v: &[f64]| {
+            let m = mean(v);
+            (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / v.len() as f64).sqrt()
+        };
+        let close = |got: f64, want: f64| (got - want).abs() <= 1e-12 * (1.0 + want.abs());
+        for (key, want) in [
+            ("omb_mean", mean(&b)),
+            ("omb_std", std(&b)),
+            ("oma_mean", mean(&a)),
+            ("oma_std", std(&a)),
+        ] {
+            let in_file: f64 = attr(&format!("{key}_{name}")).parse().unwrap();
+            assert!(close(in_file, want), "{key}_{name}: {in_file} vs {want}");
+            let entry = by_quantity.iter().find(|q| q["quantity"] == name).unwrap();
+            assert!(close(entry[key].as_f64().unwrap(), want), "{name} {key}");
+        }
+        assert_eq!(attr(&format!("obs_count_{name}")), b.len().to_string());
+        // The analysis fits each quantity better than the background.
+        assert!(
+            std(&a) < std(&b),
+            "{name}: O-A {} vs O-B {}",
+            std(&a),
+            std(&b)
+        );
+    }
+}

@@ -13,6 +13,7 @@ use crate::experiment::cycle::CycleRequest;
 use crate::experiment::observe::ObserveRequest;
 use crate::experiment::twin_window::{load_network, TwinRequest};
 use crate::experiment::window_analysis::AssimilationSettings;
+use crate::io::cf_time::ReferenceDate;
 use crate::io::experiment_config::{LoadedExperiment, ParameterConfig};
 use crate::io::model_config::ModelConfig;
 
@@ -62,6 +63,12 @@ pub(crate) struct AssimilationArgs {
     /// Prior values of the estimated parameters (default: the model configuration's).
     #[arg(long, value_name = "VALUE,...", value_delimiter = ',', value_parser = values::finite)]
     param_background: Option<Vec<f64>>,
+    /// The date of model time 0 in the output's CF time: the Lorenz models write "days since
+    /// DATE" (0.2 time units = 1 day, so dt = 0.05 is 6 h), shallow water "seconds since
+    /// DATE". Form YYYY-MM-DD[THH:MM[:SS]].
+    /// Default: the experiment file's `reference_date`, else 2000-01-01.
+    #[arg(long, value_name = "DATE")]
+    reference_date: Option<ReferenceDate>,
     #[command(flatten)]
     format: FormatArgs,
 }
@@ -97,6 +104,9 @@ impl AssimilationArgs {
         }
         if let Some(v) = self.gradient_tolerance {
             c.minimizer.gradient_tolerance = v;
+        }
+        if let Some(v) = self.reference_date {
+            c.reference_date = v;
         }
         if let Some(sigma) = &self.estimate_params {
             c.parameters = Some(ParameterConfig {
@@ -188,6 +198,22 @@ impl ExperimentFilesArgs {
         experiment
     }
 
+    /// The model file named by `--model` or by the experiment file, if either names one.
+    fn model_path(&self, experiment: &LoadedExperiment) -> Option<PathBuf> {
+        from_experiment(experiment, &self.model, &experiment.config.model, "model").ok()
+    }
+
+    /// The network file named by `--network` or by the experiment file, if either names one.
+    fn network_path(&self, experiment: &LoadedExperiment) -> Option<PathBuf> {
+        from_experiment(
+            experiment,
+            &self.network,
+            &experiment.config.network,
+            "network",
+        )
+        .ok()
+    }
+
     /// The model configuration named by `--model` or by the experiment file.
     fn model(&self, experiment: &LoadedExperiment) -> Result<ModelConfig> {
         let path = from_experiment(experiment, &self.model, &experiment.config.model, "model")?;
@@ -203,6 +229,19 @@ impl ExperimentFilesArgs {
             "network",
         )
     }
+}
+
+/// `experiment` recording the model and network files actually used (absolute, so that the
+/// resolved settings name them wherever they are read).
+fn with_files(
+    mut experiment: LoadedExperiment,
+    model: Option<&Path>,
+    network: Option<&Path>,
+) -> LoadedExperiment {
+    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    experiment.config.model = model.map(absolute);
+    experiment.config.network = network.map(absolute);
+    experiment
 }
 
 /// The file given by flag `--{name}`, or else by the experiment file's key `name` (resolved
@@ -257,6 +296,12 @@ pub(crate) struct ObserveArgs {
     /// Output file: .csv or .nc.
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
+    /// The date of model time 0 in the output's CF time: the Lorenz models write "days since
+    /// DATE" (0.2 time units = 1 day, so dt = 0.05 is 6 h), shallow water "seconds since
+    /// DATE". Form YYYY-MM-DD[THH:MM[:SS]].
+    /// Default: the truth file's reference date (from its `time` units), else 2000-01-01.
+    #[arg(long, value_name = "DATE")]
+    reference_date: Option<ReferenceDate>,
     #[command(flatten)]
     format: FormatArgs,
 }
@@ -273,6 +318,7 @@ pub(crate) fn run_observe(a: ObserveArgs, history: String) -> Result<i32> {
         seed: a.seed,
         out: a.out.clone(),
         history,
+        reference_date: a.reference_date,
     })?;
     output::observe(&summary, &a.format, &a.out);
     Ok(0)
@@ -318,22 +364,26 @@ pub(crate) fn run_assimilate(a: AssimilateArgs, history: String) -> Result<i32> 
         ],
         &[("--out", Some(&a.out))],
     )?;
-    let experiment = a.common.experiment()?;
-    let mut settings = AssimilationSettings::from_config(&experiment.config)?;
+    let mut experiment = with_files(a.common.experiment()?, Some(&a.model), None);
     if let Some(f) = a.forecast_steps {
-        settings.forecast_steps = f;
+        experiment.config.window.forecast_steps = f;
     }
     let summary = crate::experiment::assimilate::run_assimilate(&AssimilateRequest {
         model: ModelConfig::load(&a.model)?,
         background: a.background,
         observations: a.obs,
         truth: a.truth,
-        settings,
-        experiment_text: experiment.text.clone(),
+        settings: AssimilationSettings::from_config(&experiment.config)?,
+        experiment: experiment.clone(),
         out: a.out.clone(),
         history,
     })?;
-    Ok(output::window(&summary, &a.common.format, &a.out))
+    Ok(output::window(
+        &summary,
+        &experiment,
+        &a.common.format,
+        &a.out,
+    ))
 }
 
 /// The options of `cycle`.
@@ -344,6 +394,15 @@ pub(crate) struct CycleArgs {
     out: PathBuf,
     #[command(flatten)]
     files: ExperimentFilesArgs,
+    #[command(flatten)]
+    cycling: CyclingArgs,
+    #[command(flatten)]
+    common: AssimilationArgs,
+}
+
+/// The cycling settings of `cycle` (and `config`), each overriding the experiment file.
+#[derive(Debug, Args)]
+pub(crate) struct CyclingArgs {
     /// Number of windows. Default: the experiment file's `cycle.windows`, else 100.
     #[arg(long, value_name = "N", value_parser = values::at_least_one())]
     windows: Option<usize>,
@@ -355,32 +414,47 @@ pub(crate) struct CycleArgs {
     /// `cycle.burn_in`, else 20.
     #[arg(long, value_name = "N")]
     burn_in: Option<usize>,
-    #[command(flatten)]
-    common: AssimilationArgs,
+}
+
+impl CyclingArgs {
+    /// `experiment` with these flags applied.
+    fn apply(&self, mut experiment: LoadedExperiment) -> LoadedExperiment {
+        let c = &mut experiment.config;
+        if let Some(v) = self.windows {
+            c.cycle.windows = v;
+        }
+        if let Some(v) = self.shift {
+            c.window.shift = Some(v);
+        }
+        if let Some(v) = self.burn_in {
+            c.cycle.burn_in = v;
+        }
+        experiment
+    }
 }
 
 /// Runs `cycle`; `history` goes into the output file.
 pub(crate) fn run_cycle(a: CycleArgs, history: String) -> Result<i32> {
-    let experiment = a.files.seeded(a.common.experiment()?);
-    let c = &experiment.config;
-    let settings = AssimilationSettings::from_config(c)?;
+    let experiment = a.cycling.apply(a.files.seeded(a.common.experiment()?));
     let model = a.files.model(&experiment)?;
     let network = a.files.network(&experiment)?;
     check_experiment_paths(&a.common, &model, &network, &a.out)?;
-    let window = settings.window_steps;
+    let experiment = with_files(experiment, Some(&model.path), Some(&network));
+    let c = &experiment.config;
+    let settings = AssimilationSettings::from_config(c)?;
     let summary = crate::experiment::cycle::run_cycle(&CycleRequest {
         model,
         network,
-        shift: a.shift.or(c.window.shift).or(window).unwrap_or(1),
+        shift: c.window.shift.or(settings.window_steps).unwrap_or(1),
         settings,
         twin: c.twin.clone(),
-        windows: a.windows.unwrap_or(c.cycle.windows),
-        burn_in: a.burn_in.unwrap_or(c.cycle.burn_in),
-        experiment_text: experiment.text.clone(),
+        windows: c.cycle.windows,
+        burn_in: c.cycle.burn_in,
+        experiment: experiment.clone(),
         out: a.out.clone(),
         history,
     })?;
-    output::cycle(&summary, &a.common.format, &a.out);
+    output::cycle(&summary, &experiment, &a.common.format, &a.out);
     Ok(output::exit_code(summary.interrupted_of.is_some(), &a.out))
 }
 
@@ -402,6 +476,7 @@ pub(crate) fn run_twin(a: TwinArgs, history: String) -> Result<i32> {
     let model = a.files.model(&experiment)?;
     let network_path = a.files.network(&experiment)?;
     check_experiment_paths(&a.common, &model, &network_path, &a.out)?;
+    let experiment = with_files(experiment, Some(&model.path), Some(&network_path));
     let (network, network_text) = load_network(&network_path)?;
     let summary = crate::experiment::twin_window::run_twin(&TwinRequest {
         title: format!(
@@ -409,14 +484,19 @@ pub(crate) fn run_twin(a: TwinArgs, history: String) -> Result<i32> {
             model.path.display()
         ),
         model,
-        experiment,
+        experiment: experiment.clone(),
         network,
         network_path,
         network_text,
         out: a.out.clone(),
         history,
     })?;
-    Ok(output::window(&summary, &a.common.format, &a.out))
+    Ok(output::window(
+        &summary,
+        &experiment,
+        &a.common.format,
+        &a.out,
+    ))
 }
 
 /// The options of `demo`.
@@ -425,6 +505,11 @@ pub(crate) struct DemoArgs {
     /// Output NetCDF file.
     #[arg(long, value_name = "FILE.nc", default_value = "demo.nc")]
     out: PathBuf,
+    /// The date of model time 0 in the output's CF time: the Lorenz models write "days since
+    /// DATE" (0.2 time units = 1 day, so dt = 0.05 is 6 h), shallow water "seconds since
+    /// DATE". Form YYYY-MM-DD[THH:MM[:SS]].
+    #[arg(long, value_name = "DATE", default_value = "2000-01-01")]
+    reference_date: ReferenceDate,
     #[command(flatten)]
     format: FormatArgs,
 }
@@ -432,6 +517,40 @@ pub(crate) struct DemoArgs {
 /// Runs `demo`; `history` goes into the output file.
 pub(crate) fn run_demo(a: DemoArgs, history: String) -> Result<i32> {
     super::check_paths(&[], &[("--out", Some(&a.out))])?;
-    let summary = crate::experiment::demo::run_demo(&a.out, history)?;
-    Ok(output::window(&summary, &a.format, &a.out))
+    let request = crate::experiment::demo::demo_request(&a.out, history, a.reference_date)?;
+    let summary = crate::experiment::twin_window::run_twin(&request)?;
+    Ok(output::window(
+        &summary,
+        &request.experiment,
+        &a.format,
+        &a.out,
+    ))
+}
+
+/// The options of `config`: every setting of `twin` and `cycle`.
+#[derive(Debug, Args)]
+pub(crate) struct ConfigArgs {
+    #[command(flatten)]
+    files: ExperimentFilesArgs,
+    #[command(flatten)]
+    cycling: CyclingArgs,
+    #[command(flatten)]
+    common: AssimilationArgs,
+}
+
+/// Runs `config`: prints the resolved settings; the model and network files, when named, must
+/// exist (as they must for a run).
+pub(crate) fn run_config(a: ConfigArgs) -> Result<i32> {
+    let experiment = a.cycling.apply(a.files.seeded(a.common.experiment()?));
+    let model = a.files.model_path(&experiment);
+    if let Some(path) = &model {
+        ModelConfig::load(path)?;
+    }
+    let network = a.files.network_path(&experiment);
+    if let Some(path) = &network {
+        load_network(path)?;
+    }
+    let experiment = with_files(experiment, model.as_deref(), network.as_deref());
+    output::settings(&experiment, &a.common.format);
+    Ok(0)
 }

@@ -8,6 +8,7 @@ use super::output;
 use super::values;
 use crate::error::Result;
 use crate::experiment::forecast::{run_forecast, ForecastRequest};
+use crate::io::cf_time::ReferenceDate;
 use crate::io::model_config::ModelConfig;
 
 /// Spin-up steps from the model's standard start when no --initial state is given.
@@ -38,6 +39,11 @@ pub(crate) struct ForecastArgs {
     /// Output NetCDF file (written atomically: no partial file on failure).
     #[arg(long, value_name = "FILE.nc")]
     out: PathBuf,
+    /// The date of model time 0 in the output's CF time: the Lorenz models write "days since
+    /// DATE" (0.2 time units = 1 day, so dt = 0.05 is 6 h), shallow water "seconds since
+    /// DATE". Form YYYY-MM-DD[THH:MM[:SS]].
+    #[arg(long, value_name = "DATE", default_value = "2000-01-01")]
+    reference_date: ReferenceDate,
     #[command(flatten)]
     format: output::FormatArgs,
 }
@@ -63,6 +69,7 @@ pub(crate) fn run(a: ForecastArgs, history: String) -> Result<i32> {
         output_every: a.output_every,
         out: a.out.clone(),
         history,
+        reference_date: a.reference_date,
     })?;
     output::forecast(&summary, &a.format, &a.out);
     Ok(0)

@@ -102,6 +102,15 @@ enum Command {
     ///
     /// Example: fourdvar twin --config experiments/shallow_water_twin.toml --out twin.nc
     Twin(assimilation::TwinArgs),
+    /// Print the settings an experiment would run with — the experiment file's, the flags'
+    /// and the defaults — as TOML that --config reads back (or JSON with --json).
+    ///
+    /// The same settings are recorded in every result file (global attribute
+    /// resolved_settings) and under "settings" in the --json summaries.
+    ///
+    /// Example: fourdvar config --config experiments/lorenz96_cycle.toml --b-sigma 0.5 >
+    /// mine.toml
+    Config(assimilation::ConfigArgs),
     /// The default twin experiment, built in: Lorenz-96, one 20-step window, half of the
     /// sites observed every other step. Writes demo.nc and prints a summary.
     Demo(assimilation::DemoArgs),
@@ -202,6 +211,7 @@ fn run(command: Command, args: &[OsString]) -> Result<i32> {
         Command::Assimilate(a) => assimilation::run_assimilate(a, history(args)?),
         Command::Cycle(a) => assimilation::run_cycle(a, history(args)?),
         Command::Twin(a) => assimilation::run_twin(a, history(args)?),
+        Command::Config(a) => assimilation::run_config(a),
         Command::Demo(a) => assimilation::run_demo(a, history(args)?),
         Command::Rnn(c) => rnn::run(c),
     }

@@ -20,6 +20,7 @@ use crate::experiment::results::WindowSummary;
 use crate::experiment::rnn_analysis::ReservoirSummary;
 use crate::experiment::rnn_gradient::RnnGradientSummary;
 use crate::experiment::rnn_train::RnnTrainSummary;
+use crate::io::experiment_config::LoadedExperiment;
 use crate::rnn::analysis::{GradientFlow, InputSensitivity};
 use crate::rnn::Recurrence;
 
@@ -35,6 +36,14 @@ pub(crate) struct FormatArgs {
 fn print_json(summary: &impl Serialize) {
     // The summaries hold plain numbers and strings, which always serialise.
     println!("{}", serde_json::to_string(summary).unwrap_or_default());
+}
+
+/// A summary with the resolved settings of its experiment under the key `settings`.
+#[derive(Serialize)]
+struct WithSettings<'a, T: Serialize> {
+    #[serde(flatten)]
+    summary: &'a T,
+    settings: serde_json::Value,
 }
 
 /// Seconds in the most readable unit (ns, µs, ms or s).
@@ -146,9 +155,17 @@ pub(crate) fn observe(s: &ObserveSummary, format: &FormatArgs, out: &Path) {
 
 /// The summary of one 4D-Var window (`assimilate`, `twin`, `demo`), as text or JSON.
 /// Returns the exit code ([`exit_code`]).
-pub(crate) fn window(summary: &WindowSummary, format: &FormatArgs, out: &Path) -> i32 {
+pub(crate) fn window(
+    summary: &WindowSummary,
+    experiment: &LoadedExperiment,
+    format: &FormatArgs,
+    out: &Path,
+) -> i32 {
     if format.json {
-        print_json(summary);
+        print_json(&WithSettings {
+            summary,
+            settings: experiment.resolved_json(),
+        });
     } else {
         print!("{}", summary.text());
         println!("written to {}", out.display());
@@ -156,10 +173,27 @@ pub(crate) fn window(summary: &WindowSummary, format: &FormatArgs, out: &Path) -
     exit_code(summary.interrupted, out)
 }
 
-/// The `cycle` summary: time-averaged RMSE after the burn-in, as text or JSON.
-pub(crate) fn cycle(summary: &CycleSummary, format: &FormatArgs, out: &Path) {
+/// The resolved settings of `config`: TOML, or JSON with `--json`.
+pub(crate) fn settings(experiment: &LoadedExperiment, format: &FormatArgs) {
     if format.json {
-        print_json(summary);
+        print_json(&experiment.resolved_json());
+    } else {
+        print!("{}", experiment.resolved_toml());
+    }
+}
+
+/// The `cycle` summary: time-averaged RMSE after the burn-in, as text or JSON.
+pub(crate) fn cycle(
+    summary: &CycleSummary,
+    experiment: &LoadedExperiment,
+    format: &FormatArgs,
+    out: &Path,
+) {
+    if format.json {
+        print_json(&WithSettings {
+            summary,
+            settings: experiment.resolved_json(),
+        });
         return;
     }
     println!(

@@ -38,7 +38,7 @@ pub const DEFAULT_LENGTH_SCALE_SPACINGS: [f64; 2] = [2.0, 1.5];
 pub const MAX_CLIMATOLOGICAL_LEN: usize = 2000;
 
 /// The correlation model of B.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 #[value(rename_all = "snake_case")]
 pub enum CorrelationKind {
@@ -51,7 +51,7 @@ pub enum CorrelationKind {
 }
 
 /// A multivariate balance built into B.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 #[value(rename_all = "snake_case")]
 pub enum BalanceKind {
@@ -62,7 +62,7 @@ pub enum BalanceKind {
 }
 
 /// The `[background]` settings.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, serde::Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct BackgroundSpec {
     /// σ_b, for every variable not in `sigmas`.

@@ -1,6 +1,7 @@
 //! The `assimilate` command: one 4D-Var analysis from files (model, background, observations,
 //! optionally the truth), written as CF-NetCDF.
 
+use crate::io::experiment_config::LoadedExperiment;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -31,8 +32,9 @@ pub struct AssimilateRequest {
     pub truth: Option<PathBuf>,
     /// The settings after command-line overrides.
     pub settings: AssimilationSettings,
-    /// The experiment configuration text, for provenance.
-    pub experiment_text: String,
+    /// The experiment after command-line overrides, for provenance (the settings above are
+    /// derived from it).
+    pub experiment: LoadedExperiment,
     /// Output NetCDF file.
     pub out: PathBuf,
     /// The `history` attribute.
@@ -92,10 +94,10 @@ impl ModelTask for Assimilate<'_> {
         )?;
         let mut meta = result_metadata(
             &model,
+            &req.experiment,
             format!("{} 4D-Var analysis", model.name()),
             req.history.clone(),
             req.model.text.clone(),
-            req.experiment_text.clone(),
         )?;
         meta.texts
             .push(("minimizer".into(), req.settings.minimizer.name()));

@@ -4,6 +4,7 @@
 //! after a burn-in.
 
 use crate::core::budget::{check_memory, check_work};
+use crate::io::experiment_config::LoadedExperiment;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -43,8 +44,9 @@ pub struct CycleRequest {
     pub shift: usize,
     /// Windows left out of the averages.
     pub burn_in: usize,
-    /// The experiment configuration text, for provenance.
-    pub experiment_text: String,
+    /// The experiment after command-line overrides, for provenance (the settings above are
+    /// derived from it).
+    pub experiment: LoadedExperiment,
     /// Output NetCDF file.
     pub out: PathBuf,
     /// The `history` attribute.
@@ -330,10 +332,10 @@ impl ModelTask for Cycle<'_> {
         };
         let mut meta = result_metadata(
             &model,
+            &req.experiment,
             format!("{} cycled 4D-Var twin experiment", model.name()),
             req.history.clone(),
             req.model.text.clone(),
-            req.experiment_text.clone(),
         )?;
         meta.numbers.extend([
             ("window_steps".to_string(), window as f64),
@@ -366,6 +368,10 @@ impl ModelTask for Cycle<'_> {
             &meta,
             &CycleContent {
                 window_start_times: &starts,
+                window_end_times: &starts
+                    .iter()
+                    .map(|t| t + window as f64 * dt)
+                    .collect::<Vec<f64>>(),
                 rmse_background: &series.background,
                 rmse_analysis_start: &series.analysis_start,
                 rmse_forecast_end: &series.forecast_end,

@@ -10,8 +10,9 @@ use crate::io::experiment_config::LoadedExperiment;
 use crate::io::model_config::ModelConfig;
 use crate::io::observation_network::ObservationNetwork;
 
-use super::results::WindowSummary;
-use super::twin_window::{run_twin, TwinRequest};
+#[cfg(doc)]
+use super::twin_window::run_twin;
+use super::twin_window::TwinRequest;
 
 /// The built-in experiment configuration.
 pub const DEMO_EXPERIMENT: &str = include_str!("demo.toml");
@@ -21,16 +22,22 @@ pub const DEMO_MODEL: &str = include_str!("../../models/lorenz96.toml");
 pub const DEMO_NETWORK: &str =
     include_str!("../../observations/lorenz96_half_every_other_step.toml");
 
-/// Runs the demo and writes `out`.
-pub fn run_demo(out: &Path, history: String) -> Result<WindowSummary> {
+/// The demo as a twin experiment ([`run_twin`] runs it) writing `out`, its CF time starting
+/// at `reference_date`.
+pub fn demo_request(
+    out: &Path,
+    history: String,
+    reference_date: crate::io::cf_time::ReferenceDate,
+) -> Result<TwinRequest> {
     let model = ModelConfig::parse(
         Path::new("models/lorenz96.toml (built in)"),
         DEMO_MODEL.into(),
     )?;
-    let experiment = LoadedExperiment::parse(None, DEMO_EXPERIMENT.into())?;
+    let mut experiment = LoadedExperiment::parse(None, DEMO_EXPERIMENT.into())?;
+    experiment.config.reference_date = reference_date;
     let network_path = PathBuf::from("observations/lorenz96_half_every_other_step.toml (built in)");
     let network = ObservationNetwork::parse(&network_path, DEMO_NETWORK)?;
-    run_twin(&TwinRequest {
+    Ok(TwinRequest {
         model,
         experiment,
         network,

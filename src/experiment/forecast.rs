@@ -2,6 +2,7 @@
 //! a model on a plane, each field on its own staggered grid).
 
 use crate::core::budget::check_work;
+use crate::io::cf_time::{CfTime, ReferenceDate};
 use std::path::PathBuf;
 
 use crate::core::{integrate, Dynamics};
@@ -35,6 +36,8 @@ pub struct ForecastRequest {
     pub out: PathBuf,
     /// The `history` attribute: when and how the run was made.
     pub history: String,
+    /// The date of the forecast's start in the file (CF time).
+    pub reference_date: ReferenceDate,
 }
 
 /// What a finished forecast reports.
@@ -150,12 +153,8 @@ impl ModelTask for Forecast<'_> {
                     ("spinup_steps".to_string(), request.spinup as f64),
                 ])
                 .collect(),
-            time_units: model.time_units().into(),
-            time_long_name: format!(
-                "model time since the end of the spin-up ({} time units)",
-                model.name()
-            ),
-            time_comment: model.time_comment(),
+            time: CfTime::new(request.reference_date, model.time_scale()),
+            time_long_name: "time since the end of the spin-up".into(),
         };
         let geometry = model.geometry();
         write_trajectory(

@@ -1,6 +1,7 @@
 //! Observing a truth run: sample an observation network on a forecast trajectory, add
 //! observation noise and write the observations as CSV or NetCDF (twin experiments).
 
+use crate::io::cf_time::{reference_date_of, CfTime, ReferenceDate, TimeScale};
 use std::path::PathBuf;
 
 use crate::core::Dynamics;
@@ -30,6 +31,9 @@ pub struct ObserveRequest {
     pub out: PathBuf,
     /// The `history` written into the output: when and how the run was made.
     pub history: String,
+    /// The date of model time 0 in a NetCDF output (CF time); None: the truth's own (from
+    /// its `time` units), else 2000-01-01.
+    pub reference_date: Option<ReferenceDate>,
 }
 
 /// What a finished observation run reports.
@@ -49,10 +53,10 @@ pub struct ObserveSummary {
 struct LayoutOf;
 
 impl ModelTask for LayoutOf {
-    type Output = (Geometry, f64);
+    type Output = (Geometry, f64, TimeScale);
 
     fn run<M: Dynamics + ModelInfo + Clone>(self, model: M) -> Result<Self::Output> {
-        Ok((model.geometry(), model.time_step()))
+        Ok((model.geometry(), model.time_step(), model.time_scale()))
     }
 }
 
@@ -69,8 +73,16 @@ pub fn run_observe(request: &ObserveRequest) -> Result<ObserveSummary> {
     let network = ObservationNetwork::load(&request.network)?;
 
     let truth_path = &request.truth;
-    let text = {
+    let (text, truth_date) = {
         let file = crate::io::netcdf_open::open_netcdf(truth_path)?;
+        let truth_date = file
+            .variable("time")
+            .and_then(|t| t.attribute_value("units"))
+            .and_then(|v| v.ok())
+            .and_then(|v| match v {
+                netcdf::AttributeValue::Str(units) => reference_date_of(&units),
+                _ => None,
+            });
         let missing = || {
             Error::input(
                 truth_path,
@@ -86,12 +98,12 @@ pub fn run_observe(request: &ObserveRequest) -> Result<ObserveSummary> {
             .value()
             .map_err(|e| Error::netcdf(truth_path, e))?
         {
-            netcdf::AttributeValue::Str(s) => s,
+            netcdf::AttributeValue::Str(s) => (s, truth_date),
             _ => return Err(missing()),
         }
     };
     let config = ModelConfig::parse(truth_path, text)?;
-    let (geometry, dt) = config.run(LayoutOf)?;
+    let (geometry, dt, scale) = config.run(LayoutOf)?;
 
     let truth = read_trajectory(truth_path, None)?;
     truth.check_fields(truth_path, geometry.cf_layout())?;
@@ -152,6 +164,15 @@ pub fn run_observe(request: &ObserveRequest) -> Result<ObserveSummary> {
         first_time: first.time,
         last_time: last.time,
     };
-    write_observations(&request.out, &set, &geometry, &request.history)?;
+    write_observations(
+        &request.out,
+        &set,
+        &geometry,
+        &CfTime::new(
+            request.reference_date.or(truth_date).unwrap_or_default(),
+            scale,
+        ),
+        &request.history,
+    )?;
     Ok(summary)
 }

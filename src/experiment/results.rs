@@ -6,28 +6,32 @@ use std::path::Path;
 use crate::core::Dynamics;
 use crate::error::Result;
 use crate::io::analysis_file::{write_analysis, AnalysisContent, ResultMetadata};
+use crate::io::cf_time::CfTime;
+use crate::io::experiment_config::LoadedExperiment;
 use crate::models::ModelInfo;
 use crate::obs::ObservationSet;
 
 use super::window_analysis::WindowResult;
 
 /// The metadata of a result file for `model`: its trajectories are written array by array
-/// as its geometry's CF layout says.
+/// as its geometry's CF layout says, its times as CF time from the experiment's reference
+/// date; it records the experiment file's text and the resolved settings.
 pub fn result_metadata<M: Dynamics + ModelInfo>(
     model: &M,
+    experiment: &LoadedExperiment,
     title: String,
     history: String,
     model_configuration: String,
-    experiment_configuration: String,
 ) -> Result<ResultMetadata> {
     Ok(ResultMetadata {
         title,
         history,
         model_configuration,
-        experiment_configuration,
+        experiment_configuration: experiment.text.clone(),
+        resolved_settings: experiment.resolved_toml(),
         geometry: model.geometry(),
         dt: model.time_step(),
-        time_units: model.time_units().into(),
+        time: CfTime::new(experiment.config.reference_date, model.time_scale()),
         numbers: Vec::new(),
         texts: Vec::new(),
     })
@@ -43,6 +47,16 @@ pub fn write_window(
 ) -> Result<()> {
     meta.texts
         .push(("stop_reason".into(), result.outcome.stop_reason.clone()));
+    for q in &result.diagnostics.quantity_departures {
+        let name = &q.quantity;
+        meta.numbers.extend([
+            (format!("obs_count_{name}"), q.count as f64),
+            (format!("omb_mean_{name}"), q.omb_mean),
+            (format!("omb_std_{name}"), q.omb_std),
+            (format!("oma_mean_{name}"), q.oma_mean),
+            (format!("oma_std_{name}"), q.oma_std),
+        ]);
+    }
     write_analysis(
         out,
         &meta,
@@ -109,6 +123,8 @@ pub struct WindowSummary {
     pub oma_mean: f64,
     /// Standard deviation of y − H(x_a).
     pub oma_std: f64,
+    /// O−B and O−A per observed quantity ("h", "speed", …).
+    pub departures_by_quantity: Vec<crate::var::diagnostics::QuantityDepartures>,
     /// J_min / p (≈ ½ for a consistent system).
     pub cost_per_observation: f64,
     /// Model parameters at the analysis, by name.
@@ -154,6 +170,7 @@ impl WindowSummary {
             omb_std: d.background_departures.std,
             oma_mean: d.analysis_departures.mean,
             oma_std: d.analysis_departures.std,
+            departures_by_quantity: d.quantity_departures.clone(),
             cost_per_observation: d.cost_per_observation,
             parameters: model
                 .param_names()
@@ -199,6 +216,14 @@ impl WindowSummary {
             "  O-B: mean {:+.4}, std {:.4};  O-A: mean {:+.4}, std {:.4}\n",
             self.omb_mean, self.omb_std, self.oma_mean, self.oma_std
         );
+        if self.departures_by_quantity.len() > 1 {
+            for q in &self.departures_by_quantity {
+                s += &format!(
+                    "    {} ({} obs): O-B mean {:+.4}, std {:.4};  O-A mean {:+.4}, std {:.4}\n",
+                    q.quantity, q.count, q.omb_mean, q.omb_std, q.oma_mean, q.oma_std
+                );
+            }
+        }
         if let (Some(b), Some(a)) = (self.rmse_background, self.rmse_analysis) {
             s += &format!(
                 "  RMSE against the truth over the window: background {b:.4}, analysis {a:.4}\n"

@@ -83,10 +83,10 @@ impl ModelTask for TwinWindow<'_> {
         )?;
         let mut meta = result_metadata(
             &model,
+            &req.experiment,
             req.title.clone(),
             req.history.clone(),
             req.model.text.clone(),
-            req.experiment.text.clone(),
         )?;
         meta.texts
             .push(("observation_network".into(), req.network_text.clone()));

@@ -195,7 +195,12 @@ pub fn analyse_window<M: Dynamics + ModelInfo + Clone>(
     };
     let background_departures = departures(&background_trajectory);
     let analysis_departures = departures(&analysis_trajectory);
+    let geometry = model.geometry();
+    let quantities: Vec<String> = (observations.as_slice().iter())
+        .map(|o| o.quantity(&geometry))
+        .collect();
     let diagnostics = AnalysisDiagnostics::new(
+        &quantities,
         &background_departures,
         &analysis_departures,
         outcome.evaluation.cost,
@@ -206,7 +211,7 @@ pub fn analyse_window<M: Dynamics + ModelInfo + Clone>(
                 &t[..window],
             )
         }),
-        &model.geometry(),
+        &geometry,
     );
     let analysis_parameters = problem.model_at(&outcome.control).params();
     Ok(WindowResult {

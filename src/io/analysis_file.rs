@@ -8,7 +8,8 @@
 //! dimensions:
 //!     time = 31 ; site = 40 ; obs = 300 ; iteration = 25 ;
 //! variables:
-//!     double time(time) ; int step(time) ; int in_window(time) ; double site(site) ;
+//!     double time(time) ;     // "days since 2000-01-01 00:00:00" (CF time, see cf_time)
+//!     double model_time(time) ; int step(time) ; int in_window(time) ; double site(site) ;
 //!     double background(time, site) ; double analysis(time, site) ; double truth(time, site) ;
 //!     double obs_time(obs) ; obs_position(obs) ; int obs_variable(obs) ; double obs_value(obs) ;
 //!     double obs_sigma(obs) ; obs_minus_background(obs) ; obs_minus_analysis(obs) ;
@@ -36,8 +37,10 @@
 //! // global attributes: ..., grid_staggering = "Arakawa C-grid on ..."
 //! ```
 //!
-//! A cycle file holds `analysis_end(cycle, site)` and `truth_end(cycle, site)`, or per array
-//! `<array>_analysis_end(cycle, …)` and `<array>_truth_end(cycle, …)`. Observation locations
+//! A cycle file has one `time` per window, the window's end, with `time_bounds(time, nv)`
+//! from its start to its end and `window_start_time(time)`; it holds `analysis_end(time,
+//! site)` and `truth_end(time, site)`, or per array `<array>_analysis_end(time, …)` and
+//! `<array>_truth_end(time, …)`, and the per-window statistics on `time`. Observation locations
 //! are `obs_<coordinate>` for each location coordinate of the geometry (`obs_position`, or
 //! `obs_x` and `obs_y`).
 
@@ -49,6 +52,7 @@ use crate::error::{Error, Result};
 use crate::geometry::Geometry;
 use crate::io::atomic_output::AtomicOutput;
 use crate::io::cf_arrays::{check_layout, define_layout, put_arrays};
+use crate::io::cf_time::CfTime;
 use crate::obs::{Observation, ObservationKind, ObservationSet};
 use crate::var::IterationRecord;
 
@@ -61,15 +65,17 @@ pub struct ResultMetadata {
     pub history: String,
     /// The model configuration (TOML text).
     pub model_configuration: String,
-    /// The experiment configuration actually used (TOML text).
+    /// The experiment configuration file's text (empty without one).
     pub experiment_configuration: String,
+    /// The settings used: file, command line and defaults, as TOML `--config` reads back.
+    pub resolved_settings: String,
     /// The model's geometry: the CF layout of its state, its location coordinates and the
     /// units of its variables.
     pub geometry: Geometry,
     /// Model time step.
     pub dt: f64,
-    /// `units` of model time: "1" for nondimensional time, "s" for seconds.
-    pub time_units: String,
+    /// How model time is written as CF time.
+    pub time: CfTime,
     /// Extra numeric global attributes.
     pub numbers: Vec<(String, f64)>,
     /// Extra text global attributes.
@@ -193,11 +199,15 @@ fn observation_units(meta: &ResultMetadata, obs: &[Observation]) -> Option<Strin
         .then_some(first)
 }
 
-/// Global attributes, the time and state coordinates (or the plane's coordinates).
+/// The time dimension and coordinate of every result file.
+const TIME: &str = "time";
+
+/// Global attributes, the CF time coordinate `time` (with `model_time` beside it) of model
+/// times `times`, and the state coordinates (or the plane's coordinates).
 fn start_file(
     path: &Path,
     meta: &ResultMetadata,
-    time_name: &str,
+    time_long_name: &str,
     times: &[f64],
 ) -> netcdf::Result<FileMut> {
     let mut file = netcdf::create(path)?;
@@ -213,6 +223,7 @@ fn start_file(
         "experiment_configuration",
         meta.experiment_configuration.as_str(),
     )?;
+    file.add_attribute("resolved_settings", meta.resolved_settings.as_str())?;
     file.add_attribute("model_dt", meta.dt)?;
     for (name, value) in &meta.numbers {
         file.add_attribute(name, *value)?;
@@ -220,19 +231,11 @@ fn start_file(
     for (name, value) in &meta.texts {
         file.add_attribute(name, value.as_str())?;
     }
-    file.add_dimension(time_name, times.len())?;
-    {
-        let mut t = file.add_variable::<f64>(time_name, &[time_name])?;
-        t.put_attribute(
-            "long_name",
-            "model time since the start of the first window",
-        )?;
-        // Model time has no calendar epoch: no CF time standard_name, which needs
-        // "<unit> since <epoch>".
-        t.put_attribute("units", meta.time_units.as_str())?;
-        t.put_attribute("axis", "T")?;
-        t.put_values(times, ..)?;
-    }
+    file.add_dimension(TIME, times.len())?;
+    meta.time
+        .put_variable(&mut file, TIME, TIME, time_long_name, times, true)?;
+    meta.time
+        .put_model_time(&mut file, TIME, &format!("model {time_long_name}"), times)?;
     define_layout(&mut file, meta.geometry.cf_layout())?;
     Ok(file)
 }
@@ -268,7 +271,7 @@ fn write_analysis_netcdf(
     records: usize,
 ) -> netcdf::Result<()> {
     let times: Vec<f64> = (0..records).map(|k| k as f64 * meta.dt).collect();
-    let mut file = start_file(temp, meta, "time", &times)?;
+    let mut file = start_file(temp, meta, "time since the start of the window", &times)?;
     file.add_attribute("window_steps", c.window_steps as i32)?;
     let steps: Vec<i32> = (0..records as i32).collect();
     add_i32(&mut file, "step", &["time"], &steps, "model step index")?;
@@ -314,13 +317,13 @@ fn write_analysis_netcdf(
     file.add_dimension("obs", obs.len())?;
     let column =
         |f: &dyn Fn(&crate::obs::Observation) -> f64| obs.iter().map(f).collect::<Vec<f64>>();
-    add_f64(
+    meta.time.put_variable(
         &mut file,
         "obs_time",
-        &["obs"],
-        &column(&|o| o.time),
+        "obs",
         "observation time",
-        &meta.time_units,
+        &column(&|o| o.time),
+        false,
     )?;
     for (k, axis) in meta.geometry.location_axes().iter().enumerate() {
         // A coordinate in grid units says so; one in physical units is plain.
@@ -337,13 +340,12 @@ fn write_analysis_netcdf(
             axis.units,
         )?;
     }
-    let variables: Vec<i32> = obs.iter().map(|o| o.variable as i32).collect();
-    add_i32(
+    crate::io::observation_file::put_variable_and_kind(
         &mut file,
-        "obs_variable",
-        &["obs"],
-        &variables,
-        "observed variable index",
+        "obs",
+        ["obs_variable", "obs_kind"],
+        obs,
+        &meta.geometry,
     )?;
     let units = observation_units(meta, obs);
     let observed = [
@@ -432,6 +434,8 @@ fn write_analysis_netcdf(
 pub struct CycleContent<'a> {
     /// Model time of each window's start.
     pub window_start_times: &'a [f64],
+    /// Model time of each window's end.
+    pub window_end_times: &'a [f64],
     /// RMSE of the background at each window's start.
     pub rmse_background: &'a [f64],
     /// RMSE of the analysis at each window's start (smoother).
@@ -452,13 +456,14 @@ pub struct CycleContent<'a> {
     pub truth_end: &'a [f64],
 }
 
-/// Writes a cycled experiment: per-window RMSE and minimisation statistics on `cycle`, and
-/// the analysis and truth at each window's end on (cycle, state) (on a plane: per field,
-/// `<field>_analysis_end` and `<field>_truth_end` on (cycle, y…, x…)).
+/// Writes a cycled experiment: per-window RMSE and minimisation statistics on `time` (the
+/// window ends), and the analysis and truth at each window's end on (time, state) (on a
+/// plane: per field, `<field>_analysis_end` and `<field>_truth_end` on (time, y…, x…)).
 pub fn write_cycle(path: &Path, meta: &ResultMetadata, c: &CycleContent) -> Result<()> {
     check_layout(meta.geometry.cf_layout(), meta.state_len())?;
     let windows = c.window_start_times.len();
     let per_window = [
+        c.window_end_times.len(),
         c.rmse_background.len(),
         c.rmse_analysis_start.len(),
         c.rmse_forecast_end.len(),
@@ -483,8 +488,39 @@ pub fn write_cycle(path: &Path, meta: &ResultMetadata, c: &CycleContent) -> Resu
 }
 
 fn write_cycle_netcdf(temp: &Path, meta: &ResultMetadata, c: &CycleContent) -> netcdf::Result<()> {
-    let mut file = start_file(temp, meta, "cycle", c.window_start_times)?;
-    let dims = ["cycle"];
+    // The time axis is the window end, where the analysis and truth states and most
+    // statistics are; each window is a CF cell from its start to its end.
+    let mut file = start_file(
+        temp,
+        meta,
+        "end of the assimilation window",
+        c.window_end_times,
+    )?;
+    file.variable_mut(TIME)
+        .expect("start_file defines time")
+        .put_attribute("bounds", "time_bounds")?;
+    file.add_dimension("nv", 2)?;
+    let bounds: Vec<f64> = c
+        .window_start_times
+        .iter()
+        .zip(c.window_end_times)
+        .flat_map(|(start, end)| [*start, *end])
+        .collect();
+    let mut v = file.add_variable::<f64>("time_bounds", &[TIME, "nv"])?;
+    v.put_attribute("long_name", "start and end of the assimilation window")?;
+    v.put_attribute("units", meta.time.units().as_str())?;
+    v.put_attribute("calendar", crate::io::cf_time::CALENDAR)?;
+    v.put_values(&meta.time.values(&bounds), ..)?;
+    meta.time.put_variable(
+        &mut file,
+        "window_start_time",
+        TIME,
+        "start of the assimilation window (the time of the *_start statistics and of \
+         rmse_background)",
+        c.window_start_times,
+        false,
+    )?;
+    let dims = [TIME];
     add_f64(
         &mut file,
         "rmse_background",
@@ -545,7 +581,7 @@ fn write_cycle_netcdf(temp: &Path, meta: &ResultMetadata, c: &CycleContent) -> n
     add_states(
         &mut file,
         meta,
-        "cycle",
+        TIME,
         "analysis_end",
         c.analysis_end,
         "analysis at the window end",
@@ -553,7 +589,7 @@ fn write_cycle_netcdf(temp: &Path, meta: &ResultMetadata, c: &CycleContent) -> n
     add_states(
         &mut file,
         meta,
-        "cycle",
+        TIME,
         "truth_end",
         c.truth_end,
         "truth at the window end",

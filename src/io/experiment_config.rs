@@ -4,6 +4,7 @@
 //! ```toml
 //! model = "../models/lorenz96.toml"        # relative to this file
 //! network = "../observations/lorenz96_half_every_other_step.toml"
+//! reference_date = "2000-01-01"          # model time 0 as a date in the output files
 //!
 //! [window]
 //! steps = 20            # assimilation window length in model steps
@@ -46,21 +47,25 @@
 use crate::io::bounded_read::{read_text, CONFIG_BYTES};
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::cov::BackgroundSpec;
 use crate::error::{Error, Result};
+use crate::io::cf_time::ReferenceDate;
 use crate::toml_source::TomlSource;
 use crate::var::{ControlSpace, Minimizer};
 
 /// A whole experiment configuration.
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ExperimentConfig {
     /// Model configuration file, relative to the experiment file.
     pub model: Option<PathBuf>,
     /// Observation network file (twin experiments), relative to the experiment file.
     pub network: Option<PathBuf>,
+    /// The date of model time 0 in output files (CF time "<unit> since <date>").
+    #[serde(default)]
+    pub reference_date: ReferenceDate,
     /// Window settings.
     #[serde(default)]
     pub window: WindowConfig,
@@ -81,7 +86,7 @@ pub struct ExperimentConfig {
 }
 
 /// `[window]`.
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct WindowConfig {
     /// Window length in model steps (None: up to the last observation).
@@ -96,7 +101,7 @@ pub struct WindowConfig {
 pub type BackgroundConfig = BackgroundSpec;
 
 /// `[minimizer]`.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct MinimizerConfig {
     /// The minimisation algorithm.
@@ -124,7 +129,7 @@ impl Default for MinimizerConfig {
 }
 
 /// `[parameters]`.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ParameterConfig {
     /// Prior standard deviations.
@@ -134,7 +139,7 @@ pub struct ParameterConfig {
 }
 
 /// `[twin]`.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct TwinConfig {
     /// Spin-up steps of the truth.
@@ -156,7 +161,7 @@ impl Default for TwinConfig {
 }
 
 /// `[cycle]`.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct CycleConfig {
     /// Number of windows.
@@ -203,6 +208,39 @@ impl LoadedExperiment {
         };
         loaded.validate()?;
         Ok(loaded)
+    }
+
+    /// The settings as they are used (the file's, the command line's and the defaults), as
+    /// TOML that `--config` reads back: every key written, paths made absolute so the text
+    /// works from any directory.
+    pub fn resolved_toml(&self) -> String {
+        let origin = match &self.path {
+            Some(path) => format!("{} and the command line", path.display()),
+            None => "the defaults and the command line".to_string(),
+        };
+        // Every field is a plain value, list or map with string keys: serialisation cannot
+        // fail, and an empty text would show if it ever did.
+        let body = toml::to_string(&self.resolved_config()).unwrap_or_default();
+        format!("# fourdvar experiment settings, resolved from {origin}\n{body}")
+    }
+
+    /// The resolved settings ([`LoadedExperiment::resolved_toml`]) as a JSON value.
+    pub fn resolved_json(&self) -> serde_json::Value {
+        serde_json::to_value(self.resolved_config()).unwrap_or_default()
+    }
+
+    fn resolved_config(&self) -> ExperimentConfig {
+        let absolute = |p: &Option<PathBuf>| {
+            p.as_ref().map(|p| {
+                let p = self.resolve(p);
+                std::path::absolute(&p).unwrap_or(p)
+            })
+        };
+        ExperimentConfig {
+            model: absolute(&self.config.model),
+            network: absolute(&self.config.network),
+            ..self.config.clone()
+        }
     }
 
     /// A path given in the file, resolved relative to the file's directory.
@@ -265,6 +303,41 @@ mod tests {
         LoadedExperiment::parse(None, text.into())
             .unwrap_err()
             .to_string()
+    }
+
+    #[test]
+    fn resolved_settings_read_back_as_the_same_settings_with_absolute_paths() {
+        let text = "model = \"../models/lorenz96.toml\"\nreference_date = \"1999-12-31T06:00\"\n\
+                    [background]\nsigmas = { h = 0.5 }\nlength_scale = 3.5\n\
+                    [minimizer]\nmethod = \"steepest-descent\"\n\
+                    [parameters]\nsigma = [0.5]\n[cycle]\nwindows = 7\n";
+        let dir = Path::new("/work/experiments/e.toml");
+        let loaded = LoadedExperiment::parse(Some(dir), text.into()).unwrap();
+        let resolved = loaded.resolved_toml();
+        assert!(resolved.starts_with("# fourdvar experiment settings, resolved from /work"));
+        for line in [
+            "model = \"/work/experiments/../models/lorenz96.toml\"",
+            "reference_date = \"1999-12-31T06:00:00\"",
+            "method = \"steepest-descent\"",
+            "max_iterations = 200",
+            "windows = 7",
+            "burn_in = 20",
+            "spinup = 1000",
+            "correlation = \"gaussian\"",
+        ] {
+            assert!(
+                resolved.contains(line),
+                "{line:?} missing from:\n{resolved}"
+            );
+        }
+        let back = LoadedExperiment::parse(None, resolved).unwrap();
+        let mut want = loaded.config.clone();
+        want.model = Some(PathBuf::from("/work/experiments/../models/lorenz96.toml"));
+        assert_eq!(back.config, want);
+        let json = loaded.resolved_json();
+        assert_eq!(json["cycle"]["windows"], 7);
+        assert_eq!(json["background"]["sigmas"]["h"], 0.5);
+        assert_eq!(json["reference_date"], "1999-12-31T06:00:00");
     }
 
     #[test]

@@ -5,6 +5,7 @@ pub mod analysis_file;
 pub mod atomic_output;
 pub mod bounded_read;
 pub mod cf_arrays;
+pub mod cf_time;
 pub(crate) mod csv_table;
 pub mod experiment_config;
 pub mod json_keys;

@@ -9,7 +9,9 @@
 //!     time = 201 ;
 //!     site = 40 ;
 //! variables:
-//!     double time(time) ;      units = "1", long_name = "...", axis = "T"
+//!     double time(time) ;      units = "days since 2000-01-01 00:00:00", standard_name =
+//!                              "time", calendar = "proleptic_gregorian", axis = "T"
+//!     double model_time(time) ; units = "1" (model time; time = 5 days × model_time)
 //!     int step(time) ;         long_name = "model step index"
 //!     double site(site) ;      long_name = "grid point index", units = "1", axis = "X"
 //!     double x(time, site) ;   long_name = "...", units = "1"
@@ -23,7 +25,8 @@
 //! dimensions:
 //!     time = 3 ; y = 6 ; x = 8 ; y_v = 6 ; x_u = 8 ;
 //! variables:
-//!     double time(time) ;        units = "s", long_name = "...", axis = "T"
+//!     double time(time) ;        units = "seconds since 2000-01-01 00:00:00", axis = "T", …
+//!     double model_time(time) ;  units = "s"
 //!     int step(time) ;           long_name = "model step index"
 //!     double y(y), x(x) ;        cell centres, units = "m", standard_name =
 //!                                "projection_y_coordinate" / "projection_x_coordinate", axis
@@ -45,6 +48,7 @@ use netcdf::{AttributeValue, Variable};
 use crate::geometry::CfLayout;
 use crate::io::atomic_output::AtomicOutput;
 use crate::io::cf_arrays::{check_layout, define_layout, put_arrays, read_arrays, STATE_VARIABLES};
+use crate::io::cf_time::{is_calendar_units, CfTime, MODEL_TIME};
 use crate::{Error, Result};
 
 /// Name of the time dimension and of its coordinate variable.
@@ -76,12 +80,11 @@ pub struct TrajectoryMetadata {
     pub model_configuration: String,
     /// Extra numeric global attributes, e.g. `("model_forcing", 8.0)`.
     pub global_numbers: Vec<(String, f64)>,
-    /// `units` of the time coordinate, e.g. "1" for nondimensional model time.
-    pub time_units: String,
-    /// `long_name` of the time coordinate, e.g. "model time (Lorenz-96 time units)".
+    /// How model time is written as CF time (the `time` coordinate); model time itself goes
+    /// to the auxiliary variable `model_time`.
+    pub time: CfTime,
+    /// `long_name` of the time coordinate, e.g. "time since the end of the spin-up".
     pub time_long_name: String,
-    /// Optional `comment` on the time coordinate.
-    pub time_comment: Option<String>,
 }
 
 /// Writes `states` (row-major, `times.len()` × n, n = the layout's state length) as the
@@ -218,18 +221,14 @@ fn create_with_time(
     // fixed dimensions are the simplest for CDO and friends.
     file.add_dimension(TIME, times.len())?;
 
-    {
-        let mut time = file.add_variable::<f64>(TIME, &[TIME])?;
-        time.put_attribute("long_name", meta.time_long_name.as_str())?;
-        time.put_attribute("units", meta.time_units.as_str())?;
-        // No `standard_name = "time"`: CF requires a time standard_name to come with units of
-        // the form "<unit> since <epoch>", and model time has no calendar epoch.
-        time.put_attribute("axis", "T")?;
-        if let Some(comment) = &meta.time_comment {
-            time.put_attribute("comment", comment.as_str())?;
-        }
-        time.put_values(times, ..)?;
-    }
+    meta.time
+        .put_variable(&mut file, TIME, TIME, &meta.time_long_name, times, true)?;
+    meta.time.put_model_time(
+        &mut file,
+        TIME,
+        &format!("model {}", meta.time_long_name),
+        times,
+    )?;
 
     {
         let small = steps.iter().all(|&s| i32::try_from(s).is_ok());
@@ -458,7 +457,36 @@ fn read_time_and_steps(
             ),
         ));
     }
-    let times = read_values(path, &time, &[0], &[records], false)?;
+    // Model time: the auxiliary `model_time` of fourdvar's files, else `time` itself, which
+    // then must not be calendar time (its epoch and scale are unknown to the model).
+    let times = match file.variable(MODEL_TIME) {
+        Some(model_time)
+            if model_time.dimensions().len() == 1 && model_time.dimensions()[0].name() == TIME =>
+        {
+            read_values(path, &model_time, &[0], &[records], false)?
+        }
+        _ => {
+            if let Some(AttributeValue::Str(units)) = time
+                .attribute("units")
+                .map(|a| a.value())
+                .transpose()
+                .map_err(|e| Error::netcdf(path, e))?
+            {
+                if is_calendar_units(&units) {
+                    return Err(Error::input(
+                        path,
+                        None,
+                        format!(
+                            "'{TIME}' is calendar time ('{units}') and the file has no \
+                             '{MODEL_TIME}({TIME})' variable: give the model time of each \
+                             record in '{MODEL_TIME}', or in '{TIME}' without a calendar unit"
+                        ),
+                    ));
+                }
+            }
+            read_values(path, &time, &[0], &[records], false)?
+        }
+    };
 
     let steps = match file.variable(STEP) {
         Some(step) if step.dimensions().len() == 1 && step.dimensions()[0].name() == TIME => {

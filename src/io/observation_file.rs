@@ -30,7 +30,10 @@
 //! dimensions:
 //!     obs = 200 ;
 //! variables:
-//!     double time(obs) ;     units = "1"
+//!     double time(obs) ;     units = "days since 2000-01-01 00:00:00" (CF time; seconds
+//!                            for shallow water), standard_name = "time"
+//!     double model_time(obs) ; units = "1" (model time, which fourdvar reads; a file
+//!                            without it gives model time in `time`, units not "since")
 //!     double position(obs) ; units = "1"
 //!     int variable(obs) ;
 //!     int kind(obs) ;        flag_values = 0, 1, 2, 3 ;
@@ -54,6 +57,7 @@ use netcdf::Variable;
 use crate::error::{Error, Result};
 use crate::geometry::{Geometry, Location, MAX_AXES};
 use crate::io::atomic_output::AtomicOutput;
+use crate::io::cf_time::{is_calendar_units, CfTime, MODEL_TIME};
 use crate::io::csv_table::{
     number_text, parse_number, CsvRow, CsvTable, Header, HeaderProblem, NumberProblem,
 };
@@ -569,7 +573,32 @@ fn read_netcdf(path: &Path, dt: f64, geometry: &Geometry) -> Result<ObservationS
             None => Ok(None),
         }
     };
-    let times = read("time", true)?.unwrap_or_default();
+    // Model time: `model_time` in fourdvar's files; `time` itself in files that hold model
+    // time there (older files, hand-made ones), which then must not be calendar time.
+    let times = match read(MODEL_TIME, false)? {
+        Some(times) => times,
+        None => {
+            if let Some(netcdf::AttributeValue::Str(units)) = time_var
+                .attribute("units")
+                .map(|a| a.value())
+                .transpose()
+                .map_err(|e| Error::netcdf(path, e))?
+            {
+                if is_calendar_units(&units) {
+                    return Err(Error::input(
+                        path,
+                        None,
+                        format!(
+                            "variable 'time' is calendar time ('{units}') and the file has no \
+                             variable '{MODEL_TIME}': give each observation's model time in \
+                             '{MODEL_TIME}', or in 'time' without a calendar unit"
+                        ),
+                    ));
+                }
+            }
+            read("time", true)?.unwrap_or_default()
+        }
+    };
     let locations = geometry
         .location_axes()
         .iter()
@@ -700,6 +729,7 @@ pub fn write_observations(
     path: &Path,
     set: &ObservationSet,
     geometry: &Geometry,
+    time: &CfTime,
     history: &str,
 ) -> Result<()> {
     let format = ObservationFormat::from_path(path)?;
@@ -708,7 +738,7 @@ pub fn write_observations(
     match format {
         ObservationFormat::Csv => fs::write(out.temp_path(), csv_text(set, geometry, history))
             .map_err(|e| Error::io(path, e))?,
-        ObservationFormat::NetCdf => write_netcdf(out.temp_path(), set, geometry, history)
+        ObservationFormat::NetCdf => write_netcdf(out.temp_path(), set, geometry, time, history)
             .map_err(|e| Error::netcdf(path, e))?,
     }
     out.commit()
@@ -831,6 +861,7 @@ fn write_netcdf(
     temp: &Path,
     set: &ObservationSet,
     geometry: &Geometry,
+    time: &CfTime,
     history: &str,
 ) -> netcdf::Result<()> {
     let obs = set.as_slice();
@@ -855,13 +886,21 @@ fn write_netcdf(
         Option<&'static str>,
         Vec<f64>,
     );
-    let mut doubles: Vec<Doubles> = vec![(
+    time.put_variable(
+        &mut file,
         "time",
-        "model time of the observation".into(),
-        "1",
-        None,
-        column(|o| o.time),
-    )];
+        OBS_DIMENSION,
+        "time of the observation",
+        &column(|o| o.time),
+        false,
+    )?;
+    time.put_model_time(
+        &mut file,
+        OBS_DIMENSION,
+        "model time of the observation (read back by fourdvar)",
+        &column(|o| o.time),
+    )?;
+    let mut doubles: Vec<Doubles> = Vec::new();
     for (k, axis) in geometry.location_axes().iter().enumerate() {
         doubles.push((
             axis.name,
@@ -901,24 +940,46 @@ fn write_netcdf(
             var.put_values(values, ..)?;
         }
     }
+    put_variable_and_kind(
+        &mut file,
+        OBS_DIMENSION,
+        ["variable", "kind"],
+        obs,
+        geometry,
+    )?;
+    file.close()
+}
+
+/// Writes the integer variables `names[0]` (the observed variable's index, with CF
+/// `flag_values`/`flag_meanings` naming the variables when the model names them) and
+/// `names[1]` (the observation kind: flag_values 0, 1, 2, 3, flag_meanings "value square abs
+/// speed") of `obs` along `dimension`: every file that holds observations says what each one
+/// measures the same way.
+pub(crate) fn put_variable_and_kind(
+    file: &mut netcdf::FileMut,
+    dimension: &str,
+    names: [&str; 2],
+    obs: &[Observation],
+    geometry: &Geometry,
+) -> netcdf::Result<()> {
     {
         let values: Vec<i32> = obs
             .iter()
             .map(|o| stored_variable(o, geometry) as i32)
             .collect();
-        let mut var = file.add_variable::<i32>("variable", &[OBS_DIMENSION])?;
+        let mut var = file.add_variable::<i32>(names[0], &[dimension])?;
         var.put_attribute("long_name", "index of the observed model variable")?;
         if geometry.named_variables() {
             let codes: Vec<i32> = (0..geometry.variables().len() as i32).collect();
             var.put_attribute("flag_values", codes)?;
-            let names: Vec<&str> = geometry.variables().iter().map(|v| v.name).collect();
-            var.put_attribute("flag_meanings", names.join(" ").as_str())?;
+            let variables: Vec<&str> = geometry.variables().iter().map(|v| v.name).collect();
+            var.put_attribute("flag_meanings", variables.join(" ").as_str())?;
             if let Some((u, v)) = geometry.wind() {
-                let (u, v) = (names[u], names[v]);
+                let (u, v, kind) = (variables[u], variables[v], names[1]);
                 var.put_attribute(
                     "comment",
                     format!(
-                        "for wind-speed observations (kind = speed) the index of {u}; the \
+                        "for wind-speed observations ({kind} = speed) the index of {u}; the \
                          speed reads {u} and {v}"
                     )
                     .as_str(),
@@ -933,7 +994,7 @@ fn write_netcdf(
     }
     {
         let values: Vec<i32> = obs.iter().map(|o| o.kind.code()).collect();
-        let mut var = file.add_variable::<i32>("kind", &[OBS_DIMENSION])?;
+        let mut var = file.add_variable::<i32>(names[1], &[dimension])?;
         var.put_attribute(
             "long_name",
             "observation operator: the interpolated state, its square, its absolute value or \
@@ -947,5 +1008,5 @@ fn write_netcdf(
             var.put_values(&values, ..)?;
         }
     }
-    file.close()
+    Ok(())
 }

@@ -144,9 +144,6 @@ impl ModelInfo for Lorenz63 {
     fn time_step(&self) -> f64 {
         self.dt
     }
-    fn time_comment(&self) -> Option<String> {
-        Some("nondimensional Lorenz-63 time".into())
-    }
     fn param_names(&self) -> Vec<&'static str> {
         vec!["sigma", "rho", "beta"]
     }

@@ -717,13 +717,6 @@ impl ModelInfo for Lorenz96TwoScale {
     fn time_step(&self) -> f64 {
         self.dt
     }
-    fn time_comment(&self) -> Option<String> {
-        Some(
-            "nondimensional Lorenz-96 time; 0.2 time units correspond to about one day \
-             (Lorenz 1996)"
-                .into(),
-        )
-    }
     fn param_names(&self) -> Vec<&'static str> {
         self.field.param_names()
     }

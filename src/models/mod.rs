@@ -33,11 +33,10 @@ pub trait ModelInfo {
     fn name(&self) -> &'static str;
     /// Model time step, in model time units.
     fn time_step(&self) -> f64;
-    /// A note on the time unit for output files.
-    fn time_comment(&self) -> Option<String>;
-    /// Units of the model time: "1" for nondimensional time (the default), "s" for SI models.
-    fn time_units(&self) -> &'static str {
-        "1"
+    /// How model time maps to physical time in files (CF time): by default the convention
+    /// of Lorenz (1996) for nondimensional models, 0.2 time units = 1 day.
+    fn time_scale(&self) -> crate::io::cf_time::TimeScale {
+        crate::io::cf_time::TimeScale::lorenz()
     }
     /// Names of the parameters θ, in order.
     fn param_names(&self) -> Vec<&'static str>;

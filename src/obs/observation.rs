@@ -103,6 +103,24 @@ pub struct Observation {
     pub line: Option<usize>,
 }
 
+impl Observation {
+    /// The observed quantity's name in reports and attribute names: the variable's name for
+    /// a value ("x", "h"), `<name>_squared` and `abs_<name>` for the other scalar kinds, and
+    /// "speed" for the wind speed.
+    pub fn quantity(&self, geometry: &Geometry) -> String {
+        let name = geometry.variables().get(self.variable).map_or_else(
+            || format!("variable_{}", self.variable),
+            |v| v.name.to_string(),
+        );
+        match self.kind {
+            ObservationKind::Value => name,
+            ObservationKind::Square => format!("{name}_squared"),
+            ObservationKind::Abs => format!("abs_{name}"),
+            ObservationKind::Speed => "speed".into(),
+        }
+    }
+}
+
 /// A set of observations, kept sorted by step (stably: observations of one step stay in the
 /// order they were given).
 #[derive(Clone, Debug, Default, PartialEq)]

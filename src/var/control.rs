@@ -6,7 +6,9 @@ use crate::cov::BackgroundCovariance;
 use crate::error::{Error, Result};
 
 /// Where the minimiser works.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "snake_case")]
 #[value(rename_all = "snake_case")]
 pub enum ControlSpace {

@@ -1022,11 +1022,8 @@ impl ModelInfo for ShallowWater {
     fn time_step(&self) -> f64 {
         self.dt
     }
-    fn time_units(&self) -> &'static str {
-        "s"
-    }
-    fn time_comment(&self) -> Option<String> {
-        Some("seconds".into())
+    fn time_scale(&self) -> crate::io::cf_time::TimeScale {
+        crate::io::cf_time::TimeScale::seconds()
     }
     fn param_names(&self) -> Vec<&'static str> {
         self.field.parameters.names()
