@@ -177,16 +177,21 @@ fn cases() -> Vec<Case> {
             name: "lorenz63",
             toml: LORENZ63_TOML,
             geometry: model_geometry(LORENZ63_TOML),
-            coordinates: vec![index(
-                "component",
-                3,
-                "Lorenz-63 component (0 = x, 1 = y, 2 = z)",
-            )],
-            arrays: vec![nondimensional(
-                "state",
-                &["component"],
-                "Lorenz-63 state (x, y, z)",
-            )],
+            // Three time series x(time), y(time), z(time): no spatial dimension.
+            coordinates: vec![],
+            arrays: vec![
+                nondimensional("x", &[], "Lorenz-63 x (intensity of convection)"),
+                nondimensional(
+                    "y",
+                    &[],
+                    "Lorenz-63 y (temperature difference between rising and falling currents)",
+                ),
+                nondimensional(
+                    "z",
+                    &[],
+                    "Lorenz-63 z (distortion of the vertical temperature profile)",
+                ),
+            ],
             globals: vec![],
             time_units: ("days since 2000-01-01 00:00:00", 5.0, "1"),
             locations: &[("position", "1")],
@@ -474,6 +479,23 @@ fn unravel(mut i: usize, shape: &[usize]) -> Vec<usize> {
         i /= shape[d];
     }
     index
+}
+
+/// How errors name an element: "index 3" in a 1-D variable, "[1, 2]" in others.
+fn index_text(index: &[usize]) -> String {
+    match index {
+        [i] => format!("index {i}"),
+        _ => format!("{index:?}"),
+    }
+}
+
+/// `name(time, dims…)`, the way `ncdump` and the error messages show an array (`name(time)`
+/// for an array with no dimension of its own).
+fn described(name: &str, dimensions: &[&str]) -> String {
+    let dims: Vec<&str> = std::iter::once("time")
+        .chain(dimensions.iter().copied())
+        .collect();
+    format!("{name}({})", dims.join(", "))
 }
 
 /// Asserts what every file of `case` holds with `records` records along `record`: the
@@ -1239,41 +1261,45 @@ fn bad_files_are_errors_naming_file_and_variable() {
         let good = write("good", layout, &states);
         read_checked(&good, layout).unwrap();
 
-        // The wrong shape: readable as it is, refused against the model, and too many values
-        // for an initial state.
-        let (wide_layout, extra) = widened(layout, last);
-        let wide = write("wide", &wide_layout, &awkward(2 * (n + extra), 3));
-        let mut wide_shape = case.shape(last);
-        *wide_shape.last_mut().unwrap() += 1;
-        let t = read_trajectory(&wide, None).unwrap();
-        assert_eq!(t.shapes.last(), Some(&wide_shape), "{}", case.name);
-        let msg = err_text(t.check_fields(&wide, layout));
-        let shapes = [format!("{wide_shape:?}"), format!("{:?}", case.shape(last))];
-        let model_dims = format!("(time, {})", case.arrays[last].dimensions.join(", "));
-        assert_mentions(
-            &msg,
-            &[
-                "wide.nc",
-                &quoted,
-                &shapes[0],
-                &shapes[1],
-                "wide",
-                &model_dims,
-            ],
-        );
-        let msg = err_text(read_state(&wide, n));
-        let holds = format!(
-            "{} holds {} values, but the model state has {n}",
-            state_label(case, 2),
-            n + extra
-        );
-        assert_mentions(&msg, &["wide.nc", &holds]);
+        // Shape and grid checks, for arrays with dimensions of their own (not the scalar
+        // time series of Lorenz-63).
+        if !case.arrays[last].dimensions.is_empty() {
+            // The wrong shape: readable as it is, refused against the model, and too many values
+            // for an initial state.
+            let (wide_layout, extra) = widened(layout, last);
+            let wide = write("wide", &wide_layout, &awkward(2 * (n + extra), 3));
+            let mut wide_shape = case.shape(last);
+            *wide_shape.last_mut().unwrap() += 1;
+            let t = read_trajectory(&wide, None).unwrap();
+            assert_eq!(t.shapes.last(), Some(&wide_shape), "{}", case.name);
+            let msg = err_text(t.check_fields(&wide, layout));
+            let shapes = [format!("{wide_shape:?}"), format!("{:?}", case.shape(last))];
+            let model_dims = format!("(time, {})", case.arrays[last].dimensions.join(", "));
+            assert_mentions(
+                &msg,
+                &[
+                    "wide.nc",
+                    &quoted,
+                    &shapes[0],
+                    &shapes[1],
+                    "wide",
+                    &model_dims,
+                ],
+            );
+            let msg = err_text(read_state(&wide, n));
+            let holds = format!(
+                "{} holds {} values, but the model state has {n}",
+                state_label(case, 2),
+                n + extra
+            );
+            assert_mentions(&msg, &["wide.nc", &holds]);
 
-        // A renamed dimension: the same shape on another grid.
-        let moved = write("renamed", &renamed(layout, last), &states);
-        let msg = err_text(read_checked(&moved, layout));
-        let first = case.arrays[last].dimensions[0];
-        assert_mentions(&msg, &["renamed.nc", &quoted, "renamed", first]);
+            // A renamed dimension: the same shape on another grid.
+            let moved = write("renamed", &renamed(layout, last), &states);
+            let msg = err_text(read_checked(&moved, layout));
+            let first = case.arrays[last].dimensions[0];
+            assert_mentions(&msg, &["renamed.nc", &quoted, "renamed", first]);
+        }
 
         // The array missing: another in its place, or listed in `state_variables` but absent.
         let mut other_layout = layout.clone();
@@ -1282,7 +1308,7 @@ fn bad_files_are_errors_naming_file_and_variable() {
         let msg = err_text(read_checked(&other, layout));
         assert_mentions(&msg, &["other.nc", &listed, "other'"]);
         let msg = err_text(read_trajectory(&other, Some(name)));
-        let described = format!("other(time, {})", case.arrays[last].dimensions.join(", "));
+        let described = described("other", case.arrays[last].dimensions);
         assert_mentions(
             &msg,
             &["other.nc", &format!("no variable {quoted}"), &described],
@@ -1314,7 +1340,9 @@ fn bad_files_are_errors_naming_file_and_variable() {
 
         // NaN: read back as it is (a diverged run can be inspected), refused as a state.
         let mut diverged = states.clone();
-        let at = n + layout.arrays[last].offset + 1;
+        // The second value of the last array (its only one for a scalar array).
+        let within = 1.min(layout.arrays[last].len - 1);
+        let at = n + layout.arrays[last].offset + within;
         diverged[at] = f64::NAN;
         let nan = write("nan", layout, &diverged);
         let t = read_checked(&nan, layout).unwrap();
@@ -1322,17 +1350,17 @@ fn bad_files_are_errors_naming_file_and_variable() {
         assert_bits_equal(&t.states[..at], &diverged[..at], case.name);
         let msg = err_text(read_state(&nan, n));
         let mut index = vec![1];
-        index.extend(unravel(1, &case.shape(last)));
-        let index = format!("{index:?}");
+        index.extend(unravel(within, &case.shape(last)));
+        let index = index_text(&index);
         assert_mentions(&msg, &["nan.nc", &quoted, "non-finite", &index]);
 
         // The NetCDF default fill value marks a value that was never written.
         let mut unwritten = states.clone();
-        unwritten[n + layout.arrays[last].offset + 1] = 9.969_209_968_386_869e36;
+        unwritten[at] = 9.969_209_968_386_869e36;
         let fill = write("fill", layout, &unwritten);
         let mut index = vec![1];
-        index.extend(unravel(1, &case.shape(last)));
-        let index = format!("{index:?}");
+        index.extend(unravel(within, &case.shape(last)));
+        let index = index_text(&index);
         for msg in [
             err_text(read_trajectory(&fill, None)),
             err_text(read_state(&fill, n)),
@@ -1352,7 +1380,7 @@ fn bad_files_are_errors_naming_file_and_variable() {
         }
         let mut index = vec![1];
         index.extend(unravel(0, &case.shape(last)));
-        let index = format!("{index:?}");
+        let index = index_text(&index);
         let msg = err_text(read_trajectory(&missing, None));
         assert_mentions(
             &msg,
@@ -1399,15 +1427,17 @@ fn read_trajectory_errors_name_file_and_variables() {
         let msg = err_text(read_trajectory(&path, Some("nothing")));
         assert_mentions(&msg, &[&file, "no variable 'nothing'"]);
         for a in &case.arrays {
-            let described = format!("{}(time, {})", a.name, a.dimensions.join(", "));
-            assert_mentions(&msg, &[&described]);
+            assert_mentions(&msg, &[&described(a.name, a.dimensions)]);
         }
         let msg = err_text(read_trajectory(&path, Some("step")));
         assert_mentions(&msg, &[&file, "step(time)", "not a trajectory"]);
-        // A coordinate is no trajectory either.
-        let coordinate = case.coordinates[0].name;
-        let msg = err_text(read_trajectory(&path, Some(coordinate)));
-        assert_mentions(&msg, &[&file, &format!("{coordinate}({coordinate})")]);
+        // Nor is model time, nor a coordinate.
+        let msg = err_text(read_trajectory(&path, Some("model_time")));
+        assert_mentions(&msg, &[&file, "model_time(time)", "not a trajectory"]);
+        if let Some(coordinate) = case.coordinates.first().map(|c| c.name) {
+            let msg = err_text(read_trajectory(&path, Some(coordinate)));
+            assert_mentions(&msg, &[&file, &format!("{coordinate}({coordinate})")]);
+        }
     }
 
     // A file with no (time, …) variable at all.
@@ -1469,7 +1499,7 @@ fn write_trajectory_refuses_what_it_cannot_write_and_leaves_nothing() {
         };
         let last = case.arrays.len() - 1;
         let quoted = |name: &str| format!("'{name}'");
-        let layouts: Vec<(CfLayout, String)> = vec![
+        let mut layouts: Vec<(CfLayout, String)> = vec![
             (
                 broken(&|l| l.arrays[last].name = "time".into()),
                 quoted("time"),
@@ -1479,18 +1509,26 @@ fn write_trajectory_refuses_what_it_cannot_write_and_leaves_nothing() {
                 quoted("step"),
             ),
             (
-                broken(&|l| l.arrays[last].name = l.dimensions[0].name.clone()),
-                quoted(case.coordinates[0].name),
-            ),
-            (
-                broken(&|l| l.arrays[last].dimensions[0] = "nowhere".into()),
-                quoted("nowhere"),
+                broken(&|l| l.arrays[0].name = "model_time".into()),
+                quoted("model_time"),
             ),
             (
                 broken(&|l| l.arrays[last].len -= 1),
                 quoted(case.arrays[last].name),
             ),
         ];
+        if !case.arrays[last].dimensions.is_empty() {
+            layouts.extend([
+                (
+                    broken(&|l| l.arrays[last].name = l.dimensions[0].name.clone()),
+                    quoted(case.coordinates[0].name),
+                ),
+                (
+                    broken(&|l| l.arrays[last].dimensions[0] = "nowhere".into()),
+                    quoted("nowhere"),
+                ),
+            ]);
+        }
         for (layout, part) in layouts {
             let result = write_trajectory(&path, &meta, &layout, &[0], &[0.0], &vec![0.0; n]);
             assert!(matches!(result, Err(Error::InvalidArgument { .. })));

@@ -189,6 +189,39 @@ pub fn line_of_arrays(
     Geometry::new(vars, vec![axis], None, cf)
 }
 
+/// Single-value variables at one point (position 0), each written as its own time series
+/// `name(time)` with `long_names[k]`: the components of a low-order model such as
+/// Lorenz-63, which are not values at places. Panics unless there is one long name per
+/// variable (a model's own constants).
+pub fn scalars(variables: &[&'static str], long_names: Vec<String>) -> Geometry {
+    assert_eq!(
+        variables.len(),
+        long_names.len(),
+        "one long name per variable"
+    );
+    let ones: Vec<(&'static str, usize)> = variables.iter().map(|&v| (v, 1)).collect();
+    let (vars, axis) = variables_on_a_line(&ones, 0.0, false);
+    let arrays = vars
+        .iter()
+        .zip(long_names)
+        .map(|(v, long_name)| CfArray {
+            name: v.name.to_string(),
+            dimensions: Vec::new(),
+            offset: v.offset,
+            len: 1,
+            long_name,
+            units: v.units.into(),
+            standard_name: None,
+        })
+        .collect();
+    let cf = CfLayout {
+        dimensions: Vec::new(),
+        arrays,
+        global_attributes: Vec::new(),
+    };
+    Geometry::new(vars, vec![axis], None, cf)
+}
+
 /// One nondimensional variable `x` on `points` sites (a ring when `periodic`, else a closed
 /// line from 0 to points − 1), written as `x(site)`: the geometry of a plain state vector,
 /// e.g. a linear test model.

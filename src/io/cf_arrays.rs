@@ -18,7 +18,18 @@ use crate::io::netcdf_trajectory::{data_variables, describe_variable, list_varia
 pub const STATE_VARIABLES: &str = "state_variables";
 
 /// Names the files use for their own variables and dimensions; the layout may not take them.
-const RESERVED_NAMES: [&str; 6] = ["time", "step", "cycle", "obs", "iteration", "in_window"];
+const RESERVED_NAMES: [&str; 10] = [
+    "time",
+    "model_time",
+    "time_bounds",
+    "window_start_time",
+    "nv",
+    "step",
+    "obs",
+    "iteration",
+    "in_window",
+    "cycle",
+];
 
 /// Checks that the layout's names are plain, distinct and free, and that its arrays cover
 /// `state_len` values; a violation is an [`Error::InvalidArgument`] (a model's mistake).
@@ -167,7 +178,7 @@ pub(crate) fn read_arrays(
             )
         })?;
         let shape: Vec<usize> = var.dimensions().iter().map(|d| d.len()).collect();
-        if shape.len() < 2 || var.dimensions()[0].name() != TIME {
+        if shape.is_empty() || var.dimensions()[0].name() != TIME {
             return Err(Error::input(
                 path,
                 None,

@@ -400,7 +400,11 @@ pub fn read_trajectory(path: &Path, variable: Option<&str>) -> Result<Trajectory
     };
     let name = var.name();
     let dims = var.dimensions();
-    if dims.len() < 2 || dims[0].name() != TIME {
+    // A state array of the file (listed in `state_variables`) may be a plain time series,
+    // as Lorenz-63's x(time); any other variable needs a dimension besides time.
+    let state_array = state_variables(path, &file)?.is_some_and(|names| names.contains(&name));
+    let fewest = if state_array { 1 } else { 2 };
+    if dims.len() < fewest || dims[0].name() != TIME {
         return Err(Error::input(
             path,
             None,
@@ -568,7 +572,7 @@ pub(crate) fn is_time_series(var: &Variable<'_>) -> bool {
 pub(crate) fn data_variables(file: &netcdf::File) -> Vec<Variable<'_>> {
     let dims: HashSet<String> = file.dimensions().map(|d| d.name()).collect();
     file.variables()
-        .filter(|v| !dims.contains(&v.name()))
+        .filter(|v| !dims.contains(&v.name()) && v.name() != MODEL_TIME)
         .collect()
 }
 

@@ -7,7 +7,7 @@ use toml::Spanned;
 
 use super::{ModelInfo, ModelSettings};
 use crate::error::Result;
-use crate::geometry::ring::{line, LineOutput};
+use crate::geometry::ring::scalars;
 use crate::geometry::Geometry;
 use crate::toml_source::{unspanned, TomlSource};
 
@@ -151,15 +151,14 @@ impl ModelInfo for Lorenz63 {
     fn default_initial_state(&self) -> Vec<f64> {
         vec![1.0, 1.0, 1.0]
     }
-    /// Three variables x, y, z at a single point (position 0).
+    /// Three variables x, y, z at a single point (position 0), written as `x(time)`,
+    /// `y(time)`, `z(time)`.
     fn geometry(&self) -> Geometry {
-        let output = LineOutput {
-            dimension: "component",
-            dimension_long_name: "Lorenz-63 component (0 = x, 1 = y, 2 = z)".into(),
-            coordinate: vec![0.0, 1.0, 2.0],
-            array: "state",
-            array_long_name: "Lorenz-63 state (x, y, z)".into(),
-        };
-        line(&[("x", 1), ("y", 1), ("z", 1)], 0.0, false, output)
+        let long_names = [
+            "Lorenz-63 x (intensity of convection)",
+            "Lorenz-63 y (temperature difference between rising and falling currents)",
+            "Lorenz-63 z (distortion of the vertical temperature profile)",
+        ];
+        scalars(&["x", "y", "z"], long_names.map(String::from).to_vec())
     }
 }
