@@ -366,3 +366,90 @@ fn shallow_water_bench_reports_steps_cost_and_storage() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("--sw-cost"), "{}", stderr(&o));
 }
+
+/// `bench … --json`: one JSON object per run holding every figure the table prints, in
+/// seconds, with the ratios derived from the very times beside them.
+#[test]
+fn bench_json_holds_every_figure_of_the_tables() {
+    let json = |args: &[&str]| -> serde_json::Value {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_fourdvar"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice(&o.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)))
+    };
+    let fast = ["--min-time", "0.02", "--json"];
+    let l96 = json(
+        &[
+            &[
+                "bench", "--sizes", "8,40", "--cost", "40:4", "--window", "6",
+            ][..],
+            &fast,
+        ]
+        .concat(),
+    );
+    assert_eq!(l96["window_steps"], 6);
+    let steps = l96["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 2);
+    for (row, n) in steps.iter().zip([8, 40]) {
+        assert_eq!(row["n"], n);
+        let f = |k: &str| row[k].as_f64().unwrap_or_else(|| panic!("{k}: {row}"));
+        for key in ["forward_step", "tangent_step", "adjoint_step"] {
+            assert!(f(key) > 0.0 && f(key) < 1e-3, "{key}: {row}");
+        }
+        let ratio = f("gradient_window") / f("forward_window");
+        assert!((f("ratio") - ratio).abs() < 1e-12 * ratio, "{row}");
+    }
+    let cost = &l96["cost"][0];
+    assert_eq!(
+        (cost["n"].as_u64(), cost["steps"].as_u64()),
+        (Some(40), Some(4))
+    );
+    // Every other site of 40 at steps 2 and 4.
+    assert_eq!(cost["observations"], 40);
+
+    let sw = json(
+        &[
+            &["bench", "shallow-water", "--sizes", "8", "--cost", "12:6"][..],
+            &fast,
+        ]
+        .concat(),
+    );
+    assert!(sw["threads"].as_u64().unwrap() >= 1);
+    assert_eq!(
+        sw["steps"][0]["forward"].as_array().unwrap().len(),
+        2,
+        "{sw}"
+    );
+    let row = &sw["cost"][0];
+    let ratio = row["value_and_gradient"].as_f64().unwrap() / row["forward"].as_f64().unwrap();
+    assert!((row["ratio"].as_f64().unwrap() - ratio).abs() < 1e-12 * ratio);
+
+    let rnn = json(
+        &[
+            &[
+                "bench",
+                "rnn",
+                "--sizes",
+                "4",
+                "--length",
+                "20",
+                "--compare",
+                "6",
+            ][..],
+            &["--rank", "2"],
+            &fast,
+        ]
+        .concat(),
+    );
+    let names: Vec<&str> = rnn["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["recurrence"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["dense", "dense", "diagonal", "low_rank2"]);
+    assert_eq!(rnn["length"], 20);
+}

@@ -8,7 +8,9 @@ use std::str::FromStr;
 
 use clap::{Args, Subcommand};
 
-use super::output;
+use serde_json::json;
+
+use super::output::{self, BenchReport};
 use super::rnn::RnnBenchArgs;
 use super::values::{at_least, positive_seconds};
 use crate::core::Storage;
@@ -79,7 +81,8 @@ pub(crate) fn run(a: BenchArgs) -> Result<i32> {
         Some(BenchCommand::ShallowWater(s)) => run_shallow_water(&s),
         Some(BenchCommand::Rnn(r)) => run_rnn(&r),
         None if a.older_shallow_water.shallow_water => {
-            run_shallow_water(&a.older_shallow_water.into_subcommand(a.lorenz96.timing))
+            let (timing, json) = (a.lorenz96.timing, a.lorenz96.format.json);
+            run_shallow_water(&a.older_shallow_water.into_subcommand(timing, json))
         }
         None => run_lorenz96(&a.lorenz96),
     }
@@ -178,21 +181,33 @@ struct Lorenz96BenchArgs {
     #[arg(long, value_delimiter = ',',
           default_values_t = [BenchCase::new(40, 20), BenchCase::new(1000, 100)])]
     cost: Vec<BenchCase>,
+    #[command(flatten)]
+    format: output::FormatArgs,
 }
 
 /// `bench lorenz96`: the step table, then the 4D-Var cost table.
 fn run_lorenz96(a: &Lorenz96BenchArgs) -> Result<i32> {
     let min_time = a.timing.min_time;
-    output::lorenz96_steps_header(a.window);
+    let mut report = BenchReport::new(&a.format);
+    report.setting("window_steps", a.window, || {
+        output::lorenz96_steps_header(a.window)
+    });
     for &n in &a.sizes {
-        output::lorenz96_steps_row(&benchmark_lorenz96(n, a.window, min_time)?);
+        let r = benchmark_lorenz96(n, a.window, min_time)?;
+        let ratio = json!(r.ratio());
+        report.row("steps", &r, &[("ratio", ratio)], output::lorenz96_steps_row);
     }
-    output::lorenz96_cost_header();
+    report.setting("cost_problem", COST_PROBLEM, output::lorenz96_cost_header);
     for case in &a.cost {
-        output::lorenz96_cost_row(&benchmark_fourdvar_cost(case.n, case.steps, min_time)?);
+        let r = benchmark_fourdvar_cost(case.n, case.steps, min_time)?;
+        report.row("cost", &r, &[], output::lorenz96_cost_row);
     }
+    report.finish();
     Ok(0)
 }
+
+/// The Lorenz-96 4D-Var cost the benchmark times.
+const COST_PROBLEM: &str = "B = I, R = I, every other site observed every other step";
 
 /// The default grid sizes of the shallow-water step table.
 const SHALLOW_WATER_SIZES: [usize; 3] = [64, 256, 1024];
@@ -241,6 +256,8 @@ struct ShallowWaterBenchArgs {
     timing: TimingArgs,
     #[command(flatten)]
     large: LargeRunArgs,
+    #[command(flatten)]
+    format: output::FormatArgs,
 }
 
 /// The older `bench --shallow-water` flags, kept working beside `bench shallow-water`.
@@ -266,13 +283,15 @@ struct OlderShallowWaterArgs {
 }
 
 impl OlderShallowWaterArgs {
-    /// The same run as `bench shallow-water`, measured for `timing` (the shared --min-time).
-    fn into_subcommand(self, timing: TimingArgs) -> ShallowWaterBenchArgs {
+    /// The same run as `bench shallow-water`, measured for `timing` (the shared --min-time)
+    /// and printed as `json` says (the shared --json).
+    fn into_subcommand(self, timing: TimingArgs, json: bool) -> ShallowWaterBenchArgs {
         ShallowWaterBenchArgs {
             sizes: self.sw_sizes,
             cost: self.sw_cost,
             timing,
             large: self.large,
+            format: output::FormatArgs { json },
         }
     }
 }
@@ -281,22 +300,44 @@ impl OlderShallowWaterArgs {
 /// table.
 fn run_shallow_water(a: &ShallowWaterBenchArgs) -> Result<i32> {
     let min_time = a.timing.min_time;
-    output::shallow_water_steps_header(rayon::current_num_threads());
+    let mut report = BenchReport::new(&a.format);
+    let threads = rayon::current_num_threads();
+    report.setting("threads", threads, || {
+        output::shallow_water_steps_header(threads)
+    });
     for &n in &a.sizes {
-        output::shallow_water_steps_row(&benchmark_shallow_water_steps(n, min_time)?);
+        let r = benchmark_shallow_water_steps(n, min_time)?;
+        let share = json!(r.vector_share());
+        report.row(
+            "steps",
+            &r,
+            &[("rk4_vector_share", share)],
+            output::shallow_water_steps_row,
+        );
     }
-    output::shallow_water_cost_header();
+    report.setting(
+        "cost_problem",
+        "B = I, h at 1000 points every 6 steps, full storage",
+        output::shallow_water_cost_header,
+    );
     let (n, steps) = (a.cost.n, a.cost.steps);
     let row = benchmark_shallow_water_cost(n, steps, OBSERVED_EVERY, OBSERVED_POINTS, min_time)?;
-    output::shallow_water_cost_row(&row);
+    let ratio = json!(row.ratio());
+    report.row(
+        "cost",
+        &row,
+        &[("ratio", ratio)],
+        output::shallow_water_cost_row,
+    );
     if a.large.large {
-        run_large(&a.large)?;
+        run_large(&a.large, &mut report)?;
     }
+    report.finish();
     Ok(0)
 }
 
 /// The --large memory run: every checkpointed storage first, then full storage.
-fn run_large(a: &LargeRunArgs) -> Result<()> {
+fn run_large(a: &LargeRunArgs, report: &mut BenchReport) -> Result<()> {
     let mut storages: Vec<Storage> = a
         .snapshots
         .iter()
@@ -309,7 +350,21 @@ fn run_large(a: &LargeRunArgs) -> Result<()> {
         &storages,
         output::bench_progress,
     )?;
-    output::shallow_water_storage(a.large_grid, a.large_steps, &rows);
+    let (n, steps) = (a.large_grid, a.large_steps);
+    report.setting(
+        "memory_problem",
+        json!({ "grid": n, "steps": steps }),
+        || output::shallow_water_storage_header(n, steps),
+    );
+    for r in &rows {
+        let storage = json!(format!("{:?}", r.storage));
+        report.row(
+            "memory",
+            r,
+            &[("storage", storage)],
+            output::shallow_water_storage_row,
+        );
+    }
     Ok(())
 }
 
@@ -323,9 +378,16 @@ pub(crate) fn run_rnn(a: &RnnBenchArgs) -> Result<i32> {
         cases.push((Recurrence::Diagonal, a.compare));
         cases.push((Recurrence::LowRank { rank: a.rank }, a.compare));
     }
-    output::rnn_bench_header(a.length);
+    let mut report = BenchReport::new(&a.format);
+    report.setting("length", a.length, || output::rnn_bench_header(a.length));
     for (recurrence, d) in cases {
-        output::rnn_bench_row(&benchmark_rnn(recurrence, d, a.length, a.min_time)?);
+        let r = benchmark_rnn(recurrence, d, a.length, a.min_time)?;
+        let extras = [
+            ("recurrence", json!(output::recurrence_name(r.recurrence))),
+            ("ratio", json!(r.ratio())),
+        ];
+        report.row("rows", &r, &extras, output::rnn_bench_row);
     }
+    report.finish();
     Ok(0)
 }

@@ -360,6 +360,74 @@ pub(crate) fn rnn_reservoir(settings: &ReservoirSettings, s: &ReservoirSummary, 
 
 // ---- bench tables: a header, then one row per measurement as soon as it is taken ----
 
+/// What a benchmark reports: its tables printed row by row as each measurement is taken, or
+/// with `--json` one JSON object at the end holding every figure the tables print (each
+/// table an array of row objects, times in seconds, memory in bytes).
+pub(crate) struct BenchReport {
+    json: bool,
+    object: serde_json::Map<String, serde_json::Value>,
+}
+
+impl BenchReport {
+    /// A report in the format `format` asks for.
+    pub(crate) fn new(format: &FormatArgs) -> Self {
+        Self {
+            json: format.json,
+            object: serde_json::Map::new(),
+        }
+    }
+
+    /// A setting of the run, `key` in the JSON object; `print` shows it (a table header) in
+    /// text.
+    pub(crate) fn setting(&mut self, key: &str, value: impl Serialize, print: impl FnOnce()) {
+        if self.json {
+            self.object.insert(key.into(), json_value(&value));
+        } else {
+            print();
+        }
+    }
+
+    /// One measured row of `table`, with the derived figures `extras` (ratios, names) the
+    /// text shows beside it.
+    pub(crate) fn row<T: Serialize>(
+        &mut self,
+        table: &str,
+        row: &T,
+        extras: &[(&str, serde_json::Value)],
+        print: impl FnOnce(&T),
+    ) {
+        if !self.json {
+            print(row);
+            return;
+        }
+        let mut value = json_value(row);
+        if let serde_json::Value::Object(fields) = &mut value {
+            for (key, extra) in extras {
+                fields.insert((*key).into(), extra.clone());
+            }
+        }
+        let rows = self
+            .object
+            .entry(table)
+            .or_insert_with(|| serde_json::Value::Array(Vec::new()));
+        if let serde_json::Value::Array(rows) = rows {
+            rows.push(value);
+        }
+    }
+
+    /// Prints the JSON object (nothing more in text: the rows are out already).
+    pub(crate) fn finish(self) {
+        if self.json {
+            print_json(&self.object);
+        }
+    }
+}
+
+/// `value` as JSON (plain numbers and strings: cannot fail; non-finite numbers become null).
+fn json_value(value: &impl Serialize) -> serde_json::Value {
+    serde_json::to_value(value).unwrap_or_default()
+}
+
 /// Benchmark progress on standard error, so the tables on standard output stay clean.
 pub(crate) fn bench_progress(what: &str) {
     eprintln!("bench: {what} ...");
@@ -467,28 +535,38 @@ pub(crate) fn shallow_water_cost_row(r: &ShallowWaterCostRow) {
     );
 }
 
-/// The gradient-memory table of `--large`: one row per storage strategy.
-pub(crate) fn shallow_water_storage(n: usize, steps: usize, rows: &[StorageRow]) {
+/// The header of the gradient-memory table of `--large`.
+pub(crate) fn shallow_water_storage_header(n: usize, steps: usize) {
     println!();
     println!("Gradient memory, {n}x{n}, {steps} steps, h at 1000 points every 6 steps");
     println!(
         "{:>18} {:>16} {:>14} {:>12} {:>14}",
         "storage", "state storage", "forward steps", "wall time", "peak RSS"
     );
-    for r in rows {
-        println!(
-            "{:>18} {:>16} {:>14} {:>12} {:>14}{}",
-            format!("{:?}", r.storage),
-            human_bytes(r.bytes),
-            r.forward_steps,
-            human_time(r.seconds),
-            r.peak_rss.map_or("n/a".to_string(), human_bytes),
-            if r.peak_reset {
-                ""
-            } else {
-                " (process peak so far)"
-            }
-        );
+}
+
+/// One storage strategy of the gradient-memory table.
+pub(crate) fn shallow_water_storage_row(r: &StorageRow) {
+    println!(
+        "{:>18} {:>16} {:>14} {:>12} {:>14}{}",
+        format!("{:?}", r.storage),
+        human_bytes(r.bytes),
+        r.forward_steps,
+        human_time(r.seconds),
+        r.peak_rss.map_or("n/a".to_string(), human_bytes),
+        if r.peak_reset {
+            ""
+        } else {
+            " (process peak so far)"
+        }
+    );
+}
+
+/// The name of a recurrence in the RNN table: "dense", "diagonal", "low_rank8".
+pub(crate) fn recurrence_name(recurrence: Recurrence) -> String {
+    match recurrence {
+        Recurrence::LowRank { rank } => format!("low_rank{rank}"),
+        other => other.name().to_string(),
     }
 }
 
@@ -505,10 +583,7 @@ pub(crate) fn rnn_bench_header(length: usize) {
 
 /// One cell of the RNN BPTT table.
 pub(crate) fn rnn_bench_row(r: &RnnBenchmarkRow) {
-    let name = match r.recurrence {
-        Recurrence::LowRank { rank } => format!("low_rank{rank}"),
-        other => other.name().to_string(),
-    };
+    let name = recurrence_name(r.recurrence);
     println!(
         "{:<12} {:>6} {:>14} {:>16} {:>14} {:>16} {:>7.2}",
         name,

@@ -362,4 +362,6 @@ pub(crate) struct RnnBenchArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 0.5,
           value_parser = values::positive_seconds)]
     pub(super) min_time: f64,
+    #[command(flatten)]
+    pub(super) format: output::FormatArgs,
 }

@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::models::lorenz96;
 
 /// Timings for one Lorenz-96 size.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize)]
 pub struct BenchmarkRow {
     /// Number of sites N.
     pub n: usize,
@@ -171,7 +171,7 @@ pub fn benchmark_lorenz96(n: usize, window: usize, min_time: f64) -> Result<Benc
 }
 
 /// Timing of the 4D-Var cost for one Lorenz-96 configuration.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize)]
 pub struct CostBenchmark {
     /// Sites N.
     pub n: usize,
@@ -245,9 +245,10 @@ pub fn benchmark_fourdvar_cost(n: usize, steps: usize, min_time: f64) -> Result<
 }
 
 /// Timing of BPTT for one Elman cell.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize)]
 pub struct RnnBenchmarkRow {
     /// The recurrence structure.
+    #[serde(skip)]
     pub recurrence: crate::rnn::Recurrence,
     /// Hidden size d.
     pub hidden: usize,
@@ -363,7 +364,7 @@ pub fn benchmark_rnn(
 }
 
 /// Step timings of the shallow-water model on one n × n grid, serial and on rayon's pool.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize)]
 pub struct ShallowWaterStepRow {
     /// Cells along each axis.
     pub n: usize,
@@ -515,7 +516,7 @@ pub fn shallow_water_misfit(
 }
 
 /// Timing of the shallow-water 4D-Var cost.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize)]
 pub struct ShallowWaterCostRow {
     /// Cells along each axis.
     pub n: usize,
@@ -592,9 +593,10 @@ pub fn benchmark_shallow_water_cost(
 }
 
 /// Memory and time of one shallow-water gradient with one storage strategy.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize)]
 pub struct StorageRow {
     /// The strategy.
+    #[serde(skip)]
     pub storage: Storage,
     /// Bytes of trajectory storage: (steps + 1)·n·8 for all states, s·n·8 for s snapshots.
     pub bytes: u64,
