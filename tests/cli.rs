@@ -456,7 +456,7 @@ fn out_of_range_flags_are_refused_naming_the_flag() {
         ),
         (
             &["rnn", "train", "--task", "recall", "--recurrence", "sparse"],
-            "dense, diagonal, low_rank",
+            "dense, diagonal, low-rank",
         ),
         (
             &["rnn", "reservoir", "--task", "lorenz96", "--hidden", "5000"],
@@ -725,4 +725,112 @@ fn forecast_observe_and_check_speak_json() {
     }
     assert_eq!(c["failed"], 0);
     assert_eq!(c["passed"].as_u64().unwrap() as usize, checks.len());
+}
+
+/// Every command whose result is a file writes it to `--out`, with a default named after the
+/// command shown in `--help`; lists are shown as they are typed (comma-separated); multi-word
+/// values are spelled in kebab-case (the older `low_rank` still read).
+#[test]
+fn outputs_default_alike_and_values_are_spelled_alike() {
+    let paragraph = |args: &[&str], flag: &str| -> String {
+        let o = fourdvar(args);
+        assert!(o.status.success(), "{args:?}");
+        let help = stdout(&o);
+        let start = help
+            .find(&format!("      {flag} "))
+            .unwrap_or_else(|| panic!("{flag} not in {args:?} help"));
+        let rest = &help[start + flag.len() + 6..];
+        let end = rest.find("\n      --").unwrap_or(rest.len());
+        rest[..end].split_whitespace().collect::<Vec<_>>().join(" ")
+    };
+    for (command, default) in [
+        (&["forecast"][..], "forecast.nc"),
+        (&["observe"], "obs.nc"),
+        (&["assimilate"], "analysis.nc"),
+        (&["cycle"], "cycle.nc"),
+        (&["twin"], "twin.nc"),
+        (&["demo"], "demo.nc"),
+        (&["rnn", "gradient"], "grads.json"),
+        (&["rnn", "train"], "net.json"),
+        (&["rnn", "reservoir"], "esn.json"),
+    ] {
+        let args = [command, &["--help"]].concat();
+        let text = paragraph(&args, "--out");
+        assert!(
+            text.contains(&format!("[default: {default}]")),
+            "{command:?}: {text}"
+        );
+    }
+    for (command, flag, shown) in [
+        (
+            &["bench", "lorenz96"][..],
+            "--sizes",
+            "[default: 40,1000,1000000]",
+        ),
+        (
+            &["bench", "lorenz96"],
+            "--cost",
+            "[default: 40:20,1000:100]",
+        ),
+        (
+            &["bench", "shallow-water"],
+            "--sizes",
+            "[default: 64,256,1024]",
+        ),
+        (
+            &["bench", "shallow-water"],
+            "--snapshots",
+            "[default: 10,20]",
+        ),
+        (&["bench", "rnn"], "--sizes", "[default: 16,128,512]"),
+        (&["rnn", "train"], "--recurrence", "low-rank"),
+        (&["twin"], "--minimizer", "steepest-descent"),
+    ] {
+        let args = [command, &["--help"]].concat();
+        let text = paragraph(&args, flag);
+        assert!(text.contains(shown), "{command:?} {flag}: {text}");
+    }
+
+    // A forecast without --out writes forecast.nc where it runs.
+    let dir = tempfile::tempdir().unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_fourdvar"))
+        .args(["forecast", "--steps", "2", "--model"])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("models/lorenz96.toml"))
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        read_trajectory(&dir.path().join("forecast.nc"), None)
+            .unwrap()
+            .times
+            .len(),
+        3
+    );
+
+    // Both spellings of the low-rank recurrence train the same network.
+    let train = |spelling: &str| -> String {
+        let out = dir.path().join(format!("{spelling}.json"));
+        let o = fourdvar(&[
+            "rnn",
+            "train",
+            "--task",
+            "recall",
+            "--hidden",
+            "4",
+            "--epochs",
+            "2",
+            "--recurrence",
+            spelling,
+            "--rank",
+            "2",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{spelling}: {}", stderr(&o));
+        std::fs::read_to_string(out).unwrap()
+    };
+    let (new, old) = (train("low-rank"), train("low_rank"));
+    assert!(new.contains("\"low-rank\""), "{new}");
+    assert_eq!(new, old);
 }

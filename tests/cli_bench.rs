@@ -204,7 +204,7 @@ fn bench_rnn_is_rnn_bench() {
             ("dense", "4"),
             ("dense", "6"),
             ("diagonal", "6"),
-            ("low_rank2", "6")
+            ("low-rank2", "6")
         ]
     );
 }
@@ -450,6 +450,6 @@ fn bench_json_holds_every_figure_of_the_tables() {
         .iter()
         .map(|r| r["recurrence"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["dense", "dense", "diagonal", "low_rank2"]);
+    assert_eq!(names, ["dense", "dense", "diagonal", "low-rank2"]);
     assert_eq!(rnn["length"], 20);
 }

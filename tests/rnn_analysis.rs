@@ -812,7 +812,7 @@ fn cli_rnn_bench_prints_one_row_per_case() {
     let rows: Vec<Vec<&str>> = text
         .lines()
         .filter(|l| {
-            ["dense ", "diagonal ", "low_rank2 "]
+            ["dense ", "diagonal ", "low-rank2 "]
                 .iter()
                 .any(|p| l.starts_with(p))
         })
@@ -826,7 +826,7 @@ fn cli_rnn_bench_prints_one_row_per_case() {
             ("dense", "8"),
             ("dense", "8"),
             ("diagonal", "8"),
-            ("low_rank2", "8")
+            ("low-rank2", "8")
         ]
     );
     for r in &rows {

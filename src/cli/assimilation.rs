@@ -293,8 +293,8 @@ pub(crate) struct ObserveArgs {
     /// and the same file byte for byte when SOURCE_DATE_EPOCH fixes the history time stamp.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Output file: .csv or .nc.
-    #[arg(long, value_name = "FILE")]
+    /// Output file: .csv or .nc (written atomically).
+    #[arg(long, value_name = "FILE", default_value = "obs.nc")]
     out: PathBuf,
     /// The date of model time 0 in the output's CF time: the Lorenz models write "days since
     /// DATE" (0.2 time units = 1 day, so dt = 0.05 is 6 h), shallow water "seconds since
@@ -341,8 +341,8 @@ pub(crate) struct AssimilateArgs {
     /// step 0 is the window start.
     #[arg(long, value_name = "FILE.nc")]
     truth: Option<PathBuf>,
-    /// Output NetCDF file.
-    #[arg(long, value_name = "FILE.nc")]
+    /// Output NetCDF file (written atomically).
+    #[arg(long, value_name = "FILE.nc", default_value = "analysis.nc")]
     out: PathBuf,
     /// Forecast steps beyond the window written to the output. Default: the experiment
     /// file's `window.forecast_steps`, else 0.
@@ -389,8 +389,8 @@ pub(crate) fn run_assimilate(a: AssimilateArgs, history: String) -> Result<i32> 
 /// The options of `cycle`.
 #[derive(Debug, Args)]
 pub(crate) struct CycleArgs {
-    /// Output NetCDF file.
-    #[arg(long, value_name = "FILE.nc")]
+    /// Output NetCDF file (written atomically).
+    #[arg(long, value_name = "FILE.nc", default_value = "cycle.nc")]
     out: PathBuf,
     #[command(flatten)]
     files: ExperimentFilesArgs,
@@ -502,7 +502,7 @@ pub(crate) fn run_twin(a: TwinArgs, history: String) -> Result<i32> {
 /// The options of `demo`.
 #[derive(Debug, Args)]
 pub(crate) struct DemoArgs {
-    /// Output NetCDF file.
+    /// Output NetCDF file (written atomically).
     #[arg(long, value_name = "FILE.nc", default_value = "demo.nc")]
     out: PathBuf,
     /// The date of model time 0 in the output's CF time: the Lorenz models write "days since

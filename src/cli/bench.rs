@@ -169,7 +169,7 @@ struct TimingArgs {
 #[derive(Debug, Args)]
 struct Lorenz96BenchArgs {
     /// Lorenz-96 sizes N to time, comma-separated.
-    #[arg(long, value_delimiter = ',', default_values_t = [40, 1000, 1_000_000],
+    #[arg(long, value_delimiter = ',', default_value = "40,1000,1000000",
           value_parser = at_least(4))]
     sizes: Vec<usize>,
     /// Steps of the value-and-gradient window.
@@ -178,8 +178,7 @@ struct Lorenz96BenchArgs {
     #[command(flatten)]
     timing: TimingArgs,
     /// 4D-Var cost cases as N:STEPS, comma-separated.
-    #[arg(long, value_delimiter = ',',
-          default_values_t = [BenchCase::new(40, 20), BenchCase::new(1000, 100)])]
+    #[arg(long, value_delimiter = ',', default_value = "40:20,1000:100")]
     cost: Vec<BenchCase>,
     #[command(flatten)]
     format: output::FormatArgs,
@@ -210,7 +209,7 @@ fn run_lorenz96(a: &Lorenz96BenchArgs) -> Result<i32> {
 const COST_PROBLEM: &str = "B = I, R = I, every other site observed every other step";
 
 /// The default grid sizes of the shallow-water step table.
-const SHALLOW_WATER_SIZES: [usize; 3] = [64, 256, 1024];
+const SHALLOW_WATER_SIZES: &str = "64,256,1024";
 /// The default shallow-water 4D-Var case.
 const SHALLOW_WATER_COST: &str = "256:24";
 /// The shallow-water 4D-Var case observes h at this many random points, every
@@ -236,7 +235,7 @@ struct LargeRunArgs {
     #[arg(long, value_name = "STEPS", default_value_t = 200)]
     large_steps: usize,
     /// Snapshot counts of the checkpointed --large runs, comma-separated.
-    #[arg(long, value_name = "S", value_delimiter = ',', default_values_t = [10, 20])]
+    #[arg(long, value_name = "S", value_delimiter = ',', default_value = "10,20")]
     snapshots: Vec<usize>,
 }
 
@@ -245,7 +244,7 @@ struct LargeRunArgs {
 struct ShallowWaterBenchArgs {
     /// Grid sizes n (n x n cells of 100 km), comma-separated.
     #[arg(long, alias = "sw-sizes", value_name = "N", value_delimiter = ',',
-          default_values_t = SHALLOW_WATER_SIZES, value_parser = grid_size)]
+          default_value = SHALLOW_WATER_SIZES, value_parser = grid_size)]
     sizes: Vec<usize>,
     /// 4D-Var case N:STEPS: B = I, h observed at 1000 random points every 6 steps, full
     /// storage.
@@ -271,7 +270,7 @@ struct OlderShallowWaterArgs {
     shallow_water: bool,
     /// Shallow-water grid sizes n (n x n cells of 100 km), comma-separated.
     #[arg(long, value_name = "N", value_delimiter = ',',
-          default_values_t = SHALLOW_WATER_SIZES, value_parser = grid_size)]
+          default_value = SHALLOW_WATER_SIZES, value_parser = grid_size)]
     sw_sizes: Vec<usize>,
     /// Shallow-water 4D-Var case N:STEPS: B = I, h observed at 1000 random points every 6
     /// steps, full storage.

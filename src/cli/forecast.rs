@@ -37,7 +37,7 @@ pub(crate) struct ForecastArgs {
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = values::at_least_one())]
     output_every: usize,
     /// Output NetCDF file (written atomically: no partial file on failure).
-    #[arg(long, value_name = "FILE.nc")]
+    #[arg(long, value_name = "FILE.nc", default_value = "forecast.nc")]
     out: PathBuf,
     /// The date of model time 0 in the output's CF time: the Lorenz models write "days since
     /// DATE" (0.2 time units = 1 day, so dt = 0.05 is 6 h), shallow water "seconds since

@@ -562,10 +562,10 @@ pub(crate) fn shallow_water_storage_row(r: &StorageRow) {
     );
 }
 
-/// The name of a recurrence in the RNN table: "dense", "diagonal", "low_rank8".
+/// The name of a recurrence in the RNN table: "dense", "diagonal", "low-rank8".
 pub(crate) fn recurrence_name(recurrence: Recurrence) -> String {
     match recurrence {
-        Recurrence::LowRank { rank } => format!("low_rank{rank}"),
+        Recurrence::LowRank { rank } => format!("low-rank{rank}"),
         other => other.name().to_string(),
     }
 }

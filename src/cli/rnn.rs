@@ -127,7 +127,7 @@ pub(crate) struct RnnGradientArgs {
     #[command(flatten)]
     loss: LossArgs,
     /// Output JSON with the loss and every gradient (written atomically).
-    #[arg(long, value_name = "GRADS.json")]
+    #[arg(long, value_name = "GRADS.json", default_value = "grads.json")]
     out: PathBuf,
 }
 
@@ -159,10 +159,10 @@ pub(crate) struct RnnTrainArgs {
     /// Hidden size d.
     #[arg(long, value_name = "D", default_value_t = 16, value_parser = values::at_least_one())]
     hidden: usize,
-    /// Recurrence structure: dense, diagonal or low_rank.
+    /// Recurrence structure: dense, diagonal or low-rank.
     #[arg(long, value_enum, default_value_t = RecurrenceKind::Dense)]
     recurrence: RecurrenceKind,
-    /// Rank of the low_rank recurrence.
+    /// Rank of the low-rank recurrence.
     #[arg(long, value_name = "R", default_value_t = 2)]
     rank: usize,
     /// lbfgs (full batch), adam or sgd (streaming).
@@ -187,7 +187,7 @@ pub(crate) struct RnnTrainArgs {
     #[arg(long, value_name = "ETA", default_value_t = 0.01, value_parser = values::positive)]
     learning_rate: f64,
     /// Output network JSON (written atomically).
-    #[arg(long, value_name = "NET.json")]
+    #[arg(long, value_name = "NET.json", default_value = "net.json")]
     out: PathBuf,
     /// Output loss curve CSV: iteration,loss[,accuracy].
     #[arg(long, value_name = "CURVE.csv")]
@@ -314,7 +314,7 @@ pub(crate) struct RnnReservoirArgs {
     #[arg(long, value_name = "S", default_value_t = 1)]
     seed: u64,
     /// Output network JSON (written atomically).
-    #[arg(long, value_name = "NET.json")]
+    #[arg(long, value_name = "NET.json", default_value = "esn.json")]
     out: PathBuf,
 }
 
@@ -347,7 +347,7 @@ fn run_echo_state(a: RnnReservoirArgs) -> Result<i32> {
 #[derive(Debug, Args)]
 pub(crate) struct RnnBenchArgs {
     /// Hidden sizes d of the dense cells timed, comma-separated.
-    #[arg(long, value_delimiter = ',', default_values_t = [16, 128, 512])]
+    #[arg(long, value_delimiter = ',', default_value = "16,128,512")]
     pub(super) sizes: Vec<usize>,
     /// Sequence length T.
     #[arg(long, value_name = "T", default_value_t = 1000)]

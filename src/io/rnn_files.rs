@@ -1,7 +1,7 @@
 //! Files of the RNN mode: the network (JSON) and the sequence data (CSV).
 //!
 //! Network JSON: `hidden` d, `inputs` m, `outputs` o, `recurrence` ("dense" | "diagonal" |
-//! "low_rank"), `rank` r (low rank only), and row-major nested arrays `w` (d×d; a vector of
+//! "low-rank"), `rank` r (low rank only), and row-major nested arrays `w` (d×d; a vector of
 //! d for diagonal) or `p`, `q` (d×r each, low rank), `u` (d×m), `b` (d), `v` (o×d), `c` (o)
 //! and `h0` (d, optional, default zeros), and `activation` (optional: "tanh", the default, or
 //! "identity"; read by [`parse_network_with_activation`]). Data CSV: header `t,u0,…,u{m−1},y0,…,y{q−1}`, one
@@ -213,13 +213,13 @@ pub fn parse_network_with_activation(path: &Path, text: &str) -> Result<(Network
             }
             (RecurrenceKind::LowRank, None) => return Err(Error::config(
                 path,
-                "field `rank` is missing (recurrence \"low_rank\" needs the rank r of W = P Qᵀ)",
+                "field `rank` is missing (recurrence \"low-rank\" needs the rank r of W = P Qᵀ)",
             )),
             (_, Some(_)) => {
                 return Err(Error::config(
                     path,
                     format!(
-                        "field `rank` is only for recurrence \"low_rank\", not \"{}\"",
+                        "field `rank` is only for recurrence \"low-rank\", not \"{}\"",
                         f.recurrence
                     ),
                 ))
@@ -228,14 +228,14 @@ pub fn parse_network_with_activation(path: &Path, text: &str) -> Result<(Network
         };
     let mut theta = match recurrence {
         Recurrence::Dense => {
-            forbid(path, "p", &f.p, "only for recurrence \"low_rank\"")?;
-            forbid(path, "q", &f.q, "only for recurrence \"low_rank\"")?;
+            forbid(path, "p", &f.p, "only for recurrence \"low-rank\"")?;
+            forbid(path, "q", &f.q, "only for recurrence \"low-rank\"")?;
             let w = require(path, "w", &f.w, "recurrence \"dense\" needs W, d×d")?;
             read_matrix(path, "w", w, d, d)?
         }
         Recurrence::Diagonal => {
-            forbid(path, "p", &f.p, "only for recurrence \"low_rank\"")?;
-            forbid(path, "q", &f.q, "only for recurrence \"low_rank\"")?;
+            forbid(path, "p", &f.p, "only for recurrence \"low-rank\"")?;
+            forbid(path, "q", &f.q, "only for recurrence \"low-rank\"")?;
             let w = require(path, "w", &f.w, "recurrence \"diagonal\" needs w, d values")?;
             read_vector(path, "w", w, d)?
         }
@@ -244,10 +244,10 @@ pub fn parse_network_with_activation(path: &Path, text: &str) -> Result<(Network
                 path,
                 "w",
                 &f.w,
-                "recurrence \"low_rank\" takes `p` and `q` instead",
+                "recurrence \"low-rank\" takes `p` and `q` instead",
             )?;
-            let p = require(path, "p", &f.p, "recurrence \"low_rank\" needs P, d×r")?;
-            let q = require(path, "q", &f.q, "recurrence \"low_rank\" needs Q, d×r")?;
+            let p = require(path, "p", &f.p, "recurrence \"low-rank\" needs P, d×r")?;
+            let q = require(path, "q", &f.q, "recurrence \"low-rank\" needs Q, d×r")?;
             let mut theta = read_matrix(path, "p", p, d, rank)?;
             theta.extend(read_matrix(path, "q", q, d, rank)?);
             theta

@@ -68,17 +68,19 @@ impl Activation {
 }
 
 /// The structures a recurrence can have, as files and flags name them: "dense", "diagonal"
-/// or "low_rank" (the flag also takes "low-rank").
+/// or "low-rank" (kebab-case like every multi-word value; "low_rank", the spelling of older
+/// network files, is read too).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, ValueEnum)]
-#[serde(rename_all = "snake_case")]
-#[value(rename_all = "snake_case")]
+#[serde(rename_all = "kebab-case")]
+#[value(rename_all = "kebab-case")]
 pub enum RecurrenceKind {
     /// W, d×d.
     Dense,
     /// W = diag(w).
     Diagonal,
     /// W = P Qᵀ.
-    #[value(alias = "low-rank")]
+    #[value(alias = "low_rank")]
+    #[serde(alias = "low_rank")]
     LowRank,
 }
 
@@ -115,7 +117,7 @@ impl Recurrence {
         }
     }
 
-    /// The name used in network files: "dense", "diagonal" or "low_rank".
+    /// The name used in network files: "dense", "diagonal" or "low-rank".
     pub fn name(self) -> String {
         choice_name(&self.kind())
     }
