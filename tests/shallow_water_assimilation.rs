@@ -343,6 +343,18 @@ fn analysis_files_mark_speed_observations_and_give_departures_per_quantity() {
         kind_var.attribute_value("flag_meanings").unwrap().unwrap(),
         netcdf::AttributeValue::Str("value square abs speed".into())
     );
+    // Heights in m and speeds in m/s share no units: a comment says where they are, and the
+    // CF coordinates tie each value to its time and place.
+    let value = file.variable("obs_value").unwrap();
+    assert!(value.attribute("units").is_none());
+    let text = |v: &netcdf::Variable, name: &str| match v.attribute_value(name).unwrap().unwrap() {
+        netcdf::AttributeValue::Str(s) => s,
+        other => panic!("{name}: {other:?}"),
+    };
+    assert!(text(&value, "comment").contains("obs_kind = speed"));
+    assert_eq!(text(&value, "coordinates"), "obs_time obs_x obs_y");
+    let x = file.variable("obs_x").unwrap();
+    assert_eq!(text(&x, "standard_name"), "projection_x_coordinate");
     // 25 height stations at steps 6 … 36 (6 times) and 6 speed stations at 12, 24, 36.
     let speeds = kind.iter().filter(|&&k| k == 3).count();
     assert_eq!((kind.len(), speeds), (25 * 6 + 6 * 3, 18));

@@ -53,7 +53,8 @@ use crate::geometry::Geometry;
 use crate::io::atomic_output::AtomicOutput;
 use crate::io::cf_arrays::{check_layout, define_layout, put_arrays};
 use crate::io::cf_time::CfTime;
-use crate::obs::{Observation, ObservationKind, ObservationSet};
+use crate::io::observation_file::{observed_units, put_variable_and_kind, ObservedColumns};
+use crate::obs::ObservationSet;
 use crate::var::IterationRecord;
 
 /// Names, units and provenance shared by the result files.
@@ -163,40 +164,6 @@ fn add_states(
             _ => format!("{}, {what}", layout.arrays[k].long_name),
         },
     )
-}
-
-/// The units of the observed values, when all observations share them: the observed
-/// variable's units (the wind's for speed, squared for squared observations, "1" staying
-/// "1").
-fn observation_units(meta: &ResultMetadata, obs: &[Observation]) -> Option<String> {
-    let variables = meta.geometry.variables();
-    let units_of = |o: &Observation| -> Option<String> {
-        match o.kind {
-            ObservationKind::Value | ObservationKind::Abs => {
-                variables.get(o.variable).map(|v| v.units.to_string())
-            }
-            ObservationKind::Square => variables.get(o.variable).map(|v| match v.units {
-                "1" => "1".to_string(),
-                units => format!("({units})^2"),
-            }),
-            ObservationKind::Speed => meta
-                .geometry
-                .wind()
-                .and_then(|(u, _)| variables.get(u))
-                .map(|v| v.units.to_string()),
-        }
-    };
-    let Some(first) = obs.first() else {
-        // No observation: only nondimensional models know their units.
-        return variables
-            .iter()
-            .all(|v| v.units == "1")
-            .then(|| "1".to_string());
-    };
-    let first = units_of(first)?;
-    obs.iter()
-        .all(|o| units_of(o).as_deref() == Some(first.as_str()))
-        .then_some(first)
 }
 
 /// The time dimension and coordinate of every result file.
@@ -331,24 +298,33 @@ fn write_analysis_netcdf(
             "1" => format!("observation {} (grid coordinate)", axis.name),
             _ => format!("observation {}", axis.name),
         };
+        let name = format!("obs_{}", axis.name);
         add_f64(
             &mut file,
-            &format!("obs_{}", axis.name),
+            &name,
             &["obs"],
             &column(&|o| o.location.coordinates()[k]),
             &long_name,
             axis.units,
         )?;
+        if let Some(standard_name) = axis.standard_name {
+            file.variable_mut(&name)
+                .expect("just added")
+                .put_attribute("standard_name", standard_name)?;
+        }
     }
-    crate::io::observation_file::put_variable_and_kind(
-        &mut file,
-        "obs",
-        ["obs_variable", "obs_kind"],
-        obs,
-        &meta.geometry,
-    )?;
-    let units = observation_units(meta, obs);
-    let observed = [
+    let names = ["obs_variable", "obs_kind"];
+    put_variable_and_kind(&mut file, "obs", names, obs, &meta.geometry)?;
+    let locations: Vec<String> = (meta.geometry.location_axes().iter())
+        .map(|a| format!("obs_{}", a.name))
+        .collect();
+    let observed = ObservedColumns {
+        dimension: "obs",
+        units: observed_units(&meta.geometry, obs),
+        coordinates: format!("obs_time {}", locations.join(" ")),
+        described_by: names,
+    };
+    for (name, values, long_name) in [
         ("obs_value", column(&|o| o.value), "observed value y"),
         (
             "obs_sigma",
@@ -365,22 +341,8 @@ fn write_analysis_netcdf(
             c.analysis_departures.to_vec(),
             "observation minus analysis, y - H(x_a)",
         ),
-    ];
-    for (name, values, long_name) in observed {
-        match &units {
-            Some(units) => add_f64(&mut file, name, &["obs"], &values, long_name, units)?,
-            None => {
-                let mut v = file.add_variable::<f64>(name, &["obs"])?;
-                v.put_attribute("long_name", long_name)?;
-                v.put_attribute(
-                    "comment",
-                    "units differ between observations: those of the observed field (see \
-                     obs_variable and the units of the field variables), squared for \
-                     squared observations",
-                )?;
-                v.put_values(&values, ..)?;
-            }
-        }
+    ] {
+        observed.put(&mut file, name, long_name, &values)?;
     }
 
     let it = c.iterations;

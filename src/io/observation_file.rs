@@ -911,21 +911,6 @@ fn write_netcdf(
         ));
     }
     let names: Vec<&str> = geometry.location_axes().iter().map(|a| a.name).collect();
-    let coordinates = format!("time {}", names.join(" "));
-    doubles.push((
-        "value",
-        "observed value".into(),
-        "1",
-        None,
-        column(|o| o.value),
-    ));
-    doubles.push((
-        "sigma",
-        "observation error standard deviation".into(),
-        "1",
-        None,
-        column(|o| o.sigma),
-    ));
     for (name, long_name, units, standard_name, values) in &doubles {
         let mut var = file.add_variable::<f64>(name, &[OBS_DIMENSION])?;
         var.put_attribute("long_name", long_name.as_str())?;
@@ -933,13 +918,24 @@ fn write_netcdf(
             var.put_attribute("standard_name", *standard_name)?;
         }
         var.put_attribute("units", *units)?;
-        if *name == "value" {
-            var.put_attribute("coordinates", coordinates.as_str())?;
-        }
         if !values.is_empty() {
             var.put_values(values, ..)?;
         }
     }
+    let observed = ObservedColumns {
+        dimension: OBS_DIMENSION,
+        units: observed_units(geometry, obs),
+        coordinates: format!("time {}", names.join(" ")),
+        described_by: ["variable", "kind"],
+    };
+    observed.put(&mut file, "value", "observed value", &column(|o| o.value))?;
+    let sigma = column(|o| o.sigma);
+    observed.put(
+        &mut file,
+        "sigma",
+        "observation error standard deviation",
+        &sigma,
+    )?;
     put_variable_and_kind(
         &mut file,
         OBS_DIMENSION,
@@ -948,6 +944,88 @@ fn write_netcdf(
         geometry,
     )?;
     file.close()
+}
+
+/// The units of the observed values, when all observations share them: the observed
+/// variable's units (the wind's for speed, squared for squared observations, "1" staying
+/// "1").
+pub(crate) fn observed_units(geometry: &Geometry, obs: &[Observation]) -> Option<String> {
+    let variables = geometry.variables();
+    let units_of = |o: &Observation| -> Option<String> {
+        match o.kind {
+            ObservationKind::Value | ObservationKind::Abs => {
+                variables.get(o.variable).map(|v| v.units.to_string())
+            }
+            ObservationKind::Square => variables.get(o.variable).map(|v| match v.units {
+                "1" => "1".to_string(),
+                units => format!("({units})^2"),
+            }),
+            ObservationKind::Speed => geometry
+                .wind()
+                .and_then(|(u, _)| variables.get(u))
+                .map(|v| v.units.to_string()),
+        }
+    };
+    let Some(first) = obs.first() else {
+        // No observation: only nondimensional models know their units.
+        return variables
+            .iter()
+            .all(|v| v.units == "1")
+            .then(|| "1".to_string());
+    };
+    let first = units_of(first)?;
+    obs.iter()
+        .all(|o| units_of(o).as_deref() == Some(first.as_str()))
+        .then_some(first)
+}
+
+/// The observed-value columns of a file (values, σ, departures): all along `dimension`, in
+/// the observed `units` when the observations share them, and tied to their time and
+/// location by CF `coordinates`.
+pub(crate) struct ObservedColumns {
+    /// The observation dimension.
+    pub dimension: &'static str,
+    /// The shared units ([`observed_units`]), if the observations have one.
+    pub units: Option<String>,
+    /// The CF `coordinates` attribute: the time and location variables.
+    pub coordinates: String,
+    /// The variables saying what each observation measures (variable index, kind).
+    pub described_by: [&'static str; 2],
+}
+
+impl ObservedColumns {
+    /// Writes column `name` with `long_name` and `values`; without shared units, a comment
+    /// says where each observation's units are found.
+    pub fn put(
+        &self,
+        file: &mut netcdf::FileMut,
+        name: &str,
+        long_name: &str,
+        values: &[f64],
+    ) -> netcdf::Result<()> {
+        let mut var = file.add_variable::<f64>(name, &[self.dimension])?;
+        var.put_attribute("long_name", long_name)?;
+        match &self.units {
+            Some(units) => var.put_attribute("units", units.as_str())?,
+            None => {
+                let [variable, kind] = self.described_by;
+                var.put_attribute(
+                    "comment",
+                    format!(
+                        "units differ between observations: those of the observed field \
+                         ({variable}), of the wind for speeds ({kind} = speed), squared for \
+                         squared observations"
+                    )
+                    .as_str(),
+                )?
+            }
+        };
+        var.put_attribute("coordinates", self.coordinates.as_str())?;
+        if !values.is_empty() {
+            var.put_values(values, ..)?;
+        }
+        Ok(())
+    }
 }
 
 /// Writes the integer variables `names[0]` (the observed variable's index, with CF
