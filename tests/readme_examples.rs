@@ -1,5 +1,7 @@
-//! Every shell example of README.md runs as written: the ```sh blocks are run in order, one
-//! line at a time through `sh`, in a scratch directory holding the repository's `models/`,
+//! Every shell example of README.md, then of observations/README.md, runs as written (the
+//! latter remake the shipped sample observations, compared value by value): the ```sh blocks
+//! are run in order, one line at a time through `sh`, in a scratch directory holding the
+//! repository's `models/`,
 //! `observations/`, `experiments/` and `examples/`, with `fourdvar` on PATH as the binary
 //! under test. Each must exit 0. Left out, each for a stated reason: `make` (the set-up
 //! commands themselves), `fourdvar bench …` and `fourdvar rnn bench …` (benchmarks that run
@@ -68,7 +70,8 @@ fn the_shell_examples_parse_as_expected() {
 fn every_readme_example_runs_as_written() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
-    let commands = shell_examples(&readme);
+    let observations = std::fs::read_to_string(root.join("observations/README.md")).unwrap();
+    let commands = [shell_examples(&readme), shell_examples(&observations)].concat();
     assert!(commands.len() >= 25, "{commands:#?}");
     let scratch = tempfile::tempdir().unwrap();
     let dir = scratch.path();
@@ -153,5 +156,24 @@ fn every_readme_example_runs_as_written() {
         "f.nc",
     ] {
         assert!(dir.join(written).is_file(), "{written} was not written");
+    }
+    // observations/README.md remakes the shipped samples: the same observations, bit for bit
+    // in their shortest decimal form (only the comment lines, with paths and dates, differ).
+    for sample in ["sample_lorenz96.csv", "sample_shallow_water.csv"] {
+        let data = |path: &Path| -> Vec<String> {
+            std::fs::read_to_string(path)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+                .lines()
+                .filter(|l| !l.starts_with('#'))
+                .map(String::from)
+                .collect()
+        };
+        let made = data(&dir.join(sample));
+        assert!(made.len() > 60, "{sample}: {} lines", made.len());
+        assert_eq!(
+            made,
+            data(&root.join("observations").join(sample)),
+            "{sample}"
+        );
     }
 }
