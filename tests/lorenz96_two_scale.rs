@@ -577,8 +577,10 @@ fn check_passes_when_the_largest_taylor_perturbation_blows_up() {
             spinup: 1000,
             window: 20,
             seed,
+            network: None,
         })
-        .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        .unwrap_or_else(|e| panic!("seed {seed}: {e}"))
+        .rows;
         assert_eq!(rows.len(), 13, "seed {seed}");
         for row in &rows {
             assert!(row.passed(), "seed {seed}: {row:?}");

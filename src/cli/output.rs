@@ -13,7 +13,7 @@ use crate::experiment::benchmark::{
     StorageRow,
 };
 use crate::experiment::cycle::CycleSummary;
-use crate::experiment::derivative_check::CheckRow;
+use crate::experiment::derivative_check::CheckOutcome;
 use crate::experiment::forecast::ForecastSummary;
 use crate::experiment::observe::ObserveSummary;
 use crate::experiment::results::WindowSummary;
@@ -87,8 +87,13 @@ pub(crate) fn forecast(s: &ForecastSummary, format: &FormatArgs, out: &Path) {
     );
 }
 
-/// The `check` table and its pass/fail count.
-pub(crate) fn check(rows: &[CheckRow], format: &FormatArgs) {
+/// The `check` table and its pass/fail count, then (with a network) the residues of the cost's
+/// gradient test step by step: α, R(α) = (J(u + αh) − J(u)) / (α ∇J·h) and |R(α) − 1|.
+pub(crate) fn check(outcome: &CheckOutcome, format: &FormatArgs) {
+    let rows = &outcome.rows;
+    let residues: Vec<serde_json::Value> = (outcome.residues.iter())
+        .map(|r| serde_json::json!({ "alpha": r.alpha, "ratio": r.ratio, "error": (r.ratio - 1.0).abs() }))
+        .collect();
     if format.json {
         /// One check as JSON: the row and its verdict (a NaN value is null and fails).
         #[derive(Serialize)]
@@ -110,11 +115,15 @@ pub(crate) fn check(rows: &[CheckRow], format: &FormatArgs) {
             })
             .collect();
         let failed = checks.iter().filter(|r| !r.passed).count();
-        print_json(&serde_json::json!({
+        let mut object = serde_json::json!({
             "checks": checks,
             "passed": checks.len() - failed,
             "failed": failed,
-        }));
+        });
+        if !residues.is_empty() {
+            object["gradient_residues"] = serde_json::Value::Array(residues);
+        }
+        print_json(&object);
         return;
     }
     println!(
@@ -133,6 +142,19 @@ pub(crate) fn check(rows: &[CheckRow], format: &FormatArgs) {
     }
     let failed = rows.iter().filter(|r| !r.passed()).count();
     println!("{} passed, {failed} failed", rows.len() - failed);
+    if !outcome.residues.is_empty() {
+        println!();
+        println!("gradient test of the network's J, step by step (R -> 1 as alpha -> 0 until round-off):");
+        println!("{:>10} {:>22} {:>11}", "alpha", "R(alpha)", "|R - 1|");
+        for r in &outcome.residues {
+            println!(
+                "{:>10.3e} {:>22.15} {:>11.3e}",
+                r.alpha,
+                r.ratio,
+                (r.ratio - 1.0).abs()
+            );
+        }
+    }
 }
 
 /// The `observe` summary.

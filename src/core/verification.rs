@@ -123,15 +123,29 @@ pub fn taylor_test<D: Dynamics + Clone>(
     let mut perturbed_model = model.clone();
     let mut x_eps = vec![0.0; x.len()];
     let mut theta_eps = vec![0.0; theta.len()];
-    let mut rows = Vec::new();
-    let mut blown_up_at = None;
-    for epsilon in perturbation_sizes() {
+    taylor_test_of_map(&base, &tangent, |epsilon| {
         add_scaled(x, epsilon, dx, &mut x_eps);
         if !theta.is_empty() {
             add_scaled(&theta, epsilon, dparams, &mut theta_eps);
             perturbed_model.set_params(&theta_eps);
         }
-        let end = match integrate(&perturbed_model, &x_eps, steps, |_, _| {}) {
+        integrate(&perturbed_model, &x_eps, steps, |_, _| {})
+    })
+}
+
+/// Taylor test of any differentiable map F at a point: `base` = F(x), `tangent` = F'δx and
+/// `perturbed(ε)` = F(x + εδx), for every ε of [`perturbation_sizes`]. An
+/// [`Error::NonFinite`] from `perturbed` marks ε as outside the linear regime (see
+/// [`TaylorReport::blown_up_at`]); other errors are returned.
+pub fn taylor_test_of_map(
+    base: &[f64],
+    tangent: &[f64],
+    mut perturbed: impl FnMut(f64) -> Result<Vec<f64>>,
+) -> Result<TaylorReport> {
+    let mut rows = Vec::new();
+    let mut blown_up_at = None;
+    for epsilon in perturbation_sizes() {
+        let end = match perturbed(epsilon) {
             Ok(end) => end,
             Err(Error::NonFinite { .. }) => {
                 // ε shrinks along the loop, so the rows kept are all smaller than this one.
@@ -142,7 +156,7 @@ pub fn taylor_test<D: Dynamics + Clone>(
             Err(e) => return Err(e),
         };
         let (mut diff2, mut res2, mut lin2) = (0.0, 0.0, 0.0);
-        for ((e, b), t) in end.iter().zip(&base).zip(&tangent) {
+        for ((e, b), t) in end.iter().zip(base).zip(tangent) {
             let diff = e - b;
             diff2 += diff * diff;
             res2 += (diff - epsilon * t).powi(2);

@@ -9,8 +9,11 @@ use crate::core::verification::{dot_product_test, gradient_test, random_vector, 
 use crate::core::{integrate, tangent_linear_run, value_and_gradient, Dynamics, Storage};
 use crate::error::Result;
 use crate::io::model_config::ModelConfig;
+use crate::io::observation_network::ObservationNetwork;
 use crate::models::ModelInfo;
 use crate::models::ModelTask;
+
+use super::network_check::check_network;
 
 /// Thresholds of issue #2 / DESIGN.md.
 pub mod thresholds {
@@ -59,19 +62,32 @@ pub struct CheckRequest {
     pub window: usize,
     /// Seed of the random directions.
     pub seed: u64,
+    /// An observation network whose operators and 4D-Var cost are checked too
+    /// ([`super::network_check`]), with its file's text.
+    pub network: Option<(std::path::PathBuf, ObservationNetwork)>,
+}
+
+/// What `check` found: the table rows, and with a network the step-by-step residues of the
+/// gradient test of its 4D-Var cost.
+#[derive(Clone, Debug)]
+pub struct CheckOutcome {
+    /// The table rows, the model's first.
+    pub rows: Vec<CheckRow>,
+    /// α and R(α) of the network cost's gradient test (empty without a network).
+    pub residues: Vec<crate::core::verification::GradientRow>,
 }
 
 /// Runs every check and returns the table rows.
-pub fn run_checks(request: &CheckRequest) -> Result<Vec<CheckRow>> {
+pub fn run_checks(request: &CheckRequest) -> Result<CheckOutcome> {
     request.model.run(Checks(request))
 }
 
 struct Checks<'a>(&'a CheckRequest);
 
 impl ModelTask for Checks<'_> {
-    type Output = Vec<CheckRow>;
+    type Output = CheckOutcome;
 
-    fn run<M: Dynamics + ModelInfo + Clone>(self, model: M) -> Result<Vec<CheckRow>> {
+    fn run<M: Dynamics + ModelInfo + Clone>(self, model: M) -> Result<CheckOutcome> {
         let req = self.0;
         let n = model.state_len();
         // The spin-up, then some 150 window-long runs (Taylor ε, tangent and adjoint sweeps,
@@ -99,8 +115,17 @@ impl ModelTask for Checks<'_> {
         )
         .map_err(|e| e.within(format!("the spin-up of {}", req.model.path.display())))?;
         bar.finish_and_clear();
-        check_model(&model, &x, req.window, req.seed)
-            .map_err(|e| e.within(format!("the checks of {}", req.model.path.display())))
+        let mut rows = check_model(&model, &x, req.window, req.seed)
+            .map_err(|e| e.within(format!("the checks of {}", req.model.path.display())))?;
+        let mut residues = Vec::new();
+        if let Some((path, network)) = &req.network {
+            // Its errors name the network file (a key that does not fit the model) or the
+            // step of the model run.
+            let found = check_network(&model, network, path, req.spinup, req.window, req.seed)?;
+            rows.extend(found.rows);
+            residues = found.residues;
+        }
+        Ok(CheckOutcome { rows, residues })
     }
 }
 

@@ -8,6 +8,7 @@ pub mod cycle;
 pub mod demo;
 pub mod derivative_check;
 pub mod forecast;
+pub mod network_check;
 pub mod observe;
 pub mod results;
 pub mod rnn_analysis;
