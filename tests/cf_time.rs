@@ -3,25 +3,10 @@
 //! by their model time (new files through `model_time`, older ones through `time`).
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
-fn fourdvar(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fourdvar"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the binary runs")
-}
-
-fn ok(dir: &Path, args: &[&str]) -> Output {
-    let o = fourdvar(dir, args);
-    assert!(
-        o.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    o
-}
+mod cli_run;
+use cli_run::{fourdvar_in as fourdvar, succeeded_in as ok};
 
 fn repo(path: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))

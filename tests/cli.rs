@@ -515,6 +515,17 @@ fn out_of_range_flags_are_refused_naming_the_flag() {
 
 /// The settings shared by `assimilate`, `twin` and `cycle` show their defaults in `--help`,
 /// and those are the defaults an empty experiment file resolves to.
+/// The paragraph of option `flag` in `--help` text `help`: from its line to the next
+/// option's, whitespace collapsed.
+fn help_paragraph(help: &str, flag: &str) -> String {
+    let start = help
+        .find(&format!("      {flag} "))
+        .unwrap_or_else(|| panic!("{flag} not in help"));
+    let rest = &help[start + flag.len() + 6..];
+    let end = rest.find("\n      --").unwrap_or(rest.len());
+    rest[..end].split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 #[test]
 fn help_shows_the_default_of_every_setting() {
     use fourdvar::cov::spec::DEFAULT_LENGTH_SCALE_SPACINGS;
@@ -545,15 +556,7 @@ fn help_shows_the_default_of_every_setting() {
     let o = fourdvar(&["cycle", "--help"]);
     assert!(o.status.success());
     let help = stdout(&o);
-    // Each option's paragraph: from its line to the next option's.
-    let paragraph = |flag: &str| -> String {
-        let start = help
-            .find(&format!("      {flag} "))
-            .unwrap_or_else(|| panic!("{flag} not in help"));
-        let rest = &help[start + flag.len() + 6..];
-        let end = rest.find("\n      --").unwrap_or(rest.len());
-        rest[..end].split_whitespace().collect::<Vec<_>>().join(" ")
-    };
+    let paragraph = |flag: &str| help_paragraph(&help, flag);
     for (flag, needle) in &expected {
         let text = paragraph(flag);
         assert!(
@@ -735,13 +738,7 @@ fn outputs_default_alike_and_values_are_spelled_alike() {
     let paragraph = |args: &[&str], flag: &str| -> String {
         let o = fourdvar(args);
         assert!(o.status.success(), "{args:?}");
-        let help = stdout(&o);
-        let start = help
-            .find(&format!("      {flag} "))
-            .unwrap_or_else(|| panic!("{flag} not in {args:?} help"));
-        let rest = &help[start + flag.len() + 6..];
-        let end = rest.find("\n      --").unwrap_or(rest.len());
-        rest[..end].split_whitespace().collect::<Vec<_>>().join(" ")
+        help_paragraph(&stdout(&o), flag)
     };
     for (command, default) in [
         (&["forecast"][..], "forecast.nc"),

@@ -3,25 +3,10 @@
 //! `--json` summary has them under `settings`.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn fourdvar(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fourdvar"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the binary runs")
-}
-
-fn ok(dir: &Path, args: &[&str]) -> Output {
-    let o = fourdvar(dir, args);
-    assert!(
-        o.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    o
-}
+mod cli_run;
+use cli_run::{fourdvar_in as fourdvar, succeeded_in as ok};
 
 fn json(o: &Output) -> serde_json::Value {
     serde_json::from_slice(&o.stdout).unwrap()

@@ -281,6 +281,36 @@ pub fn is_calendar_units(units: &str) -> bool {
     units.contains(" since ")
 }
 
+/// Refuses to read `time` of the file at `path` as model time when it is calendar time (the
+/// file has no [`MODEL_TIME`]): an error naming both variables and what each `record` needs.
+pub(crate) fn refuse_calendar_time(
+    path: &std::path::Path,
+    time: &netcdf::Variable<'_>,
+    record: &str,
+) -> crate::Result<()> {
+    let units = time
+        .attribute("units")
+        .map(|a| a.value())
+        .transpose()
+        .map_err(|e| crate::Error::netcdf(path, e))?;
+    match units {
+        Some(netcdf::AttributeValue::Str(units)) if is_calendar_units(&units) => {
+            Err(crate::Error::input(
+                path,
+                None,
+                format!(
+                    "variable '{}' is calendar time ('{units}') and the file has no variable \
+                     '{MODEL_TIME}': give the model time of {record} in '{MODEL_TIME}', or in \
+                     '{}' without a calendar unit",
+                    time.name(),
+                    time.name()
+                ),
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// The reference date of CF time units "<unit> since <date>" when the date is in the form
 /// [`ReferenceDate`] reads (as fourdvar writes it); None otherwise.
 pub fn reference_date_of(units: &str) -> Option<ReferenceDate> {

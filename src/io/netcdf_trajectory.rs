@@ -48,7 +48,7 @@ use netcdf::{AttributeValue, Variable};
 use crate::geometry::CfLayout;
 use crate::io::atomic_output::AtomicOutput;
 use crate::io::cf_arrays::{check_layout, define_layout, put_arrays, read_arrays, STATE_VARIABLES};
-use crate::io::cf_time::{is_calendar_units, CfTime, MODEL_TIME};
+use crate::io::cf_time::{refuse_calendar_time, CfTime, MODEL_TIME};
 use crate::{Error, Result};
 
 /// Name of the time dimension and of its coordinate variable.
@@ -470,24 +470,7 @@ fn read_time_and_steps(
             read_values(path, &model_time, &[0], &[records], false)?
         }
         _ => {
-            if let Some(AttributeValue::Str(units)) = time
-                .attribute("units")
-                .map(|a| a.value())
-                .transpose()
-                .map_err(|e| Error::netcdf(path, e))?
-            {
-                if is_calendar_units(&units) {
-                    return Err(Error::input(
-                        path,
-                        None,
-                        format!(
-                            "'{TIME}' is calendar time ('{units}') and the file has no \
-                             '{MODEL_TIME}({TIME})' variable: give the model time of each \
-                             record in '{MODEL_TIME}', or in '{TIME}' without a calendar unit"
-                        ),
-                    ));
-                }
-            }
+            refuse_calendar_time(path, &time, "each record")?;
             read_values(path, &time, &[0], &[records], false)?
         }
     };

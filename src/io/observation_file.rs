@@ -57,7 +57,7 @@ use netcdf::Variable;
 use crate::error::{Error, Result};
 use crate::geometry::{Geometry, Location, MAX_AXES};
 use crate::io::atomic_output::AtomicOutput;
-use crate::io::cf_time::{is_calendar_units, CfTime, MODEL_TIME};
+use crate::io::cf_time::{refuse_calendar_time, CfTime, MODEL_TIME};
 use crate::io::csv_table::{
     number_text, parse_number, CsvRow, CsvTable, Header, HeaderProblem, NumberProblem,
 };
@@ -578,24 +578,7 @@ fn read_netcdf(path: &Path, dt: f64, geometry: &Geometry) -> Result<ObservationS
     let times = match read(MODEL_TIME, false)? {
         Some(times) => times,
         None => {
-            if let Some(netcdf::AttributeValue::Str(units)) = time_var
-                .attribute("units")
-                .map(|a| a.value())
-                .transpose()
-                .map_err(|e| Error::netcdf(path, e))?
-            {
-                if is_calendar_units(&units) {
-                    return Err(Error::input(
-                        path,
-                        None,
-                        format!(
-                            "variable 'time' is calendar time ('{units}') and the file has no \
-                             variable '{MODEL_TIME}': give each observation's model time in \
-                             '{MODEL_TIME}', or in 'time' without a calendar unit"
-                        ),
-                    ));
-                }
-            }
+            refuse_calendar_time(path, &time_var, "each observation")?;
             read("time", true)?.unwrap_or_default()
         }
     };
