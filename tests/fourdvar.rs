@@ -468,3 +468,109 @@ fn a_zero_gradient_at_the_start_stops_with_a_clear_reason() {
         );
     }
 }
+
+/// The Gauss–Newton Hessian of incremental 4D-Var (issue #11's building block): on a linear
+/// system it is the exact Hessian — A δv equals ∇J(v + δv) − ∇J(v) — and one Newton step
+/// from the background, v = −A⁻¹∇J(0), lands on the closed-form BLUE.
+#[test]
+fn the_gauss_newton_hessian_is_exact_on_a_linear_system_and_one_step_gives_the_blue() {
+    use fourdvar::var::gauss_newton::hessian_vector_product;
+    let case = linear_case();
+    let p = problem(&case, ControlSpace::Transformed);
+    let n = case.background.len();
+    let v = random_vector(n, 31);
+    let dv = random_vector(n, 32);
+    let product = hessian_vector_product(&p, &v, &dv).unwrap();
+    let shifted: Vec<f64> = v.iter().zip(&dv).map(|(a, b)| a + b).collect();
+    let (g1, g0) = (
+        p.evaluate(&shifted).unwrap().gradient,
+        p.evaluate(&v).unwrap().gradient,
+    );
+    for (i, (a, (x, y))) in product.iter().zip(g1.iter().zip(&g0)).enumerate() {
+        let difference = x - y;
+        assert!(
+            (a - difference).abs() <= 1e-11 * difference.abs().max(1.0),
+            "component {i}: A dv = {a}, gradient difference {difference}"
+        );
+    }
+    // The whole matrix, column by column, then one Newton step from v = 0.
+    let mut a = Array2::<f64>::zeros((n, n));
+    for j in 0..n {
+        let mut e = vec![0.0; n];
+        e[j] = 1.0;
+        for (i, value) in hessian_vector_product(&p, &vec![0.0; n], &e)
+            .unwrap()
+            .into_iter()
+            .enumerate()
+        {
+            a[[i, j]] = value;
+        }
+    }
+    let g = Array1::from_vec(p.evaluate(&vec![0.0; n]).unwrap().gradient);
+    let step = a.solve(&(-&g)).unwrap();
+    let (x_a, _) = p.transform().to_model(step.as_slice().unwrap());
+    for (got, want) in x_a.iter().zip(blue(&case)) {
+        assert!((got - want).abs() < 1e-10, "{got} vs BLUE {want}");
+    }
+}
+
+/// On Lorenz-96 (nonlinear) the Gauss–Newton Hessian is symmetric to round-off, above the
+/// identity (A = I + a positive semi-definite term), and the full Hessian where the
+/// observations fit the trajectory exactly.
+#[test]
+fn the_gauss_newton_hessian_of_lorenz96_is_symmetric_and_exact_at_zero_residual() {
+    use fourdvar::var::gauss_newton::hessian_vector_product;
+    let b = Arc::new(BackgroundCovariance::gaussian(40, 1.0, 2.0).unwrap());
+    let (p, _) = lorenz96_twin(b, ControlSpace::Transformed, None, 8.0);
+    let v = random_vector(40, 51);
+    let (a, c) = (random_vector(40, 52), random_vector(40, 53));
+    let (aa, ac) = (
+        hessian_vector_product(&p, &v, &a).unwrap(),
+        hessian_vector_product(&p, &v, &c).unwrap(),
+    );
+    let dot = |x: &[f64], y: &[f64]| x.iter().zip(y).map(|(a, b)| a * b).sum::<f64>();
+    let (left, right) = (dot(&c, &aa), dot(&a, &ac));
+    assert!(
+        (left - right).abs() <= 1e-13 * left.abs().max(right.abs()),
+        "<c, A a> = {left}, <a, A c> = {right}"
+    );
+    // The observation term is large here (200 observations with sigma 1).
+    let curvature = dot(&a, &aa) / dot(&a, &a);
+    assert!(curvature > 2.0, "{curvature}");
+    // Where the observations fit the trajectory exactly, the residual-weighted second
+    // derivatives vanish and A is the full Hessian: A a = (∇J(v + εa) − ∇J(v − εa)) / 2ε up
+    // to the central difference's O(ε²) and round-off.
+    let trajectory = p.trajectory(&v, 0).unwrap();
+    let fitted: Vec<Observation> = (p.misfit().observations().as_slice().iter())
+        .zip(p.misfit().model_equivalents(&trajectory, 40))
+        .map(|(o, h)| Observation {
+            value: h,
+            ..o.clone()
+        })
+        .collect();
+    let model = lorenz96(40, 8.0, 0.05);
+    let misfit = ObservationMisfit::new(ObservationSet::new(fitted), &model.geometry()).unwrap();
+    let perfect = FourDVar::new(model, 20, misfit, p.transform().clone(), Storage::All).unwrap();
+    let exact = hessian_vector_product(&perfect, &v, &a).unwrap();
+    let eps = 1e-4;
+    let plus: Vec<f64> = v.iter().zip(&a).map(|(x, d)| x + eps * d).collect();
+    let minus: Vec<f64> = v.iter().zip(&a).map(|(x, d)| x - eps * d).collect();
+    let (gp, gm) = (
+        perfect.evaluate(&plus).unwrap().gradient,
+        perfect.evaluate(&minus).unwrap().gradient,
+    );
+    let full: Vec<f64> = gp
+        .iter()
+        .zip(&gm)
+        .map(|(x, y)| (x - y) / (2.0 * eps))
+        .collect();
+    let gap: f64 = full
+        .iter()
+        .zip(&exact)
+        .map(|(x, y)| (x - y).powi(2))
+        .sum::<f64>()
+        .sqrt();
+    let size = exact.iter().map(|x| x * x).sum::<f64>().sqrt();
+    println!("|full Hessian a - A a| / |A a| = {:e}", gap / size);
+    assert!(gap / size < 1e-6, "{}", gap / size);
+}

@@ -16,4 +16,7 @@ pub mod vector;
 pub mod verification;
 
 pub use dynamics::{AdjointOutputs, Dynamics, StageCost, TangentInputs};
-pub use sweep::{integrate, tangent_linear_run, value_and_gradient, Storage, SweepResult, Sweeper};
+pub use sweep::{
+    integrate, tangent_linear_run, tangent_linear_trajectory, value_and_gradient, Storage,
+    SweepResult, Sweeper,
+};

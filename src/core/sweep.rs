@@ -105,6 +105,21 @@ pub fn tangent_linear_run<D: Dynamics>(
     dinputs: &[f64],
     steps: usize,
 ) -> Result<Vec<f64>> {
+    tangent_linear_trajectory(model, x0, dx0, dparams, dinputs, steps, |_, _, _| {})
+}
+
+/// [`tangent_linear_run`], calling `on_step(k, x_k, δx_k)` at every step k = 0..=steps (the
+/// state and the perturbation at the same time), as an incremental cost reads δx at each
+/// observation time.
+pub fn tangent_linear_trajectory<D: Dynamics>(
+    model: &D,
+    x0: &[f64],
+    dx0: &[f64],
+    dparams: &[f64],
+    dinputs: &[f64],
+    steps: usize,
+    mut on_step: impl FnMut(usize, &[f64], &[f64]),
+) -> Result<Vec<f64>> {
     let m = model.input_len();
     if !dinputs.is_empty() && dinputs.len() != steps * m {
         return Err(Error::invalid(
@@ -131,11 +146,13 @@ pub fn tangent_linear_run<D: Dynamics>(
             params: dparams,
             input,
         };
+        on_step(k, &x, &dx);
         model.step_tl(&mut ws, k, &x, tangent, &mut dx_next);
         checked_step(model, &mut ws, k, &x, &mut x_next)?;
         std::mem::swap(&mut x, &mut x_next);
         std::mem::swap(&mut dx, &mut dx_next);
     }
+    on_step(steps, &x, &dx);
     Ok(dx)
 }
 

@@ -96,9 +96,10 @@ impl ObservationMisfit {
             .collect()
     }
 
-    /// The observations of step k, as a range of set indices (empty for a step without data).
+    /// The observations of step k, as a range of set (and operator) indices (empty for a
+    /// step without data).
     #[inline]
-    fn range(&self, k: usize) -> Range<usize> {
+    pub fn range(&self, k: usize) -> Range<usize> {
         match (self.offsets.get(k), self.offsets.get(k + 1)) {
             (Some(&start), Some(&end)) => start..end,
             _ => 0..0,

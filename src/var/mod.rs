@@ -8,6 +8,7 @@
 pub mod control;
 pub mod cost;
 pub mod diagnostics;
+pub mod gauss_newton;
 pub mod minimize;
 
 pub use control::{ControlSpace, ControlTransform, ParameterPrior};
