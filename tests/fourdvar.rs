@@ -574,3 +574,79 @@ fn the_gauss_newton_hessian_of_lorenz96_is_symmetric_and_exact_at_zero_residual(
     println!("|full Hessian a - A a| / |A a| = {:e}", gap / size);
     assert!(gap / size < 1e-6, "{}", gap / size);
 }
+
+/// Incremental 4D-Var (issue #11): on the linear system one outer loop of conjugate gradients
+/// reaches the BLUE, with the quadratic cost falling at every inner iteration; on Lorenz-96 a
+/// few Gauss–Newton outer loops reach the analysis of the nonlinear L-BFGS minimisation.
+#[test]
+fn incremental_four_d_var_reaches_the_blue_and_the_nonlinear_analysis() {
+    use fourdvar::var::incremental::{incremental_4dvar, InnerLoopSettings};
+    let case = linear_case();
+    let p = problem(&case, ControlSpace::Transformed);
+    let start = p.transform().background_control();
+    let inner = InnerLoopSettings {
+        max_iterations: 50,
+        tolerance: 1e-13,
+    };
+    let (v, records) = incremental_4dvar(&p, &start, 1, inner).unwrap();
+    let (x_a, _) = p.transform().to_model(&v);
+    for (got, want) in x_a.iter().zip(blue(&case)) {
+        assert!((got - want).abs() < 1e-10, "{got} vs BLUE {want}");
+    }
+    let q = &records[0].quadratic_costs;
+    // Exact CG on 6 unknowns: at most 6 iterations (a few more for round-off).
+    assert!(records[0].inner_iterations <= 8, "{:?}", records[0]);
+    assert!(q.windows(2).all(|w| w[1] < w[0] + 1e-12), "{q:?}");
+    // The quadratic model of a quadratic cost is the cost: q at the minimum is J there.
+    let j = p.evaluate(&v).unwrap().cost;
+    assert!((q.last().unwrap() - j).abs() < 1e-10 * j, "{q:?} vs {j}");
+
+    // Lorenz-96, the standard twin window.
+    let b = Arc::new(BackgroundCovariance::gaussian(40, 1.0, 2.0).unwrap());
+    let (p, _) = lorenz96_twin(b, ControlSpace::Transformed, None, 8.0);
+    let start = p.transform().background_control();
+    let tight = StoppingRule {
+        max_iterations: 1000,
+        gradient_tolerance: 1e-12,
+        relative_cost_tolerance: 0.0,
+    };
+    let nonlinear = minimize(&p, start.clone(), Minimizer::Lbfgs, tight).unwrap();
+    let inner = InnerLoopSettings {
+        max_iterations: 200,
+        tolerance: 1e-10,
+    };
+    let (v, records) = incremental_4dvar(&p, &start, 30, inner).unwrap();
+    for (l, r) in records.iter().enumerate() {
+        println!(
+            "outer loop {l}: J {:.10} |grad J| {:.3e}, {} inner iterations, q {:.10} at the inner minimum",
+            r.cost,
+            r.gradient_norm,
+            r.inner_iterations,
+            r.quadratic_costs.last().unwrap()
+        );
+    }
+    let (x_inc, _) = p.transform().to_model(&v);
+    let (x_nl, _) = p.transform().to_model(&nonlinear.control);
+    let gap = x_inc
+        .iter()
+        .zip(&x_nl)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    println!("max |x_incremental - x_nonlinear| = {gap:e}");
+    assert!(gap < 1e-6, "{gap}");
+    // Gauss-Newton outer loops lower J, every inner loop lowers its quadratic model, and the
+    // gradient falls by orders of magnitude.
+    assert!(records.windows(2).all(|w| w[1].cost <= w[0].cost + 1e-9));
+    for r in &records {
+        let q = &r.quadratic_costs;
+        assert!(
+            q.windows(2).all(|w| w[1] <= w[0] + 1e-9 * w[0].abs()),
+            "{q:?}"
+        );
+    }
+    let last = records.last().unwrap();
+    assert!(
+        last.gradient_norm < 1e-6 * records[0].gradient_norm,
+        "{last:?}"
+    );
+}

@@ -9,6 +9,7 @@ pub mod control;
 pub mod cost;
 pub mod diagnostics;
 pub mod gauss_newton;
+pub mod incremental;
 pub mod minimize;
 
 pub use control::{ControlSpace, ControlTransform, ParameterPrior};
