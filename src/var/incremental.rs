@@ -6,10 +6,18 @@
 //! minimises q(δv) = J(v) + gᵀδv + ½ δvᵀ A δv, i.e. solves A δv = −g, where A is the
 //! Gauss–Newton Hessian at v; then v ← v + δv. On a linear model with linear H, q is J itself
 //! and one outer loop converged to round-off is the analysis (the BLUE).
+//!
+//! Two inner solvers give the same iterates in exact arithmetic: conjugate gradients, and
+//! Lanczos, which keeps its orthonormal vectors Q_k and the tridiagonal T_k = Q_kᵀ A Q_k, solves
+//! T_k y = ‖g‖ e₁ for δv = Q_k y, and so has the Ritz values of A (the eigenvalues of T_k) for
+//! free — the spectrum of the Hessian, whose inverse is the analysis error covariance.
+
+use ndarray::Array2;
+use ndarray_linalg::{Eigh, Solve, UPLO};
 
 use crate::core::vector::{axpy, dot, norm};
 use crate::core::Dynamics;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 use super::gauss_newton::hessian_vector_product;
 use super::FourDVar;
@@ -66,7 +74,7 @@ pub fn incremental_4dvar<D: Dynamics + Clone>(
 
 /// Minimises q(δv) = j + gᵀδv + ½ δvᵀAδv from δv = 0 by conjugate gradients, with `hessian`
 /// applying the symmetric positive definite A; returns δv and the record of the loop.
-fn conjugate_gradient(
+pub fn conjugate_gradient(
     mut hessian: impl FnMut(&[f64]) -> Result<Vec<f64>>,
     g: &[f64],
     j: f64,
@@ -115,4 +123,113 @@ fn conjugate_gradient(
             },
         },
     ))
+}
+
+/// What a Lanczos inner loop found: the step, the quadratic costs of its iterates and the
+/// Ritz values of A (ascending).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LanczosSolution {
+    /// δv after the last iteration.
+    pub step: Vec<f64>,
+    /// q at each iterate, from q(0) = j onwards.
+    pub quadratic_costs: Vec<f64>,
+    /// The eigenvalues of T_k, ascending: Ritz values of A (all ≥ 1 for A = I + PSD).
+    pub ritz_values: Vec<f64>,
+}
+
+/// Minimises q(δv) = j + gᵀδv + ½ δvᵀAδv by the Lanczos method with full
+/// reorthogonalisation, for at most `settings.max_iterations` iterations or until the
+/// residual ‖A δv + g‖ (= β_k |y_k|, known without forming δv) falls below
+/// `settings.tolerance` ‖g‖.
+pub fn lanczos(
+    mut hessian: impl FnMut(&[f64]) -> Result<Vec<f64>>,
+    g: &[f64],
+    j: f64,
+    settings: InnerLoopSettings,
+) -> Result<LanczosSolution> {
+    let n = g.len();
+    let beta0 = norm(g);
+    let mut quadratic_costs = vec![j];
+    if beta0 == 0.0 {
+        return Ok(LanczosSolution {
+            step: vec![0.0; n],
+            quadratic_costs,
+            ritz_values: Vec::new(),
+        });
+    }
+    let mut q: Vec<Vec<f64>> = vec![g.iter().map(|x| -x / beta0).collect()];
+    let (mut alphas, mut betas): (Vec<f64>, Vec<f64>) = (Vec::new(), Vec::new());
+    let mut y = Vec::new();
+    let limit = settings.max_iterations.min(n);
+    while alphas.len() < limit {
+        let k = alphas.len();
+        let mut w = hessian(&q[k])?;
+        let alpha = dot(&q[k], &w);
+        alphas.push(alpha);
+        // Full reorthogonalisation: the vectors stay orthonormal to round-off, so the Ritz
+        // values do not repeat (the "ghosts" of plain Lanczos) and the iterates match CG's.
+        for _ in 0..2 {
+            for qi in &q {
+                let c = dot(qi, &w);
+                axpy(-c, qi, &mut w);
+            }
+        }
+        let beta = norm(&w);
+        y = solve_tridiagonal(&alphas, &betas, beta0)?;
+        let step = combine(&q, &y);
+        // A Q_k y = Q_k T_k y + β_k y_k q_{k+1} = β0 q_0 + y_k w, as T_k y = β0 e₁.
+        let mut a_step = vec![0.0; n];
+        axpy(beta0, &q[0], &mut a_step);
+        axpy(y[k], &w, &mut a_step);
+        quadratic_costs.push(j + dot(g, &step) + 0.5 * dot(&step, &a_step));
+        let residual = beta * y[k].abs();
+        if residual <= settings.tolerance * beta0 || beta == 0.0 {
+            break;
+        }
+        betas.push(beta);
+        q.push(w.iter().map(|x| x / beta).collect());
+    }
+    let step = combine(&q, &y);
+    let (values, _) = tridiagonal(&alphas, &betas)
+        .eigh(UPLO::Lower)
+        .map_err(|e| Error::invalid("Lanczos", format!("eigenvalues of T: {e}")))?;
+    Ok(LanczosSolution {
+        step,
+        quadratic_costs,
+        ritz_values: values.to_vec(),
+    })
+}
+
+/// y with T y = β0 e₁ for the tridiagonal T of diagonal `alphas` and off-diagonal `betas`.
+fn solve_tridiagonal(alphas: &[f64], betas: &[f64], beta0: f64) -> Result<Vec<f64>> {
+    let mut rhs = ndarray::Array1::<f64>::zeros(alphas.len());
+    rhs[0] = beta0;
+    tridiagonal(alphas, betas)
+        .solve(&rhs)
+        .map(|y| y.to_vec())
+        .map_err(|e| Error::invalid("Lanczos", format!("tridiagonal solve: {e}")))
+}
+
+/// The symmetric tridiagonal matrix of diagonal `alphas` and off-diagonal `betas` (the first
+/// alphas.len() − 1 of them).
+fn tridiagonal(alphas: &[f64], betas: &[f64]) -> Array2<f64> {
+    let k = alphas.len();
+    let mut t = Array2::<f64>::zeros((k, k));
+    for i in 0..k {
+        t[[i, i]] = alphas[i];
+        if i + 1 < k {
+            t[[i, i + 1]] = betas[i];
+            t[[i + 1, i]] = betas[i];
+        }
+    }
+    t
+}
+
+/// Σ_i y_i q_i.
+fn combine(q: &[Vec<f64>], y: &[f64]) -> Vec<f64> {
+    let mut out = vec![0.0; q[0].len()];
+    for (qi, yi) in q.iter().zip(y) {
+        axpy(*yi, qi, &mut out);
+    }
+    out
 }
