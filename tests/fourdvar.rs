@@ -469,6 +469,21 @@ fn a_zero_gradient_at_the_start_stops_with_a_clear_reason() {
     }
 }
 
+/// The Gauss–Newton Hessian of `p` at control `v` as a matrix, column by column.
+fn gauss_newton_matrix(p: &FourDVar<LinearModel>, v: &[f64]) -> Array2<f64> {
+    let n = v.len();
+    let mut a = Array2::<f64>::zeros((n, n));
+    for j in 0..n {
+        let mut e = vec![0.0; n];
+        e[j] = 1.0;
+        let column = fourdvar::var::gauss_newton::hessian_vector_product(p, v, &e).unwrap();
+        for (i, value) in column.into_iter().enumerate() {
+            a[[i, j]] = value;
+        }
+    }
+    a
+}
+
 /// The Gauss–Newton Hessian of incremental 4D-Var (issue #11's building block): on a linear
 /// system it is the exact Hessian — A δv equals ∇J(v + δv) − ∇J(v) — and one Newton step
 /// from the background, v = −A⁻¹∇J(0), lands on the closed-form BLUE.
@@ -494,18 +509,7 @@ fn the_gauss_newton_hessian_is_exact_on_a_linear_system_and_one_step_gives_the_b
         );
     }
     // The whole matrix, column by column, then one Newton step from v = 0.
-    let mut a = Array2::<f64>::zeros((n, n));
-    for j in 0..n {
-        let mut e = vec![0.0; n];
-        e[j] = 1.0;
-        for (i, value) in hessian_vector_product(&p, &vec![0.0; n], &e)
-            .unwrap()
-            .into_iter()
-            .enumerate()
-        {
-            a[[i, j]] = value;
-        }
-    }
+    let a = gauss_newton_matrix(&p, &vec![0.0; n]);
     let g = Array1::from_vec(p.evaluate(&vec![0.0; n]).unwrap().gradient);
     let step = a.solve(&(-&g)).unwrap();
     let (x_a, _) = p.transform().to_model(step.as_slice().unwrap());
@@ -736,15 +740,7 @@ fn lanczos_matches_conjugate_gradients_and_finds_the_hessian_spectrum() {
             "CG {a}, Lanczos {b}"
         );
     }
-    let mut a = Array2::<f64>::zeros((n, n));
-    for j in 0..n {
-        let mut e = vec![0.0; n];
-        e[j] = 1.0;
-        let column = hessian_vector_product(&p, &zero, &e).unwrap();
-        for i in 0..n {
-            a[[i, j]] = column[i];
-        }
-    }
+    let a = gauss_newton_matrix(&p, &zero);
     use ndarray_linalg::{Eigh, UPLO};
     let (eigenvalues, _) = a.eigh(UPLO::Lower).unwrap();
     assert_eq!(l.ritz_values.len(), n);
