@@ -10,7 +10,9 @@ pub mod cost;
 pub mod diagnostics;
 pub mod gauss_newton;
 pub mod incremental;
+pub mod krylov;
 pub mod minimize;
+pub mod spectral_preconditioner;
 
 pub use control::{ControlSpace, ControlTransform, ParameterPrior};
 pub use cost::{Evaluation, FourDVar};
