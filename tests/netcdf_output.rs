@@ -1142,6 +1142,7 @@ fn cycle_files_hold_window_end_states_per_array() {
             rmse_analysis: &per_window,
             rmse_free_run: &free_run,
             iterations: &[4, 5, 6],
+            inner_iterations: Some(&[40, 50, 60]),
             cost_final: &per_window,
             analysis_end: &analysis,
             truth_end: &truth,
@@ -1155,6 +1156,12 @@ fn cycle_files_hold_window_end_states_per_array() {
         assert_cf_time(&file, &case, "time", &ends);
         assert_cf_time(&file, &case, "window_start_time", &starts);
         assert_eq!(text(&file, Some("time"), "bounds"), "time_bounds");
+        let inner: Vec<i32> = file
+            .variable("inner_iterations")
+            .unwrap()
+            .get_values(..)
+            .unwrap();
+        assert_eq!(inner, [40, 50, 60]);
         assert_eq!(dims(&file, "time_bounds"), ["time", "nv"]);
         let per_unit = case.time_units.1;
         let bounds: Vec<f64> = starts

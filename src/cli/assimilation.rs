@@ -40,9 +40,40 @@ pub(crate) struct AssimilationArgs {
     /// `background.length_scale`, else 2 grid spacings on a line and 1.5 on a plane.
     #[arg(long, value_name = "L")]
     b_length_scale: Option<f64>,
-    /// Minimisation algorithm. Default: the experiment file's `minimizer.method`, else lbfgs.
+    /// The 4D-Var algorithm: nonlinear minimises the full cost with --minimizer; incremental
+    /// runs Gauss-Newton outer loops (the nonlinear model from the current analysis) around
+    /// inner loops that minimise the quadratic cost of the increment with the tangent-linear
+    /// and adjoint models (as operational systems and OOPS do). Default: the experiment
+    /// file's `minimizer.algorithm`, else nonlinear.
+    #[arg(long)]
+    algorithm: Option<crate::var::Algorithm>,
+    /// Minimiser of the nonlinear algorithm. Default: the experiment file's
+    /// `minimizer.method`, else lbfgs.
     #[arg(long)]
     minimizer: Option<crate::var::Minimizer>,
+    /// Incremental: most outer loops; they stop earlier when |grad J| has fallen by
+    /// --gradient-tolerance. Default: the experiment file's `incremental.outer_loops`, else 10.
+    #[arg(long, value_name = "N", value_parser = values::at_least_one())]
+    outer_loops: Option<usize>,
+    /// Incremental: most inner iterations (one tangent-linear run and one adjoint sweep
+    /// each) per outer loop. Default: the experiment file's `incremental.inner_iterations`,
+    /// else 100.
+    #[arg(long, value_name = "N", value_parser = values::at_least_one())]
+    inner_iterations: Option<usize>,
+    /// Incremental: end an inner loop when its residual |A dv + g| has fallen by this factor.
+    /// Default: the experiment file's `incremental.inner_tolerance`, else 1e-4.
+    #[arg(long, value_name = "FACTOR", value_parser = values::non_negative)]
+    inner_tolerance: Option<f64>,
+    /// Incremental: the inner solver, cg (conjugate gradients) or lanczos (the same iterates,
+    /// plus the Hessian's Ritz pairs). Default: the experiment file's
+    /// `incremental.inner_solver`, else cg.
+    #[arg(long)]
+    inner_solver: Option<crate::var::incremental::InnerSolver>,
+    /// Incremental with lanczos: precondition each inner loop with the converged Ritz pairs
+    /// of the earlier ones (spectral limited-memory preconditioner). Default: the experiment
+    /// file's `incremental.spectral_preconditioner`, else off.
+    #[arg(long)]
+    spectral_preconditioner: bool,
     /// Control space: transformed (x0 = xb + B^1/2 v, well conditioned) or physical.
     /// Default: the experiment file's `minimizer.space`, else transformed.
     #[arg(long)]
@@ -93,8 +124,26 @@ impl AssimilationArgs {
         if let Some(v) = self.b_length_scale {
             c.background.length_scale = Some(v);
         }
+        if let Some(v) = self.algorithm {
+            c.minimizer.algorithm = v;
+        }
         if let Some(v) = &self.minimizer {
             c.minimizer.method = *v;
+        }
+        if let Some(v) = self.outer_loops {
+            c.incremental.outer_loops = v;
+        }
+        if let Some(v) = self.inner_iterations {
+            c.incremental.inner_iterations = v;
+        }
+        if let Some(v) = self.inner_tolerance {
+            c.incremental.inner_tolerance = v;
+        }
+        if let Some(v) = self.inner_solver {
+            c.incremental.inner_solver = v;
+        }
+        if self.spectral_preconditioner {
+            c.incremental.spectral_preconditioner = true;
         }
         if let Some(v) = &self.space {
             c.minimizer.space = *v;
@@ -142,6 +191,17 @@ impl AssimilationArgs {
                 "parameters.sigma",
                 "--estimate-params",
                 self.estimate_params.is_some(),
+            ),
+            (
+                "parameters",
+                "--estimate-params",
+                self.estimate_params.is_some(),
+            ),
+            ("minimizer.space", "--space", self.space.is_some()),
+            (
+                "incremental.spectral_preconditioner",
+                "--spectral-preconditioner",
+                self.spectral_preconditioner,
             ),
             (
                 "parameters.background",

@@ -263,10 +263,16 @@ pub(crate) fn cycle(
              window end: forecast {f:.4}, analysis {a:.4}; free run {free:.4}"
         );
     }
-    println!(
-        "{:.1} minimiser iterations per window, {:.2} s",
-        summary.mean_iterations, summary.wall_time_seconds
-    );
+    match summary.mean_inner_iterations {
+        None => println!(
+            "{:.1} minimiser iterations per window ({}), {:.2} s",
+            summary.mean_iterations, summary.minimizer, summary.wall_time_seconds
+        ),
+        Some(inner) => println!(
+            "{:.1} outer loops and {inner:.1} inner iterations per window ({}), {:.2} s",
+            summary.mean_iterations, summary.minimizer, summary.wall_time_seconds
+        ),
+    }
 }
 
 // ---- rnn ----

@@ -100,12 +100,12 @@ impl ModelTask for Assimilate<'_> {
             req.model.text.clone(),
         )?;
         meta.texts
-            .push(("minimizer".into(), req.settings.minimizer.name()));
+            .push(("minimizer".into(), req.settings.method_name()));
         write_window(&req.out, meta, &result, &all, truth.as_deref())?;
         Ok(WindowSummary::new(
             &model,
             &result,
-            &req.settings.minimizer.name(),
+            &req.settings.method_name(),
             all.max_step().unwrap_or(0),
             started.elapsed().as_secs_f64(),
         ))

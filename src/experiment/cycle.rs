@@ -21,6 +21,7 @@ use crate::models::ModelInfo;
 use crate::models::ModelTask;
 use crate::obs::ObservationSet;
 use crate::var::diagnostics::{rmse, rmse_by_variable, variable_name};
+use crate::var::Algorithm;
 
 use super::results::result_metadata;
 use super::twin_data::twin_data;
@@ -86,8 +87,13 @@ pub struct CycleSummary {
     /// The means per variable (multi-variable models such as shallow water, whose
     /// variables have different units; empty for single-variable models).
     pub variable_rmse: Vec<CycleVariableRmse>,
-    /// Mean minimiser iterations per window.
+    /// The algorithm: the minimiser's name, or "incremental (… inner loops)".
+    pub minimizer: String,
+    /// Mean minimiser iterations (incremental: outer loops) per window.
     pub mean_iterations: f64,
+    /// Mean inner iterations per window (incremental only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mean_inner_iterations: Option<f64>,
     /// Wall time, seconds.
     pub wall_time_seconds: f64,
 }
@@ -224,10 +230,12 @@ impl ModelTask for Cycle<'_> {
         )?;
 
         let mut windows = req.windows;
+        let incremental = settings.algorithm == Algorithm::Incremental;
         let free_run = free_run_at_window_ends(&model, &twin.background, windows, window, shift)?;
         let mut starts = Vec::with_capacity(windows);
         let mut series = CycleSeries::default();
-        let (mut iterations, mut costs) = (Vec::new(), Vec::new());
+        let (mut iterations, mut inner_iterations, mut costs) =
+            (Vec::new(), Vec::new(), Vec::new());
         let (mut analysis_end, mut truth_end) = (Vec::new(), Vec::new());
         let geometry = model.geometry();
         // The same series per variable, for models with several.
@@ -275,6 +283,7 @@ impl ModelTask for Cycle<'_> {
             analysis_end.extend_from_slice(&a[end.clone()]);
             truth_end.extend_from_slice(&truth[end]);
             iterations.push(result.outcome.iterations.len().saturating_sub(1) as i32);
+            inner_iterations.push(result.tangent_linear_runs as i32);
             costs.push(result.outcome.evaluation.cost);
             background = a[shift * n..(shift + 1) * n].to_vec();
             bar.set_position(j as u64 + 1);
@@ -327,7 +336,9 @@ impl ModelTask for Cycle<'_> {
                     }
                 })
                 .collect(),
-            mean_iterations: iterations.iter().map(|&i| i as f64).sum::<f64>() / windows as f64,
+            minimizer: settings.method_name(),
+            mean_iterations: mean(&iterations),
+            mean_inner_iterations: incremental.then(|| mean(&inner_iterations)),
             wall_time_seconds: started.elapsed().as_secs_f64(),
         };
         let mut meta = result_metadata(
@@ -378,6 +389,7 @@ impl ModelTask for Cycle<'_> {
                 rmse_analysis: &series.analysis_end,
                 rmse_free_run: &series.free_run_end,
                 iterations: &iterations,
+                inner_iterations: incremental.then_some(&inner_iterations[..]),
                 cost_final: &costs,
                 analysis_end: &analysis_end,
                 truth_end: &truth_end,
@@ -385,6 +397,11 @@ impl ModelTask for Cycle<'_> {
         )?;
         Ok(summary)
     }
+}
+
+/// The mean of per-window counts.
+fn mean(counts: &[i32]) -> f64 {
+    counts.iter().map(|&i| i as f64).sum::<f64>() / counts.len().max(1) as f64
 }
 
 /// The free run: the model from the first background without assimilation, its states at

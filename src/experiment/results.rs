@@ -10,6 +10,7 @@ use crate::io::cf_time::CfTime;
 use crate::io::experiment_config::LoadedExperiment;
 use crate::models::ModelInfo;
 use crate::obs::ObservationSet;
+use crate::var::incremental::OuterLoopRecord;
 
 use super::window_analysis::WindowResult;
 
@@ -69,8 +70,43 @@ pub fn write_window(
             background_departures: &result.background_departures,
             analysis_departures: &result.analysis_departures,
             iterations: &result.outcome.iterations,
+            outer_loops: &result.outer_loops,
         },
     )
+}
+
+/// One incremental outer loop in a summary.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct OuterLoopSummary {
+    /// J (nonlinear) at the linearisation point.
+    pub cost: f64,
+    /// ‖∇J‖ there, in the control space.
+    pub gradient_norm: f64,
+    /// The quadratic cost at the inner minimum.
+    pub quadratic_cost: f64,
+    /// Inner iterations.
+    pub inner_iterations: usize,
+    /// Inner residual reduction reached.
+    pub residual_reduction: f64,
+    /// Ritz pairs in the spectral preconditioner.
+    pub preconditioner_pairs: usize,
+}
+
+impl OuterLoopSummary {
+    fn new(r: &OuterLoopRecord) -> Self {
+        Self {
+            cost: r.cost,
+            gradient_norm: r.gradient_norm,
+            quadratic_cost: r.final_quadratic_cost(),
+            inner_iterations: r.inner_iterations,
+            residual_reduction: r.residual_reduction,
+            preconditioner_pairs: r.preconditioner_pairs,
+        }
+    }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// The summary of one analysed window, as printed and as JSON.
@@ -84,7 +120,7 @@ pub struct WindowSummary {
     pub window_steps: usize,
     /// The last step with an observation: past it, the analysis is a forecast.
     pub last_observation_step: usize,
-    /// Minimiser name.
+    /// The algorithm: the minimiser's name, or "incremental (… inner loops)".
     pub minimizer: String,
     /// J at the background.
     pub cost_initial: f64,
@@ -102,6 +138,12 @@ pub struct WindowSummary {
     pub iterations: usize,
     /// Cost-and-gradient evaluations (one forward and one adjoint sweep each).
     pub cost_evaluations: u64,
+    /// Tangent-linear runs, each with an adjoint sweep (incremental inner iterations).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub tangent_linear_runs: u64,
+    /// The incremental outer loops (absent for the nonlinear algorithm).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub outer_loops: Vec<OuterLoopSummary>,
     /// Why the minimiser stopped.
     pub stop_reason: String,
     /// Whether that was a convergence test.
@@ -160,6 +202,8 @@ impl WindowSummary {
             gradient_norm_final: r.gradient_norm_final,
             iterations: r.outcome.iterations.len().saturating_sub(1),
             cost_evaluations: r.outcome.cost_evaluations,
+            tangent_linear_runs: r.tangent_linear_runs,
+            outer_loops: r.outer_loops.iter().map(OuterLoopSummary::new).collect(),
             stop_reason: r.outcome.stop_reason.clone(),
             converged: r.outcome.converged,
             interrupted: r.outcome.interrupted,
@@ -186,8 +230,16 @@ impl WindowSummary {
     /// A readable multi-line summary.
     pub fn text(&self) -> String {
         let mut s = format!(
-            "{} 4D-Var, window of {} steps, {} observations, {} minimiser\n",
-            self.model, self.window_steps, self.observations, self.minimizer
+            "{} 4D-Var, window of {} steps, {} observations, {}{}\n",
+            self.model,
+            self.window_steps,
+            self.observations,
+            self.minimizer,
+            if self.outer_loops.is_empty() {
+                " minimiser"
+            } else {
+                ""
+            }
         );
         s += &format!(
             "  J: {:.4} -> {:.4}  (J_b {:.4}, J_o {:.4}; J_min/p = {:.3}, about 0.5 when B and R are right)\n",
@@ -198,12 +250,39 @@ impl WindowSummary {
             self.cost_per_observation
         );
         s += &format!(
-            "  |dJ/dx0|: {:.4e} -> {:.4e} after {} iterations, {} cost+gradient evaluations\n",
+            "  |dJ/dx0|: {:.4e} -> {:.4e} after {} {}, {} cost+gradient evaluations\n",
             self.gradient_norm_initial,
             self.gradient_norm_final,
             self.iterations,
+            if self.outer_loops.is_empty() {
+                "iterations"
+            } else {
+                "outer loops"
+            },
             self.cost_evaluations
         );
+        for (l, o) in self.outer_loops.iter().enumerate() {
+            s += &format!(
+                "    outer loop {}: J {:.6e}, |grad J| {:.3e}; {} inner iterations{} -> quadratic J {:.6e}\n",
+                l + 1,
+                o.cost,
+                o.gradient_norm,
+                o.inner_iterations,
+                if o.preconditioner_pairs > 0 {
+                    format!(" (preconditioned by {} Ritz pairs)", o.preconditioner_pairs)
+                } else {
+                    String::new()
+                },
+                o.quadratic_cost
+            );
+        }
+        if self.tangent_linear_runs > 0 {
+            s += &format!(
+                "  {} tangent-linear runs and {} adjoint sweeps in all\n",
+                self.tangent_linear_runs,
+                self.tangent_linear_runs + self.cost_evaluations
+            );
+        }
         if self.last_observation_step < self.window_steps {
             s += &format!(
                 "  note: the observations end at step {} of {}: after that the analysis is a \

@@ -94,7 +94,7 @@ impl ModelTask for TwinWindow<'_> {
         Ok(WindowSummary::new(
             &model,
             &result,
-            &settings.minimizer.name(),
+            &settings.method_name(),
             observations.max_step().unwrap_or(0),
             started.elapsed().as_secs_f64(),
         ))

@@ -5,6 +5,7 @@
 use crate::core::budget::{check_memory, check_work};
 use std::sync::Arc;
 
+use crate::core::choice::choice_name;
 use crate::core::vector::norm;
 use crate::core::{integrate, Dynamics, Storage};
 use crate::cov::BackgroundCovariance;
@@ -12,9 +13,11 @@ use crate::error::{Error, Result};
 use crate::io::experiment_config::{BackgroundConfig, ExperimentConfig, ParameterConfig};
 use crate::models::ModelInfo;
 use crate::obs::{ObservationMisfit, ObservationSet};
+use crate::var::incremental::{incremental_4dvar, IncrementalSettings, OuterLoopRecord};
+use crate::var::krylov::InnerLoopSettings;
 use crate::var::{
-    minimize, AnalysisDiagnostics, ControlSpace, ControlTransform, FourDVar, MinimizationOutcome,
-    Minimizer, ParameterPrior, StoppingRule,
+    minimize, Algorithm, AnalysisDiagnostics, ControlSpace, ControlTransform, FourDVar,
+    IterationRecord, MinimizationOutcome, Minimizer, ParameterPrior, StoppingRule,
 };
 
 /// How to analyse a window.
@@ -24,8 +27,12 @@ pub struct AssimilationSettings {
     pub window_steps: Option<usize>,
     /// Forecast steps beyond the window in the output.
     pub forecast_steps: usize,
-    /// Minimisation algorithm.
+    /// Nonlinear or incremental 4D-Var.
+    pub algorithm: Algorithm,
+    /// Minimiser of the nonlinear algorithm.
     pub minimizer: Minimizer,
+    /// Outer and inner loops of the incremental algorithm.
+    pub incremental: IncrementalSettings,
     /// Control space.
     pub space: ControlSpace,
     /// Stopping rule.
@@ -39,10 +46,22 @@ pub struct AssimilationSettings {
 impl AssimilationSettings {
     /// The settings of an experiment configuration (already validated).
     pub fn from_config(c: &ExperimentConfig) -> Result<Self> {
+        let i = &c.incremental;
         Ok(Self {
             window_steps: c.window.steps,
             forecast_steps: c.window.forecast_steps,
+            algorithm: c.minimizer.algorithm,
             minimizer: c.minimizer.method,
+            incremental: IncrementalSettings {
+                outer_loops: i.outer_loops,
+                inner: InnerLoopSettings {
+                    max_iterations: i.inner_iterations,
+                    tolerance: i.inner_tolerance,
+                },
+                solver: i.inner_solver,
+                spectral_preconditioner: i.spectral_preconditioner,
+                gradient_tolerance: c.minimizer.gradient_tolerance,
+            },
             space: c.minimizer.space,
             stopping: StoppingRule {
                 max_iterations: c.minimizer.max_iterations,
@@ -52,6 +71,23 @@ impl AssimilationSettings {
             background: c.background.clone(),
             parameters: c.parameters.clone(),
         })
+    }
+
+    /// The method in words for summaries: "lbfgs", or "incremental (lanczos inner loops,
+    /// spectral preconditioner)".
+    pub fn method_name(&self) -> String {
+        match self.algorithm {
+            Algorithm::Nonlinear => self.minimizer.name(),
+            Algorithm::Incremental => format!(
+                "incremental ({} inner loops{})",
+                choice_name(&self.incremental.solver),
+                if self.incremental.spectral_preconditioner {
+                    ", spectral preconditioner"
+                } else {
+                    ""
+                }
+            ),
+        }
     }
 }
 
@@ -88,8 +124,12 @@ pub struct WindowResult {
     pub background_trajectory: Vec<f64>,
     /// Analysis trajectory, same shape.
     pub analysis_trajectory: Vec<f64>,
-    /// The minimisation.
+    /// The minimisation (for the incremental algorithm: one iteration per outer loop).
     pub outcome: MinimizationOutcome,
+    /// The outer loops of the incremental algorithm (empty for the nonlinear one).
+    pub outer_loops: Vec<OuterLoopRecord>,
+    /// Tangent-linear runs (each with an adjoint sweep) of the incremental inner loops.
+    pub tangent_linear_runs: u64,
     /// J at the background.
     pub cost_initial: f64,
     /// ‖∂J/∂x₀‖ at the background, in the physical space.
@@ -174,12 +214,48 @@ pub fn analyse_window<M: Dynamics + ModelInfo + Clone>(
         )?);
     }
     let gradient_norm_initial = norm(&problem.physical_state_gradient(&start, &first));
-    let outcome = minimize(
-        &problem,
-        start.clone(),
-        settings.minimizer,
-        settings.stopping,
-    )?;
+    let (outcome, outer_loops, tangent_linear_runs) = match settings.algorithm {
+        Algorithm::Nonlinear => (
+            minimize(
+                &problem,
+                start.clone(),
+                settings.minimizer,
+                settings.stopping,
+            )?,
+            Vec::new(),
+            0,
+        ),
+        Algorithm::Incremental => {
+            let i = incremental_4dvar(&problem, &start, &settings.incremental)?;
+            let mut iterations: Vec<IterationRecord> = (i.records.iter().enumerate())
+                .map(|(k, r)| IterationRecord {
+                    iteration: k as u64,
+                    cost: r.cost,
+                    background_cost: r.background_cost,
+                    observation_cost: r.cost - r.background_cost,
+                    gradient_norm: r.gradient_norm,
+                })
+                .collect();
+            let e = &i.evaluation;
+            iterations.push(IterationRecord {
+                iteration: i.records.len() as u64,
+                cost: e.cost,
+                background_cost: e.background_cost,
+                observation_cost: e.observation_cost,
+                gradient_norm: norm(&e.gradient),
+            });
+            let outcome = MinimizationOutcome {
+                control: i.control,
+                evaluation: i.evaluation,
+                iterations,
+                stop_reason: i.stop_reason,
+                converged: i.converged,
+                interrupted: i.interrupted,
+                cost_evaluations: i.gradient_sweeps,
+            };
+            (outcome, i.records, i.hessian_products)
+        }
+    };
     let gradient_norm_final =
         norm(&problem.physical_state_gradient(&outcome.control, &outcome.evaluation));
 
@@ -222,6 +298,8 @@ pub fn analyse_window<M: Dynamics + ModelInfo + Clone>(
         gradient_norm_initial,
         gradient_norm_final,
         outcome,
+        outer_loops,
+        tangent_linear_runs,
         background_departures,
         analysis_departures,
         diagnostics,

@@ -55,6 +55,7 @@ use crate::io::cf_arrays::{check_layout, define_layout, put_arrays};
 use crate::io::cf_time::CfTime;
 use crate::io::observation_file::{observed_units, put_variable_and_kind, ObservedColumns};
 use crate::obs::ObservationSet;
+use crate::var::incremental::OuterLoopRecord;
 use crate::var::IterationRecord;
 
 /// Names, units and provenance shared by the result files.
@@ -109,6 +110,9 @@ pub struct AnalysisContent<'a> {
     pub analysis_departures: &'a [f64],
     /// Per-iteration diagnostics.
     pub iterations: &'a [IterationRecord],
+    /// The outer loops of incremental 4D-Var (empty for the nonlinear algorithm: then the
+    /// file has no `outer_loop` dimension).
+    pub outer_loops: &'a [OuterLoopRecord],
 }
 
 fn add_f64(
@@ -388,7 +392,66 @@ fn write_analysis_netcdf(
         "norm of the gradient of J in the control space",
         "1",
     )?;
+    put_outer_loops(&mut file, c.outer_loops)?;
     file.close()
+}
+
+/// The incremental outer loops on an `outer_loop` dimension (nothing when there are none).
+fn put_outer_loops(file: &mut FileMut, loops: &[OuterLoopRecord]) -> netcdf::Result<()> {
+    if loops.is_empty() {
+        return Ok(());
+    }
+    let dims = ["outer_loop"];
+    file.add_dimension("outer_loop", loops.len())?;
+    let count = |f: fn(&OuterLoopRecord) -> usize| -> Vec<i32> {
+        loops.iter().map(|r| f(r) as i32).collect()
+    };
+    add_i32(
+        file,
+        "outer_loop",
+        &dims,
+        &(1..=loops.len() as i32).collect::<Vec<_>>(),
+        "incremental 4D-Var outer loop",
+    )?;
+    let col = |f: fn(&OuterLoopRecord) -> f64| loops.iter().map(f).collect::<Vec<f64>>();
+    for (name, values, long_name) in [
+        (
+            "outer_cost",
+            col(|r| r.cost),
+            "nonlinear cost J at the linearisation point",
+        ),
+        (
+            "outer_gradient_norm",
+            col(|r| r.gradient_norm),
+            "norm of the gradient of J at the linearisation point",
+        ),
+        (
+            "quadratic_cost",
+            col(|r| r.final_quadratic_cost()),
+            "quadratic cost of the increment at the inner minimum",
+        ),
+        (
+            "inner_residual_reduction",
+            col(|r| r.residual_reduction),
+            "inner-loop residual norm over its first value",
+        ),
+    ] {
+        add_f64(file, name, &dims, &values, long_name, "1")?;
+    }
+    add_i32(
+        file,
+        "inner_iterations",
+        &dims,
+        &count(|r| r.inner_iterations),
+        "inner iterations (tangent-linear and adjoint runs)",
+    )?;
+    add_i32(
+        file,
+        "preconditioner_pairs",
+        &dims,
+        &count(|r| r.preconditioner_pairs),
+        "Ritz pairs in the spectral preconditioner",
+    )
 }
 
 /// The content of a cycled experiment, one record per window.
@@ -408,8 +471,10 @@ pub struct CycleContent<'a> {
     pub rmse_analysis: &'a [f64],
     /// RMSE at each window's end of the free run (no assimilation).
     pub rmse_free_run: &'a [f64],
-    /// Minimiser iterations per window.
+    /// Minimiser iterations (incremental: outer loops) per window.
     pub iterations: &'a [i32],
+    /// Inner iterations per window (incremental only).
+    pub inner_iterations: Option<&'a [i32]>,
     /// Final J per window.
     pub cost_final: &'a [f64],
     /// Analysis at each window's end, row-major (windows × n).
@@ -432,6 +497,7 @@ pub fn write_cycle(path: &Path, meta: &ResultMetadata, c: &CycleContent) -> Resu
         c.rmse_analysis.len(),
         c.rmse_free_run.len(),
         c.iterations.len(),
+        c.inner_iterations.map_or(windows, <[i32]>::len),
         c.cost_final.len(),
     ];
     let states = windows.checked_mul(meta.state_len());
@@ -530,8 +596,21 @@ fn write_cycle_netcdf(temp: &Path, meta: &ResultMetadata, c: &CycleContent) -> n
         "iterations",
         &dims,
         c.iterations,
-        "minimiser iterations",
+        if c.inner_iterations.is_some() {
+            "incremental 4D-Var outer loops"
+        } else {
+            "minimiser iterations"
+        },
     )?;
+    if let Some(inner) = c.inner_iterations {
+        add_i32(
+            &mut file,
+            "inner_iterations",
+            &dims,
+            inner,
+            "inner iterations (tangent-linear and adjoint runs)",
+        )?;
+    }
     add_f64(
         &mut file,
         "cost_final",

@@ -24,11 +24,20 @@
 //! climatology_scale = 0.1     # B = scale · sample covariance
 //!
 //! [minimizer]
-//! method = "lbfgs"            # lbfgs | cg | steepest-descent
+//! algorithm = "nonlinear"     # nonlinear | incremental (Gauss-Newton outer loops)
+//! method = "lbfgs"            # lbfgs | cg | steepest-descent (the nonlinear algorithm)
 //! space = "transformed"       # transformed (x0 = xb + B^½ v) | physical
 //! max_iterations = 200
 //! gradient_tolerance = 1e-6   # stop when |∇J| has fallen by this factor
 //! relative_cost_tolerance = 1e-12
+//!
+//! [incremental]               # the incremental algorithm
+//! outer_loops = 10            # most outer loops (relinearisations); they also stop when
+//!                             # |∇J| has fallen by minimizer.gradient_tolerance
+//! inner_iterations = 100      # most inner iterations per outer loop
+//! inner_tolerance = 1e-4      # stop an inner loop when its residual fell by this factor
+//! inner_solver = "cg"         # cg | lanczos
+//! spectral_preconditioner = false  # lanczos: precondition with earlier loops' Ritz pairs
 //!
 //! [parameters]                # optional: estimate the model parameters (Lorenz-96: F)
 //! sigma = [1.0]               # prior standard deviation of each parameter
@@ -53,7 +62,8 @@ use crate::cov::BackgroundSpec;
 use crate::error::{Error, Result};
 use crate::io::cf_time::ReferenceDate;
 use crate::toml_source::TomlSource;
-use crate::var::{ControlSpace, Minimizer};
+use crate::var::incremental::InnerSolver;
+use crate::var::{Algorithm, ControlSpace, Minimizer};
 
 /// A whole experiment configuration.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
@@ -75,6 +85,9 @@ pub struct ExperimentConfig {
     /// Minimiser settings.
     #[serde(default)]
     pub minimizer: MinimizerConfig,
+    /// Incremental 4D-Var settings.
+    #[serde(default)]
+    pub incremental: IncrementalConfig,
     /// Parameter estimation, when present.
     pub parameters: Option<ParameterConfig>,
     /// Twin-experiment settings.
@@ -104,7 +117,9 @@ pub type BackgroundConfig = BackgroundSpec;
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct MinimizerConfig {
-    /// The minimisation algorithm.
+    /// Nonlinear or incremental 4D-Var.
+    pub algorithm: Algorithm,
+    /// The minimisation algorithm of the nonlinear cost.
     pub method: Minimizer,
     /// Where the minimiser works.
     pub space: ControlSpace,
@@ -119,11 +134,40 @@ pub struct MinimizerConfig {
 impl Default for MinimizerConfig {
     fn default() -> Self {
         Self {
+            algorithm: Algorithm::Nonlinear,
             method: Minimizer::Lbfgs,
             space: ControlSpace::Transformed,
             max_iterations: 200,
             gradient_tolerance: 1e-6,
             relative_cost_tolerance: 1e-12,
+        }
+    }
+}
+
+/// `[incremental]`.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct IncrementalConfig {
+    /// Most outer loops.
+    pub outer_loops: usize,
+    /// Most inner iterations per outer loop.
+    pub inner_iterations: usize,
+    /// Relative residual reduction that ends an inner loop.
+    pub inner_tolerance: f64,
+    /// The inner solver.
+    pub inner_solver: InnerSolver,
+    /// Precondition inner loops with the Ritz pairs of the earlier ones (Lanczos only).
+    pub spectral_preconditioner: bool,
+}
+
+impl Default for IncrementalConfig {
+    fn default() -> Self {
+        Self {
+            outer_loops: 10,
+            inner_iterations: 100,
+            inner_tolerance: 1e-4,
+            inner_solver: InnerSolver::ConjugateGradient,
+            spectral_preconditioner: false,
         }
     }
 }
@@ -272,6 +316,41 @@ impl LoadedExperiment {
         ] {
             if !(value.is_finite() && value >= 0.0) {
                 return bad(&format!("minimizer.{key}`"), "must be a finite number >= 0");
+            }
+        }
+        let i = &c.incremental;
+        if !(i.inner_tolerance.is_finite() && i.inner_tolerance >= 0.0) {
+            return bad(
+                "incremental.inner_tolerance`",
+                "must be a finite number >= 0",
+            );
+        }
+        if i.outer_loops == 0 {
+            return bad("incremental.outer_loops`", "must be at least 1");
+        }
+        if i.inner_iterations == 0 {
+            return bad("incremental.inner_iterations`", "must be at least 1");
+        }
+        if i.spectral_preconditioner && i.inner_solver != InnerSolver::Lanczos {
+            return bad(
+                "incremental.spectral_preconditioner`",
+                "needs the lanczos inner solver (--inner-solver lanczos, or inner_solver = \"lanczos\"): its Ritz pairs make the preconditioner",
+            );
+        }
+        if c.minimizer.algorithm == Algorithm::Incremental {
+            if c.minimizer.space != ControlSpace::Transformed {
+                return bad(
+                    "minimizer.space`",
+                    "incremental 4D-Var works in the transformed control space \
+                     (x0 = xb + B^1/2 v); the physical space is for the nonlinear algorithm",
+                );
+            }
+            if c.parameters.is_some() {
+                return bad(
+                    "parameters`",
+                    "incremental 4D-Var estimates the initial state only; estimate parameters \
+                     with the nonlinear algorithm",
+                );
             }
         }
         if c.window.steps == Some(0) {

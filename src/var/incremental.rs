@@ -59,6 +59,8 @@ pub struct IncrementalSettings {
 pub struct OuterLoopRecord {
     /// J (nonlinear) at the linearisation point.
     pub cost: f64,
+    /// Its background term J_b.
+    pub background_cost: f64,
     /// ‖∇J‖ at the linearisation point.
     pub gradient_norm: f64,
     /// q at each inner iterate, from q(0) = J onwards (decreasing in exact arithmetic).
@@ -148,6 +150,7 @@ pub fn incremental_4dvar<D: Dynamics + Clone>(
         }
         let record = OuterLoopRecord {
             cost: evaluation.cost,
+            background_cost: evaluation.background_cost,
             gradient_norm: g_norm,
             inner_iterations: solution.iterations,
             residual_reduction: solution.residual_reduction,

@@ -5,6 +5,7 @@
 //! minimised over v with x₀ = x_b + B^½ v (the control-variable transform, where the
 //! background term is ½vᵀv) or directly over x₀ (the physical space, for comparison).
 
+pub mod algorithm;
 pub mod control;
 pub mod cost;
 pub mod diagnostics;
@@ -14,6 +15,7 @@ pub mod krylov;
 pub mod minimize;
 pub mod spectral_preconditioner;
 
+pub use algorithm::Algorithm;
 pub use control::{ControlSpace, ControlTransform, ParameterPrior};
 pub use cost::{Evaluation, FourDVar};
 pub use diagnostics::{AnalysisDiagnostics, DepartureStatistics};
