@@ -8,7 +8,7 @@ use ndarray::{Array1, Array2};
 use ndarray_linalg::Solve;
 
 use fourdvar::core::verification::{gradient_test, random_vector};
-use fourdvar::core::{integrate, Storage};
+use fourdvar::core::{integrate, tangent_linear_trajectory, Dynamics, Storage};
 use fourdvar::cov::BackgroundCovariance;
 use fourdvar::geometry::ring::sites;
 use fourdvar::geometry::{Geometry, Location};
@@ -472,7 +472,7 @@ fn a_zero_gradient_at_the_start_stops_with_a_clear_reason() {
 }
 
 /// The Gauss–Newton Hessian of `p` at control `v` as a matrix, column by column.
-fn gauss_newton_matrix(p: &FourDVar<LinearModel>, v: &[f64]) -> Array2<f64> {
+fn gauss_newton_matrix<D: Dynamics + Clone>(p: &FourDVar<D>, v: &[f64]) -> Array2<f64> {
     let n = v.len();
     let mut a = Array2::<f64>::zeros((n, n));
     for j in 0..n {
@@ -841,5 +841,203 @@ fn lanczos_matches_conjugate_gradients_and_finds_the_hessian_spectrum() {
     let (x_a, _) = p.transform().to_model(&l.step);
     for (got, want) in x_a.iter().zip(blue(&case)) {
         assert!((got - want).abs() < 1e-10, "{got} vs BLUE {want}");
+    }
+}
+
+/// The posterior (issue #11) on Lorenz-96 N = 40 at the analysis, against dense matrices built
+/// column by column with the TL/AD: the leading eigenvalues of the Gauss–Newton Hessian, the
+/// analysis standard deviations from U A_v⁻¹ Uᵀ, and DFS = tr(HK) with G = (H_k M_k) stacked.
+#[test]
+fn the_posterior_matches_the_dense_hessian_its_inverse_and_tr_hk() {
+    // OpenBLAS's recursive LU of the 200×200 innovation covariance needs more stack than a
+    // test thread's 2 MiB.
+    std::thread::Builder::new()
+        .stack_size(64 << 20)
+        .spawn(posterior_against_dense_matrices)
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
+fn posterior_against_dense_matrices() {
+    use fourdvar::var::posterior::posterior;
+    use ndarray_linalg::{Eigh, Inverse, UPLO};
+    let covariance = Arc::new(BackgroundCovariance::gaussian(40, 1.0, 2.0).unwrap());
+    let (p, _) = lorenz96_twin(covariance.clone(), ControlSpace::Transformed, None, 8.0);
+    let start = p.transform().background_control();
+    let v = minimize(&p, start, Minimizer::Lbfgs, StoppingRule::default())
+        .unwrap()
+        .control;
+    let n = v.len();
+    let a_v = gauss_newton_matrix(&p, &v);
+    let (exact, _) = a_v.eigh(UPLO::Lower).unwrap();
+    let exact: Vec<f64> = exact.iter().rev().copied().collect();
+
+    let leading = posterior(&p, &v, 10, 200).unwrap();
+    println!(
+        "10 leading eigenvalues after {} Hessian products: {:?}",
+        leading.hessian_products, leading.eigenvalues
+    );
+    assert!(leading.converged);
+    assert_eq!(leading.eigenvalues.len(), 10);
+    for (got, want) in leading.eigenvalues.iter().zip(&exact) {
+        assert!((got - want).abs() <= 1e-8 * want, "{got} vs {want}");
+    }
+
+    // U = B^½ column by column; A = U A_v⁻¹ Uᵀ.
+    let mut u = Array2::<f64>::zeros((n, n));
+    let mut column = vec![0.0; n];
+    for j in 0..n {
+        let mut e = vec![0.0; n];
+        e[j] = 1.0;
+        covariance.sqrt_apply(&e, &mut column);
+        u.column_mut(j).assign(&Array1::from_vec(column.clone()));
+    }
+    let analysis = u.dot(&a_v.inv().unwrap()).dot(&u.t());
+    let full = posterior(&p, &v, n, n).unwrap();
+    assert!(full.complete && full.converged);
+    for (i, s) in full.analysis_std.iter().enumerate() {
+        let want = analysis[[i, i]].sqrt();
+        assert!((s - want).abs() <= 1e-8 * want, "site {i}: {s} vs {want}");
+        // The low-rank update leaves out positive terms: never below the exact value, never
+        // above the background.
+        assert!(leading.analysis_std[i] >= s - 1e-12, "site {i}");
+        assert!(leading.analysis_std[i] <= full.background_std[i] + 1e-12);
+    }
+    println!(
+        "mean analysis std {:.4} (10 modes: {:.4}) against a background std of 1",
+        full.analysis_std.iter().sum::<f64>() / n as f64,
+        leading.analysis_std.iter().sum::<f64>() / n as f64
+    );
+
+    // G: the observed tangent-linear response to each unit initial perturbation.
+    let misfit = p.misfit();
+    let obs = misfit.observations().as_slice();
+    let (x0, _) = p.transform().to_model(&v);
+    let model = p.model_at(&v);
+    let mut g = Array2::<f64>::zeros((obs.len(), n));
+    for j in 0..n {
+        let mut e = vec![0.0; n];
+        e[j] = 1.0;
+        tangent_linear_trajectory(&model, &x0, &e, &[], &[], p.steps(), |k, x, dx| {
+            for i in misfit.range(k) {
+                g[[i, j]] = misfit.operator().apply_tl(i, x, dx);
+            }
+        })
+        .unwrap();
+    }
+    let b = covariance.matrix();
+    let r = Array2::from_diag(&Array1::from_iter(obs.iter().map(|o| o.sigma * o.sigma)));
+    let gbg = g.dot(&b).dot(&g.t());
+    let hk = gbg.dot(&(&gbg + &r).inv().unwrap());
+    let trace: f64 = hk.diag().sum();
+    println!(
+        "DFS {} (10 modes: {}) vs tr(HK) {trace} of {} observations",
+        full.dfs,
+        leading.dfs,
+        obs.len()
+    );
+    assert!(
+        (full.dfs - trace).abs() <= 1e-8 * trace,
+        "{} vs {trace}",
+        full.dfs
+    );
+    assert!(leading.dfs < full.dfs);
+}
+
+/// The posterior is right when B and R are right: over many draws of truth, background and
+/// observations of the linear system, the sample variance of the analysis error at each
+/// site matches analysis_std² within its sampling error (the lesson a class should see).
+#[test]
+fn the_analysis_error_variance_matches_the_posterior_over_many_twin_windows() {
+    use fourdvar::var::posterior::posterior;
+    let case = linear_case();
+    let n = case.background.len();
+    let template = problem(&case, ControlSpace::Transformed);
+    let predicted = posterior(&template, &vec![0.0; n], n, n).unwrap();
+    assert!(predicted.complete);
+    let draws = 4000;
+    let inner = InnerLoopSettings {
+        max_iterations: 50,
+        tolerance: 1e-12,
+    };
+    let mut sum_sq = vec![0.0; n];
+    let mut sum = vec![0.0; n];
+    let mut db = vec![0.0; n];
+    for d in 0..draws as u64 {
+        let truth = random_vector(n, 1000 + 3 * d);
+        // x_b = x_t + B^½ ε, y_i = h_i(x_t at k_i) + σ_i η_i.
+        case.covariance
+            .sqrt_apply(&random_vector(n, 1001 + 3 * d), &mut db);
+        let background: Vec<f64> = truth.iter().zip(&db).map(|(t, e)| t + e).collect();
+        let noise = random_vector(case.observations.len(), 1002 + 3 * d);
+        let mut states = Vec::new();
+        integrate(&case.model, &truth, case.steps, |_, x| {
+            states.push(x.to_vec())
+        })
+        .unwrap();
+        let misfit = ObservationMisfit::new(case.observations.clone(), &case.geometry).unwrap();
+        let equivalents: Vec<f64> = (0..=case.steps)
+            .flat_map(|k| {
+                let x = &states[k];
+                misfit
+                    .range(k)
+                    .map(|i| misfit.operator().apply_tl(i, x, x))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let observations = ObservationSet::new(
+            (case.observations.as_slice().iter())
+                .zip(equivalents.iter().zip(&noise))
+                .map(|(o, (h, e))| Observation {
+                    value: h + o.sigma * e,
+                    ..o.clone()
+                })
+                .collect(),
+        );
+        let misfit = ObservationMisfit::new(observations, &case.geometry).unwrap();
+        let transform = ControlTransform::new(
+            ControlSpace::Transformed,
+            background,
+            case.covariance.clone(),
+            None,
+        )
+        .unwrap();
+        let p = FourDVar::new(
+            case.model.clone(),
+            case.steps,
+            misfit,
+            transform,
+            Storage::All,
+        )
+        .unwrap();
+        let outcome = incremental_4dvar(
+            &p,
+            &vec![0.0; n],
+            &incremental(1, inner, InnerSolver::ConjugateGradient),
+        )
+        .unwrap();
+        let (analysis, _) = p.transform().to_model(&outcome.control);
+        for j in 0..n {
+            let e = analysis[j] - truth[j];
+            sum[j] += e;
+            sum_sq[j] += e * e;
+        }
+    }
+    let m = draws as f64;
+    for j in 0..n {
+        let mean = sum[j] / m;
+        let sample = (sum_sq[j] - m * mean * mean) / (m - 1.0);
+        let want = predicted.analysis_std[j].powi(2);
+        // The sample variance of m Gaussian draws has a relative standard error √(2/(m−1)).
+        let sampling = (2.0 / (m - 1.0)).sqrt();
+        println!(
+            "site {j}: analysis error variance {sample:.5} over {draws} windows, posterior \
+             {want:.5} (background {:.5}), off by {:.2} sampling errors",
+            predicted.background_std[j].powi(2),
+            (sample / want - 1.0) / sampling
+        );
+        assert!((sample / want - 1.0).abs() < 4.0 * sampling, "site {j}");
+        assert!(want < 0.9 * predicted.background_std[j].powi(2) || j == 4);
     }
 }

@@ -567,6 +567,28 @@ impl BackgroundCovariance {
         }
     }
 
+    /// The background-error variances B_ii, each ‖(B^½)ᵀ e_i‖² (one adjoint square-root
+    /// product per element for a plane or balanced B; read off a diagonal or dense B).
+    pub fn variances(&self) -> Vec<f64> {
+        if self.balance.is_none() {
+            match &self.repr {
+                Repr::Diagonal { sigmas } => return sigmas.iter().map(|s| s * s).collect(),
+                Repr::Dense(d) => return d.b.diag().to_vec(),
+                Repr::Plane(_) => {}
+            }
+        }
+        let n = self.len();
+        let (mut unit, mut row) = (vec![0.0; n], vec![0.0; n]);
+        (0..n)
+            .map(|i| {
+                unit[i] = 1.0;
+                self.sqrt_adjoint_apply(&unit, &mut row);
+                unit[i] = 0.0;
+                row.iter().map(|r| r * r).sum()
+            })
+            .collect()
+    }
+
     /// Mean background-error variance, trace(B)/n = (1/n) Σᵢ B_ii.
     pub fn mean_variance(&self) -> f64 {
         if let Some(b) = &self.balance {

@@ -97,6 +97,83 @@ pub fn conjugate_gradient(
     })
 }
 
+/// The Lanczos process with full reorthogonalisation: orthonormal q_0…q_k and the
+/// tridiagonal T_k = Q_kᵀ A Q_k, one product A q_k per step.
+struct LanczosProcess {
+    q: Vec<Vec<f64>>,
+    alphas: Vec<f64>,
+    betas: Vec<f64>,
+    /// A q_k − α_k q_k − β_{k−1} q_{k−1}, orthogonalised against every q_i.
+    next: Vec<f64>,
+    /// ‖next‖ = β_k.
+    beta: f64,
+}
+
+impl LanczosProcess {
+    /// Starts from the direction of `sign` × `start` (not zero).
+    fn new(start: &[f64], sign: f64) -> Self {
+        let scale = sign / norm(start);
+        Self {
+            q: vec![start.iter().map(|x| x * scale).collect()],
+            alphas: Vec::new(),
+            betas: Vec::new(),
+            next: Vec::new(),
+            beta: 0.0,
+        }
+    }
+
+    /// Steps taken (the size of T).
+    fn len(&self) -> usize {
+        self.alphas.len()
+    }
+
+    /// One product with A: α_k, and the next direction with β_k.
+    fn step(&mut self, hessian: &mut impl FnMut(&[f64]) -> Result<Vec<f64>>) -> Result<()> {
+        let k = self.alphas.len();
+        let mut w = hessian(&self.q[k])?;
+        self.alphas.push(dot(&self.q[k], &w));
+        // Full reorthogonalisation: the vectors stay orthonormal to round-off, so the Ritz
+        // values do not repeat (the "ghosts" of plain Lanczos) and the iterates match CG's.
+        for _ in 0..2 {
+            for qi in &self.q {
+                let c = dot(qi, &w);
+                axpy(-c, qi, &mut w);
+            }
+        }
+        self.beta = norm(&w);
+        self.next = w;
+        Ok(())
+    }
+
+    /// Makes the next direction q_{k+1} (after a step with β_k > 0).
+    fn advance(&mut self) {
+        let beta = self.beta;
+        self.betas.push(beta);
+        self.q.push(self.next.iter().map(|x| x / beta).collect());
+    }
+
+    /// The Ritz pairs, ascending in value.
+    fn ritz_pairs(&self) -> Result<Vec<RitzPair>> {
+        let k = self.len();
+        if k == 0 {
+            return Ok(Vec::new());
+        }
+        let (values, vectors) = tridiagonal(&self.alphas, &self.betas)
+            .eigh(UPLO::Lower)
+            .map_err(|e| Error::invalid("Lanczos", format!("eigenvalues of T: {e}")))?;
+        Ok((0..k)
+            .map(|i| {
+                let s = vectors.column(i).to_vec();
+                RitzPair {
+                    value: values[i],
+                    vector: combine(&self.q[..k], &s),
+                    residual: self.beta * s[k - 1].abs(),
+                }
+            })
+            .collect())
+    }
+}
+
 /// Minimises q(δv) = j + gᵀδv + ½ δvᵀAδv by the Lanczos method with full
 /// reorthogonalisation, for at most `settings.max_iterations` iterations or until the
 /// residual ‖A δv + g‖ (= β_k |y_k|, known without forming δv) falls below
@@ -119,73 +196,83 @@ pub fn lanczos(
             ritz: Vec::new(),
         });
     }
-    let mut q: Vec<Vec<f64>> = vec![g.iter().map(|x| -x / beta0).collect()];
-    let (mut alphas, mut betas): (Vec<f64>, Vec<f64>) = (Vec::new(), Vec::new());
-    let (mut y, mut last_beta, mut residual) = (Vec::new(), 0.0, beta0);
+    let mut process = LanczosProcess::new(g, -1.0);
+    let (mut step, mut residual) = (vec![0.0; n], beta0);
     let limit = settings.max_iterations.min(n);
-    while alphas.len() < limit && !interrupt::requested() {
-        let k = alphas.len();
-        let mut w = hessian(&q[k])?;
-        alphas.push(dot(&q[k], &w));
-        // Full reorthogonalisation: the vectors stay orthonormal to round-off, so the Ritz
-        // values do not repeat (the "ghosts" of plain Lanczos) and the iterates match CG's.
-        for _ in 0..2 {
-            for qi in &q {
-                let c = dot(qi, &w);
-                axpy(-c, qi, &mut w);
-            }
-        }
-        last_beta = norm(&w);
-        y = solve_tridiagonal(&alphas, &betas, beta0)?;
-        let step = combine(&q, &y);
+    while process.len() < limit && !interrupt::requested() {
+        process.step(&mut hessian)?;
+        let k = process.len() - 1;
+        let y = solve_tridiagonal(&process.alphas, &process.betas, beta0)?;
+        step = combine(&process.q, &y);
         // A Q_k y = Q_k T_k y + β_k y_k q_{k+1} = β0 q_0 + y_k w, as T_k y = β0 e₁.
         let mut a_step = vec![0.0; n];
-        axpy(beta0, &q[0], &mut a_step);
-        axpy(y[k], &w, &mut a_step);
+        axpy(beta0, &process.q[0], &mut a_step);
+        axpy(y[k], &process.next, &mut a_step);
         quadratic_costs.push(j + dot(g, &step) + 0.5 * dot(&step, &a_step));
-        residual = last_beta * y[k].abs();
-        if residual <= settings.tolerance * beta0 || last_beta == 0.0 || k + 1 == limit {
+        residual = process.beta * y[k].abs();
+        if residual <= settings.tolerance * beta0 || process.beta == 0.0 || k + 1 == limit {
             break;
         }
-        betas.push(last_beta);
-        q.push(w.iter().map(|x| x / last_beta).collect());
+        process.advance();
     }
-    let iterations = alphas.len();
-    let ritz = if iterations == 0 {
-        Vec::new()
-    } else {
-        ritz_pairs(&q[..iterations], &alphas, &betas, last_beta)?
-    };
     Ok(InnerSolution {
-        step: if y.is_empty() {
-            vec![0.0; n]
-        } else {
-            combine(&q, &y)
-        },
+        step,
         quadratic_costs,
-        iterations,
+        iterations: process.len(),
         residual_reduction: relative(residual, beta0),
-        ritz,
+        ritz: process.ritz_pairs()?,
     })
 }
 
-/// The Ritz pairs of the Lanczos basis `q` with tridiagonal (alphas, betas) and next
-/// off-diagonal `beta`, ascending in value.
-fn ritz_pairs(q: &[Vec<f64>], alphas: &[f64], betas: &[f64], beta: f64) -> Result<Vec<RitzPair>> {
-    let (values, vectors) = tridiagonal(alphas, betas)
-        .eigh(UPLO::Lower)
-        .map_err(|e| Error::invalid("Lanczos", format!("eigenvalues of T: {e}")))?;
-    let k = alphas.len();
-    Ok((0..k)
-        .map(|i| {
-            let s = vectors.column(i).to_vec();
-            RitzPair {
-                value: values[i],
-                vector: combine(q, &s),
-                residual: beta * s[k - 1].abs(),
-            }
-        })
-        .collect())
+/// The leading eigenpairs of A found by Lanczos.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Eigenpairs {
+    /// Every Ritz pair, descending in value: the first `wanted` are the ones asked for.
+    pub pairs: Vec<RitzPair>,
+    /// Products with A taken.
+    pub iterations: usize,
+    /// Whether the Krylov space is the whole space: the pairs are then every eigenpair.
+    pub complete: bool,
+}
+
+/// The `wanted` largest eigenpairs of the symmetric A of size n by Lanczos with full
+/// reorthogonalisation from `start`: stops when each of them has a residual ‖A u − θ u‖ ≤
+/// `tolerance` θ, after n steps (the whole spectrum, exact to round-off) or after
+/// `max_iterations` steps (then the pairs are the best found; their residuals say how good).
+pub fn leading_eigenpairs(
+    mut hessian: impl FnMut(&[f64]) -> Result<Vec<f64>>,
+    start: &[f64],
+    wanted: usize,
+    tolerance: f64,
+    max_iterations: usize,
+) -> Result<Eigenpairs> {
+    let n = start.len();
+    if norm(start) == 0.0 || wanted == 0 {
+        return Err(Error::invalid(
+            "Lanczos",
+            "needs a non-zero start vector and at least one wanted eigenpair",
+        ));
+    }
+    let mut process = LanczosProcess::new(start, 1.0);
+    let limit = max_iterations.min(n);
+    let mut pairs = Vec::new();
+    while process.len() < limit && !interrupt::requested() {
+        process.step(&mut hessian)?;
+        pairs = process.ritz_pairs()?;
+        let converged = pairs.len() >= wanted
+            && (pairs.iter().rev().take(wanted)).all(|p| p.residual <= tolerance * p.value.abs());
+        if converged || process.beta == 0.0 || process.len() == limit {
+            break;
+        }
+        process.advance();
+    }
+    let iterations = process.len();
+    pairs.reverse();
+    Ok(Eigenpairs {
+        pairs,
+        iterations,
+        complete: iterations == n,
+    })
 }
 
 /// a / b, or 0 when b is 0.

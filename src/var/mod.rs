@@ -13,6 +13,7 @@ pub mod gauss_newton;
 pub mod incremental;
 pub mod krylov;
 pub mod minimize;
+pub mod posterior;
 pub mod spectral_preconditioner;
 
 pub use algorithm::Algorithm;
