@@ -94,6 +94,13 @@ pub(crate) struct AssimilationArgs {
     /// Prior values of the estimated parameters (default: the model configuration's).
     #[arg(long, value_name = "VALUE,...", value_delimiter = ',', value_parser = values::finite)]
     param_background: Option<Vec<f64>>,
+    /// Also compute the posterior at the analysis from the K leading eigenpairs of the
+    /// Gauss-Newton Hessian (Lanczos, one tangent-linear and adjoint run per step): the
+    /// eigenvalues, the analysis error standard deviation of every state element and the
+    /// degrees of freedom for signal (exact when K is the state size). One window only
+    /// (assimilate, twin). Default: the experiment file's `posterior.modes`, else none.
+    #[arg(long, value_name = "K", value_parser = values::at_least_one())]
+    posterior: Option<usize>,
     /// The date of model time 0 in the output's CF time: the Lorenz models write "days since
     /// DATE" (0.2 time units = 1 day, so dt = 0.05 is 6 h), shallow water "seconds since
     /// DATE". Form YYYY-MM-DD[THH:MM[:SS]].
@@ -154,6 +161,9 @@ impl AssimilationArgs {
         if let Some(v) = self.gradient_tolerance {
             c.minimizer.gradient_tolerance = v;
         }
+        if let Some(modes) = self.posterior {
+            c.posterior = Some(crate::io::experiment_config::PosteriorConfig { modes });
+        }
         if let Some(v) = self.reference_date {
             c.reference_date = v;
         }
@@ -198,6 +208,7 @@ impl AssimilationArgs {
                 self.estimate_params.is_some(),
             ),
             ("minimizer.space", "--space", self.space.is_some()),
+            ("posterior", "--posterior", self.posterior.is_some()),
             (
                 "incremental.spectral_preconditioner",
                 "--spectral-preconditioner",
@@ -501,6 +512,13 @@ pub(crate) fn run_cycle(a: CycleArgs, history: String) -> Result<i32> {
     check_experiment_paths(&a.common, &model, &network, &a.out)?;
     let experiment = with_files(experiment, Some(&model.path), Some(&network));
     let c = &experiment.config;
+    if c.posterior.is_some() {
+        return Err(crate::Error::invalid(
+            "--posterior",
+            "is computed for one window (assimilate, twin), not for every window of a cycle: \
+             remove --posterior or the experiment file's [posterior]",
+        ));
+    }
     let settings = AssimilationSettings::from_config(c)?;
     let summary = crate::experiment::cycle::run_cycle(&CycleRequest {
         model,

@@ -11,6 +11,7 @@ use crate::io::experiment_config::LoadedExperiment;
 use crate::models::ModelInfo;
 use crate::obs::ObservationSet;
 use crate::var::incremental::OuterLoopRecord;
+use crate::var::posterior::Posterior;
 
 use super::window_analysis::WindowResult;
 
@@ -71,6 +72,7 @@ pub fn write_window(
             analysis_departures: &result.analysis_departures,
             iterations: &result.outcome.iterations,
             outer_loops: &result.outer_loops,
+            posterior: result.posterior.as_ref(),
         },
     )
 }
@@ -173,8 +175,45 @@ pub struct WindowSummary {
     pub parameters: std::collections::BTreeMap<String, f64>,
     /// Whether the parameters were estimated (otherwise they are the model configuration's).
     pub parameters_estimated: bool,
+    /// The posterior at the analysis (with --posterior).
+    #[serde(skip_serializing_if = "Option::is_none", flatten)]
+    pub posterior: Option<PosteriorSummary>,
     /// Wall time of the whole command, seconds.
     pub wall_time_seconds: f64,
+}
+
+/// The posterior in a summary.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct PosteriorSummary {
+    /// The leading eigenvalues of the Gauss–Newton Hessian in control space, descending.
+    pub hessian_eigenvalues: Vec<f64>,
+    /// Degrees of freedom for signal.
+    pub dfs: f64,
+    /// Whether the spectrum is complete (the standard deviations and DFS exact).
+    pub posterior_complete: bool,
+    /// Whether every wanted eigenpair converged.
+    pub posterior_converged: bool,
+    /// Mean analysis error standard deviation over the state.
+    pub mean_analysis_std: f64,
+    /// Mean background error standard deviation over the state.
+    pub mean_background_std: f64,
+    /// Lanczos steps (Hessian products) taken.
+    pub posterior_hessian_products: usize,
+}
+
+impl PosteriorSummary {
+    fn new(p: &Posterior) -> Self {
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+        Self {
+            hessian_eigenvalues: p.eigenvalues.clone(),
+            dfs: p.dfs,
+            posterior_complete: p.complete,
+            posterior_converged: p.converged,
+            mean_analysis_std: mean(&p.analysis_std),
+            mean_background_std: mean(&p.background_std),
+            posterior_hessian_products: p.hessian_products,
+        }
+    }
 }
 
 impl WindowSummary {
@@ -223,6 +262,7 @@ impl WindowSummary {
                 .zip(r.analysis_parameters.iter().copied())
                 .collect(),
             parameters_estimated: r.parameters_estimated,
+            posterior: r.posterior.as_ref().map(PosteriorSummary::new),
             wall_time_seconds: wall,
         }
     }
@@ -315,6 +355,36 @@ impl WindowSummary {
                 v.background,
                 v.analysis,
                 100.0 * v.analysis / v.background
+            );
+        }
+        if let Some(p) = &self.posterior {
+            let shown: Vec<String> = (p.hessian_eigenvalues.iter().take(8))
+                .map(|l| format!("{l:.4e}"))
+                .collect();
+            s += &format!(
+                "  posterior: {} leading Hessian eigenvalues {}{} ({}; {} Lanczos steps{})\n",
+                p.hessian_eigenvalues.len(),
+                shown.join(", "),
+                if p.hessian_eigenvalues.len() > shown.len() {
+                    ", ..."
+                } else {
+                    ""
+                },
+                if p.posterior_complete {
+                    "complete spectrum"
+                } else {
+                    "low-rank"
+                },
+                p.posterior_hessian_products,
+                if p.posterior_converged {
+                    ""
+                } else {
+                    ", not all converged"
+                }
+            );
+            s += &format!(
+                "    DFS {:.3} (of {} observations); mean error std: analysis {:.4}, background {:.4}\n",
+                p.dfs, self.observations, p.mean_analysis_std, p.mean_background_std
             );
         }
         for (name, value) in &self.parameters {

@@ -15,6 +15,7 @@ use crate::models::ModelInfo;
 use crate::obs::{ObservationMisfit, ObservationSet};
 use crate::var::incremental::{incremental_4dvar, IncrementalSettings, OuterLoopRecord};
 use crate::var::krylov::InnerLoopSettings;
+use crate::var::posterior::{posterior, Posterior};
 use crate::var::{
     minimize, Algorithm, AnalysisDiagnostics, ControlSpace, ControlTransform, FourDVar,
     IterationRecord, MinimizationOutcome, Minimizer, ParameterPrior, StoppingRule,
@@ -41,6 +42,8 @@ pub struct AssimilationSettings {
     pub background: BackgroundConfig,
     /// Parameter estimation.
     pub parameters: Option<ParameterConfig>,
+    /// Leading Hessian eigenpairs for the posterior at the analysis (None: no posterior).
+    pub posterior_modes: Option<usize>,
 }
 
 impl AssimilationSettings {
@@ -70,6 +73,7 @@ impl AssimilationSettings {
             },
             background: c.background.clone(),
             parameters: c.parameters.clone(),
+            posterior_modes: c.posterior.as_ref().map(|p| p.modes),
         })
     }
 
@@ -146,6 +150,8 @@ pub struct WindowResult {
     pub analysis_parameters: Vec<f64>,
     /// Whether the parameters were estimated.
     pub parameters_estimated: bool,
+    /// The posterior at the analysis, when asked for.
+    pub posterior: Option<Posterior>,
 }
 
 /// Analyses one window: minimises J from the background `background` with the observations
@@ -199,7 +205,7 @@ pub fn analyse_window<M: Dynamics + ModelInfo + Clone>(
             })
         }
     };
-    let transform = ControlTransform::new(settings.space, background, covariance, prior)?;
+    let transform = ControlTransform::new(settings.space, background, covariance.clone(), prior)?;
     let problem = FourDVar::new(model.clone(), window_steps, misfit, transform, Storage::All)?;
     let start = problem.transform().background_control();
     let first = problem
@@ -290,6 +296,16 @@ pub fn analyse_window<M: Dynamics + ModelInfo + Clone>(
         &geometry,
     );
     let analysis_parameters = problem.model_at(&outcome.control).params();
+    let posterior = match settings.posterior_modes {
+        None => None,
+        Some(modes) => Some(posterior_at(
+            &problem,
+            &outcome.control,
+            observations,
+            covariance,
+            modes,
+        )?),
+    };
     Ok(WindowResult {
         window_steps,
         background_trajectory,
@@ -305,7 +321,35 @@ pub fn analyse_window<M: Dynamics + ModelInfo + Clone>(
         diagnostics,
         analysis_parameters,
         parameters_estimated: settings.parameters.is_some(),
+        posterior,
     })
+}
+
+/// The posterior at the analysis control `u` of `problem`, in the transformed space around
+/// the analysis (x_b := x_a, v = 0: the Gauss–Newton Hessian depends only on the
+/// linearisation trajectory and B^½, whatever space the minimiser worked in), with at most
+/// 10 K + 50 Lanczos steps (the state size when that is smaller).
+fn posterior_at<M: Dynamics + ModelInfo + Clone>(
+    problem: &FourDVar<M>,
+    u: &[f64],
+    observations: &ObservationSet,
+    covariance: Arc<BackgroundCovariance>,
+    modes: usize,
+) -> Result<Posterior> {
+    let model = problem.model_at(u);
+    let (analysis, _) = problem.transform().to_model(u);
+    let n = analysis.len();
+    let misfit = ObservationMisfit::new(observations.clone(), &model.geometry())?;
+    let transform = ControlTransform::new(ControlSpace::Transformed, analysis, covariance, None)?;
+    let around = FourDVar::new(model, problem.steps(), misfit, transform, Storage::All)?;
+    let steps = modes.saturating_mul(10).saturating_add(50).min(n);
+    check_work(
+        "posterior",
+        n,
+        2.0 * (problem.steps() as f64 + 1.0) * steps as f64,
+    )?;
+    posterior(&around, &vec![0.0; n], modes.min(n), steps)
+        .map_err(|e| e.within("computing the posterior at the analysis"))
 }
 
 /// The error for a cost (or gradient) that is not finite at the background, naming the

@@ -56,6 +56,7 @@ use crate::io::cf_time::CfTime;
 use crate::io::observation_file::{observed_units, put_variable_and_kind, ObservedColumns};
 use crate::obs::ObservationSet;
 use crate::var::incremental::OuterLoopRecord;
+use crate::var::posterior::Posterior;
 use crate::var::IterationRecord;
 
 /// Names, units and provenance shared by the result files.
@@ -113,6 +114,8 @@ pub struct AnalysisContent<'a> {
     /// The outer loops of incremental 4D-Var (empty for the nonlinear algorithm: then the
     /// file has no `outer_loop` dimension).
     pub outer_loops: &'a [OuterLoopRecord],
+    /// The posterior, when computed.
+    pub posterior: Option<&'a Posterior>,
 }
 
 fn add_f64(
@@ -151,7 +154,7 @@ fn add_i32(
 fn add_states(
     file: &mut FileMut,
     meta: &ResultMetadata,
-    record_dim: &str,
+    record_dim: Option<&str>,
     name: &str,
     states: &[f64],
     what: &str,
@@ -260,7 +263,7 @@ fn write_analysis_netcdf(
     add_states(
         &mut file,
         meta,
-        "time",
+        Some("time"),
         "background",
         c.background,
         "background trajectory",
@@ -268,7 +271,7 @@ fn write_analysis_netcdf(
     add_states(
         &mut file,
         meta,
-        "time",
+        Some("time"),
         "analysis",
         c.analysis,
         "analysis trajectory",
@@ -277,7 +280,7 @@ fn write_analysis_netcdf(
         add_states(
             &mut file,
             meta,
-            "time",
+            Some("time"),
             "truth",
             truth,
             "true trajectory (twin experiment)",
@@ -393,7 +396,55 @@ fn write_analysis_netcdf(
         "1",
     )?;
     put_outer_loops(&mut file, c.outer_loops)?;
+    if let Some(p) = c.posterior {
+        put_posterior(&mut file, meta, p)?;
+    }
     file.close()
+}
+
+/// The analysis error standard deviation on the state's own dimensions (each field's grid),
+/// the leading Hessian eigenvalues on a `mode` dimension, and the DFS.
+fn put_posterior(file: &mut FileMut, meta: &ResultMetadata, p: &Posterior) -> netcdf::Result<()> {
+    add_states(
+        file,
+        meta,
+        None,
+        "analysis_std",
+        &p.analysis_std,
+        "analysis error standard deviation (Gauss-Newton Hessian)",
+    )?;
+    add_states(
+        file,
+        meta,
+        None,
+        "background_std",
+        &p.background_std,
+        "background error standard deviation",
+    )?;
+    // CF's standard-name modifier: these are errors of the quantity, not the quantity.
+    let layout = meta.geometry.cf_layout();
+    for role in ["analysis_std", "background_std"] {
+        for (k, array) in layout.arrays.iter().enumerate() {
+            if let (Some(name), Some(mut var)) = (
+                &array.standard_name,
+                file.variable_mut(&layout.role_name(k, role)),
+            ) {
+                var.put_attribute("standard_name", format!("{name} standard_error"))?;
+            }
+        }
+    }
+    file.add_dimension("mode", p.eigenvalues.len())?;
+    add_f64(
+        file,
+        "hessian_eigenvalue",
+        &["mode"],
+        &p.eigenvalues,
+        "eigenvalue of the Gauss-Newton Hessian in control space, descending",
+        "1",
+    )?;
+    file.add_attribute("dfs", p.dfs)?;
+    file.add_attribute("posterior_complete_spectrum", p.complete as i32)?;
+    Ok(())
 }
 
 /// The incremental outer loops on an `outer_loop` dimension (nothing when there are none).
@@ -622,7 +673,7 @@ fn write_cycle_netcdf(temp: &Path, meta: &ResultMetadata, c: &CycleContent) -> n
     add_states(
         &mut file,
         meta,
-        TIME,
+        Some(TIME),
         "analysis_end",
         c.analysis_end,
         "analysis at the window end",
@@ -630,7 +681,7 @@ fn write_cycle_netcdf(temp: &Path, meta: &ResultMetadata, c: &CycleContent) -> n
     add_states(
         &mut file,
         meta,
-        TIME,
+        Some(TIME),
         "truth_end",
         c.truth_end,
         "truth at the window end",

@@ -105,12 +105,12 @@ pub(crate) fn define_layout(file: &mut FileMut, layout: &CfLayout) -> netcdf::Re
 }
 
 /// Writes every array of `states` (row-major: records × the layout's state length) as
-/// `name(k)(record_dim, dims…)` with `long_name(k)`, the array's `units` and, where it has
+/// `name(k)(record_dim, dims…)` (one state as `name(k)(dims…)` without a record dimension) with `long_name(k)`, the array's `units` and, where it has
 /// one, its `standard_name`.
 pub(crate) fn put_arrays(
     file: &mut FileMut,
     layout: &CfLayout,
-    record_dim: &str,
+    record_dim: Option<&str>,
     states: &[f64],
     name: impl Fn(usize) -> String,
     long_name: impl Fn(usize) -> String,
@@ -118,7 +118,7 @@ pub(crate) fn put_arrays(
     let n = layout.state_len();
     let records = states.len() / n.max(1);
     for (k, array) in layout.arrays.iter().enumerate() {
-        let dims: Vec<&str> = std::iter::once(record_dim)
+        let dims: Vec<&str> = (record_dim.into_iter())
             .chain(array.dimensions.iter().map(String::as_str))
             .collect();
         let mut var = file.add_variable::<f64>(&name(k), &dims)?;

@@ -39,6 +39,9 @@
 //! inner_solver = "cg"         # cg | lanczos
 //! spectral_preconditioner = false  # lanczos: precondition with earlier loops' Ritz pairs
 //!
+//! [posterior]                 # optional: the posterior at the analysis (one window)
+//! modes = 10                  # leading Hessian eigenpairs (the state size: all of them)
+//!
 //! [parameters]                # optional: estimate the model parameters (Lorenz-96: F)
 //! sigma = [1.0]               # prior standard deviation of each parameter
 //! background = [7.0]          # prior values (default: the model configuration's)
@@ -88,6 +91,8 @@ pub struct ExperimentConfig {
     /// Incremental 4D-Var settings.
     #[serde(default)]
     pub incremental: IncrementalConfig,
+    /// The posterior at the analysis, when present.
+    pub posterior: Option<PosteriorConfig>,
     /// Parameter estimation, when present.
     pub parameters: Option<ParameterConfig>,
     /// Twin-experiment settings.
@@ -170,6 +175,14 @@ impl Default for IncrementalConfig {
             spectral_preconditioner: false,
         }
     }
+}
+
+/// `[posterior]`.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PosteriorConfig {
+    /// Leading eigenpairs of the Gauss–Newton Hessian to find.
+    pub modes: usize,
 }
 
 /// `[parameters]`.
@@ -350,6 +363,18 @@ impl LoadedExperiment {
                     "parameters`",
                     "incremental 4D-Var estimates the initial state only; estimate parameters \
                      with the nonlinear algorithm",
+                );
+            }
+        }
+        if let Some(p) = &c.posterior {
+            if p.modes == 0 {
+                return bad("posterior.modes`", "must be at least 1");
+            }
+            if c.parameters.is_some() {
+                return bad(
+                    "posterior`",
+                    "the posterior covers the initial state with the parameters fixed; it is \
+                     not computed together with parameter estimation",
                 );
             }
         }

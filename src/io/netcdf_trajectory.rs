@@ -189,7 +189,7 @@ fn write_netcdf(
     put_arrays(
         &mut file,
         layout,
-        TIME,
+        Some(TIME),
         states,
         |k| layout.arrays[k].name.clone(),
         |k| layout.arrays[k].long_name.clone(),
