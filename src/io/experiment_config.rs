@@ -24,7 +24,8 @@
 //! climatology_scale = 0.1     # B = scale · sample covariance
 //!
 //! [minimizer]
-//! algorithm = "nonlinear"     # nonlinear | incremental (Gauss-Newton outer loops)
+//! algorithm = "nonlinear"     # nonlinear | incremental (Gauss-Newton outer loops) | 3dvar
+//!                             # | 3dfgat (observations at their times, no TL model)
 //! method = "lbfgs"            # lbfgs | cg | steepest-descent (the nonlinear algorithm)
 //! space = "transformed"       # transformed (x0 = xb + B^½ v) | physical
 //! max_iterations = 200
@@ -350,21 +351,26 @@ impl LoadedExperiment {
                 "needs the lanczos inner solver (--inner-solver lanczos, or inner_solver = \"lanczos\"): its Ritz pairs make the preconditioner",
             );
         }
-        if c.minimizer.algorithm == Algorithm::Incremental {
-            if c.minimizer.space != ControlSpace::Transformed {
-                return bad(
-                    "minimizer.space`",
-                    "incremental 4D-Var works in the transformed control space \
-                     (x0 = xb + B^1/2 v); the physical space is for the nonlinear algorithm",
-                );
-            }
-            if c.parameters.is_some() {
-                return bad(
-                    "parameters`",
-                    "incremental 4D-Var estimates the initial state only; estimate parameters \
+        let algorithm = c.minimizer.algorithm;
+        if algorithm != Algorithm::Nonlinear && c.minimizer.space != ControlSpace::Transformed {
+            return bad(
+                "minimizer.space`",
+                &format!(
+                    "{} works in the transformed control space (x0 = xb + B^1/2 v); the \
+                     physical space is for the nonlinear algorithm",
+                    algorithm.name()
+                ),
+            );
+        }
+        if algorithm != Algorithm::Nonlinear && c.parameters.is_some() {
+            return bad(
+                "parameters`",
+                &format!(
+                    "the {} algorithm estimates the initial state only; estimate parameters \
                      with the nonlinear algorithm",
-                );
-            }
+                    algorithm.name()
+                ),
+            );
         }
         if let Some(p) = &c.posterior {
             if p.modes == 0 {
@@ -377,9 +383,6 @@ impl LoadedExperiment {
                      not computed together with parameter estimation",
                 );
             }
-        }
-        if c.window.steps == Some(0) {
-            return bad("window.steps`", "must be at least 1");
         }
         if c.window.shift == Some(0) {
             return bad("window.shift`", "must be at least 1");

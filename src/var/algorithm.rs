@@ -1,7 +1,8 @@
 //! Which variational algorithm analyses a window.
 
-/// The algorithm: the full nonlinear cost minimised directly, or Gauss–Newton outer loops
-/// around quadratic inner problems ([`super::incremental`]).
+/// The algorithm: the full nonlinear cost minimised directly, Gauss–Newton outer loops around
+/// quadratic inner problems ([`super::incremental`]), or the 3-D methods without the model in
+/// the cost (3D-Var; 3D-FGAT, [`super::fgat`]).
 #[derive(
     Clone,
     Copy,
@@ -22,6 +23,18 @@ pub enum Algorithm {
     /// Incremental 4D-Var: outer loops relinearise the model and H, inner loops minimise the
     /// quadratic cost of the increment by CG or Lanczos with the tangent-linear and adjoint.
     Incremental,
+    /// 3D-Var: every observation of the window compared with the state at the window start
+    /// (a window of zero steps), minimised like `incremental` (Gauss–Newton outer loops, CG or
+    /// Lanczos inner loops; one outer loop is exact for a linear H).
+    #[serde(rename = "3dvar")]
+    #[value(name = "3dvar")]
+    ThreeDVar,
+    /// 3D-FGAT: observations compared with the background trajectory at their own times, the
+    /// increment applied at the window start without the tangent-linear model (one
+    /// Gauss–Newton step with the incremental inner solver).
+    #[serde(rename = "3dfgat")]
+    #[value(name = "3dfgat")]
+    ThreeDFgat,
 }
 
 impl Algorithm {

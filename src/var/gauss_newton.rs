@@ -20,10 +20,10 @@ use super::{ControlSpace, FourDVar};
 
 /// The adjoint forcing of a Gauss–Newton product: at step k the stage cost
 /// ½ Σ_i (h_i'(x_k) δx_k / σ_i)², whose gradient along the trajectory is H_kᵀ R⁻¹ H_k δx_k.
-struct GaussNewtonForcing<'a> {
-    misfit: &'a ObservationMisfit,
+pub(super) struct GaussNewtonForcing<'a> {
+    pub(super) misfit: &'a ObservationMisfit,
     /// δx_k at every step with observations (empty elsewhere).
-    tangents: Vec<Vec<f64>>,
+    pub(super) tangents: Vec<Vec<f64>>,
 }
 
 impl GaussNewtonForcing<'_> {

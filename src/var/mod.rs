@@ -9,6 +9,7 @@ pub mod algorithm;
 pub mod control;
 pub mod cost;
 pub mod diagnostics;
+pub mod fgat;
 pub mod gauss_newton;
 pub mod incremental;
 pub mod krylov;
