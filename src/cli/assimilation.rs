@@ -95,6 +95,20 @@ pub(crate) struct AssimilationArgs {
     /// Prior values of the estimated parameters (default: the model configuration's).
     #[arg(long, value_name = "VALUE,...", value_delimiter = ',', value_parser = values::finite)]
     param_background: Option<Vec<f64>>,
+    /// Weak-constraint 4D-Var: the model may err by eta_k on every --q-every-th step,
+    /// x_{k+1} = M(x_k) + eta_k, with J_q = 1/2 sum eta_k^T Q^-1 eta_k added to the cost and
+    /// eta in the control vector (its gradient is the adjoint state, from the same sweep).
+    /// Needs --q-sigma. Default: on when the experiment file has [weak_constraint].
+    #[arg(long)]
+    weak_constraint: bool,
+    /// Weak constraint: model-error standard deviation per forced step (Q = q_sigma^2 C,
+    /// C uncorrelated unless the file's `weak_constraint.q_correlation` says gaussian).
+    #[arg(long, value_name = "SIGMA", value_parser = values::positive)]
+    q_sigma: Option<f64>,
+    /// Weak constraint: eta enters every M-th state (x_M, x_2M, ...). Default: the experiment
+    /// file's `weak_constraint.q_every`, else 1 (every step).
+    #[arg(long, value_name = "M", value_parser = values::at_least_one())]
+    q_every: Option<usize>,
     /// Also compute the posterior at the analysis from the K leading eigenpairs of the
     /// Gauss-Newton Hessian (Lanczos, one tangent-linear and adjoint run per step): the
     /// eigenvalues, the analysis error standard deviation of every state element and the
@@ -162,6 +176,40 @@ impl AssimilationArgs {
         if let Some(v) = self.gradient_tolerance {
             c.minimizer.gradient_tolerance = v;
         }
+        if self.weak_constraint || self.q_sigma.is_some() || self.q_every.is_some() {
+            let from_file = c.weak_constraint.clone();
+            if !self.weak_constraint && from_file.is_none() {
+                return Err(crate::Error::invalid(
+                    if self.q_sigma.is_some() {
+                        "--q-sigma"
+                    } else {
+                        "--q-every"
+                    },
+                    "only makes sense with --weak-constraint",
+                ));
+            }
+            let q_sigma = match (self.q_sigma, &from_file) {
+                (Some(s), _) => s,
+                (None, Some(w)) => w.q_sigma,
+                (None, None) => {
+                    return Err(crate::Error::invalid(
+                        "--weak-constraint",
+                        "needs the model-error standard deviation: give --q-sigma",
+                    ))
+                }
+            };
+            let mut w = from_file.unwrap_or(crate::io::experiment_config::WeakConstraintConfig {
+                q_sigma,
+                q_every: 1,
+                q_correlation: crate::cov::CorrelationKind::None,
+                q_length_scale: None,
+            });
+            w.q_sigma = q_sigma;
+            if let Some(m) = self.q_every {
+                w.q_every = m;
+            }
+            c.weak_constraint = Some(w);
+        }
         if let Some(modes) = self.posterior {
             c.posterior = Some(crate::io::experiment_config::PosteriorConfig { modes });
         }
@@ -210,6 +258,7 @@ impl AssimilationArgs {
             ),
             ("minimizer.space", "--space", self.space.is_some()),
             ("posterior", "--posterior", self.posterior.is_some()),
+            ("weak_constraint", "--weak-constraint", self.weak_constraint),
             (
                 "incremental.spectral_preconditioner",
                 "--spectral-preconditioner",

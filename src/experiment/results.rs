@@ -132,6 +132,9 @@ pub struct WindowSummary {
     pub background_cost_final: f64,
     /// J_o at the analysis.
     pub observation_cost_final: f64,
+    /// J_q at the analysis (weak-constraint 4D-Var only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model_error_cost_final: Option<f64>,
     /// ‖∂J/∂x₀‖ at the background (physical space).
     pub gradient_norm_initial: f64,
     /// ‖∂J/∂x₀‖ at the analysis (physical space).
@@ -237,6 +240,9 @@ impl WindowSummary {
             cost_final: r.outcome.evaluation.cost,
             background_cost_final: r.outcome.evaluation.background_cost,
             observation_cost_final: r.outcome.evaluation.observation_cost,
+            model_error_cost_final: r
+                .weak_constraint
+                .then_some(r.outcome.evaluation.model_error_cost),
             gradient_norm_initial: r.gradient_norm_initial,
             gradient_norm_final: r.gradient_norm_final,
             iterations: r.outcome.iterations.len().saturating_sub(1),
@@ -282,10 +288,12 @@ impl WindowSummary {
             }
         );
         s += &format!(
-            "  J: {:.4} -> {:.4}  (J_b {:.4}, J_o {:.4}; J_min/p = {:.3}, about 0.5 when B and R are right)\n",
+            "  J: {:.4} -> {:.4}  (J_b {:.4}, {}J_o {:.4}; J_min/p = {:.3}, about 0.5 when B and R are right)\n",
             self.cost_initial,
             self.cost_final,
             self.background_cost_final,
+            self.model_error_cost_final
+                .map_or(String::new(), |q| format!("J_q {q:.4}, ")),
             self.observation_cost_final,
             self.cost_per_observation
         );

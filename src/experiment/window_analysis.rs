@@ -10,12 +10,14 @@ use crate::core::vector::norm;
 use crate::core::{integrate, Dynamics, Storage};
 use crate::cov::BackgroundCovariance;
 use crate::error::{Error, Result};
+use crate::io::experiment_config::WeakConstraintConfig;
 use crate::io::experiment_config::{BackgroundConfig, ExperimentConfig, ParameterConfig};
 use crate::models::ModelInfo;
 use crate::obs::{Observation, ObservationMisfit, ObservationSet};
 use crate::var::fgat::fgat_analysis;
 use crate::var::incremental::{incremental_4dvar, IncrementalSettings, OuterLoopRecord};
 use crate::var::krylov::InnerLoopSettings;
+use crate::var::model_error::ModelError;
 use crate::var::posterior::{posterior, Posterior};
 use crate::var::{
     minimize, Algorithm, AnalysisDiagnostics, ControlSpace, ControlTransform, FourDVar,
@@ -45,6 +47,8 @@ pub struct AssimilationSettings {
     pub parameters: Option<ParameterConfig>,
     /// Leading Hessian eigenpairs for the posterior at the analysis (None: no posterior).
     pub posterior_modes: Option<usize>,
+    /// Weak-constraint 4D-Var (None: strong constraint).
+    pub weak_constraint: Option<WeakConstraintConfig>,
 }
 
 impl AssimilationSettings {
@@ -75,6 +79,7 @@ impl AssimilationSettings {
             background: c.background.clone(),
             parameters: c.parameters.clone(),
             posterior_modes: c.posterior.as_ref().map(|p| p.modes),
+            weak_constraint: c.weak_constraint.clone(),
         })
     }
 
@@ -161,6 +166,8 @@ pub struct WindowResult {
     pub parameters_estimated: bool,
     /// The posterior at the analysis, when asked for.
     pub posterior: Option<Posterior>,
+    /// Whether this was weak-constraint 4D-Var.
+    pub weak_constraint: bool,
 }
 
 /// Analyses one window: minimises J from the background `background` with the observations
@@ -222,6 +229,10 @@ pub fn analyse_window<M: Dynamics + ModelInfo + Clone>(
         transform.clone(),
         Storage::All,
     )?;
+    let problem = match &settings.weak_constraint {
+        None => problem,
+        Some(w) => problem.with_model_error(model_error(model, w, window_steps)?)?,
+    };
     // 3D-Var minimises its own cost: the window of zero steps, every observation at its start.
     let three_d = match settings.algorithm {
         Algorithm::ThreeDVar => {
@@ -245,7 +256,7 @@ pub fn analyse_window<M: Dynamics + ModelInfo + Clone>(
         _ => None,
     };
     let minimised = three_d.as_ref().unwrap_or(&problem);
-    let start = problem.transform().background_control();
+    let start = problem.background_control();
     let first = minimised
         .evaluate(&start)
         .map_err(|e| e.within("at the background (the first guess)"))?;
@@ -393,7 +404,29 @@ pub fn analyse_window<M: Dynamics + ModelInfo + Clone>(
         analysis_parameters,
         parameters_estimated: settings.parameters.is_some(),
         posterior,
+        weak_constraint: settings.weak_constraint.is_some(),
     })
+}
+
+/// The model error of weak-constraint settings `w` over a window of `steps` steps: Q from the
+/// cov models (σ_q, none or Gaussian correlation) on the model's geometry.
+fn model_error<M: Dynamics + ModelInfo>(
+    model: &M,
+    w: &WeakConstraintConfig,
+    steps: usize,
+) -> Result<ModelError> {
+    let spec = crate::cov::BackgroundSpec {
+        sigma: w.q_sigma,
+        correlation: w.q_correlation,
+        length_scale: w.q_length_scale,
+        ..Default::default()
+    };
+    let q = spec
+        .build(&model.geometry(), model.gravity_and_coriolis(), |_| {
+            Err(Error::invalid("model error", "Q is never climatological"))
+        })
+        .map_err(|e| e.within("building the model-error covariance Q"))?;
+    ModelError::new(Arc::new(q), w.q_every, steps)
 }
 
 /// The posterior at the analysis control `u` of `problem`, in the transformed space around

@@ -40,6 +40,12 @@
 //! inner_solver = "cg"         # cg | lanczos
 //! spectral_preconditioner = false  # lanczos: precondition with earlier loops' Ritz pairs
 //!
+//! [weak_constraint]           # optional: weak-constraint 4D-Var, x_{k+1} = M(x_k) + η_k
+//! q_sigma = 0.05              # model-error standard deviation per forced step
+//! q_every = 1                 # η enters x_m, x_2m, ... (m = q_every)
+//! q_correlation = "none"      # none | gaussian (length q_length_scale, as for B)
+//! q_length_scale = 2.0
+//!
 //! [posterior]                 # optional: the posterior at the analysis (one window)
 //! modes = 10                  # leading Hessian eigenpairs (the state size: all of them)
 //!
@@ -92,6 +98,8 @@ pub struct ExperimentConfig {
     /// Incremental 4D-Var settings.
     #[serde(default)]
     pub incremental: IncrementalConfig,
+    /// Weak-constraint 4D-Var, when present.
+    pub weak_constraint: Option<WeakConstraintConfig>,
     /// The posterior at the analysis, when present.
     pub posterior: Option<PosteriorConfig>,
     /// Parameter estimation, when present.
@@ -176,6 +184,31 @@ impl Default for IncrementalConfig {
             spectral_preconditioner: false,
         }
     }
+}
+
+/// `[weak_constraint]`: the model-error covariance Q and where η enters.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct WeakConstraintConfig {
+    /// Model-error standard deviation per forced step.
+    pub q_sigma: f64,
+    /// η_k enters every `q_every`-th state.
+    #[serde(default = "one")]
+    pub q_every: usize,
+    /// Correlation of Q: none or gaussian.
+    #[serde(default = "no_correlation")]
+    pub q_correlation: crate::cov::CorrelationKind,
+    /// Gaussian length scale of Q (location units; default as for B).
+    #[serde(default)]
+    pub q_length_scale: Option<f64>,
+}
+
+fn one() -> usize {
+    1
+}
+
+fn no_correlation() -> crate::cov::CorrelationKind {
+    crate::cov::CorrelationKind::None
 }
 
 /// `[posterior]`.
@@ -371,6 +404,46 @@ impl LoadedExperiment {
                     algorithm.name()
                 ),
             );
+        }
+        if let Some(w) = &c.weak_constraint {
+            if !(w.q_sigma.is_finite() && w.q_sigma > 0.0) {
+                return bad("weak_constraint.q_sigma`", "must be a positive number");
+            }
+            if w.q_every == 0 {
+                return bad("weak_constraint.q_every`", "must be at least 1");
+            }
+            if w.q_correlation == crate::cov::CorrelationKind::Climatological {
+                return bad(
+                    "weak_constraint.q_correlation`",
+                    "must be none or gaussian (a climatological Q is not built)",
+                );
+            }
+            if w.q_length_scale
+                .is_some_and(|l| !(l.is_finite() && l > 0.0))
+            {
+                return bad(
+                    "weak_constraint.q_length_scale`",
+                    "must be a positive number",
+                );
+            }
+            if algorithm != Algorithm::Nonlinear {
+                return bad(
+                    "weak_constraint`",
+                    "weak-constraint 4D-Var runs with the nonlinear algorithm",
+                );
+            }
+            if c.posterior.is_some() {
+                return bad(
+                    "weak_constraint`",
+                    "the posterior is computed for strong-constraint 4D-Var only",
+                );
+            }
+            if c.window.steps == Some(0) {
+                return bad(
+                    "weak_constraint`",
+                    "a window of 0 steps has no model step to be wrong",
+                );
+            }
         }
         if let Some(p) = &c.posterior {
             if p.modes == 0 {

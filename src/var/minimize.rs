@@ -64,8 +64,8 @@ pub fn minimize<D: Dynamics + Clone>(
     let mut iterations = Vec::new();
     let bar = iteration_bar(rule.max_iterations, "minimising");
     let mut record = |p: &Progress| {
-        let background_cost = problem.transform().background_value(p.control);
-        let observation_cost = p.cost - background_cost;
+        let (background_cost, model_error_cost) = problem.prior_terms(p.control);
+        let observation_cost = p.cost - background_cost - model_error_cost;
         bar.set_position(p.iteration);
         bar.set_message(format!(
             "J {:.4e}, |grad J| {:.2e}",

@@ -14,6 +14,7 @@ pub mod gauss_newton;
 pub mod incremental;
 pub mod krylov;
 pub mod minimize;
+pub mod model_error;
 pub mod posterior;
 pub mod spectral_preconditioner;
 
