@@ -313,3 +313,56 @@ fn three_d_var_and_fgat_cycle_and_agree_with_four_d_var_on_a_zero_step_window() 
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("--shift"), "{}", stderr(&o));
 }
+
+/// A 40-step Lorenz-96 window is too nonlinear for full Gauss–Newton steps: the outer loops
+/// halve a step that would raise J, so J still falls at every outer loop, and each shortened
+/// step is recorded (text, JSON, NetCDF).
+#[test]
+fn gauss_newton_steps_that_would_raise_j_are_shortened() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = repo("models/lorenz96.toml");
+    let network = repo("observations/lorenz96_half_every_other_step.toml");
+    let o = succeeded_in(
+        dir.path(),
+        &[
+            "twin",
+            "--model",
+            &model,
+            "--network",
+            &network,
+            "--window-steps",
+            "40",
+            "--algorithm",
+            "incremental",
+            "--out",
+            "long.nc",
+            "--json",
+            "-q",
+        ],
+    );
+    let v = json(&o);
+    let loops = v["outer_loops"].as_array().unwrap();
+    let costs: Vec<f64> = loops.iter().map(|o| o["cost"].as_f64().unwrap()).collect();
+    let steps: Vec<f64> = loops
+        .iter()
+        .map(|o| o["step_length"].as_f64().unwrap())
+        .collect();
+    println!("J {costs:?}\nstep lengths {steps:?}");
+    assert!(costs.windows(2).all(|w| w[1] < w[0]), "{costs:?}");
+    assert!(v["cost_final"].as_f64().unwrap() < *costs.last().unwrap());
+    assert!(steps.iter().any(|&s| s < 1.0), "{steps:?}");
+    for s in &steps {
+        let halvings = -s.log2();
+        assert!(
+            (0.0..=5.0).contains(&halvings) && halvings.fract() == 0.0,
+            "{s}"
+        );
+    }
+    let file = netcdf::open(dir.path().join("long.nc")).unwrap();
+    let from_file: Vec<f64> = file
+        .variable("step_length")
+        .unwrap()
+        .get_values(..)
+        .unwrap();
+    assert_eq!(from_file, steps);
+}

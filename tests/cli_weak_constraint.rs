@@ -127,3 +127,46 @@ fn weak_constraint_settings_it_cannot_honour_are_refused() {
         &["bad.toml", "weak_constraint.q_sigma"],
     );
 }
+
+/// `--truth-params` makes an imperfect-model twin: the truth runs with F = 8 while the
+/// assimilation's model has F = 7.5, and weak-constraint 4D-Var then fits the window better
+/// than strong constraint; a wrong number of values is refused.
+#[test]
+fn an_imperfect_model_twin_runs_the_truth_with_other_parameters() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("f75.toml"),
+        "model = \"lorenz96\"\nn = 40\nforcing = 7.5\ndt = 0.05\n",
+    )
+    .unwrap();
+    let network = repo("observations/lorenz96_half_every_other_step.toml");
+    let rmse = |extra: &[&str]| -> f64 {
+        let mut args = twin_args("f75.toml", &network, &["--json", "-q"]);
+        args.extend_from_slice(extra);
+        let o = succeeded_in(dir.path(), &args);
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["rmse_analysis"].as_f64().unwrap()
+    };
+    let consistent = rmse(&[]);
+    let strong = rmse(&["--truth-params", "8"]);
+    let weak = rmse(&[
+        "--truth-params",
+        "8",
+        "--weak-constraint",
+        "--q-sigma",
+        "0.05",
+    ]);
+    println!("F = 7.5 model: truth F = 7.5 {consistent:.4}; truth F = 8: strong {strong:.4}, weak {weak:.4}");
+    assert!(strong > consistent, "{strong} vs {consistent}");
+    assert!(weak < strong, "{weak} vs {strong}");
+    let o = fourdvar_in(
+        dir.path(),
+        &twin_args("f75.toml", &network, &["--truth-params", "8,1"]),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(
+        err.contains("truth parameters") && err.contains("forcing"),
+        "{err}"
+    );
+}

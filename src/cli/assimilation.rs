@@ -307,6 +307,11 @@ pub(crate) struct ExperimentFilesArgs {
     /// `twin.observation_seed`, else 1 and 2.
     #[arg(long)]
     seed: Option<u64>,
+    /// Run the truth with these model parameters, comma-separated (Lorenz-96: the forcing F),
+    /// while the assimilation uses the model configuration's: an imperfect-model twin.
+    /// Default: the experiment file's `twin.truth_parameters`, else the model's own.
+    #[arg(long, value_name = "VALUE,...", value_delimiter = ',', value_parser = values::finite)]
+    truth_params: Option<Vec<f64>>,
 }
 
 impl ExperimentFilesArgs {
@@ -315,6 +320,9 @@ impl ExperimentFilesArgs {
         if let Some(seed) = self.seed {
             experiment.config.twin.background_seed = seed;
             experiment.config.twin.observation_seed = seed.wrapping_add(1);
+        }
+        if let Some(p) = &self.truth_params {
+            experiment.config.twin.truth_parameters = Some(p.clone());
         }
         experiment
     }

@@ -92,6 +92,8 @@ pub struct OuterLoopSummary {
     pub residual_reduction: f64,
     /// Ritz pairs in the spectral preconditioner.
     pub preconditioner_pairs: usize,
+    /// The fraction of the Gauss–Newton step taken.
+    pub step_length: f64,
 }
 
 impl OuterLoopSummary {
@@ -103,6 +105,7 @@ impl OuterLoopSummary {
             inner_iterations: r.inner_iterations,
             residual_reduction: r.residual_reduction,
             preconditioner_pairs: r.preconditioner_pairs,
+            step_length: r.step_length,
         }
     }
 }
@@ -311,7 +314,7 @@ impl WindowSummary {
         );
         for (l, o) in self.outer_loops.iter().enumerate() {
             s += &format!(
-                "    outer loop {}: J {:.6e}, |grad J| {:.3e}; {} inner iterations{} -> quadratic J {:.6e}\n",
+                "    outer loop {}: J {:.6e}, |grad J| {:.3e}; {} inner iterations{} -> quadratic J {:.6e}{}\n",
                 l + 1,
                 o.cost,
                 o.gradient_norm,
@@ -321,7 +324,12 @@ impl WindowSummary {
                 } else {
                     String::new()
                 },
-                o.quadratic_cost
+                o.quadratic_cost,
+                if o.step_length < 1.0 {
+                    format!("; step shortened to {}", o.step_length)
+                } else {
+                    String::new()
+                }
             );
         }
         if self.tangent_linear_runs > 0 {

@@ -47,9 +47,10 @@ pub struct TwinData {
     pub background: Vec<f64>,
 }
 
-/// Builds the twin-experiment data: truth after `twin.spinup` steps, observations sampled
-/// with `twin.observation_seed`, background perturbed with `twin.background_seed`.
-pub fn twin_data<M: Dynamics + ModelInfo>(
+/// Builds the twin-experiment data: truth after `twin.spinup` steps (run with
+/// `twin.truth_parameters` when given: an imperfect-model twin), observations sampled with
+/// `twin.observation_seed`, background perturbed with `twin.background_seed`.
+pub fn twin_data<M: Dynamics + ModelInfo + Clone>(
     model: &M,
     network: &crate::io::observation_network::ObservationNetwork,
     network_path: &std::path::Path,
@@ -58,7 +59,26 @@ pub fn twin_data<M: Dynamics + ModelInfo>(
     steps: usize,
 ) -> Result<TwinData> {
     let n = model.state_len();
-    let truth = truth_run(model, twin.spinup, steps)?;
+    let truth = match &twin.truth_parameters {
+        None => truth_run(model, twin.spinup, steps)?,
+        Some(parameters) => {
+            if parameters.len() != model.param_len() {
+                return Err(crate::Error::invalid(
+                    "truth parameters",
+                    format!(
+                        "the {} model has {} parameter(s) ({}), {} given",
+                        model.name(),
+                        model.param_len(),
+                        model.param_names().join(", "),
+                        parameters.len()
+                    ),
+                ));
+            }
+            let mut truth_model = model.clone();
+            truth_model.set_params(parameters);
+            truth_run(&truth_model, twin.spinup, steps)?
+        }
+    };
     let record_steps: Vec<u64> = (0..=steps as u64).collect();
     let times: Vec<f64> = (0..=steps).map(|k| k as f64 * model.time_step()).collect();
     let observations = network.sample(

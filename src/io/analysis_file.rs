@@ -486,6 +486,11 @@ fn put_outer_loops(file: &mut FileMut, loops: &[OuterLoopRecord]) -> netcdf::Res
             col(|r| r.residual_reduction),
             "inner-loop residual norm over its first value",
         ),
+        (
+            "step_length",
+            col(|r| r.step_length),
+            "fraction of the Gauss-Newton step taken",
+        ),
     ] {
         add_f64(file, name, &dims, &values, long_name, "1")?;
     }

@@ -57,6 +57,8 @@
 //! spinup = 1000               # steps before the truth starts
 //! background_seed = 1         # seed of the background error x_b − x_t ~ N(0, B)
 //! observation_seed = 2        # seed of the observation noise
+//! truth_parameters = [8.0]    # optional: run the truth with these model parameters (an
+//!                             # imperfect-model twin: Lorenz-96 truth F = 8, model F = 7.5)
 //!
 //! [cycle]
 //! windows = 100
@@ -239,6 +241,10 @@ pub struct TwinConfig {
     pub background_seed: u64,
     /// Seed of the observation noise.
     pub observation_seed: u64,
+    /// Model parameters of the truth run, when they differ from the model's (an imperfect
+    /// model).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub truth_parameters: Option<Vec<f64>>,
 }
 
 impl Default for TwinConfig {
@@ -247,6 +253,7 @@ impl Default for TwinConfig {
             spinup: 1000,
             background_seed: 1,
             observation_seed: 2,
+            truth_parameters: None,
         }
     }
 }
@@ -459,6 +466,12 @@ impl LoadedExperiment {
         }
         if c.window.shift == Some(0) {
             return bad("window.shift`", "must be at least 1");
+        }
+        if (c.twin.truth_parameters.iter().flatten()).any(|v| !v.is_finite()) {
+            return bad(
+                "twin.truth_parameters`",
+                "every value must be a finite number",
+            );
         }
         if let Some(p) = &c.parameters {
             if p.sigma.iter().any(|s| !(s.is_finite() && *s > 0.0)) {

@@ -93,6 +93,7 @@ pub fn fgat_analysis<D: Dynamics + Clone>(
         residual_reduction: solution.residual_reduction,
         quadratic_costs: solution.quadratic_costs,
         preconditioner_pairs: 0,
+        step_length: 1.0,
     };
     Ok((v, record))
 }

@@ -23,6 +23,9 @@ use super::{Evaluation, FourDVar};
 /// A rise of J below this fraction of J is round-off: the outer loops have converged.
 const ROUND_OFF: f64 = 1e-12;
 
+/// The shortest fraction of a Gauss–Newton step tried before the outer loops give up.
+const MIN_STEP_LENGTH: f64 = 1.0 / 32.0;
+
 /// The inner solver.
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize, clap::ValueEnum,
@@ -72,6 +75,8 @@ pub struct OuterLoopRecord {
     pub residual_reduction: f64,
     /// Ritz pairs in the preconditioner this loop ran with.
     pub preconditioner_pairs: usize,
+    /// The fraction of the Gauss–Newton step taken (1 unless J rose along the full step).
+    pub step_length: f64,
 }
 
 impl OuterLoopRecord {
@@ -103,9 +108,10 @@ pub struct IncrementalOutcome {
 }
 
 /// Runs incremental 4D-Var from control `v0`. The problem must work in the transformed
-/// control space without estimated parameters (as the Hessian product). Keeps the last control
-/// that lowered J: a Gauss–Newton step that raises J (a window too nonlinear for the quadratic
-/// model) ends the outer loops with that reason, and is an error at the first loop.
+/// control space without estimated parameters (as the Hessian product). A Gauss–Newton step
+/// that raises J (a window too nonlinear for the quadratic model) is halved until J falls; when
+/// 1/32 of it still does not, the outer loops end keeping the control before (an error at the
+/// first loop).
 pub fn incremental_4dvar<D: Dynamics + Clone>(
     problem: &FourDVar<D>,
     v0: &[f64],
@@ -156,6 +162,7 @@ pub fn incremental_4dvar<D: Dynamics + Clone>(
             residual_reduction: solution.residual_reduction,
             quadratic_costs: solution.quadratic_costs,
             preconditioner_pairs: pairs,
+            step_length: 1.0,
         };
         detail(|| {
             format!(
@@ -168,15 +175,22 @@ pub fn incremental_4dvar<D: Dynamics + Clone>(
             )
         });
         records.push(record);
-        let mut next = v.clone();
-        axpy(1.0, &step, &mut next);
-        let next_evaluation = problem.evaluate(&next)?;
-        gradient_sweeps += 1;
-        bar.set_position(loop_index as u64 + 1);
-        bar.set_message(format!("J {:.4e}", next_evaluation.cost));
-        let rise = next_evaluation.cost - evaluation.cost;
-        if rise.is_nan() || rise > 0.0 {
-            if rise <= ROUND_OFF * evaluation.cost.abs() {
+        // Backtracking along the Gauss–Newton step (a globalised Gauss–Newton): a window
+        // too nonlinear for the quadratic model gets a shorter step instead of a higher J.
+        let mut step_length = 1.0;
+        let accepted = loop {
+            let mut next = v.clone();
+            axpy(step_length, &step, &mut next);
+            gradient_sweeps += 1;
+            // An error here is the model blowing up along a long step: shorten it.
+            let trial = problem.evaluate(&next).ok();
+            let rise = trial
+                .as_ref()
+                .map_or(f64::NAN, |e| e.cost - evaluation.cost);
+            if let (Some(trial), true) = (trial, rise <= 0.0) {
+                break Some((next, trial));
+            }
+            if step_length == 1.0 && rise <= ROUND_OFF * evaluation.cost.abs() {
                 stop = Some((
                     format!(
                         "J stopped decreasing at {:.9e} (outer loop {} changed it at round-off)",
@@ -185,25 +199,37 @@ pub fn incremental_4dvar<D: Dynamics + Clone>(
                     ),
                     true,
                 ));
-                break;
+                break None;
             }
-            let reason = format!(
-                "outer loop {} raised J from {:.6e} to {:.6e}: the window is too nonlinear for \
-                 the Gauss-Newton step (try a shorter window or --algorithm nonlinear)",
-                loop_index + 1,
-                evaluation.cost,
-                next_evaluation.cost
-            );
-            if loop_index == 0 {
-                bar.finish_and_clear();
-                return Err(Error::numerical("incremental 4D-Var", reason));
+            if step_length <= MIN_STEP_LENGTH {
+                let reason = format!(
+                    "outer loop {}: no step along the Gauss-Newton direction, down to {} of \
+                     it, lowered J from {:.6e} (the window is too nonlinear for the quadratic \
+                     model: try a shorter window or --algorithm nonlinear)",
+                    loop_index + 1,
+                    MIN_STEP_LENGTH,
+                    evaluation.cost
+                );
+                if loop_index == 0 {
+                    bar.finish_and_clear();
+                    return Err(Error::numerical("incremental 4D-Var", reason));
+                }
+                stop = Some((
+                    format!("{reason}; keeping the analysis of the loop before"),
+                    false,
+                ));
+                break None;
             }
-            stop = Some((
-                format!("{reason}; keeping the analysis of the loop before"),
-                false,
-            ));
-            break;
+            step_length *= 0.5;
+        };
+        if let Some(record) = records.last_mut() {
+            record.step_length = step_length;
         }
+        bar.set_position(loop_index as u64 + 1);
+        let Some((next, next_evaluation)) = accepted else {
+            break;
+        };
+        bar.set_message(format!("J {:.4e}", next_evaluation.cost));
         v = next;
         evaluation = next_evaluation;
     }
