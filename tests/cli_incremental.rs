@@ -6,14 +6,7 @@ mod cli_run;
 
 use std::path::Path;
 
-use cli_run::{fourdvar_in, stderr, stdout, succeeded_in};
-
-fn repo(path: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(path)
-        .to_string_lossy()
-        .into_owned()
-}
+use cli_run::{fourdvar_in, netcdf_values, repo, stderr, stdout, succeeded_in};
 
 fn json(o: &std::process::Output) -> serde_json::Value {
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(o)))
@@ -77,10 +70,7 @@ fn incremental_twin_reaches_the_nonlinear_analysis_and_reports_its_outer_loops()
     println!("J at the analysis: nonlinear {a}, incremental {b}");
     assert!((a - b).abs() <= 1e-9 * a, "{a} vs {b}");
     // The analysis states (window and forecast) agree to 1e-6.
-    let analysis = |name: &str| -> Vec<f64> {
-        let file = netcdf::open(dir.path().join(name)).unwrap();
-        file.variable("analysis").unwrap().get_values(..).unwrap()
-    };
+    let analysis = |name: &str| -> Vec<f64> { netcdf_values(&dir.path().join(name), "analysis") };
     let gap = (analysis("nonlinear.nc").iter())
         .zip(analysis("incremental.nc"))
         .map(|(a, b)| (a - b).abs())
@@ -114,18 +104,13 @@ fn incremental_twin_reaches_the_nonlinear_analysis_and_reports_its_outer_loops()
     );
 
     // The NetCDF file holds the same outer loops.
-    let file = netcdf::open(dir.path().join("incremental.nc")).unwrap();
-    let inner: Vec<i32> = file
-        .variable("inner_iterations")
-        .unwrap()
-        .get_values(..)
-        .unwrap();
+    let inner: Vec<i32> = netcdf_values(&dir.path().join("incremental.nc"), "inner_iterations");
     let from_json: Vec<i32> = loops
         .iter()
         .map(|o| o["inner_iterations"].as_u64().unwrap() as i32)
         .collect();
     assert_eq!(inner, from_json);
-    let outer_cost: Vec<f64> = file.variable("outer_cost").unwrap().get_values(..).unwrap();
+    let outer_cost: Vec<f64> = netcdf_values(&dir.path().join("incremental.nc"), "outer_cost");
     assert_eq!(outer_cost, costs);
     let nonlinear_file = netcdf::open(dir.path().join("nonlinear.nc")).unwrap();
     assert!(nonlinear_file.dimension("outer_loop").is_none());
@@ -190,12 +175,7 @@ fn incremental_cycle_matches_the_nonlinear_cycle() {
     assert!((a - b).abs() < 1e-6 * a, "{a} vs {b}");
     assert!(nonlinear.get("mean_inner_iterations").is_none());
     assert!(incremental["mean_inner_iterations"].as_f64().unwrap() >= 1.0);
-    let file = netcdf::open(dir.path().join("incremental.nc")).unwrap();
-    let inner: Vec<i32> = file
-        .variable("inner_iterations")
-        .unwrap()
-        .get_values(..)
-        .unwrap();
+    let inner: Vec<i32> = netcdf_values(&dir.path().join("incremental.nc"), "inner_iterations");
     assert_eq!(inner.len(), 40);
     assert!(inner.iter().all(|&i| i > 0), "{inner:?}");
 }
@@ -358,11 +338,6 @@ fn gauss_newton_steps_that_would_raise_j_are_shortened() {
             "{s}"
         );
     }
-    let file = netcdf::open(dir.path().join("long.nc")).unwrap();
-    let from_file: Vec<f64> = file
-        .variable("step_length")
-        .unwrap()
-        .get_values(..)
-        .unwrap();
+    let from_file: Vec<f64> = netcdf_values(&dir.path().join("long.nc"), "step_length");
     assert_eq!(from_file, steps);
 }

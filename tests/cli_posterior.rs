@@ -6,14 +6,7 @@ mod cli_run;
 
 use std::path::Path;
 
-use cli_run::{fourdvar_in, stderr, stdout, succeeded_in};
-
-fn repo(path: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(path)
-        .to_string_lossy()
-        .into_owned()
-}
+use cli_run::{fourdvar_in, netcdf_values, repo, stderr, stdout, succeeded_in};
 
 /// `twin` on the demo's setting with `--posterior modes`, writing `out`; the JSON summary.
 fn twin_with_posterior(dir: &Path, modes: &str, out: &str) -> serde_json::Value {
@@ -47,8 +40,7 @@ fn floats(v: &serde_json::Value) -> Vec<f64> {
 }
 
 fn variable(dir: &Path, file: &str, name: &str) -> Vec<f64> {
-    let file = netcdf::open(dir.join(file)).unwrap();
-    file.variable(name).unwrap().get_values(..).unwrap()
+    netcdf_values(&dir.join(file), name)
 }
 
 #[test]

@@ -3,16 +3,7 @@
 
 mod cli_run;
 
-use std::path::Path;
-
-use cli_run::{fourdvar_in, stderr, stdout, succeeded_in};
-
-fn repo(path: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join(path)
-        .to_string_lossy()
-        .into_owned()
-}
+use cli_run::{fourdvar_in, repo, stderr, stdout, succeeded_in};
 
 fn twin_args<'a>(model: &'a str, network: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![

@@ -38,3 +38,23 @@ pub fn stderr(o: &Output) -> String {
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
+
+/// The absolute path of `path` in the repository.
+pub fn repo(path: &str) -> String {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(path)
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Every value of variable `name` in the NetCDF file `file`.
+pub fn netcdf_values<T: netcdf::NcTypeDescriptor + Copy>(
+    file: &std::path::Path,
+    name: &str,
+) -> Vec<T> {
+    let file = netcdf::open(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    let variable = file
+        .variable(name)
+        .unwrap_or_else(|| panic!("no variable {name}"));
+    variable.get_values(..).unwrap()
+}
