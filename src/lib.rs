@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod core;
 pub mod cov;
+pub mod ensemble;
 pub mod error;
 pub mod experiment;
 pub mod geometry;

@@ -1,0 +1,8 @@
+//! Ensemble data assimilation beside 4D-Var (issue #12): the analysis steps of ensemble
+//! Kalman filters, on the same models, observations and covariances, so a user compares
+//! methods on the same truth without a second package. Knows `core`, `obs` and `cov`, like
+//! `var`.
+
+pub mod etkf;
+
+pub use etkf::{etkf_analysis, EtkfAnalysis};
