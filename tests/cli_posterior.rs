@@ -173,6 +173,19 @@ fn posterior_settings_it_cannot_honour_are_refused() {
         &["--posterior", "5", "--estimate-params", "1"],
         &["--posterior", "parameter"],
     );
+    // More modes than fit in time on the shallow-water state: refused before any work.
+    refused(
+        &[
+            "twin",
+            "--config",
+            &repo("experiments/shallow_water_twin.toml"),
+            "--posterior",
+            "137",
+            "--out",
+            "refused.nc",
+        ],
+        &["--posterior", "at most 136 modes"],
+    );
     let config = dir.path().join("bad.toml");
     std::fs::write(&config, "[posterior]\nmodes = 0\n").unwrap();
     run(

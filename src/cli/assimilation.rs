@@ -41,11 +41,14 @@ pub(crate) struct AssimilationArgs {
     /// `background.length_scale`, else 2 grid spacings on a line and 1.5 on a plane.
     #[arg(long, value_name = "L")]
     b_length_scale: Option<f64>,
-    /// The 4D-Var algorithm: nonlinear minimises the full cost with --minimizer; incremental
+    /// The algorithm: nonlinear minimises the full 4D-Var cost with --minimizer; incremental
     /// runs Gauss-Newton outer loops (the nonlinear model from the current analysis) around
     /// inner loops that minimise the quadratic cost of the increment with the tangent-linear
-    /// and adjoint models (as operational systems and OOPS do). Default: the experiment
-    /// file's `minimizer.algorithm`, else nonlinear.
+    /// and adjoint models (as operational systems and OOPS do); 3dvar compares every
+    /// observation of the window with the state at its start; 3dfgat compares each at its own
+    /// time but applies the increment at the start without the tangent-linear model. The last
+    /// three use the inner-loop settings below. Default: the experiment file's
+    /// `minimizer.algorithm`, else nonlinear.
     #[arg(long)]
     algorithm: Option<crate::var::Algorithm>,
     /// Minimiser of the nonlinear algorithm. Default: the experiment file's

@@ -15,7 +15,9 @@ use crate::io::experiment_config::{BackgroundConfig, ExperimentConfig, Parameter
 use crate::models::ModelInfo;
 use crate::obs::{Observation, ObservationMisfit, ObservationSet};
 use crate::var::fgat::fgat_analysis;
-use crate::var::incremental::{incremental_4dvar, IncrementalSettings, OuterLoopRecord};
+use crate::var::incremental::{
+    incremental_4dvar, IncrementalSettings, InnerSolver, OuterLoopRecord,
+};
 use crate::var::krylov::InnerLoopSettings;
 use crate::var::model_error::ModelError;
 use crate::var::posterior::{posterior, Posterior};
@@ -31,7 +33,7 @@ pub struct AssimilationSettings {
     pub window_steps: Option<usize>,
     /// Forecast steps beyond the window in the output.
     pub forecast_steps: usize,
-    /// Nonlinear or incremental 4D-Var.
+    /// The algorithm: nonlinear or incremental 4D-Var, 3D-Var or 3D-FGAT.
     pub algorithm: Algorithm,
     /// Minimiser of the nonlinear algorithm.
     pub minimizer: Minimizer,
@@ -186,11 +188,21 @@ pub fn analyse_window<M: Dynamics + ModelInfo + Clone>(
     // Stored trajectory of each sweep, the background and analysis trajectories.
     let steps = window_steps as f64 + settings.forecast_steps as f64 + 1.0;
     check_memory("assimilation window", 3.0 * steps * n as f64 * 8.0)?;
-    check_work(
-        "assimilation window",
-        n,
-        2.0 * steps * (settings.stopping.max_iterations as f64).min(1e3),
-    )?;
+    let inner = &settings.incremental;
+    let sweeps = match settings.algorithm {
+        Algorithm::Nonlinear => (settings.stopping.max_iterations as f64).min(1e3),
+        // One TL run and one adjoint sweep per inner iteration, one sweep per outer loop.
+        _ => (inner.outer_loops as f64 * (inner.inner.max_iterations as f64 + 1.0)).min(1e4),
+    };
+    check_work("assimilation window", n, 2.0 * steps * sweeps)?;
+    if settings.algorithm != Algorithm::Nonlinear && inner.solver == InnerSolver::Lanczos {
+        // Lanczos keeps its vectors: at most one per inner iteration, at most n.
+        let vectors = inner.inner.max_iterations.min(n) as f64;
+        check_memory("Lanczos vectors", vectors * n as f64 * 8.0)?;
+    }
+    if let Some(modes) = settings.posterior_modes {
+        posterior_steps(modes, n)?;
+    }
     if observations.is_empty() {
         return Err(Error::invalid(
             "observations",
@@ -408,6 +420,28 @@ pub fn analyse_window<M: Dynamics + ModelInfo + Clone>(
     })
 }
 
+/// The most Lanczos steps the posterior of `modes` modes may take on a state of `n` values,
+/// 10 K + 50 (n when that is smaller), or an error before any work when they would not fit
+/// in memory or time: the Ritz values are recomputed at each step, Σ k³ ≈ steps⁴/4.
+fn posterior_steps(modes: usize, n: usize) -> Result<usize> {
+    let steps = modes.saturating_mul(10).saturating_add(50).min(n);
+    check_memory(
+        "Lanczos vectors of the posterior",
+        steps as f64 * n as f64 * 8.0,
+    )?;
+    if (steps as f64).powi(4) / 4.0 > crate::core::budget::MAX_VALUE_STEPS {
+        return Err(Error::invalid(
+            "--posterior",
+            format!(
+                "{modes} modes of a {n}-value state need up to {steps} Lanczos steps, whose Ritz \
+                 values alone would take hours: ask for at most {} modes",
+                ((4.0 * crate::core::budget::MAX_VALUE_STEPS).powf(0.25) as usize - 50) / 10
+            ),
+        ));
+    }
+    Ok(steps)
+}
+
 /// The model error of weak-constraint settings `w` over a window of `steps` steps: Q from the
 /// cov models (σ_q, none or Gaussian correlation) on the model's geometry.
 fn model_error<M: Dynamics + ModelInfo>(
@@ -446,7 +480,7 @@ fn posterior_at<M: Dynamics + ModelInfo + Clone>(
     let misfit = ObservationMisfit::new(observations.clone(), &model.geometry())?;
     let transform = ControlTransform::new(ControlSpace::Transformed, analysis, covariance, None)?;
     let around = FourDVar::new(model, problem.steps(), misfit, transform, Storage::All)?;
-    let steps = modes.saturating_mul(10).saturating_add(50).min(n);
+    let steps = posterior_steps(modes, n)?;
     check_work(
         "posterior",
         n,

@@ -258,6 +258,11 @@ pub fn leading_eigenpairs(
     let mut pairs = Vec::new();
     while process.len() < limit && !interrupt::requested() {
         process.step(&mut hessian)?;
+        // Fewer steps than wanted pairs cannot have converged them all.
+        if process.len() < wanted.min(limit) && process.beta > 0.0 {
+            process.advance();
+            continue;
+        }
         pairs = process.ritz_pairs()?;
         let converged = pairs.len() >= wanted
             && (pairs.iter().rev().take(wanted)).all(|p| p.residual <= tolerance * p.value.abs());

@@ -84,9 +84,8 @@ pub fn posterior<D: Dynamics + Clone>(
     }
     let wanted = &found.pairs[..modes.min(found.pairs.len())];
     let converged = found.complete
-        || wanted
-            .iter()
-            .all(|p| p.residual <= EIGENPAIR_TOLERANCE * p.value);
+        || (wanted.len() == modes.min(n)
+            && (wanted.iter()).all(|p| p.residual <= EIGENPAIR_TOLERANCE * p.value));
     Ok(Posterior {
         eigenvalues: wanted.iter().map(|p| p.value).collect(),
         complete: found.complete,
