@@ -49,19 +49,6 @@ fn exact_ensemble(mean: &[f64], b: &BackgroundCovariance, m: usize) -> Vec<Vec<f
         .collect()
 }
 
-fn mean_and_covariance(members: &[Vec<f64>]) -> (Array1<f64>, Array2<f64>) {
-    let m = members.len() as f64;
-    let mean = Array1::from_shape_fn(N, |j| members.iter().map(|x| x[j]).sum::<f64>() / m);
-    let cov = Array2::from_shape_fn((N, N), |(a, b)| {
-        members
-            .iter()
-            .map(|x| (x[a] - mean[a]) * (x[b] - mean[b]))
-            .sum::<f64>()
-            / (m - 1.0)
-    });
-    (mean, cov)
-}
-
 #[test]
 fn the_etkf_equals_the_kalman_filter_on_a_linear_gaussian_system() {
     let model = model();
@@ -70,7 +57,7 @@ fn the_etkf_equals_the_kalman_filter_on_a_linear_gaussian_system() {
     let m_matrix = Array2::from_shape_vec((N, N), model.matrix().to_vec()).unwrap();
     for members_count in [N + 1, 20] {
         let mut members = exact_ensemble(&xb, &b, members_count);
-        let (mean0, cov0) = mean_and_covariance(&members);
+        let (mean0, cov0) = mean_and_covariance_of(&members);
         assert!((mean0 - Array1::from_vec(xb.clone()))
             .iter()
             .all(|d| d.abs() < 1e-12));
@@ -104,7 +91,7 @@ fn the_etkf_equals_the_kalman_filter_on_a_linear_gaussian_system() {
                     .assign(&s.solve(&ph.row(j).to_owned()).unwrap());
             }
             p = &p - &ph.dot(&gain_t);
-            let (mean, cov) = mean_and_covariance(&members);
+            let (mean, cov) = mean_and_covariance_of(&members);
             worst = worst
                 .max((&mean - &x).iter().fold(0.0, |a, d| a.max(d.abs())))
                 .max((&cov - &p).iter().fold(0.0, |a, d| a.max(d.abs())));
@@ -140,8 +127,8 @@ fn inflation_scales_the_forecast_covariance_and_bad_input_is_refused() {
     let mut wide = exact_ensemble(&xb, &scaled_b, 9);
     let equivalents = observe(&wide);
     etkf_analysis(&mut wide, &equivalents, &values, &sigmas, 1.0).unwrap();
-    let (m1, c1) = mean_and_covariance(&inflated);
-    let (m2, c2) = mean_and_covariance(&wide);
+    let (m1, c1) = mean_and_covariance_of(&inflated);
+    let (m2, c2) = mean_and_covariance_of(&wide);
     assert!((&m1 - &m2).iter().all(|d| d.abs() < 1e-10), "{m1} vs {m2}");
     assert!((&c1 - &c2).iter().all(|d| d.abs() < 1e-10));
 
@@ -164,4 +151,108 @@ fn inflation_scales_the_forecast_covariance_and_bad_input_is_refused() {
     let mut nan = equivalents.clone();
     nan[3][0] = f64::NAN;
     assert!(etkf_analysis(&mut members, &nan, &values, &sigmas, 1.0).is_err());
+}
+
+/// Gaspari–Cohn: 1 at 0, continuous at the joins r = 1 and r = 2, 0 beyond; on the ring its
+/// square root squares back to C (no eigenvalue needed clipping at these widths).
+#[test]
+fn gaspari_cohn_localisation_is_continuous_compact_and_has_a_square_root() {
+    use fourdvar::ensemble::localisation::{gaspari_cohn, Localisation};
+    assert_eq!(gaspari_cohn(0.0), 1.0);
+    for join in [1.0, 2.0] {
+        let (left, right) = (gaspari_cohn(join - 1e-9), gaspari_cohn(join + 1e-9));
+        assert!((left - right).abs() < 1e-8, "r = {join}: {left} vs {right}");
+    }
+    assert!(gaspari_cohn(2.0).abs() < 1e-12);
+    assert_eq!(gaspari_cohn(2.5), 0.0);
+    assert!((gaspari_cohn(1.0) - 5.0 / 24.0).abs() < 1e-12);
+    for c in [2.0, 5.0, 10.0] {
+        let l = Localisation::ring(40, c).unwrap();
+        let mut sq = Array2::<f64>::zeros((40, 40));
+        let mut column = vec![0.0; 40];
+        let mut twice = vec![0.0; 40];
+        for j in 0..40 {
+            let mut e = vec![0.0; 40];
+            e[j] = 1.0;
+            l.sqrt_apply(&e, &mut column);
+            l.sqrt_apply(&column, &mut twice);
+            sq.column_mut(j).assign(&Array1::from_vec(twice.clone()));
+        }
+        let gap = (&sq - l.matrix())
+            .iter()
+            .fold(0.0f64, |a, d| a.max(d.abs()));
+        println!("c = {c}: |C^1/2 C^1/2 - C| = {gap:e}");
+        assert!(gap < 1e-10, "c = {c}: {gap}");
+        // Compact support: sites 2c or more apart are uncorrelated.
+        let far = (2.0 * c).ceil() as usize;
+        assert_eq!(l.matrix()[[0, far]], 0.0);
+    }
+    assert!(Localisation::ring(40, 0.0).is_err());
+    assert!(Localisation::ring(40, f64::NAN).is_err());
+}
+
+/// The α-control transform: its adjoint passes the dot-product test, T Tᵀ is
+/// β_s² B + β_e² P_e ∘ C built densely, and β_e = 0 is the static B^½ bit for bit.
+#[test]
+fn the_alpha_control_transform_is_the_square_root_of_the_hybrid_b() {
+    use fourdvar::ensemble::alpha_control::HybridTransform;
+    use fourdvar::ensemble::localisation::Localisation;
+    use std::sync::Arc;
+    let n = 40;
+    let b = Arc::new(BackgroundCovariance::gaussian(n, 0.7, 2.0).unwrap());
+    let members: Vec<Vec<f64>> = (0..10).map(|i| random_vector(n, 200 + i)).collect();
+    let localisation = Arc::new(Localisation::ring(n, 4.0).unwrap());
+    let (beta_s, beta_e) = (0.6, 0.8);
+    let t =
+        HybridTransform::new(b.clone(), beta_s, beta_e, &members, localisation.clone()).unwrap();
+    let len = t.control_len();
+    assert_eq!(len, n * 11);
+    let u = random_vector(len, 300);
+    let w = random_vector(n, 301);
+    let (mut tu, mut tw) = (vec![0.0; n], vec![0.0; len]);
+    t.apply(&u, &mut tu);
+    t.adjoint_apply(&w, &mut tw);
+    let left: f64 = tu.iter().zip(&w).map(|(a, b)| a * b).sum();
+    let right: f64 = u.iter().zip(&tw).map(|(a, b)| a * b).sum();
+    println!("dot product: {left} vs {right}");
+    assert!((left - right).abs() <= 1e-12 * left.abs().max(1.0));
+
+    // T Tᵀ column by column against the dense hybrid covariance.
+    let (_, pe) = mean_and_covariance_of(&members);
+    let hybrid = b.matrix() * beta_s * beta_s + (pe * localisation.matrix()) * beta_e * beta_e;
+    let mut ttt = Array2::<f64>::zeros((n, n));
+    let mut column = vec![0.0; n];
+    for j in 0..n {
+        let mut e = vec![0.0; n];
+        e[j] = 1.0;
+        t.adjoint_apply(&e, &mut tw);
+        t.apply(&tw, &mut column);
+        ttt.column_mut(j).assign(&Array1::from_vec(column.clone()));
+    }
+    let gap = (&ttt - &hybrid).iter().fold(0.0f64, |a, d| a.max(d.abs()));
+    println!("|T T^T - (beta_s^2 B + beta_e^2 P_e o C)| = {gap:e}");
+    assert!(gap < 1e-12, "{gap}");
+
+    // β_e = 0, β_s = 1: the static B^½.
+    let t = HybridTransform::new(b.clone(), 1.0, 0.0, &members, localisation.clone()).unwrap();
+    t.apply(&u, &mut tu);
+    let mut static_only = vec![0.0; n];
+    b.sqrt_apply(&u[..n], &mut static_only);
+    assert_eq!(tu, static_only);
+    assert!(HybridTransform::new(b.clone(), -1.0, 1.0, &members, localisation.clone()).is_err());
+    assert!(HybridTransform::new(b, 1.0, 1.0, &members[..1], localisation).is_err());
+}
+
+/// Sample mean and covariance of states of any length.
+fn mean_and_covariance_of(members: &[Vec<f64>]) -> (Array1<f64>, Array2<f64>) {
+    let (m, n) = (members.len() as f64, members[0].len());
+    let mean = Array1::from_shape_fn(n, |j| members.iter().map(|x| x[j]).sum::<f64>() / m);
+    let cov = Array2::from_shape_fn((n, n), |(a, b)| {
+        members
+            .iter()
+            .map(|x| (x[a] - mean[a]) * (x[b] - mean[b]))
+            .sum::<f64>()
+            / (m - 1.0)
+    });
+    (mean, cov)
 }

@@ -3,6 +3,8 @@
 //! methods on the same truth without a second package. Knows `core`, `obs` and `cov`, like
 //! `var`.
 
+pub mod alpha_control;
 pub mod etkf;
+pub mod localisation;
 
 pub use etkf::{etkf_analysis, EtkfAnalysis};
