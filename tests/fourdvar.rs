@@ -10,100 +10,18 @@ use ndarray_linalg::Solve;
 use fourdvar::core::verification::{gradient_test, random_vector};
 use fourdvar::core::{integrate, tangent_linear_trajectory, Dynamics, Storage};
 use fourdvar::cov::BackgroundCovariance;
-use fourdvar::geometry::ring::sites;
-use fourdvar::geometry::{Geometry, Location};
+use fourdvar::geometry::Location;
 use fourdvar::models::linear::LinearModel;
 use fourdvar::models::{lorenz96, ModelInfo};
 use fourdvar::obs::{Observation, ObservationKind, ObservationMisfit, ObservationSet};
 use fourdvar::var::incremental::{incremental_4dvar, IncrementalSettings, InnerSolver};
 use fourdvar::var::krylov::InnerLoopSettings;
+mod linear_case;
+use linear_case::{blue, linear_case, observation, LinearCase};
+
 use fourdvar::var::{
     minimize, ControlSpace, ControlTransform, FourDVar, Minimizer, ParameterPrior, StoppingRule,
 };
-
-fn observation(step: usize, position: f64, value: f64, sigma: f64) -> Observation {
-    Observation {
-        time: step as f64,
-        step,
-        location: Location::at(position),
-        variable: 0,
-        kind: ObservationKind::Value,
-        value,
-        sigma,
-        line: None,
-    }
-}
-
-/// A 6-variable linear system, its observations and B.
-struct LinearCase {
-    model: LinearModel,
-    geometry: Geometry,
-    background: Vec<f64>,
-    covariance: Arc<BackgroundCovariance>,
-    observations: ObservationSet,
-    steps: usize,
-}
-
-fn linear_case() -> LinearCase {
-    let n = 6;
-    let noise = random_vector(n * n, 21);
-    let matrix: Vec<f64> = (0..n * n)
-        .map(|i| if i % (n + 1) == 0 { 0.95 } else { 0.0 } + 0.15 * noise[i])
-        .collect();
-    let model = LinearModel::new(n, matrix).unwrap();
-    let values = random_vector(12, 22);
-    let obs = vec![
-        observation(0, 1.0, values[0], 0.5),
-        observation(1, 0.0, values[1], 0.7),
-        observation(1, 2.5, values[2], 0.7),
-        observation(2, 4.0, values[3], 0.3),
-        observation(3, 1.25, values[4], 1.0),
-        observation(3, 5.0, values[5], 0.4),
-        observation(5, 3.0, values[6], 0.6),
-        observation(5, 0.5, values[7], 0.6),
-    ];
-    LinearCase {
-        model,
-        geometry: sites(n, false),
-        background: random_vector(n, 23),
-        covariance: Arc::new(BackgroundCovariance::gaussian(n, 0.8, 1.0).unwrap()),
-        observations: ObservationSet::new(obs),
-        steps: 5,
-    }
-}
-
-/// x_a = x_b + B Gᵀ (G B Gᵀ + R)⁻¹ (y − G x_b), with G the stacked rows h_iᵀ A^{k_i}.
-fn blue(case: &LinearCase) -> Vec<f64> {
-    let n = case.background.len();
-    let obs = case.observations.as_slice();
-    let p = obs.len();
-    let mut g = Array2::<f64>::zeros((p, n));
-    for j in 0..n {
-        // Column j of G: observe the trajectory of the unit vector e_j.
-        let mut e = vec![0.0; n];
-        e[j] = 1.0;
-        let mut states = Vec::new();
-        integrate(&case.model, &e, case.steps, |_, x| states.push(x.to_vec())).unwrap();
-        for (i, o) in obs.iter().enumerate() {
-            let x = &states[o.step];
-            let position = o.location.coordinates()[0];
-            let (lo, w) = (position.floor() as usize, position.fract());
-            g[[i, j]] = if w == 0.0 {
-                x[lo]
-            } else {
-                (1.0 - w) * x[lo] + w * x[lo + 1]
-            };
-        }
-    }
-    let b = case.covariance.matrix();
-    let r = Array2::from_diag(&Array1::from_iter(obs.iter().map(|o| o.sigma * o.sigma)));
-    let xb = Array1::from_vec(case.background.clone());
-    let y = Array1::from_iter(obs.iter().map(|o| o.value));
-    let innovation = &y - &g.dot(&xb);
-    let s = g.dot(&b).dot(&g.t()) + r;
-    let z = s.solve(&innovation).unwrap();
-    (xb + b.dot(&g.t()).dot(&z)).to_vec()
-}
 
 fn problem(case: &LinearCase, space: ControlSpace) -> FourDVar<LinearModel> {
     let misfit = ObservationMisfit::new(case.observations.clone(), &case.geometry).unwrap();

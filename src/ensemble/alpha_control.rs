@@ -67,6 +67,16 @@ impl HybridTransform {
         })
     }
 
+    /// The static B_s.
+    pub fn static_covariance(&self) -> &Arc<BackgroundCovariance> {
+        &self.static_b
+    }
+
+    /// Number of members M.
+    pub fn members(&self) -> usize {
+        self.anomalies.len()
+    }
+
     /// State length n.
     pub fn state_len(&self) -> usize {
         self.static_b.len()

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::cov::BackgroundCovariance;
+use crate::ensemble::alpha_control::HybridTransform;
 use crate::error::{Error, Result};
 
 /// Where the minimiser works.
@@ -29,24 +30,86 @@ pub struct ParameterPrior {
     pub sigma: Vec<f64>,
 }
 
+/// The background-error covariance behind the transform x₀ = x_b + U v: a static B with
+/// U = B^½ (v of n values), or the hybrid B = β_s² B_s + β_e² P_e ∘ C of an ensemble with
+/// U = T, the α-control transform (v of n(1 + M) values; B is never formed and may be
+/// singular).
+#[derive(Clone, Debug)]
+pub enum BackgroundError {
+    /// A static B.
+    Static(Arc<BackgroundCovariance>),
+    /// A hybrid B.
+    Hybrid(Arc<HybridTransform>),
+}
+
+impl From<Arc<BackgroundCovariance>> for BackgroundError {
+    fn from(b: Arc<BackgroundCovariance>) -> Self {
+        Self::Static(b)
+    }
+}
+
+impl BackgroundError {
+    /// The static B (the static part of a hybrid B).
+    pub fn static_covariance(&self) -> &Arc<BackgroundCovariance> {
+        match self {
+            Self::Static(b) => b,
+            Self::Hybrid(t) => t.static_covariance(),
+        }
+    }
+
+    /// Length of v.
+    pub fn control_len(&self) -> usize {
+        match self {
+            Self::Static(b) => b.len(),
+            Self::Hybrid(t) => t.control_len(),
+        }
+    }
+
+    /// dx = U v.
+    pub fn sqrt_apply(&self, v: &[f64], dx: &mut [f64]) {
+        match self {
+            Self::Static(b) => b.sqrt_apply(v, dx),
+            Self::Hybrid(t) => t.apply(v, dx),
+        }
+    }
+
+    /// v_bar = Uᵀ w.
+    pub fn sqrt_adjoint_apply(&self, w: &[f64], v_bar: &mut [f64]) {
+        match self {
+            Self::Static(b) => b.sqrt_adjoint_apply(w, v_bar),
+            Self::Hybrid(t) => t.adjoint_apply(w, v_bar),
+        }
+    }
+}
+
 /// The map u ↦ (x₀, θ), the background term J_b(u) and the chain rule back to u.
 #[derive(Clone)]
 pub struct ControlTransform {
     space: ControlSpace,
     background: Vec<f64>,
-    covariance: Arc<BackgroundCovariance>,
+    error: BackgroundError,
     prior: Option<ParameterPrior>,
 }
 
 impl ControlTransform {
-    /// A transform around the background state `background` with covariance B, optionally
-    /// estimating parameters with `prior`.
+    /// A transform around the background state `background` with covariance B (static or
+    /// hybrid), optionally estimating parameters with `prior`. A hybrid B needs the
+    /// transformed space: its inverse is never formed.
     pub fn new(
         space: ControlSpace,
         background: Vec<f64>,
-        covariance: Arc<BackgroundCovariance>,
+        covariance: impl Into<BackgroundError>,
         prior: Option<ParameterPrior>,
     ) -> Result<Self> {
+        let error = covariance.into();
+        let covariance = error.static_covariance();
+        if matches!(error, BackgroundError::Hybrid(_)) && space == ControlSpace::Physical {
+            return Err(Error::invalid(
+                "background covariance",
+                "a hybrid B works in the transformed control space only (its inverse is never \
+                 formed)",
+            ));
+        }
         if covariance.len() != background.len() {
             return Err(Error::invalid(
                 "background covariance",
@@ -69,7 +132,7 @@ impl ControlTransform {
         Ok(Self {
             space,
             background,
-            covariance,
+            error,
             prior,
         })
     }
@@ -84,9 +147,37 @@ impl ControlTransform {
         &self.background
     }
 
-    /// The background covariance B.
+    /// The static background covariance B (with a hybrid B: its static part).
     pub fn covariance(&self) -> &BackgroundCovariance {
-        &self.covariance
+        self.error.static_covariance()
+    }
+
+    /// The background error behind U.
+    pub fn background_error(&self) -> &BackgroundError {
+        &self.error
+    }
+
+    /// Whether B is hybrid.
+    pub fn is_hybrid(&self) -> bool {
+        matches!(self.error, BackgroundError::Hybrid(_))
+    }
+
+    /// Length of the state part of u: n, or n(1 + M) with a hybrid B in the transformed space.
+    pub fn state_control_len(&self) -> usize {
+        match self.space {
+            ControlSpace::Transformed => self.error.control_len(),
+            ControlSpace::Physical => self.state_len(),
+        }
+    }
+
+    /// dx = U v for the state part v of a transformed control (U = B^½ or the hybrid T).
+    pub fn sqrt_apply(&self, v: &[f64], dx: &mut [f64]) {
+        self.error.sqrt_apply(v, dx)
+    }
+
+    /// v_bar = Uᵀ w, the adjoint of [`ControlTransform::sqrt_apply`].
+    pub fn sqrt_adjoint_apply(&self, w: &[f64], v_bar: &mut [f64]) {
+        self.error.sqrt_adjoint_apply(w, v_bar)
     }
 
     /// Number of state entries n.
@@ -101,7 +192,7 @@ impl ControlTransform {
 
     /// Length of the control vector u.
     pub fn control_len(&self) -> usize {
-        self.state_len() + self.param_len()
+        self.state_control_len() + self.param_len()
     }
 
     /// The control vector of the background (x₀ = x_b, θ = θ_b).
@@ -121,11 +212,11 @@ impl ControlTransform {
     /// x₀ and θ of control u (θ is empty without a prior).
     pub fn to_model(&self, u: &[f64]) -> (Vec<f64>, Vec<f64>) {
         let n = self.state_len();
-        let (us, up) = u.split_at(n);
+        let (us, up) = u.split_at(self.state_control_len());
         match self.space {
             ControlSpace::Transformed => {
                 let mut x0 = vec![0.0; n];
-                self.covariance.sqrt_apply(us, &mut x0);
+                self.error.sqrt_apply(us, &mut x0);
                 for (x, b) in x0.iter_mut().zip(&self.background) {
                     *x += b;
                 }
@@ -155,7 +246,7 @@ impl ControlTransform {
                     .zip(&self.background)
                     .map(|(a, b)| a - b)
                     .collect();
-                self.covariance.inverse_apply(&dx, &mut gradient[..n]);
+                self.covariance().inverse_apply(&dx, &mut gradient[..n]);
                 let mut jb = 0.5 * crate::core::vector::dot(&dx, &gradient[..n]);
                 if let Some(p) = &self.prior {
                     for (i, (b, s)) in p.background.iter().zip(&p.sigma).enumerate() {
@@ -177,12 +268,11 @@ impl ControlTransform {
 
     /// gradient += (∂(x₀, θ)/∂u)ᵀ (x̄₀, θ̄): the adjoint of [`ControlTransform::to_model`].
     pub fn add_model_gradient(&self, x0_bar: &[f64], theta_bar: &[f64], gradient: &mut [f64]) {
-        let n = self.state_len();
-        let (gs, gp) = gradient.split_at_mut(n);
+        let (gs, gp) = gradient.split_at_mut(self.state_control_len());
         match self.space {
             ControlSpace::Transformed => {
-                let mut v_bar = vec![0.0; n];
-                self.covariance.sqrt_adjoint_apply(x0_bar, &mut v_bar);
+                let mut v_bar = vec![0.0; gs.len()];
+                self.error.sqrt_adjoint_apply(x0_bar, &mut v_bar);
                 crate::core::vector::axpy(1.0, &v_bar, gs);
                 if let Some(p) = &self.prior {
                     for ((g, s), t) in gp.iter_mut().zip(&p.sigma).zip(theta_bar) {

@@ -226,8 +226,12 @@ impl<D: Dynamics + Clone> FourDVar<D> {
     }
 
     /// ∂J/∂x₀ = B⁻¹(x₀ − x_b) + ∂J_o/∂x₀ in the physical space, at control u evaluated as
-    /// `evaluation`: the gradient a user compares across control spaces.
+    /// `evaluation`: the gradient a user compares across control spaces. With a hybrid B,
+    /// which may be singular (∂J/∂x₀ then does not exist), the control-space gradient.
     pub fn physical_state_gradient(&self, u: &[f64], evaluation: &Evaluation) -> Vec<f64> {
+        if self.transform.is_hybrid() {
+            return evaluation.gradient.clone();
+        }
         let (x0, _) = self.transform.to_model(self.split(u).0);
         let dx: Vec<f64> = (x0.iter().zip(self.transform.background()))
             .map(|(a, b)| a - b)

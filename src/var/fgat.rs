@@ -35,6 +35,7 @@ pub fn fgat_analysis<D: Dynamics + Clone>(
         ));
     }
     let n = transform.state_len();
+    let nv = transform.state_control_len();
     let misfit = problem.misfit();
     let (x0, _) = transform.to_model(v0);
     let model = problem.model_at(v0);
@@ -48,15 +49,14 @@ pub fn fgat_analysis<D: Dynamics + Clone>(
             states[k] = x.to_vec();
         }
     })?;
-    let covariance = transform.covariance();
     let mut g = v0.to_vec();
-    let mut back = vec![0.0; n];
-    covariance.sqrt_adjoint_apply(&observed, &mut back);
+    let mut back = vec![0.0; nv];
+    transform.sqrt_adjoint_apply(&observed, &mut back);
     axpy(1.0, &back, &mut g);
     let j = transform.background_value(v0) + observation_cost;
     let hessian = |dv: &[f64]| -> Result<Vec<f64>> {
         let mut dx = vec![0.0; n];
-        covariance.sqrt_apply(dv, &mut dx);
+        transform.sqrt_apply(dv, &mut dx);
         let tangents = (0..states.len())
             .map(|k| {
                 if misfit.is_active(k) {
@@ -74,8 +74,8 @@ pub fn fgat_analysis<D: Dynamics + Clone>(
             }
         }
         let mut product = dv.to_vec();
-        let mut projected = vec![0.0; n];
-        covariance.sqrt_adjoint_apply(&bar, &mut projected);
+        let mut projected = vec![0.0; nv];
+        transform.sqrt_adjoint_apply(&bar, &mut projected);
         axpy(1.0, &projected, &mut product);
         Ok(product)
     };

@@ -66,7 +66,7 @@ pub fn hessian_vector_product<D: Dynamics + Clone>(
     dv: &[f64],
 ) -> Result<Vec<f64>> {
     let transform = problem.transform();
-    let n = transform.state_len();
+    let n = transform.state_control_len();
     if transform.space() != ControlSpace::Transformed || transform.param_len() > 0 {
         return Err(Error::invalid(
             "Gauss-Newton Hessian",
@@ -86,8 +86,8 @@ pub fn hessian_vector_product<D: Dynamics + Clone>(
     let (x0, _) = transform.to_model(v);
     let model = problem.model_at(v);
     let misfit = problem.misfit();
-    let mut dx0 = vec![0.0; n];
-    transform.covariance().sqrt_apply(dv, &mut dx0);
+    let mut dx0 = vec![0.0; transform.state_len()];
+    transform.sqrt_apply(dv, &mut dx0);
     let steps = problem.steps();
     let mut tangents = vec![Vec::new(); steps + 1];
     tangent_linear_trajectory(&model, &x0, &dx0, &[], &[], steps, |k, _, dx| {
@@ -99,9 +99,7 @@ pub fn hessian_vector_product<D: Dynamics + Clone>(
     let sweep = value_and_gradient(&model, &x0, steps, &forcing, Storage::All)?;
     let mut product = dv.to_vec();
     let mut back = vec![0.0; n];
-    transform
-        .covariance()
-        .sqrt_adjoint_apply(&sweep.state_gradient, &mut back);
+    transform.sqrt_adjoint_apply(&sweep.state_gradient, &mut back);
     crate::core::vector::axpy(1.0, &back, &mut product);
     Ok(product)
 }

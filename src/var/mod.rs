@@ -19,7 +19,7 @@ pub mod posterior;
 pub mod spectral_preconditioner;
 
 pub use algorithm::Algorithm;
-pub use control::{ControlSpace, ControlTransform, ParameterPrior};
+pub use control::{BackgroundError, ControlSpace, ControlTransform, ParameterPrior};
 pub use cost::{Evaluation, FourDVar};
 pub use diagnostics::{AnalysisDiagnostics, DepartureStatistics};
 pub use minimize::{minimize, IterationRecord, MinimizationOutcome, Minimizer, StoppingRule};

@@ -54,6 +54,12 @@ pub fn posterior<D: Dynamics + Clone>(
     modes: usize,
     max_iterations: usize,
 ) -> Result<Posterior> {
+    if problem.transform().is_hybrid() {
+        return Err(crate::error::Error::invalid(
+            "posterior",
+            "is computed with a static B only: the variances of a hybrid B are not formed",
+        ));
+    }
     let n = v.len();
     let start = random_vector(n, 20_081_976);
     let found = leading_eigenpairs(
