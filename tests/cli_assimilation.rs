@@ -365,10 +365,11 @@ fn cycle_runs_windows_with_any_shift_and_averages_after_the_burn_in() {
     assert_refused(&o, &dir.path().join("x.nc"), &["burn-in"]);
 }
 
-/// `--seed S` on `twin` and `cycle` draws the background error from S and the observation
-/// noise from S + 1: the same run as an experiment file with those seeds.
+/// `--seed S` on `twin` and `cycle` draws the background error from S, the observation
+/// noise from S + 1 and the truth's initial perturbation from S + 2: the same run as an
+/// experiment file with those seeds, and a different truth from the file without one.
 #[test]
-fn seed_sets_both_twin_seeds() {
+fn seed_sets_the_truth_background_and_observation_seeds() {
     let dir = tempfile::tempdir().unwrap();
     let config = repo("experiments/lorenz96_cycle.toml");
     let text = std::fs::read_to_string(&config)
@@ -376,8 +377,11 @@ fn seed_sets_both_twin_seeds() {
         .replace("../models/", &repo("models/"))
         .replace("../observations/", &repo("observations/"))
         .replace("background_seed = 1", "background_seed = 5")
-        .replace("observation_seed = 2", "observation_seed = 6");
-    assert!(text.contains("background_seed = 5") && text.contains("observation_seed = 6"));
+        .replace(
+            "observation_seed = 2",
+            "observation_seed = 6\ntruth_seed = 7",
+        );
+    assert!(text.contains("background_seed = 5") && text.contains("truth_seed = 7"));
     std::fs::write(dir.path().join("seeded.toml"), text).unwrap();
     let rmse = |command: &str, config: &str, seed: Option<&str>| {
         let mut args = vec![command, "--config", config, "--out", "x.nc", "--json"];
@@ -395,9 +399,21 @@ fn seed_sets_both_twin_seeds() {
     };
     for command in ["twin", "cycle"] {
         let default = rmse(command, &config, None);
-        assert_eq!(rmse(command, &config, Some("1")), default, "{command}");
         let five = rmse(command, &config, Some("5"));
         assert_ne!(five, default, "{command}");
         assert_eq!(rmse(command, "seeded.toml", None), five, "{command}");
+        assert_eq!(rmse(command, &config, Some("5")), five, "{command}");
+    }
+    // The truth seed alone changes the run: another truth under the same other seeds.
+    let other_truth = std::fs::read_to_string(dir.path().join("seeded.toml"))
+        .unwrap()
+        .replace("truth_seed = 7", "truth_seed = 9");
+    std::fs::write(dir.path().join("other_truth.toml"), other_truth).unwrap();
+    for command in ["twin", "cycle"] {
+        assert_ne!(
+            rmse(command, "other_truth.toml", None),
+            rmse(command, "seeded.toml", None),
+            "{command}"
+        );
     }
 }

@@ -256,3 +256,66 @@ fn mean_and_covariance_of(members: &[Vec<f64>]) -> (Array1<f64>, Array2<f64>) {
     });
     (mean, cov)
 }
+
+/// The LETKF: with a half-width far beyond the domain every observation has full weight at
+/// every point, so it is the ETKF to round-off; with a short one a point far from every
+/// observation keeps its forecast (only inflated), and one next to an observation moves.
+#[test]
+fn the_letkf_is_the_etkf_without_localisation_and_local_with_it() {
+    use fourdvar::ensemble::{letkf_analysis, ObservationLocality};
+    use fourdvar::geometry::ring::sites;
+    use fourdvar::geometry::Location;
+    let geometry = sites(N, true);
+    let b = BackgroundCovariance::gaussian(N, 0.8, 1.0).unwrap();
+    let xb = random_vector(N, 64);
+    let forecast = exact_ensemble(&xb, &b, 9);
+    let equivalents: Vec<Vec<f64>> = forecast.iter().map(|m| vec![m[1], m[2]]).collect();
+    let (values, sigmas) = ([0.3, -0.2], [0.5, 0.4]);
+    let locations = [Location::at(1.0), Location::at(2.0)];
+    let locality = |c| ObservationLocality {
+        geometry: &geometry,
+        locations: &locations,
+        half_width: c,
+    };
+    let mut global = forecast.clone();
+    etkf_analysis(&mut global, &equivalents, &values, &sigmas, 1.1).unwrap();
+    let mut local = forecast.clone();
+    letkf_analysis(
+        &mut local,
+        &equivalents,
+        &values,
+        &sigmas,
+        locality(1e9),
+        1.1,
+    )
+    .unwrap();
+    let gap = (global.iter().flatten().zip(local.iter().flatten()))
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    assert!(gap < 1e-12, "{gap:e}");
+
+    // c = 0.5: observations reach 1 site; site 4 sees none, site 1 sees one at full weight.
+    let mut near = forecast.clone();
+    letkf_analysis(
+        &mut near,
+        &equivalents,
+        &values,
+        &sigmas,
+        locality(0.5),
+        1.1,
+    )
+    .unwrap();
+    let (mean_f, _) = mean_and_covariance_of(&forecast);
+    let (mean_a, _) = mean_and_covariance_of(&near);
+    assert!((mean_a[4] - mean_f[4]).abs() < 1e-14);
+    for (a, f) in near.iter().zip(&forecast) {
+        let inflated = mean_f[4] + 1.1 * (f[4] - mean_f[4]);
+        assert!((a[4] - inflated).abs() < 1e-12);
+    }
+    assert!((mean_a[1] - mean_f[1]).abs() > 1e-3);
+    assert!((mean_a[1] - global_mean(&global)[1]).abs() > 1e-6);
+}
+
+fn global_mean(members: &[Vec<f64>]) -> Array1<f64> {
+    mean_and_covariance_of(members).0
+}

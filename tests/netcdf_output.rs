@@ -1141,9 +1141,10 @@ fn cycle_files_hold_window_end_states_per_array() {
             rmse_forecast_end: &forecast_end,
             rmse_analysis: &per_window,
             rmse_free_run: &free_run,
-            iterations: &[4, 5, 6],
+            iterations: Some(&[4, 5, 6]),
             inner_iterations: Some(&[40, 50, 60]),
-            cost_final: &per_window,
+            cost_final: Some(&per_window),
+            spread_analysis: Some(&forecast_end),
             analysis_end: &analysis,
             truth_end: &truth,
         };
@@ -1162,6 +1163,11 @@ fn cycle_files_hold_window_end_states_per_array() {
             .get_values(..)
             .unwrap();
         assert_eq!(inner, [40, 50, 60]);
+        assert_bits_equal(
+            &values(&file, "spread_analysis"),
+            &forecast_end,
+            "spread_analysis",
+        );
         assert_eq!(dims(&file, "time_bounds"), ["time", "nv"]);
         let per_unit = case.time_units.1;
         let bounds: Vec<f64> = starts

@@ -305,9 +305,11 @@ pub(crate) struct ExperimentFilesArgs {
     /// Observation network (default: the experiment file's `network`).
     #[arg(long, value_name = "FILE")]
     network: Option<PathBuf>,
-    /// Seed of the twin's random draws: the background error from SEED, the observation
-    /// noise from SEED + 1. Default: the experiment file's `twin.background_seed` and
-    /// `twin.observation_seed`, else 1 and 2.
+    /// Seed of the twin's random draws: the background error (and the ensemble members)
+    /// from SEED, the observation noise (and its perturbations) from SEED + 1, the truth's
+    /// initial perturbation from SEED + 2. Default: the experiment file's
+    /// `twin.background_seed`, `twin.observation_seed` and `twin.truth_seed`, else 1, 2 and
+    /// the unperturbed truth.
     #[arg(long)]
     seed: Option<u64>,
     /// Run the truth with these model parameters, comma-separated (Lorenz-96: the forcing F),
@@ -323,6 +325,7 @@ impl ExperimentFilesArgs {
         if let Some(seed) = self.seed {
             experiment.config.twin.background_seed = seed;
             experiment.config.twin.observation_seed = seed.wrapping_add(1);
+            experiment.config.twin.truth_seed = Some(seed.wrapping_add(2));
         }
         if let Some(p) = &self.truth_params {
             experiment.config.twin.truth_parameters = Some(p.clone());
@@ -546,11 +549,68 @@ pub(crate) struct CyclingArgs {
     /// `cycle.burn_in`, else 20.
     #[arg(long, value_name = "N")]
     burn_in: Option<usize>,
+    /// How the windows are analysed: 4dvar (static B), hybrid (4D-Var with B = β_s² B +
+    /// β_e² P_e∘C, P_e from an ensemble of 4D-Vars with perturbed observations), etkf or
+    /// letkf (ensemble Kalman filters on the same truth and observations). Default: the
+    /// experiment file's `cycle.method`, else 4dvar.
+    #[arg(long, value_name = "METHOD")]
+    method: Option<crate::ensemble::CycleMethod>,
+    /// Ensemble members (hybrid, etkf, letkf). Default: `ensemble.members`, else 20.
+    #[arg(long, value_name = "M", value_parser = values::at_least(2))]
+    members: Option<usize>,
+    /// β_s, the weight of the static B's square root in the hybrid B. Default:
+    /// `ensemble.beta_static`, else 0.5.
+    #[arg(long, value_name = "BETA", value_parser = values::non_negative)]
+    beta_static: Option<f64>,
+    /// β_e, the weight of the ensemble part's square root in the hybrid B. Default:
+    /// `ensemble.beta_ensemble`, else 0.87.
+    #[arg(long, value_name = "BETA", value_parser = values::non_negative)]
+    beta_ensemble: Option<f64>,
+    /// Gaspari–Cohn half-width of the localisation (hybrid, letkf), in location units
+    /// (Lorenz-96: sites); correlations vanish beyond twice it. Default:
+    /// `ensemble.localisation`, else none.
+    #[arg(long, value_name = "C", value_parser = values::positive)]
+    localisation: Option<f64>,
+    /// Multiplicative inflation ρ ≥ 1 of the forecast anomalies. Default:
+    /// `ensemble.inflation`, else 1.
+    #[arg(long, value_name = "RHO", value_parser = values::finite)]
+    inflation: Option<f64>,
 }
 
 impl CyclingArgs {
+    /// `experiment` with these flags applied, checked again by the rules of the file (an
+    /// error about a key a flag set names the flag).
+    fn apply(&self, experiment: LoadedExperiment) -> Result<LoadedExperiment> {
+        let e = self.applied(experiment);
+        let given = [
+            ("ensemble.members", "--members", self.members.is_some()),
+            (
+                "ensemble.beta_static",
+                "--beta-static",
+                self.beta_static.is_some(),
+            ),
+            (
+                "ensemble.beta_ensemble",
+                "--beta-ensemble",
+                self.beta_ensemble.is_some(),
+            ),
+            (
+                "ensemble.localisation",
+                "--localisation",
+                self.localisation.is_some(),
+            ),
+            (
+                "ensemble.inflation",
+                "--inflation",
+                self.inflation.is_some(),
+            ),
+        ];
+        e.validate().map_err(|err| name_flag(err, &given))?;
+        Ok(e)
+    }
+
     /// `experiment` with these flags applied.
-    fn apply(&self, mut experiment: LoadedExperiment) -> LoadedExperiment {
+    fn applied(&self, mut experiment: LoadedExperiment) -> LoadedExperiment {
         let c = &mut experiment.config;
         if let Some(v) = self.windows {
             c.cycle.windows = v;
@@ -561,13 +621,32 @@ impl CyclingArgs {
         if let Some(v) = self.burn_in {
             c.cycle.burn_in = v;
         }
+        if let Some(v) = self.method {
+            c.cycle.method = v;
+        }
+        let e = &mut c.ensemble;
+        if let Some(v) = self.members {
+            e.members = v;
+        }
+        if let Some(v) = self.beta_static {
+            e.beta_static = v;
+        }
+        if let Some(v) = self.beta_ensemble {
+            e.beta_ensemble = v;
+        }
+        if let Some(v) = self.localisation {
+            e.localisation = Some(v);
+        }
+        if let Some(v) = self.inflation {
+            e.inflation = v;
+        }
         experiment
     }
 }
 
 /// Runs `cycle`; `history` goes into the output file.
 pub(crate) fn run_cycle(a: CycleArgs, history: String) -> Result<i32> {
-    let experiment = a.cycling.apply(a.files.seeded(a.common.experiment()?));
+    let experiment = a.cycling.apply(a.files.seeded(a.common.experiment()?))?;
     let model = a.files.model(&experiment)?;
     let network = a.files.network(&experiment)?;
     check_experiment_paths(&a.common, &model, &network, &a.out)?;
@@ -594,6 +673,8 @@ pub(crate) fn run_cycle(a: CycleArgs, history: String) -> Result<i32> {
         shift: c.window.shift.or(settings.window_steps).unwrap_or(1),
         settings,
         twin: c.twin.clone(),
+        method: c.cycle.method,
+        ensemble: c.ensemble.clone(),
         windows: c.cycle.windows,
         burn_in: c.cycle.burn_in,
         experiment: experiment.clone(),
@@ -687,7 +768,7 @@ pub(crate) struct ConfigArgs {
 /// Runs `config`: prints the resolved settings; the model and network files, when named, must
 /// exist (as they must for a run).
 pub(crate) fn run_config(a: ConfigArgs) -> Result<i32> {
-    let experiment = a.cycling.apply(a.files.seeded(a.common.experiment()?));
+    let experiment = a.cycling.apply(a.files.seeded(a.common.experiment()?))?;
     let model = a.files.model_path(&experiment);
     if let Some(path) = &model {
         ModelConfig::load(path)?;

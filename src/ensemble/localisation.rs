@@ -11,6 +11,7 @@ use ndarray::Array2;
 use ndarray_linalg::{Eigh, UPLO};
 
 use crate::error::{Error, Result};
+use crate::geometry::{Geometry, Location};
 
 /// GC(r) for r = d/c ≥ 0 (Gaspari & Cohn 1999, eq. 4.10); exactly 0 from r = 2 on (the
 /// polynomial leaves round-off of either sign there).
@@ -33,19 +34,49 @@ pub struct Localisation {
 }
 
 impl Localisation {
+    /// The most state values a dense localisation may have: C and C^½ are n × n.
+    pub const MAX_DENSE: usize = 3000;
+
     /// Gaspari–Cohn localisation on a periodic ring of `n` sites with half-width `c` (sites;
     /// C vanishes beyond 2c). `c` = ∞ is no localisation (C = 1 everywhere).
     pub fn ring(n: usize, c: f64) -> Result<Self> {
+        Self::from_distances(n, c, |i, j| {
+            let d = i.abs_diff(j);
+            d.min(n - d) as f64
+        })
+    }
+
+    /// Gaspari–Cohn localisation over the state values of `geometry`, by the distance
+    /// between their locations ([`Geometry::distance`]; the values of different variables at
+    /// one place are fully correlated), half-width `c` in location units; `c` = ∞ is none.
+    pub fn on_geometry(geometry: &Geometry, c: f64) -> Result<Self> {
+        let locations: Vec<Location> = (0..geometry.state_len())
+            .map(|j| geometry.element_location(j))
+            .collect();
+        Self::from_distances(locations.len(), c, |i, j| {
+            geometry.distance(&locations[i], &locations[j])
+        })
+    }
+
+    /// C_ij = GC(d(i, j)/c) over `n` values, and its symmetric square root.
+    fn from_distances(n: usize, c: f64, distance: impl Fn(usize, usize) -> f64) -> Result<Self> {
         if c.is_nan() || c <= 0.0 || n == 0 {
             return Err(Error::invalid(
                 "localisation",
-                format!("needs a positive half-width and sites, got c = {c}, n = {n}"),
+                format!("needs a positive half-width and values, got c = {c}, n = {n}"),
             ));
         }
-        let matrix = Array2::from_shape_fn((n, n), |(i, j)| {
-            let d = i.abs_diff(j).min(n - i.abs_diff(j)) as f64;
-            gaspari_cohn(d / c)
-        });
+        if n > Self::MAX_DENSE {
+            return Err(Error::invalid(
+                "localisation",
+                format!(
+                    "the state has {n} values; a localisation matrix is built for at most {} \
+                     (it is dense, n × n)",
+                    Self::MAX_DENSE
+                ),
+            ));
+        }
+        let matrix = Array2::from_shape_fn((n, n), |(i, j)| gaspari_cohn(distance(i, j) / c));
         let (values, vectors) = matrix
             .eigh(UPLO::Lower)
             .map_err(|e| Error::numerical("localisation", format!("eigen-decomposition: {e}")))?;

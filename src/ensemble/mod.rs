@@ -5,6 +5,10 @@
 
 pub mod alpha_control;
 pub mod etkf;
+pub mod letkf;
 pub mod localisation;
+pub mod settings;
 
 pub use etkf::{etkf_analysis, EtkfAnalysis};
+pub use letkf::{letkf_analysis, ObservationLocality};
+pub use settings::{CycleMethod, EnsembleSettings};

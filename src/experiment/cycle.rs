@@ -23,10 +23,13 @@ use crate::obs::ObservationSet;
 use crate::var::diagnostics::{rmse, rmse_by_variable, variable_name};
 use crate::var::Algorithm;
 
+use super::ensemble_cycle::Ensemble;
 use super::results::result_metadata;
 use super::twin_data::twin_data;
 use super::window_analysis::{analyse_window, background_covariance, AssimilationSettings};
+use crate::ensemble::{CycleMethod, EnsembleSettings};
 use crate::progress::{detail, window_bar};
+use std::ops::Not;
 
 /// Everything `cycle` needs.
 #[derive(Clone, Debug)]
@@ -48,6 +51,10 @@ pub struct CycleRequest {
     /// The experiment after command-line overrides, for provenance (the settings above are
     /// derived from it).
     pub experiment: LoadedExperiment,
+    /// How the windows are analysed: 4D-Var, hybrid 4D-Var with an EDA, ETKF or LETKF.
+    pub method: CycleMethod,
+    /// The ensemble of the ensemble methods.
+    pub ensemble: EnsembleSettings,
     /// Output NetCDF file.
     pub out: PathBuf,
     /// The `history` attribute.
@@ -87,8 +94,18 @@ pub struct CycleSummary {
     /// The means per variable (multi-variable models such as shallow water, whose
     /// variables have different units; empty for single-variable models).
     pub variable_rmse: Vec<CycleVariableRmse>,
-    /// The algorithm: the minimiser's name, or "incremental (… inner loops)".
+    /// The method: "4dvar", "hybrid", "etkf" or "letkf".
+    pub method: String,
+    /// The algorithm: the minimiser's name, "incremental (… inner loops)", or the ensemble
+    /// and its settings.
     pub minimizer: String,
+    /// Mean ensemble spread of the analysis at the window ends after the burn-in (ensemble
+    /// methods): √(mean variance). A consistent system has it equal to `rmse_analysis`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spread_analysis: Option<f64>,
+    /// Hybrid: Σ member analysis seconds / (their wall seconds × worker threads).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parallel_efficiency: Option<f64>,
     /// Mean minimiser iterations (incremental: outer loops) per window.
     pub mean_iterations: f64,
     /// Mean inner iterations per window (incremental only).
@@ -193,7 +210,7 @@ struct Cycle<'a> {
 impl ModelTask for Cycle<'_> {
     type Output = CycleSummary;
 
-    fn run<M: Dynamics + ModelInfo + Clone>(self, model: M) -> Result<CycleSummary> {
+    fn run<M: Dynamics + ModelInfo + Clone + Send + Sync>(self, model: M) -> Result<CycleSummary> {
         let started = Instant::now();
         let req = self.request;
         let n = model.state_len();
@@ -230,15 +247,30 @@ impl ModelTask for Cycle<'_> {
         )?;
 
         let mut windows = req.windows;
-        let incremental = matches!(
-            settings.algorithm,
-            Algorithm::Incremental | Algorithm::ThreeDFgat
-        );
+        let filter = matches!(req.method, CycleMethod::Etkf | CycleMethod::Letkf);
+        let incremental = !filter
+            && matches!(
+                settings.algorithm,
+                Algorithm::Incremental | Algorithm::ThreeDFgat
+            );
         let free_run = free_run_at_window_ends(&model, &twin.background, windows, window, shift)?;
         let mut starts = Vec::with_capacity(windows);
         let mut series = CycleSeries::default();
-        let (mut iterations, mut inner_iterations, mut costs) =
-            (Vec::new(), Vec::new(), Vec::new());
+        let (mut iterations, mut inner_iterations, mut costs, mut spreads) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let method = req.method;
+        let mut ensemble = match method {
+            CycleMethod::FourDVar => None,
+            _ => Some(Ensemble::new(
+                &model,
+                method,
+                &req.ensemble,
+                covariance.clone(),
+                &twin.background,
+                req.twin.background_seed,
+                req.twin.observation_seed,
+            )?),
+        };
         let (mut analysis_end, mut truth_end) = (Vec::new(), Vec::new());
         let geometry = model.geometry();
         // The same series per variable, for models with several.
@@ -257,17 +289,22 @@ impl ModelTask for Cycle<'_> {
             let label = || format!("window {j} (steps {s0}..={})", s0 + window);
             // A window without observations (a zero-step window between observation times)
             // keeps its background: J = 0 there, and nothing to minimise.
-            let outcome = if observations.is_empty() {
+            let outcome = if let Some(e) = ensemble.as_mut() {
+                e.window(
+                    j,
+                    &background,
+                    &observations,
+                    &settings,
+                    window,
+                    shift,
+                    truth,
+                )
+                .map_err(|e| e.within(label()))?
+            } else if observations.is_empty() {
                 let forecast =
                     integrate_states(&model, &background, window + settings.forecast_steps)
                         .map_err(|e| e.within(label()))?;
-                WindowOutcome {
-                    background_trajectory: forecast.clone(),
-                    analysis_trajectory: forecast,
-                    iterations: 0,
-                    inner_iterations: 0,
-                    cost: 0.0,
-                }
+                WindowOutcome::kept(forecast, None)
             } else {
                 let result = analyse_window(
                     &model,
@@ -284,7 +321,8 @@ impl ModelTask for Cycle<'_> {
                     inner_iterations: (result.outer_loops.iter())
                         .map(|r| r.inner_iterations as i32)
                         .sum(),
-                    cost: result.outcome.evaluation.cost,
+                    cost: Some(result.outcome.evaluation.cost),
+                    spread: None,
                     background_trajectory: result.background_trajectory,
                     analysis_trajectory: result.analysis_trajectory,
                 }
@@ -313,11 +351,15 @@ impl ModelTask for Cycle<'_> {
             truth_end.extend_from_slice(&truth[end]);
             iterations.push(result.iterations);
             inner_iterations.push(result.inner_iterations);
-            costs.push(result.cost);
+            costs.push(result.cost.unwrap_or(f64::NAN));
+            spreads.push(result.spread.unwrap_or(f64::NAN));
             background = a[shift * n..(shift + 1) * n].to_vec();
             bar.set_position(j as u64 + 1);
             let [b, a0, f, a_end, _] = window_rmse;
-            bar.set_message(format!("analysis RMSE {a_end:.4}"));
+            bar.set_message(match result.spread {
+                Some(s) => format!("analysis RMSE {a_end:.4}, spread {s:.4}"),
+                None => format!("analysis RMSE {a_end:.4}"),
+            });
             detail(|| {
                 format!(
                     "window {j}: RMSE at the start background {b:.4}, analysis {a0:.4}; at the \
@@ -365,7 +407,13 @@ impl ModelTask for Cycle<'_> {
                     }
                 })
                 .collect(),
-            minimizer: settings.method_name(),
+            method: method.name().to_string(),
+            minimizer: method_description(method, &req.ensemble, &settings),
+            spread_analysis: method.is_ensemble().then(|| {
+                let tail = &spreads[burn_in..];
+                tail.iter().sum::<f64>() / tail.len() as f64
+            }),
+            parallel_efficiency: ensemble.as_ref().and_then(|e| e.parallel_efficiency()),
             mean_iterations: mean(&iterations),
             mean_inner_iterations: incremental.then(|| mean(&inner_iterations)),
             wall_time_seconds: started.elapsed().as_secs_f64(),
@@ -417,9 +465,10 @@ impl ModelTask for Cycle<'_> {
                 rmse_forecast_end: &series.forecast_end,
                 rmse_analysis: &series.analysis_end,
                 rmse_free_run: &series.free_run_end,
-                iterations: &iterations,
+                iterations: filter.not().then_some(&iterations[..]),
                 inner_iterations: incremental.then_some(&inner_iterations[..]),
-                cost_final: &costs,
+                cost_final: filter.not().then_some(&costs[..]),
+                spread_analysis: method.is_ensemble().then_some(&spreads[..]),
                 analysis_end: &analysis_end,
                 truth_end: &truth_end,
             },
@@ -429,21 +478,69 @@ impl ModelTask for Cycle<'_> {
 }
 
 /// What one window of the cycle produced.
-struct WindowOutcome {
+pub(super) struct WindowOutcome {
     /// Background trajectory over the window and the forecast, row-major.
-    background_trajectory: Vec<f64>,
+    pub background_trajectory: Vec<f64>,
     /// Analysis trajectory, same shape (the background's when the window has no observations).
-    analysis_trajectory: Vec<f64>,
+    pub analysis_trajectory: Vec<f64>,
     /// Minimiser iterations (incremental: outer loops).
-    iterations: i32,
+    pub iterations: i32,
     /// Inner iterations (incremental and 3D-FGAT).
-    inner_iterations: i32,
-    /// J at the analysis.
-    cost: f64,
+    pub inner_iterations: i32,
+    /// J at the analysis (None for the ensemble filters, which minimise no J).
+    pub cost: Option<f64>,
+    /// Ensemble spread of the analysis at the window end (None without an ensemble).
+    pub spread: Option<f64>,
+}
+
+impl WindowOutcome {
+    /// A window without observations: the background `forecast` is kept (J = 0).
+    pub fn kept(forecast: Vec<f64>, spread: Option<f64>) -> Self {
+        Self {
+            background_trajectory: forecast.clone(),
+            analysis_trajectory: forecast,
+            iterations: 0,
+            inner_iterations: 0,
+            cost: Some(0.0),
+            spread,
+        }
+    }
+}
+
+/// The method and its settings in words, for the summary.
+fn method_description(
+    method: CycleMethod,
+    e: &EnsembleSettings,
+    settings: &AssimilationSettings,
+) -> String {
+    let localisation = e.localisation.map_or("no localisation".to_string(), |c| {
+        format!("localisation {c}")
+    });
+    match method {
+        CycleMethod::FourDVar => settings.method_name(),
+        CycleMethod::Hybrid => format!(
+            "hybrid {} (EDA of {} members, beta_static {}, beta_ensemble {}, {localisation}, \
+             inflation {})",
+            settings.method_name(),
+            e.members,
+            e.beta_static,
+            e.beta_ensemble,
+            e.inflation
+        ),
+        CycleMethod::Etkf => format!("etkf ({} members, inflation {})", e.members, e.inflation),
+        CycleMethod::Letkf => format!(
+            "letkf ({} members, {localisation}, inflation {})",
+            e.members, e.inflation
+        ),
+    }
 }
 
 /// The states x_0..x_steps of `model` from `x0`, row-major.
-fn integrate_states<M: Dynamics>(model: &M, x0: &[f64], steps: usize) -> Result<Vec<f64>> {
+pub(super) fn integrate_states<M: Dynamics>(
+    model: &M,
+    x0: &[f64],
+    steps: usize,
+) -> Result<Vec<f64>> {
     let mut states = Vec::with_capacity((steps + 1) * x0.len());
     integrate(model, x0, steps, |_, x| states.extend_from_slice(x))?;
     Ok(states)

@@ -7,6 +7,7 @@ pub mod benchmark;
 pub mod cycle;
 pub mod demo;
 pub mod derivative_check;
+mod ensemble_cycle;
 pub mod forecast;
 pub mod network_check;
 pub mod observe;

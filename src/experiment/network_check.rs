@@ -47,6 +47,7 @@ pub fn check_network<M: Dynamics + ModelInfo + Clone>(
         background_seed: seed,
         observation_seed: seed.wrapping_add(1),
         truth_parameters: None,
+        truth_seed: None,
     };
     let data = twin_data(model, network, path, &twin, &covariance, window)?;
     let observations = data.observations.window(0, window, model.time_step());

@@ -8,19 +8,49 @@ use crate::error::Result;
 use crate::models::ModelInfo;
 
 /// The truth: `steps + 1` states (row-major) after a spin-up of `spinup` steps from the
-/// model's default start.
+/// model's default start, perturbed first when `seed` is given ([`seeded_start`]).
 pub fn truth_run<M: Dynamics + ModelInfo>(
     model: &M,
     spinup: usize,
     steps: usize,
+    seed: Option<u64>,
 ) -> Result<Vec<f64>> {
     let n = model.state_len();
     check_work("twin experiment", n, spinup as f64 + steps as f64)?;
     check_memory("true trajectory", (steps as f64 + 1.0) * n as f64 * 8.0)?;
-    let start = integrate(model, &model.default_initial_state(), spinup, |_, _| {})?;
+    let mut initial = model.default_initial_state();
+    if let Some(seed) = seed {
+        seeded_start(&mut initial, &model.geometry(), seed);
+    }
+    let start = integrate(model, &initial, spinup, |_, _| {})
+        .map_err(|e| e.within("the spin-up of the truth"))?;
     let mut states = Vec::with_capacity((steps + 1) * start.len());
     integrate(model, &start, steps, |_, x| states.extend_from_slice(x))?;
     Ok(states)
+}
+
+/// Adds 10⁻³ s_v ξ_j (ξ ~ N(0, 1) from `seed`) to each value j of variable v, s_v the
+/// variable's standard deviation over the grid (its |mean|, or 1, when it is uniform): on a
+/// chaotic model a different truth per seed after the spin-up, without shocking it.
+pub fn seeded_start(x: &mut [f64], geometry: &crate::geometry::Geometry, seed: u64) {
+    let xi = crate::core::verification::random_vector(x.len(), seed);
+    for v in geometry.variables() {
+        let values = &x[v.range()];
+        let n = values.len() as f64;
+        let mean = values.iter().sum::<f64>() / n;
+        let std = (values.iter().map(|a| (a - mean).powi(2)).sum::<f64>() / n).sqrt();
+        let scale = 1e-3
+            * if std > 0.0 {
+                std
+            } else if mean != 0.0 {
+                mean.abs()
+            } else {
+                1.0
+            };
+        for j in v.range() {
+            x[j] += scale * xi[j];
+        }
+    }
 }
 
 /// x + B^½ ξ with ξ ~ N(0, I) from a seeded ChaCha8 generator: a background whose error has
@@ -60,7 +90,7 @@ pub fn twin_data<M: Dynamics + ModelInfo + Clone>(
 ) -> Result<TwinData> {
     let n = model.state_len();
     let truth = match &twin.truth_parameters {
-        None => truth_run(model, twin.spinup, steps)?,
+        None => truth_run(model, twin.spinup, steps, twin.truth_seed)?,
         Some(parameters) => {
             if parameters.len() != model.param_len() {
                 return Err(crate::Error::invalid(
@@ -76,7 +106,7 @@ pub fn twin_data<M: Dynamics + ModelInfo + Clone>(
             }
             let mut truth_model = model.clone();
             truth_model.set_params(parameters);
-            truth_run(&truth_model, twin.spinup, steps)?
+            truth_run(&truth_model, twin.spinup, steps, twin.truth_seed)?
         }
     };
     let record_steps: Vec<u64> = (0..=steps as u64).collect();

@@ -22,8 +22,8 @@ use crate::var::krylov::InnerLoopSettings;
 use crate::var::model_error::ModelError;
 use crate::var::posterior::{posterior, Posterior};
 use crate::var::{
-    minimize, Algorithm, AnalysisDiagnostics, ControlSpace, ControlTransform, FourDVar,
-    IterationRecord, MinimizationOutcome, Minimizer, ParameterPrior, StoppingRule,
+    minimize, Algorithm, AnalysisDiagnostics, BackgroundError, ControlSpace, ControlTransform,
+    FourDVar, IterationRecord, MinimizationOutcome, Minimizer, ParameterPrior, StoppingRule,
 };
 
 /// How to analyse a window.
@@ -179,11 +179,12 @@ pub fn analyse_window<M: Dynamics + ModelInfo + Clone>(
     model: &M,
     background: Vec<f64>,
     observations: &ObservationSet,
-    covariance: Arc<BackgroundCovariance>,
+    covariance: impl Into<BackgroundError>,
     settings: &AssimilationSettings,
     window_steps: usize,
     truth: Option<&[f64]>,
 ) -> Result<WindowResult> {
+    let covariance: BackgroundError = covariance.into();
     let n = model.state_len();
     // Stored trajectory of each sweep, the background and analysis trajectories.
     let steps = window_steps as f64 + settings.forecast_steps as f64 + 1.0;
@@ -471,7 +472,7 @@ fn posterior_at<M: Dynamics + ModelInfo + Clone>(
     problem: &FourDVar<M>,
     u: &[f64],
     observations: &ObservationSet,
-    covariance: Arc<BackgroundCovariance>,
+    covariance: BackgroundError,
     modes: usize,
 ) -> Result<Posterior> {
     let model = problem.model_at(u);

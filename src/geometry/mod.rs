@@ -10,6 +10,7 @@
 //! they describe, and a model picks one of them.
 
 pub mod cf_layout;
+pub mod distance;
 pub mod interpolation;
 pub mod ring;
 pub mod staggered_plane;

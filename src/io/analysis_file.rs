@@ -528,11 +528,14 @@ pub struct CycleContent<'a> {
     /// RMSE at each window's end of the free run (no assimilation).
     pub rmse_free_run: &'a [f64],
     /// Minimiser iterations (incremental: outer loops) per window.
-    pub iterations: &'a [i32],
+    /// Minimiser iterations per window (None for the ensemble filters).
+    pub iterations: Option<&'a [i32]>,
     /// Inner iterations per window (incremental only).
     pub inner_iterations: Option<&'a [i32]>,
-    /// Final J per window.
-    pub cost_final: &'a [f64],
+    /// Final J per window (None for the ensemble filters).
+    pub cost_final: Option<&'a [f64]>,
+    /// Ensemble spread of the analysis at each window end (ensemble methods only).
+    pub spread_analysis: Option<&'a [f64]>,
     /// Analysis at each window's end, row-major (windows × n).
     pub analysis_end: &'a [f64],
     /// Truth at each window's end.
@@ -552,9 +555,10 @@ pub fn write_cycle(path: &Path, meta: &ResultMetadata, c: &CycleContent) -> Resu
         c.rmse_forecast_end.len(),
         c.rmse_analysis.len(),
         c.rmse_free_run.len(),
-        c.iterations.len(),
+        c.iterations.map_or(windows, <[i32]>::len),
         c.inner_iterations.map_or(windows, <[i32]>::len),
-        c.cost_final.len(),
+        c.cost_final.map_or(windows, <[f64]>::len),
+        c.spread_analysis.map_or(windows, <[f64]>::len),
     ];
     let states = windows.checked_mul(meta.state_len());
     if per_window.iter().any(|&len| len != windows)
@@ -647,17 +651,30 @@ fn write_cycle_netcdf(temp: &Path, meta: &ResultMetadata, c: &CycleContent) -> n
          against the truth at the window end",
         "1",
     )?;
-    add_i32(
-        &mut file,
-        "iterations",
-        &dims,
-        c.iterations,
-        if c.inner_iterations.is_some() {
-            "incremental 4D-Var outer loops"
-        } else {
-            "minimiser iterations"
-        },
-    )?;
+    if let Some(spread) = c.spread_analysis {
+        add_f64(
+            &mut file,
+            "spread_analysis",
+            &dims,
+            spread,
+            "ensemble spread of the analysis at the window end (square root of the mean \
+             member variance; compare with rmse_analysis)",
+            "1",
+        )?;
+    }
+    if let Some(iterations) = c.iterations {
+        add_i32(
+            &mut file,
+            "iterations",
+            &dims,
+            iterations,
+            if c.inner_iterations.is_some() {
+                "incremental 4D-Var outer loops"
+            } else {
+                "minimiser iterations"
+            },
+        )?;
+    }
     if let Some(inner) = c.inner_iterations {
         add_i32(
             &mut file,
@@ -667,14 +684,16 @@ fn write_cycle_netcdf(temp: &Path, meta: &ResultMetadata, c: &CycleContent) -> n
             "inner iterations (tangent-linear and adjoint runs)",
         )?;
     }
-    add_f64(
-        &mut file,
-        "cost_final",
-        &dims,
-        c.cost_final,
-        "cost function at the analysis",
-        "1",
-    )?;
+    if let Some(cost) = c.cost_final {
+        add_f64(
+            &mut file,
+            "cost_final",
+            &dims,
+            cost,
+            "cost function at the analysis",
+            "1",
+        )?;
+    }
     add_states(
         &mut file,
         meta,

@@ -60,9 +60,20 @@
 //! truth_parameters = [8.0]    # optional: run the truth with these model parameters (an
 //!                             # imperfect-model twin: Lorenz-96 truth F = 8, model F = 7.5)
 //!
+//! truth_seed = 3              # optional: perturb the truth's initial state before the spin-up
+//!                             # (relative 1e-3 per variable), a different truth per seed
+//!
 //! [cycle]
 //! windows = 100
 //! burn_in = 20                # cycles left out of the time averages
+//! method = "4dvar"            # 4dvar | hybrid | etkf | letkf
+//!
+//! [ensemble]                  # the ensemble of the hybrid, etkf and letkf methods
+//! members = 20
+//! beta_static = 0.5           # B = beta_static^2 B + beta_ensemble^2 (P_e o C)
+//! beta_ensemble = 0.87
+//! localisation = 10.0         # Gaspari-Cohn half-width (location units); absent: none
+//! inflation = 1.0             # multiplicative inflation of the forecast anomalies
 //! ```
 
 use crate::io::bounded_read::{read_text, CONFIG_BYTES};
@@ -112,7 +123,13 @@ pub struct ExperimentConfig {
     /// Cycling settings.
     #[serde(default)]
     pub cycle: CycleConfig,
+    /// The ensemble of the ensemble methods of `cycle`.
+    #[serde(default)]
+    pub ensemble: EnsembleConfig,
 }
+
+/// `[ensemble]`: the typed settings of the ensemble, defined by `ensemble`.
+pub type EnsembleConfig = crate::ensemble::EnsembleSettings;
 
 /// `[window]`.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
@@ -245,6 +262,10 @@ pub struct TwinConfig {
     /// model).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub truth_parameters: Option<Vec<f64>>,
+    /// Seed of a small perturbation of the truth's initial state before the spin-up (None:
+    /// the model's default initial state itself).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub truth_seed: Option<u64>,
 }
 
 impl Default for TwinConfig {
@@ -254,6 +275,7 @@ impl Default for TwinConfig {
             background_seed: 1,
             observation_seed: 2,
             truth_parameters: None,
+            truth_seed: None,
         }
     }
 }
@@ -266,6 +288,8 @@ pub struct CycleConfig {
     pub windows: usize,
     /// Cycles left out of time averages.
     pub burn_in: usize,
+    /// How the windows are analysed.
+    pub method: crate::ensemble::CycleMethod,
 }
 
 impl Default for CycleConfig {
@@ -273,6 +297,7 @@ impl Default for CycleConfig {
         Self {
             windows: 100,
             burn_in: 20,
+            method: crate::ensemble::CycleMethod::FourDVar,
         }
     }
 }
@@ -471,6 +496,41 @@ impl LoadedExperiment {
             return bad(
                 "twin.truth_parameters`",
                 "every value must be a finite number",
+            );
+        }
+        if let Err((key, what)) = c.ensemble.check() {
+            return bad(&format!("ensemble.{key}`"), &what);
+        }
+        let method = c.cycle.method;
+        if method == crate::ensemble::CycleMethod::Letkf && c.ensemble.localisation.is_none() {
+            return bad(
+                "ensemble.localisation`",
+                "letkf needs a localisation half-width (--localisation C or \
+                 `ensemble.localisation`); without one use etkf",
+            );
+        }
+        if method.is_ensemble() && c.parameters.is_some() {
+            return bad(
+                "parameters`",
+                &format!(
+                    "the {} method estimates the state only; estimate parameters with 4dvar",
+                    method.name()
+                ),
+            );
+        }
+        if method == crate::ensemble::CycleMethod::Hybrid && c.weak_constraint.is_some() {
+            return bad(
+                "weak_constraint`",
+                "hybrid 4D-Var is strong-constraint here; remove [weak_constraint]",
+            );
+        }
+        if method == crate::ensemble::CycleMethod::Hybrid
+            && c.minimizer.space != ControlSpace::Transformed
+        {
+            return bad(
+                "minimizer.space`",
+                "hybrid 4D-Var works in the transformed control space (its B is never \
+                 inverted)",
             );
         }
         if let Some(p) = &c.parameters {

@@ -76,7 +76,7 @@ pub trait ModelTask {
     /// Does the work with `model`.
     fn run<M>(self, model: M) -> Result<Self::Output>
     where
-        M: Dynamics + ModelInfo + Clone;
+        M: Dynamics + ModelInfo + Clone + Send + Sync;
 }
 
 /// Declares [`AnyModel`], one variant per registered model, and [`MODEL_NAMES`].

@@ -1,0 +1,413 @@
+//! The ensemble methods of `cycle` (issue #12), window by window on the same truth and
+//! observations as 4D-Var:
+//!
+//! - **hybrid**: an ensemble of data assimilations (EDA). Each of the M members is a 4D-Var
+//!   cycle of its own, from its own previous analysis, with its own perturbed observations
+//!   y + ε_i, ε_i ~ N(0, R) (centred over the members, so the perturbations do not move the
+//!   ensemble mean); every analysis, the control's (unperturbed) and the members', uses
+//!   B = β_s² B_static + β_e² (P_e ∘ C) with P_e the sample covariance of the inflated member
+//!   backgrounds. The members run in parallel.
+//! - **etkf** / **letkf**: the members are run through the window and analysed at every step
+//!   with observations (global or local ETKF); the analysis is their mean.
+//!
+//! Seeds: member i starts from x_b + B^½ ξ with ξ drawn from seed(background seed, i); its
+//! observation perturbations in window j from seed(observation seed, j, i).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use rayon::prelude::*;
+
+use crate::core::thread_pool::parallel_available;
+use crate::core::Dynamics;
+use crate::cov::BackgroundCovariance;
+use crate::ensemble::alpha_control::HybridTransform;
+use crate::ensemble::letkf::{letkf_analysis, ObservationLocality};
+use crate::ensemble::localisation::Localisation;
+use crate::ensemble::{etkf_analysis, CycleMethod, EnsembleSettings};
+use crate::error::{Error, Result};
+use crate::models::ModelInfo;
+use crate::obs::{Observation, ObservationMisfit, ObservationSet};
+use crate::var::BackgroundError;
+
+use super::cycle::{integrate_states, WindowOutcome};
+use super::twin_data::perturbed;
+use super::window_analysis::{analyse_window, AssimilationSettings};
+
+/// The ensemble of a cycle and how it is analysed.
+pub(super) struct Ensemble<'m, M> {
+    model: &'m M,
+    method: CycleMethod,
+    settings: EnsembleSettings,
+    static_b: Arc<BackgroundCovariance>,
+    localisation: Option<Arc<Localisation>>,
+    /// The members at the current window start.
+    members: Vec<Vec<f64>>,
+    observation_seed: u64,
+    /// Seconds spent in member analyses, summed over members, and the wall time of those
+    /// phases: their ratio over the threads is the parallel efficiency.
+    member_seconds: f64,
+    member_wall_seconds: f64,
+}
+
+/// A seed for stream `parts` of `base` (SplitMix64 finaliser over the combined words), so
+/// that members and windows draw independent numbers from one user seed.
+fn derived_seed(base: u64, parts: &[u64]) -> u64 {
+    let mut z = base;
+    for &p in parts {
+        z = z.wrapping_add(0x9E37_79B9_7F4A_7C15).wrapping_add(p);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+    }
+    z
+}
+
+/// Runs `f` on every member, in parallel when worker threads run; the first error wins.
+fn map_members<T: Send>(
+    members: &[Vec<f64>],
+    f: impl Fn(usize, &[f64]) -> Result<T> + Sync + Send,
+) -> Result<Vec<T>> {
+    if parallel_available() {
+        (members.par_iter().enumerate())
+            .map(|(i, x)| f(i, x))
+            .collect()
+    } else {
+        (members.iter().enumerate()).map(|(i, x)| f(i, x)).collect()
+    }
+}
+
+/// The member mean.
+fn mean(members: &[Vec<f64>]) -> Vec<f64> {
+    let mut out = vec![0.0; members[0].len()];
+    for x in members {
+        (out.iter_mut().zip(x)).for_each(|(o, v)| *o += v / members.len() as f64);
+    }
+    out
+}
+
+/// √(mean variance) over the state, with denominator M − 1.
+pub(super) fn spread(members: &[Vec<f64>]) -> f64 {
+    let m = mean(members);
+    let sum: f64 = (members.iter())
+        .flat_map(|x| x.iter().zip(&m).map(|(a, b)| (a - b) * (a - b)))
+        .sum();
+    (sum / ((members.len() - 1) * m.len()) as f64).sqrt()
+}
+
+impl<'m, M: Dynamics + ModelInfo + Clone + Send + Sync> Ensemble<'m, M> {
+    /// M members drawn around `background` with covariance `static_b`, seeded from
+    /// `background_seed`; the localisation of the hybrid built on the model's geometry.
+    pub fn new(
+        model: &'m M,
+        method: CycleMethod,
+        settings: &EnsembleSettings,
+        static_b: Arc<BackgroundCovariance>,
+        background: &[f64],
+        background_seed: u64,
+        observation_seed: u64,
+    ) -> Result<Self> {
+        let localisation = match (method, settings.localisation) {
+            (CycleMethod::Hybrid, c) => Some(Arc::new(
+                Localisation::on_geometry(&model.geometry(), c.unwrap_or(f64::INFINITY))
+                    .map_err(|e| e.within("the localisation of the hybrid B"))?,
+            )),
+            _ => None,
+        };
+        let members = (0..settings.members as u64)
+            .map(|i| perturbed(background, &static_b, derived_seed(background_seed, &[i])))
+            .collect();
+        Ok(Self {
+            model,
+            method,
+            settings: settings.clone(),
+            static_b,
+            localisation,
+            members,
+            observation_seed,
+            member_seconds: 0.0,
+            member_wall_seconds: 0.0,
+        })
+    }
+
+    /// Σ member seconds / (wall seconds × threads) of the member analyses so far.
+    pub fn parallel_efficiency(&self) -> Option<f64> {
+        let threads = if parallel_available() {
+            rayon::current_num_threads()
+        } else {
+            1
+        };
+        (self.member_wall_seconds > 0.0)
+            .then(|| self.member_seconds / (self.member_wall_seconds * threads as f64))
+    }
+
+    /// Analyses window `j` (observations re-based to its start) from the control
+    /// `background` and the members, and moves the members to the next window start, `shift`
+    /// steps on.
+    #[allow(clippy::too_many_arguments)]
+    pub fn window(
+        &mut self,
+        j: usize,
+        background: &[f64],
+        observations: &ObservationSet,
+        settings: &AssimilationSettings,
+        window: usize,
+        shift: usize,
+        truth: &[f64],
+    ) -> Result<WindowOutcome> {
+        match self.method {
+            CycleMethod::Hybrid => {
+                self.hybrid_window(j, background, observations, settings, window, shift, truth)
+            }
+            CycleMethod::Etkf | CycleMethod::Letkf => {
+                self.filter_window(observations, window, settings.forecast_steps, shift)
+            }
+            CycleMethod::FourDVar => {
+                Err(Error::invalid("cycle method", "4dvar carries no ensemble"))
+            }
+        }
+    }
+
+    /// x_i ← x̄ + ρ(x_i − x̄).
+    fn inflate(&mut self) {
+        let rho = self.settings.inflation;
+        if rho == 1.0 {
+            return;
+        }
+        let m = mean(&self.members);
+        for x in &mut self.members {
+            (x.iter_mut().zip(&m)).for_each(|(v, c)| *v = c + rho * (*v - c));
+        }
+    }
+
+    /// The EDA window of hybrid 4D-Var.
+    #[allow(clippy::too_many_arguments)]
+    fn hybrid_window(
+        &mut self,
+        j: usize,
+        background: &[f64],
+        observations: &ObservationSet,
+        settings: &AssimilationSettings,
+        window: usize,
+        shift: usize,
+        truth: &[f64],
+    ) -> Result<WindowOutcome> {
+        let steps = window + settings.forecast_steps;
+        let n = background.len();
+        if observations.is_empty() {
+            let forecasts = map_members(&self.members, |i, x| {
+                integrate_states(self.model, x, steps).map_err(|e| e.within(member(i)))
+            })?;
+            self.members = forecasts
+                .iter()
+                .map(|t| t[shift * n..(shift + 1) * n].to_vec())
+                .collect();
+            let forecast = integrate_states(self.model, background, steps)?;
+            return Ok(WindowOutcome::kept(
+                forecast,
+                Some(spread_at(&forecasts, window, n)),
+            ));
+        }
+        self.inflate();
+        let s = &self.settings;
+        let hybrid = HybridTransform::new(
+            self.static_b.clone(),
+            s.beta_static,
+            s.beta_ensemble,
+            &self.members,
+            self.localisation
+                .clone()
+                .expect("the hybrid has a localisation"),
+        )?;
+        let error = BackgroundError::Hybrid(Arc::new(hybrid));
+        let control = analyse_window(
+            self.model,
+            background.to_vec(),
+            observations,
+            error.clone(),
+            settings,
+            window,
+            Some(truth),
+        )
+        .map_err(|e| e.within("the control analysis"))?;
+        let perturbed = self.perturbed_observations(j, observations);
+        let started = Instant::now();
+        let analyses = map_members(&self.members, |i, x| {
+            let clock = Instant::now();
+            let result = analyse_window(
+                self.model,
+                x.to_vec(),
+                &perturbed[i],
+                error.clone(),
+                settings,
+                window,
+                None,
+            )
+            .map_err(|e| e.within(member(i)))?;
+            Ok((result.analysis_trajectory, clock.elapsed().as_secs_f64()))
+        })?;
+        self.member_wall_seconds += started.elapsed().as_secs_f64();
+        self.member_seconds += analyses.iter().map(|(_, t)| t).sum::<f64>();
+        let trajectories: Vec<Vec<f64>> = analyses.into_iter().map(|(t, _)| t).collect();
+        self.members = (trajectories.iter())
+            .map(|t| t[shift * n..(shift + 1) * n].to_vec())
+            .collect();
+        if self.settings.recentre {
+            let centre = &control.analysis_trajectory[shift * n..(shift + 1) * n];
+            let m = mean(&self.members);
+            for x in &mut self.members {
+                (x.iter_mut().zip(&m).zip(centre)).for_each(|((v, a), c)| *v += c - a);
+            }
+        }
+        Ok(WindowOutcome {
+            iterations: control.outcome.iterations.len().saturating_sub(1) as i32,
+            inner_iterations: (control.outer_loops.iter())
+                .map(|r| r.inner_iterations as i32)
+                .sum(),
+            cost: Some(control.outcome.evaluation.cost),
+            spread: Some(spread_at(&trajectories, window, n)),
+            background_trajectory: control.background_trajectory,
+            analysis_trajectory: control.analysis_trajectory,
+        })
+    }
+
+    /// Member i's observations in window `j`: y + ε_i with ε_i ~ N(0, R), centred over the
+    /// members.
+    fn perturbed_observations(
+        &self,
+        j: usize,
+        observations: &ObservationSet,
+    ) -> Vec<ObservationSet> {
+        let m = self.members.len();
+        let p = observations.len();
+        let draws: Vec<Vec<f64>> = (0..m as u64)
+            .map(|i| {
+                crate::core::verification::random_vector(
+                    p,
+                    derived_seed(self.observation_seed, &[j as u64, i]),
+                )
+            })
+            .collect();
+        let centre: Vec<f64> = (0..p)
+            .map(|k| draws.iter().map(|d| d[k]).sum::<f64>() / m as f64)
+            .collect();
+        draws
+            .iter()
+            .map(|d| {
+                ObservationSet::new(
+                    (observations.as_slice().iter().enumerate())
+                        .map(|(k, o)| Observation {
+                            value: o.value + o.sigma * (d[k] - centre[k]),
+                            ..o.clone()
+                        })
+                        .collect(),
+                )
+            })
+            .collect()
+    }
+
+    /// The ETKF or LETKF through one window: every member stepped, analysed at each step
+    /// with observations; the analysis trajectory is the member mean.
+    fn filter_window(
+        &mut self,
+        observations: &ObservationSet,
+        window: usize,
+        forecast_steps: usize,
+        shift: usize,
+    ) -> Result<WindowOutcome> {
+        let model = self.model;
+        let geometry = model.geometry();
+        let n = model.state_len();
+        let steps = window + forecast_steps;
+        let background_trajectory = integrate_states(model, &mean(&self.members), steps)?;
+        let mut analysis_trajectory = Vec::with_capacity((steps + 1) * n);
+        let (mut next, mut spread_end) = (None, 0.0);
+        for k in 0..=steps {
+            if k > 0 {
+                self.members = map_members(&self.members, |i, x| {
+                    crate::core::integrate(model, x, 1, |_, _| {})
+                        .map_err(|e| e.within(format!("{} at window step {k}", member(i))))
+                })?;
+            }
+            let here: Vec<Observation> = (observations.as_slice().iter())
+                .filter(|o| o.step == k)
+                .map(|o| Observation {
+                    step: 0,
+                    ..o.clone()
+                })
+                .collect();
+            if !here.is_empty() {
+                self.analyse(ObservationSet::new(here), &geometry)
+                    .map_err(|e| e.within(format!("window step {k}")))?;
+            }
+            analysis_trajectory.extend(mean(&self.members));
+            if k == window {
+                spread_end = spread(&self.members);
+            }
+            if k == shift {
+                next = Some(self.members.clone());
+            }
+        }
+        self.members = next.expect("the shift lies within the window and forecast");
+        Ok(WindowOutcome {
+            background_trajectory,
+            analysis_trajectory,
+            iterations: 0,
+            inner_iterations: 0,
+            cost: None,
+            spread: Some(spread_end),
+        })
+    }
+
+    /// One ETKF or LETKF analysis of the members with `observations` (all at step 0).
+    fn analyse(
+        &mut self,
+        observations: ObservationSet,
+        geometry: &crate::geometry::Geometry,
+    ) -> Result<()> {
+        let misfit = ObservationMisfit::new(observations.clone(), geometry)?;
+        let n = geometry.state_len();
+        let equivalents: Vec<Vec<f64>> = (self.members.iter())
+            .map(|x| misfit.model_equivalents(x, n))
+            .collect();
+        let obs = observations.as_slice();
+        let values: Vec<f64> = obs.iter().map(|o| o.value).collect();
+        let sigmas: Vec<f64> = obs.iter().map(|o| o.sigma).collect();
+        let rho = self.settings.inflation;
+        match (self.method, self.settings.localisation) {
+            (CycleMethod::Letkf, Some(c)) => {
+                let locations: Vec<_> = obs.iter().map(|o| o.location).collect();
+                let locality = ObservationLocality {
+                    geometry,
+                    locations: &locations,
+                    half_width: c,
+                };
+                letkf_analysis(
+                    &mut self.members,
+                    &equivalents,
+                    &values,
+                    &sigmas,
+                    locality,
+                    rho,
+                )?;
+            }
+            _ => {
+                etkf_analysis(&mut self.members, &equivalents, &values, &sigmas, rho)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// "member i" for messages.
+fn member(i: usize) -> String {
+    format!("ensemble member {i}")
+}
+
+/// The spread of member trajectories (row-major) at step `k`.
+fn spread_at(trajectories: &[Vec<f64>], k: usize, n: usize) -> f64 {
+    let states: Vec<Vec<f64>> = (trajectories.iter())
+        .map(|t| t[k * n..(k + 1) * n].to_vec())
+        .collect();
+    spread(&states)
+}
