@@ -575,6 +575,11 @@ pub(crate) struct CyclingArgs {
     /// `ensemble.inflation`, else 1.
     #[arg(long, value_name = "RHO", value_parser = values::finite)]
     inflation: Option<f64>,
+    /// How the hybrid's members are analysed: eda (each a 4D-Var with perturbed
+    /// observations) or etkf (an ETKF at each observed step, M times cheaper), then
+    /// re-centred on the control analysis. Default: `ensemble.member_update`, else eda.
+    #[arg(long, value_name = "UPDATE")]
+    member_update: Option<crate::ensemble::MemberUpdate>,
 }
 
 impl CyclingArgs {
@@ -639,6 +644,9 @@ impl CyclingArgs {
         }
         if let Some(v) = self.inflation {
             e.inflation = v;
+        }
+        if let Some(v) = self.member_update {
+            e.member_update = v;
         }
         experiment
     }

@@ -263,7 +263,19 @@ pub(crate) fn cycle(
              window end: forecast {f:.4}, analysis {a:.4}; free run {free:.4}"
         );
     }
+    if let Some(spread) = summary.spread_analysis {
+        println!(
+            "  ensemble spread of the analysis at the window end {spread:.4} (spread/RMSE {:.2}; \
+             a consistent ensemble has 1)",
+            spread / summary.rmse_analysis
+        );
+    }
+    if let Some(e) = summary.parallel_efficiency {
+        println!("  members in parallel at {:.0}% efficiency", 100.0 * e);
+    }
+    let filter = matches!(summary.method.as_str(), "etkf" | "letkf");
     match summary.mean_inner_iterations {
+        None if filter => println!("{}, {:.2} s", summary.minimizer, summary.wall_time_seconds),
         None => println!(
             "{:.1} minimiser iterations per window ({}), {:.2} s",
             summary.mean_iterations, summary.minimizer, summary.wall_time_seconds

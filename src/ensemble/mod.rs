@@ -11,4 +11,4 @@ pub mod settings;
 
 pub use etkf::{etkf_analysis, EtkfAnalysis};
 pub use letkf::{letkf_analysis, ObservationLocality};
-pub use settings::{CycleMethod, EnsembleSettings};
+pub use settings::{CycleMethod, EnsembleSettings, MemberUpdate};

@@ -46,6 +46,19 @@ impl CycleMethod {
     }
 }
 
+/// How the members of the hybrid method are analysed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+#[value(rename_all = "snake_case")]
+pub enum MemberUpdate {
+    /// An ensemble of data assimilations: every member a 4D-Var with perturbed observations.
+    #[default]
+    Eda,
+    /// The members run through the window with an ETKF analysis at each observed step (no
+    /// member 4D-Var: M times cheaper), then re-centred on the control analysis.
+    Etkf,
+}
+
 /// `[ensemble]`: the ensemble of the hybrid, ETKF and LETKF methods.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -65,6 +78,8 @@ pub struct EnsembleSettings {
     /// Hybrid: re-centre the member analyses on the control analysis after each window
     /// (x_i ← x_c + x_i − x̄), so that P_e describes the errors around the state it corrects.
     pub recentre: bool,
+    /// Hybrid: how the members are analysed.
+    pub member_update: MemberUpdate,
 }
 
 impl Default for EnsembleSettings {
@@ -76,6 +91,7 @@ impl Default for EnsembleSettings {
             localisation: None,
             inflation: 1.0,
             recentre: true,
+            member_update: MemberUpdate::Eda,
         }
     }
 }

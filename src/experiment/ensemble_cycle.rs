@@ -24,7 +24,7 @@ use crate::cov::BackgroundCovariance;
 use crate::ensemble::alpha_control::HybridTransform;
 use crate::ensemble::letkf::{letkf_analysis, ObservationLocality};
 use crate::ensemble::localisation::Localisation;
-use crate::ensemble::{etkf_analysis, CycleMethod, EnsembleSettings};
+use crate::ensemble::{etkf_analysis, CycleMethod, EnsembleSettings, MemberUpdate};
 use crate::error::{Error, Result};
 use crate::models::ModelInfo;
 use crate::obs::{Observation, ObservationMisfit, ObservationSet};
@@ -160,7 +160,8 @@ impl<'m, M: Dynamics + ModelInfo + Clone + Send + Sync> Ensemble<'m, M> {
                 self.hybrid_window(j, background, observations, settings, window, shift, truth)
             }
             CycleMethod::Etkf | CycleMethod::Letkf => {
-                self.filter_window(observations, window, settings.forecast_steps, shift)
+                let rho = self.settings.inflation;
+                self.filter_window(observations, window, settings.forecast_steps, shift, rho)
             }
             CycleMethod::FourDVar => {
                 Err(Error::invalid("cycle method", "4dvar carries no ensemble"))
@@ -230,6 +231,49 @@ impl<'m, M: Dynamics + ModelInfo + Clone + Send + Sync> Ensemble<'m, M> {
             Some(truth),
         )
         .map_err(|e| e.within("the control analysis"))?;
+        let spread = match self.settings.member_update {
+            MemberUpdate::Eda => {
+                self.eda_members(j, observations, settings, &error, window, shift)?
+            }
+            MemberUpdate::Etkf => {
+                // The members were inflated above, for P_e: the analyses add none.
+                (self.filter_window(observations, window, settings.forecast_steps, shift, 1.0)?)
+                    .spread
+                    .expect("the filter reports its spread")
+            }
+        };
+        if self.settings.recentre {
+            let centre = &control.analysis_trajectory[shift * n..(shift + 1) * n];
+            let m = mean(&self.members);
+            for x in &mut self.members {
+                (x.iter_mut().zip(&m).zip(centre)).for_each(|((v, a), c)| *v += c - a);
+            }
+        }
+        Ok(WindowOutcome {
+            iterations: control.outcome.iterations.len().saturating_sub(1) as i32,
+            inner_iterations: (control.outer_loops.iter())
+                .map(|r| r.inner_iterations as i32)
+                .sum(),
+            cost: Some(control.outcome.evaluation.cost),
+            spread: Some(spread),
+            background_trajectory: control.background_trajectory,
+            analysis_trajectory: control.analysis_trajectory,
+        })
+    }
+
+    /// The EDA: every member a 4D-Var with B `error` and its own perturbed observations, in
+    /// parallel; the members move to their analyses `shift` steps on. Returns the analysis
+    /// spread at the window end.
+    fn eda_members(
+        &mut self,
+        j: usize,
+        observations: &ObservationSet,
+        settings: &AssimilationSettings,
+        error: &BackgroundError,
+        window: usize,
+        shift: usize,
+    ) -> Result<f64> {
+        let n = self.model.state_len();
         let perturbed = self.perturbed_observations(j, observations);
         let started = Instant::now();
         let analyses = map_members(&self.members, |i, x| {
@@ -252,23 +296,7 @@ impl<'m, M: Dynamics + ModelInfo + Clone + Send + Sync> Ensemble<'m, M> {
         self.members = (trajectories.iter())
             .map(|t| t[shift * n..(shift + 1) * n].to_vec())
             .collect();
-        if self.settings.recentre {
-            let centre = &control.analysis_trajectory[shift * n..(shift + 1) * n];
-            let m = mean(&self.members);
-            for x in &mut self.members {
-                (x.iter_mut().zip(&m).zip(centre)).for_each(|((v, a), c)| *v += c - a);
-            }
-        }
-        Ok(WindowOutcome {
-            iterations: control.outcome.iterations.len().saturating_sub(1) as i32,
-            inner_iterations: (control.outer_loops.iter())
-                .map(|r| r.inner_iterations as i32)
-                .sum(),
-            cost: Some(control.outcome.evaluation.cost),
-            spread: Some(spread_at(&trajectories, window, n)),
-            background_trajectory: control.background_trajectory,
-            analysis_trajectory: control.analysis_trajectory,
-        })
+        Ok(spread_at(&trajectories, window, n))
     }
 
     /// Member i's observations in window `j`: y + ε_i with ε_i ~ N(0, R), centred over the
@@ -314,6 +342,7 @@ impl<'m, M: Dynamics + ModelInfo + Clone + Send + Sync> Ensemble<'m, M> {
         window: usize,
         forecast_steps: usize,
         shift: usize,
+        inflation: f64,
     ) -> Result<WindowOutcome> {
         let model = self.model;
         let geometry = model.geometry();
@@ -337,7 +366,7 @@ impl<'m, M: Dynamics + ModelInfo + Clone + Send + Sync> Ensemble<'m, M> {
                 })
                 .collect();
             if !here.is_empty() {
-                self.analyse(ObservationSet::new(here), &geometry)
+                self.analyse(ObservationSet::new(here), &geometry, inflation)
                     .map_err(|e| e.within(format!("window step {k}")))?;
             }
             analysis_trajectory.extend(mean(&self.members));
@@ -364,6 +393,7 @@ impl<'m, M: Dynamics + ModelInfo + Clone + Send + Sync> Ensemble<'m, M> {
         &mut self,
         observations: ObservationSet,
         geometry: &crate::geometry::Geometry,
+        rho: f64,
     ) -> Result<()> {
         let misfit = ObservationMisfit::new(observations.clone(), geometry)?;
         let n = geometry.state_len();
@@ -373,7 +403,6 @@ impl<'m, M: Dynamics + ModelInfo + Clone + Send + Sync> Ensemble<'m, M> {
         let obs = observations.as_slice();
         let values: Vec<f64> = obs.iter().map(|o| o.value).collect();
         let sigmas: Vec<f64> = obs.iter().map(|o| o.sigma).collect();
-        let rho = self.settings.inflation;
         match (self.method, self.settings.localisation) {
             (CycleMethod::Letkf, Some(c)) => {
                 let locations: Vec<_> = obs.iter().map(|o| o.location).collect();
