@@ -196,6 +196,10 @@ fn impossible_ensemble_settings_are_refused_naming_the_setting() {
             "beta",
         ),
         (&["--method", "kalman"][..], "method"),
+        (
+            &["--method", "hybrid", "--adaptive-inflation"][..],
+            "adaptive-inflation",
+        ),
     ] {
         let mut args = vec![
             "cycle",

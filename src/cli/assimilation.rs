@@ -580,6 +580,11 @@ pub(crate) struct CyclingArgs {
     /// re-centred on the control analysis. Default: `ensemble.member_update`, else eda.
     #[arg(long, value_name = "UPDATE")]
     member_update: Option<crate::ensemble::MemberUpdate>,
+    /// ETKF and LETKF: adapt the inflation to the innovation statistics at every analysis,
+    /// starting from --inflation (moment matching, time-smoothed). Default:
+    /// `ensemble.adaptive_inflation`, else fixed.
+    #[arg(long)]
+    adaptive_inflation: bool,
 }
 
 impl CyclingArgs {
@@ -608,6 +613,11 @@ impl CyclingArgs {
                 "ensemble.inflation",
                 "--inflation",
                 self.inflation.is_some(),
+            ),
+            (
+                "ensemble.adaptive_inflation",
+                "--adaptive-inflation",
+                self.adaptive_inflation,
             ),
         ];
         e.validate().map_err(|err| name_flag(err, &given))?;
@@ -647,6 +657,9 @@ impl CyclingArgs {
         }
         if let Some(v) = self.member_update {
             e.member_update = v;
+        }
+        if self.adaptive_inflation {
+            e.adaptive_inflation = true;
         }
         experiment
     }

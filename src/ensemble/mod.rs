@@ -3,6 +3,7 @@
 //! methods on the same truth without a second package. Knows `core`, `obs` and `cov`, like
 //! `var`.
 
+pub mod adaptive_inflation;
 pub mod alpha_control;
 pub mod etkf;
 pub mod letkf;

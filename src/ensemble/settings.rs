@@ -54,8 +54,9 @@ pub enum MemberUpdate {
     /// An ensemble of data assimilations: every member a 4D-Var with perturbed observations.
     #[default]
     Eda,
-    /// The members run through the window with an ETKF analysis at each observed step (no
-    /// member 4D-Var: M times cheaper), then re-centred on the control analysis.
+    /// The members run through the window with an ETKF analysis at each observed step (an
+    /// LETKF with the hybrid's localisation, when it has one; no member 4D-Var: M times
+    /// cheaper), then re-centred on the control analysis.
     Etkf,
 }
 
@@ -80,6 +81,9 @@ pub struct EnsembleSettings {
     pub recentre: bool,
     /// Hybrid: how the members are analysed.
     pub member_update: MemberUpdate,
+    /// ETKF and LETKF: adapt ρ to the innovations, starting from `inflation`
+    /// ([`super::adaptive_inflation`]).
+    pub adaptive_inflation: bool,
 }
 
 impl Default for EnsembleSettings {
@@ -92,6 +96,7 @@ impl Default for EnsembleSettings {
             inflation: 1.0,
             recentre: true,
             member_update: MemberUpdate::Eda,
+            adaptive_inflation: false,
         }
     }
 }

@@ -106,6 +106,9 @@ pub struct CycleSummary {
     /// Hybrid: Σ member analysis seconds / (their wall seconds × worker threads).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parallel_efficiency: Option<f64>,
+    /// The inflation factor ρ the adaptive inflation reached at the last analysis.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adapted_inflation: Option<f64>,
     /// Mean minimiser iterations (incremental: outer loops) per window.
     pub mean_iterations: f64,
     /// Mean inner iterations per window (incremental only).
@@ -414,6 +417,7 @@ impl ModelTask for Cycle<'_> {
                 tail.iter().sum::<f64>() / tail.len() as f64
             }),
             parallel_efficiency: ensemble.as_ref().and_then(|e| e.parallel_efficiency()),
+            adapted_inflation: ensemble.as_ref().and_then(|e| e.adapted_inflation()),
             mean_iterations: mean(&iterations),
             mean_inner_iterations: incremental.then(|| mean(&inner_iterations)),
             wall_time_seconds: started.elapsed().as_secs_f64(),
@@ -513,24 +517,37 @@ fn method_description(
     e: &EnsembleSettings,
     settings: &AssimilationSettings,
 ) -> String {
+    let adaptive = if e.adaptive_inflation {
+        "adaptive "
+    } else {
+        ""
+    };
     let localisation = e.localisation.map_or("no localisation".to_string(), |c| {
         format!("localisation {c}")
     });
     match method {
         CycleMethod::FourDVar => settings.method_name(),
         CycleMethod::Hybrid => format!(
-            "hybrid {} (EDA of {} members, beta_static {}, beta_ensemble {}, {localisation}, \
+            "hybrid {} ({} of {} members, beta_static {}, beta_ensemble {}, {localisation}, \
              inflation {})",
             settings.method_name(),
+            match e.member_update {
+                crate::ensemble::MemberUpdate::Eda => "EDA",
+                crate::ensemble::MemberUpdate::Etkf if e.localisation.is_some() => "LETKF",
+                crate::ensemble::MemberUpdate::Etkf => "ETKF",
+            },
             e.members,
             e.beta_static,
             e.beta_ensemble,
             e.inflation
         ),
-        CycleMethod::Etkf => format!("etkf ({} members, inflation {})", e.members, e.inflation),
+        CycleMethod::Etkf => format!(
+            "etkf ({} members, {}inflation {})",
+            e.members, adaptive, e.inflation
+        ),
         CycleMethod::Letkf => format!(
-            "letkf ({} members, {localisation}, inflation {})",
-            e.members, e.inflation
+            "letkf ({} members, {localisation}, {}inflation {})",
+            e.members, adaptive, e.inflation
         ),
     }
 }

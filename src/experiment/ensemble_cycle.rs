@@ -21,6 +21,7 @@ use rayon::prelude::*;
 use crate::core::thread_pool::parallel_available;
 use crate::core::Dynamics;
 use crate::cov::BackgroundCovariance;
+use crate::ensemble::adaptive_inflation::AdaptiveInflation;
 use crate::ensemble::alpha_control::HybridTransform;
 use crate::ensemble::letkf::{letkf_analysis, ObservationLocality};
 use crate::ensemble::localisation::Localisation;
@@ -44,6 +45,8 @@ pub(super) struct Ensemble<'m, M> {
     /// The members at the current window start.
     members: Vec<Vec<f64>>,
     observation_seed: u64,
+    /// The adaptive inflation of the filters, when asked for.
+    adaptive: Option<AdaptiveInflation>,
     /// Seconds spent in member analyses, summed over members, and the wall time of those
     /// phases: their ratio over the threads is the parallel efficiency.
     member_seconds: f64,
@@ -125,9 +128,16 @@ impl<'m, M: Dynamics + ModelInfo + Clone + Send + Sync> Ensemble<'m, M> {
             localisation,
             members,
             observation_seed,
+            adaptive: (settings.adaptive_inflation && method != CycleMethod::Hybrid)
+                .then(|| AdaptiveInflation::new(settings.inflation)),
             member_seconds: 0.0,
             member_wall_seconds: 0.0,
         })
+    }
+
+    /// The adaptive inflation factor reached, when ρ adapts.
+    pub fn adapted_inflation(&self) -> Option<f64> {
+        self.adaptive.as_ref().map(AdaptiveInflation::factor)
     }
 
     /// Σ member seconds / (wall seconds × threads) of the member analyses so far.
@@ -403,8 +413,16 @@ impl<'m, M: Dynamics + ModelInfo + Clone + Send + Sync> Ensemble<'m, M> {
         let obs = observations.as_slice();
         let values: Vec<f64> = obs.iter().map(|o| o.value).collect();
         let sigmas: Vec<f64> = obs.iter().map(|o| o.sigma).collect();
+        let rho = match self.adaptive.as_mut() {
+            Some(a) => {
+                a.update(&equivalents, &values, &sigmas);
+                a.factor()
+            }
+            None => rho,
+        };
         match (self.method, self.settings.localisation) {
-            (CycleMethod::Letkf, Some(c)) => {
+            // The hybrid's ETKF members are localised like its B.
+            (CycleMethod::Letkf | CycleMethod::Hybrid, Some(c)) => {
                 let locations: Vec<_> = obs.iter().map(|o| o.location).collect();
                 let locality = ObservationLocality {
                     geometry,

@@ -74,6 +74,9 @@
 //! beta_ensemble = 0.87
 //! localisation = 10.0         # Gaspari-Cohn half-width (location units); absent: none
 //! inflation = 1.0             # multiplicative inflation of the forecast anomalies
+//! member_update = "eda"       # hybrid members: eda (perturbed-obs 4D-Vars) | etkf
+//! recentre = true             # hybrid: re-centre the members on the control analysis
+//! adaptive_inflation = false  # etkf, letkf: adapt the inflation to the innovations
 //! ```
 
 use crate::io::bounded_read::{read_text, CONFIG_BYTES};
@@ -507,6 +510,13 @@ impl LoadedExperiment {
                 "ensemble.localisation`",
                 "letkf needs a localisation half-width (--localisation C or \
                  `ensemble.localisation`); without one use etkf",
+            );
+        }
+        if method == crate::ensemble::CycleMethod::Hybrid && c.ensemble.adaptive_inflation {
+            return bad(
+                "ensemble.adaptive_inflation`",
+                "adapts the inflation of the etkf and letkf methods; the hybrid's is fixed \
+                 (ensemble.inflation)",
             );
         }
         if method.is_ensemble() && c.parameters.is_some() {
