@@ -34,7 +34,7 @@ fn number(v: &serde_json::Value, key: &str) -> f64 {
 
 /// Hybrid 4D-Var (EDA members, or ETKF members) and the ETKF beat static-B 4D-Var on the same
 /// twin (measured over 80 windows after 20 of burn-in: static 0.27, hybrid 0.19, etkf 0.18,
-/// hybrid with ETKF members 0.18); their spread is of the size of
+/// hybrid with ETKF members 0.18, 4DEnVar 0.18); their spread is of the size of
 /// their error; the file carries the spread per window; the same seed gives the same numbers
 /// although the members run in parallel.
 #[test]
@@ -82,10 +82,28 @@ fn hybrid_and_etkf_beat_static_b_and_report_a_consistent_spread() {
     );
     let static_rmse = number(&four_d_var, "rmse_analysis");
     assert!(four_d_var.get("spread_analysis").is_none());
+    let en_var = cycle(
+        d,
+        "envar.nc",
+        "100",
+        &[
+            "--method",
+            "4denvar",
+            "--beta-static",
+            "0.1",
+            "--beta-ensemble",
+            "1",
+            "--localisation",
+            "20",
+            "--inflation",
+            "1.02",
+        ],
+    );
     for (name, run) in [
         ("hybrid", &hybrid),
         ("etkf", &etkf),
         ("hybrid", &hybrid_etkf),
+        ("4denvar", &en_var),
     ] {
         let rmse = number(run, "rmse_analysis");
         let spread = number(run, "spread_analysis");
@@ -196,6 +214,10 @@ fn impossible_ensemble_settings_are_refused_naming_the_setting() {
             "beta",
         ),
         (&["--method", "kalman"][..], "method"),
+        (
+            &["--method", "4denvar", "--member-update", "eda"][..],
+            "member-update",
+        ),
         (
             &["--method", "hybrid", "--adaptive-inflation"][..],
             "adaptive-inflation",

@@ -232,3 +232,68 @@ fn a_hybrid_b_is_refused_in_the_physical_space_and_by_the_posterior() {
         .expect_err("the posterior needs a static B");
     assert!(err.to_string().contains("static B"), "{err}");
 }
+
+/// 4DEnVar on a linear model: the members' trajectories evolve their anomalies exactly as
+/// the tangent-linear model would, so with β_s = 0, no localisation and M ≥ n + 1 the
+/// analysis is the same ensemble BLUE as hybrid 4D-Var's, without any model derivative.
+#[test]
+fn four_d_en_var_gives_the_ensemble_blue_on_a_linear_system() {
+    use fourdvar::ensemble::four_d_en_var::{four_d_en_var, HybridWeights};
+    use fourdvar::var::krylov::InnerLoopSettings;
+    let case = linear_case();
+    let n = case.background.len();
+    let members = ensemble(&case.background, 12, 0.7, 80);
+    let ensemble_case = LinearCase {
+        covariance: Arc::new(
+            BackgroundCovariance::from_matrix(sample_covariance(&members)).unwrap(),
+        ),
+        ..linear_case()
+    };
+    let expected = blue(&ensemble_case);
+    let trajectory = |x: &[f64]| {
+        let mut t = Vec::new();
+        integrate(&case.model, x, case.steps, |_, s| t.extend_from_slice(s)).unwrap();
+        t
+    };
+    let weights = HybridWeights {
+        static_b: case.covariance.clone(),
+        beta_static: 0.0,
+        beta_ensemble: 1.0,
+        localisation: Arc::new(Localisation::ring(n, f64::INFINITY).unwrap()),
+    };
+    let analysis = four_d_en_var(
+        &trajectory(&case.background),
+        &members.iter().map(|x| trajectory(x)).collect::<Vec<_>>(),
+        &weights,
+        &case.observations,
+        &case.geometry,
+        InnerLoopSettings {
+            max_iterations: 500,
+            tolerance: 1e-13,
+        },
+    )
+    .unwrap();
+    let gap = (case.background.iter().zip(&analysis.increment))
+        .zip(&expected)
+        .map(|((b, d), e)| (b + d - e).abs())
+        .fold(0.0, f64::max);
+    println!("4DEnVar: max |x_a - ensemble BLUE| = {gap:.2e}");
+    assert!(gap <= 1e-8, "{gap:e}");
+    // The quadratic cost fell from J at the background.
+    let q = &analysis.solution.quadratic_costs;
+    assert!(q.last().unwrap() < &(0.5 * q[0]), "{q:?}");
+    // Trajectories that stop before the last observation are refused.
+    let short: Vec<f64> = trajectory(&case.background)[..2 * n].to_vec();
+    assert!(four_d_en_var(
+        &short,
+        &members.iter().map(|x| trajectory(x)).collect::<Vec<_>>(),
+        &weights,
+        &case.observations,
+        &case.geometry,
+        InnerLoopSettings {
+            max_iterations: 5,
+            tolerance: 1e-6,
+        },
+    )
+    .is_err());
+}

@@ -550,7 +550,8 @@ pub(crate) struct CyclingArgs {
     #[arg(long, value_name = "N")]
     burn_in: Option<usize>,
     /// How the windows are analysed: 4dvar (static B), hybrid (4D-Var with B = β_s² B +
-    /// β_e² P_e∘C, P_e from an ensemble of 4D-Vars with perturbed observations), etkf or
+    /// β_e² P_e∘C, P_e from an ensemble that cycles with it), 4denvar (the same cost with the
+    /// members' trajectories in place of the tangent-linear and adjoint models), etkf or
     /// letkf (ensemble Kalman filters on the same truth and observations). Default: the
     /// experiment file's `cycle.method`, else 4dvar.
     #[arg(long, value_name = "METHOD")]
@@ -619,6 +620,11 @@ impl CyclingArgs {
                 "--adaptive-inflation",
                 self.adaptive_inflation,
             ),
+            (
+                "ensemble.member_update",
+                "--member-update",
+                self.member_update.is_some(),
+            ),
         ];
         e.validate().map_err(|err| name_flag(err, &given))?;
         Ok(e)
@@ -656,7 +662,7 @@ impl CyclingArgs {
             e.inflation = v;
         }
         if let Some(v) = self.member_update {
-            e.member_update = v;
+            e.member_update = Some(v);
         }
         if self.adaptive_inflation {
             e.adaptive_inflation = true;

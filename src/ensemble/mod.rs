@@ -6,6 +6,7 @@
 pub mod adaptive_inflation;
 pub mod alpha_control;
 pub mod etkf;
+pub mod four_d_en_var;
 pub mod letkf;
 pub mod localisation;
 pub mod settings;

@@ -27,9 +27,20 @@ pub enum CycleMethod {
     #[serde(rename = "letkf")]
     #[value(name = "letkf")]
     Letkf,
+    /// 4DEnVar: the hybrid cost with the members' trajectories in place of the
+    /// tangent-linear and adjoint models inside the window; the members as for
+    /// `member_update = "etkf"`.
+    #[serde(rename = "4denvar")]
+    #[value(name = "4denvar")]
+    FourDEnVar,
 }
 
 impl CycleMethod {
+    /// Whether the method minimises a hybrid cost (hybrid 4D-Var or 4DEnVar).
+    pub fn is_variational_ensemble(self) -> bool {
+        matches!(self, Self::Hybrid | Self::FourDEnVar)
+    }
+
     /// Whether the method carries an ensemble.
     pub fn is_ensemble(self) -> bool {
         self != Self::FourDVar
@@ -42,6 +53,7 @@ impl CycleMethod {
             Self::Hybrid => "hybrid",
             Self::Etkf => "etkf",
             Self::Letkf => "letkf",
+            Self::FourDEnVar => "4denvar",
         }
     }
 }
@@ -79,8 +91,10 @@ pub struct EnsembleSettings {
     /// Hybrid: re-centre the member analyses on the control analysis after each window
     /// (x_i ← x_c + x_i − x̄), so that P_e describes the errors around the state it corrects.
     pub recentre: bool,
-    /// Hybrid: how the members are analysed.
-    pub member_update: MemberUpdate,
+    /// Hybrid: how the members are analysed (None: EDA). 4DEnVar's members are always
+    /// analysed by the (L)ETKF.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub member_update: Option<MemberUpdate>,
     /// ETKF and LETKF: adapt ρ to the innovations, starting from `inflation`
     /// ([`super::adaptive_inflation`]).
     pub adaptive_inflation: bool,
@@ -95,13 +109,18 @@ impl Default for EnsembleSettings {
             localisation: None,
             inflation: 1.0,
             recentre: true,
-            member_update: MemberUpdate::Eda,
+            member_update: None,
             adaptive_inflation: false,
         }
     }
 }
 
 impl EnsembleSettings {
+    /// How the hybrid's members are analysed.
+    pub fn hybrid_member_update(&self) -> MemberUpdate {
+        self.member_update.unwrap_or_default()
+    }
+
     /// The most members an ensemble may have (each is a model state and, for the hybrid, a
     /// 4D-Var per window).
     pub const MAX_MEMBERS: usize = 1000;

@@ -531,7 +531,7 @@ fn method_description(
             "hybrid {} ({} of {} members, beta_static {}, beta_ensemble {}, {localisation}, \
              inflation {})",
             settings.method_name(),
-            match e.member_update {
+            match e.hybrid_member_update() {
                 crate::ensemble::MemberUpdate::Eda => "EDA",
                 crate::ensemble::MemberUpdate::Etkf if e.localisation.is_some() => "LETKF",
                 crate::ensemble::MemberUpdate::Etkf => "ETKF",
@@ -540,6 +540,10 @@ fn method_description(
             e.beta_static,
             e.beta_ensemble,
             e.inflation
+        ),
+        CycleMethod::FourDEnVar => format!(
+            "4denvar ({} members, beta_static {}, beta_ensemble {}, {localisation}, inflation {})",
+            e.members, e.beta_static, e.beta_ensemble, e.inflation
         ),
         CycleMethod::Etkf => format!(
             "etkf ({} members, {}inflation {})",

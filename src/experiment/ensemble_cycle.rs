@@ -23,6 +23,7 @@ use crate::core::Dynamics;
 use crate::cov::BackgroundCovariance;
 use crate::ensemble::adaptive_inflation::AdaptiveInflation;
 use crate::ensemble::alpha_control::HybridTransform;
+use crate::ensemble::four_d_en_var::{four_d_en_var, HybridWeights};
 use crate::ensemble::letkf::{letkf_analysis, ObservationLocality};
 use crate::ensemble::localisation::Localisation;
 use crate::ensemble::{etkf_analysis, CycleMethod, EnsembleSettings, MemberUpdate};
@@ -111,7 +112,7 @@ impl<'m, M: Dynamics + ModelInfo + Clone + Send + Sync> Ensemble<'m, M> {
         observation_seed: u64,
     ) -> Result<Self> {
         let localisation = match (method, settings.localisation) {
-            (CycleMethod::Hybrid, c) => Some(Arc::new(
+            (CycleMethod::Hybrid | CycleMethod::FourDEnVar, c) => Some(Arc::new(
                 Localisation::on_geometry(&model.geometry(), c.unwrap_or(f64::INFINITY))
                     .map_err(|e| e.within("the localisation of the hybrid B"))?,
             )),
@@ -128,7 +129,7 @@ impl<'m, M: Dynamics + ModelInfo + Clone + Send + Sync> Ensemble<'m, M> {
             localisation,
             members,
             observation_seed,
-            adaptive: (settings.adaptive_inflation && method != CycleMethod::Hybrid)
+            adaptive: (settings.adaptive_inflation && !method.is_variational_ensemble())
                 .then(|| AdaptiveInflation::new(settings.inflation)),
             member_seconds: 0.0,
             member_wall_seconds: 0.0,
@@ -169,6 +170,9 @@ impl<'m, M: Dynamics + ModelInfo + Clone + Send + Sync> Ensemble<'m, M> {
             CycleMethod::Hybrid => {
                 self.hybrid_window(j, background, observations, settings, window, shift, truth)
             }
+            CycleMethod::FourDEnVar => {
+                self.en_var_window(background, observations, settings, window, shift)
+            }
             CycleMethod::Etkf | CycleMethod::Letkf => {
                 let rho = self.settings.inflation;
                 self.filter_window(observations, window, settings.forecast_steps, shift, rho)
@@ -177,6 +181,100 @@ impl<'m, M: Dynamics + ModelInfo + Clone + Send + Sync> Ensemble<'m, M> {
                 Err(Error::invalid("cycle method", "4dvar carries no ensemble"))
             }
         }
+    }
+
+    /// A window without observations: the control and the members are only forecast.
+    fn kept(
+        &mut self,
+        background: &[f64],
+        window: usize,
+        forecast_steps: usize,
+        shift: usize,
+    ) -> Result<WindowOutcome> {
+        let steps = window + forecast_steps;
+        let n = background.len();
+        let forecasts = map_members(&self.members, |i, x| {
+            integrate_states(self.model, x, steps).map_err(|e| e.within(member(i)))
+        })?;
+        self.members = (forecasts.iter())
+            .map(|t| t[shift * n..(shift + 1) * n].to_vec())
+            .collect();
+        let forecast = integrate_states(self.model, background, steps)?;
+        Ok(WindowOutcome::kept(
+            forecast,
+            Some(spread_at(&forecasts, window, n)),
+        ))
+    }
+
+    /// x_i ← x_c + x_i − x̄, when re-centring is on: the members around the control `centre`.
+    fn recentre(&mut self, centre: &[f64]) {
+        if !self.settings.recentre {
+            return;
+        }
+        let m = mean(&self.members);
+        for x in &mut self.members {
+            (x.iter_mut().zip(&m).zip(centre)).for_each(|((v, a), c)| *v += c - a);
+        }
+    }
+
+    /// The 4DEnVar window: the members forecast through it give the increment's evolution
+    /// (no tangent-linear or adjoint model); then the members are analysed by the (L)ETKF and
+    /// re-centred on the control analysis.
+    fn en_var_window(
+        &mut self,
+        background: &[f64],
+        observations: &ObservationSet,
+        settings: &AssimilationSettings,
+        window: usize,
+        shift: usize,
+    ) -> Result<WindowOutcome> {
+        let n = background.len();
+        let forecast_steps = settings.forecast_steps;
+        if observations.is_empty() {
+            return self.kept(background, window, forecast_steps, shift);
+        }
+        self.inflate();
+        let trajectories = map_members(&self.members, |i, x| {
+            integrate_states(self.model, x, window).map_err(|e| e.within(member(i)))
+        })?;
+        let background_trajectory =
+            integrate_states(self.model, background, window + forecast_steps)?;
+        let s = &self.settings;
+        let weights = HybridWeights {
+            static_b: self.static_b.clone(),
+            beta_static: s.beta_static,
+            beta_ensemble: s.beta_ensemble,
+            localisation: self
+                .localisation
+                .clone()
+                .expect("4DEnVar has a localisation"),
+        };
+        let analysis = four_d_en_var(
+            &background_trajectory[..(window + 1) * n],
+            &trajectories,
+            &weights,
+            observations,
+            &self.model.geometry(),
+            settings.incremental.inner,
+        )
+        .map_err(|e| e.within("the 4DEnVar analysis"))?;
+        let x0: Vec<f64> = (background.iter().zip(&analysis.increment))
+            .map(|(b, d)| b + d)
+            .collect();
+        let analysis_trajectory = integrate_states(self.model, &x0, window + forecast_steps)?;
+        let spread = (self.filter_window(observations, window, forecast_steps, shift, 1.0)?)
+            .spread
+            .expect("the filter reports its spread");
+        self.recentre(&analysis_trajectory[shift * n..(shift + 1) * n]);
+        let solution = &analysis.solution;
+        Ok(WindowOutcome {
+            iterations: solution.iterations as i32,
+            inner_iterations: 0,
+            cost: solution.quadratic_costs.last().copied(),
+            spread: Some(spread),
+            background_trajectory,
+            analysis_trajectory,
+        })
     }
 
     /// x_i ← x̄ + ρ(x_i − x̄).
@@ -203,21 +301,9 @@ impl<'m, M: Dynamics + ModelInfo + Clone + Send + Sync> Ensemble<'m, M> {
         shift: usize,
         truth: &[f64],
     ) -> Result<WindowOutcome> {
-        let steps = window + settings.forecast_steps;
         let n = background.len();
         if observations.is_empty() {
-            let forecasts = map_members(&self.members, |i, x| {
-                integrate_states(self.model, x, steps).map_err(|e| e.within(member(i)))
-            })?;
-            self.members = forecasts
-                .iter()
-                .map(|t| t[shift * n..(shift + 1) * n].to_vec())
-                .collect();
-            let forecast = integrate_states(self.model, background, steps)?;
-            return Ok(WindowOutcome::kept(
-                forecast,
-                Some(spread_at(&forecasts, window, n)),
-            ));
+            return self.kept(background, window, settings.forecast_steps, shift);
         }
         self.inflate();
         let s = &self.settings;
@@ -241,7 +327,7 @@ impl<'m, M: Dynamics + ModelInfo + Clone + Send + Sync> Ensemble<'m, M> {
             Some(truth),
         )
         .map_err(|e| e.within("the control analysis"))?;
-        let spread = match self.settings.member_update {
+        let spread = match self.settings.hybrid_member_update() {
             MemberUpdate::Eda => {
                 self.eda_members(j, observations, settings, &error, window, shift)?
             }
@@ -252,13 +338,7 @@ impl<'m, M: Dynamics + ModelInfo + Clone + Send + Sync> Ensemble<'m, M> {
                     .expect("the filter reports its spread")
             }
         };
-        if self.settings.recentre {
-            let centre = &control.analysis_trajectory[shift * n..(shift + 1) * n];
-            let m = mean(&self.members);
-            for x in &mut self.members {
-                (x.iter_mut().zip(&m).zip(centre)).for_each(|((v, a), c)| *v += c - a);
-            }
-        }
+        self.recentre(&control.analysis_trajectory[shift * n..(shift + 1) * n]);
         Ok(WindowOutcome {
             iterations: control.outcome.iterations.len().saturating_sub(1) as i32,
             inner_iterations: (control.outer_loops.iter())
@@ -422,7 +502,7 @@ impl<'m, M: Dynamics + ModelInfo + Clone + Send + Sync> Ensemble<'m, M> {
         };
         match (self.method, self.settings.localisation) {
             // The hybrid's ETKF members are localised like its B.
-            (CycleMethod::Letkf | CycleMethod::Hybrid, Some(c)) => {
+            (CycleMethod::Letkf | CycleMethod::Hybrid | CycleMethod::FourDEnVar, Some(c)) => {
                 let locations: Vec<_> = obs.iter().map(|o| o.location).collect();
                 let locality = ObservationLocality {
                     geometry,

@@ -66,7 +66,7 @@
 //! [cycle]
 //! windows = 100
 //! burn_in = 20                # cycles left out of the time averages
-//! method = "4dvar"            # 4dvar | hybrid | etkf | letkf
+//! method = "4dvar"            # 4dvar | hybrid | etkf | letkf | 4denvar
 //!
 //! [ensemble]                  # the ensemble of the hybrid, etkf and letkf methods
 //! members = 20
@@ -512,11 +512,24 @@ impl LoadedExperiment {
                  `ensemble.localisation`); without one use etkf",
             );
         }
-        if method == crate::ensemble::CycleMethod::Hybrid && c.ensemble.adaptive_inflation {
+        if method.is_variational_ensemble() && c.ensemble.adaptive_inflation {
             return bad(
                 "ensemble.adaptive_inflation`",
                 "adapts the inflation of the etkf and letkf methods; the hybrid's is fixed \
                  (ensemble.inflation)",
+            );
+        }
+        // Only the hybrid has EDA members; every other ensemble is analysed by the (L)ETKF.
+        if c.ensemble.member_update == Some(crate::ensemble::MemberUpdate::Eda)
+            && method != crate::ensemble::CycleMethod::Hybrid
+        {
+            return bad(
+                "ensemble.member_update`",
+                &format!(
+                    "eda is how the hybrid's members can be analysed; the {} method analyses \
+                     its members by the (L)ETKF",
+                    method.name()
+                ),
             );
         }
         if method.is_ensemble() && c.parameters.is_some() {
@@ -528,10 +541,13 @@ impl LoadedExperiment {
                 ),
             );
         }
-        if method == crate::ensemble::CycleMethod::Hybrid && c.weak_constraint.is_some() {
+        if method.is_variational_ensemble() && c.weak_constraint.is_some() {
             return bad(
                 "weak_constraint`",
-                "hybrid 4D-Var is strong-constraint here; remove [weak_constraint]",
+                &format!(
+                    "{} is strong-constraint here; remove [weak_constraint]",
+                    method.name()
+                ),
             );
         }
         if method == crate::ensemble::CycleMethod::Hybrid
