@@ -28,6 +28,9 @@ fn cycle(dir: &std::path::Path, out: &str, windows: &str, extra: &[&str]) -> ser
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(&o)))
 }
 
+/// The ETKF of the standard benchmark.
+const ETKF: [&str; 4] = ["--method", "etkf", "--inflation", "1.02"];
+
 fn number(v: &serde_json::Value, key: &str) -> f64 {
     v[key].as_f64().unwrap_or_else(|| panic!("no {key} in {v}"))
 }
@@ -57,12 +60,7 @@ fn hybrid_and_etkf_beat_static_b_and_report_a_consistent_spread() {
         "1.05",
     ];
     let hybrid = cycle(d, "hybrid.nc", "100", &hybrid_flags);
-    let etkf = cycle(
-        d,
-        "etkf.nc",
-        "100",
-        &["--method", "etkf", "--inflation", "1.02"],
-    );
+    let etkf = cycle(d, "etkf.nc", "100", &ETKF);
     let hybrid_etkf = cycle(
         d,
         "hybrid_etkf.nc",
@@ -156,12 +154,7 @@ fn hybrid_and_etkf_beat_static_b_and_report_a_consistent_spread() {
 fn the_letkf_without_effective_localisation_is_the_etkf() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let etkf = cycle(
-        d,
-        "e.nc",
-        "40",
-        &["--method", "etkf", "--inflation", "1.02"],
-    );
+    let etkf = cycle(d, "e.nc", "40", &ETKF);
     let wide = cycle(
         d,
         "w.nc",

@@ -24,22 +24,7 @@ use fourdvar::var::{
 };
 
 fn problem(case: &LinearCase, space: ControlSpace) -> FourDVar<LinearModel> {
-    let misfit = ObservationMisfit::new(case.observations.clone(), &case.geometry).unwrap();
-    let transform = ControlTransform::new(
-        space,
-        case.background.clone(),
-        case.covariance.clone(),
-        None,
-    )
-    .unwrap();
-    FourDVar::new(
-        case.model.clone(),
-        case.steps,
-        misfit,
-        transform,
-        Storage::All,
-    )
-    .unwrap()
+    linear_case::problem(case, space, case.covariance.clone())
 }
 
 #[test]

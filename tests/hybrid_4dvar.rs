@@ -183,22 +183,11 @@ fn an_ensemble_b_without_localisation_gives_the_ensemble_blue_on_a_linear_system
         Arc::new(Localisation::ring(n, f64::INFINITY).unwrap()),
     )
     .unwrap();
-    let misfit = ObservationMisfit::new(case.observations.clone(), &case.geometry).unwrap();
-    let transform = ControlTransform::new(
+    let p = linear_case::problem(
+        &case,
         ControlSpace::Transformed,
-        case.background.clone(),
         BackgroundError::Hybrid(Arc::new(hybrid)),
-        None,
-    )
-    .unwrap();
-    let p = FourDVar::new(
-        case.model.clone(),
-        case.steps,
-        misfit,
-        transform,
-        Storage::All,
-    )
-    .unwrap();
+    );
     let outcome = minimize(&p, p.background_control(), Minimizer::Lbfgs, tight()).unwrap();
     let (x0, _) = p.transform().to_model(&outcome.control);
     let gap = |want: &[f64]| {

@@ -23,7 +23,7 @@ use crate::obs::ObservationSet;
 use crate::var::diagnostics::{rmse, rmse_by_variable, variable_name};
 use crate::var::Algorithm;
 
-use super::ensemble_cycle::Ensemble;
+use super::ensemble_cycle::{Ensemble, WindowTask};
 use super::results::result_metadata;
 use super::twin_data::twin_data;
 use super::window_analysis::{analyse_window, background_covariance, AssimilationSettings};
@@ -293,15 +293,15 @@ impl ModelTask for Cycle<'_> {
             // A window without observations (a zero-step window between observation times)
             // keeps its background: J = 0 there, and nothing to minimise.
             let outcome = if let Some(e) = ensemble.as_mut() {
-                e.window(
+                e.window(&WindowTask {
                     j,
-                    &background,
-                    &observations,
-                    &settings,
+                    background: &background,
+                    observations: &observations,
+                    settings: &settings,
                     window,
                     shift,
                     truth,
-                )
+                })
                 .map_err(|e| e.within(label()))?
             } else if observations.is_empty() {
                 let forecast =

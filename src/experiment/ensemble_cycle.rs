@@ -36,6 +36,25 @@ use super::cycle::{integrate_states, WindowOutcome};
 use super::twin_data::perturbed;
 use super::window_analysis::{analyse_window, AssimilationSettings};
 
+/// One window of the cycle as the ensemble sees it.
+#[derive(Clone, Copy)]
+pub(super) struct WindowTask<'a> {
+    /// The window's index.
+    pub j: usize,
+    /// The control background at the window start.
+    pub background: &'a [f64],
+    /// The observations, steps re-based to the window start.
+    pub observations: &'a ObservationSet,
+    /// The assimilation settings (forecast steps: up to the next window start).
+    pub settings: &'a AssimilationSettings,
+    /// Window length, steps.
+    pub window: usize,
+    /// Steps to the next window start.
+    pub shift: usize,
+    /// The truth over the window, for the control's diagnostics.
+    pub truth: &'a [f64],
+}
+
 /// The ensemble of a cycle and how it is analysed.
 pub(super) struct Ensemble<'m, M> {
     model: &'m M,
@@ -152,30 +171,22 @@ impl<'m, M: Dynamics + ModelInfo + Clone + Send + Sync> Ensemble<'m, M> {
             .then(|| self.member_seconds / (self.member_wall_seconds * threads as f64))
     }
 
-    /// Analyses window `j` (observations re-based to its start) from the control
-    /// `background` and the members, and moves the members to the next window start, `shift`
-    /// steps on.
-    #[allow(clippy::too_many_arguments)]
-    pub fn window(
-        &mut self,
-        j: usize,
-        background: &[f64],
-        observations: &ObservationSet,
-        settings: &AssimilationSettings,
-        window: usize,
-        shift: usize,
-        truth: &[f64],
-    ) -> Result<WindowOutcome> {
+    /// Analyses window `task.j` from the control background and the members, and moves the
+    /// members to the next window start, `task.shift` steps on.
+    pub fn window(&mut self, task: &WindowTask) -> Result<WindowOutcome> {
         match self.method {
-            CycleMethod::Hybrid => {
-                self.hybrid_window(j, background, observations, settings, window, shift, truth)
-            }
-            CycleMethod::FourDEnVar => {
-                self.en_var_window(background, observations, settings, window, shift)
-            }
+            CycleMethod::Hybrid => self.hybrid_window(task),
+            CycleMethod::FourDEnVar => self.en_var_window(task),
             CycleMethod::Etkf | CycleMethod::Letkf => {
                 let rho = self.settings.inflation;
-                self.filter_window(observations, window, settings.forecast_steps, shift, rho)
+                let forecast_steps = task.settings.forecast_steps;
+                self.filter_window(
+                    task.observations,
+                    task.window,
+                    forecast_steps,
+                    task.shift,
+                    rho,
+                )
             }
             CycleMethod::FourDVar => {
                 Err(Error::invalid("cycle method", "4dvar carries no ensemble"))
@@ -220,14 +231,15 @@ impl<'m, M: Dynamics + ModelInfo + Clone + Send + Sync> Ensemble<'m, M> {
     /// The 4DEnVar window: the members forecast through it give the increment's evolution
     /// (no tangent-linear or adjoint model); then the members are analysed by the (L)ETKF and
     /// re-centred on the control analysis.
-    fn en_var_window(
-        &mut self,
-        background: &[f64],
-        observations: &ObservationSet,
-        settings: &AssimilationSettings,
-        window: usize,
-        shift: usize,
-    ) -> Result<WindowOutcome> {
+    fn en_var_window(&mut self, task: &WindowTask) -> Result<WindowOutcome> {
+        let WindowTask {
+            background,
+            observations,
+            settings,
+            window,
+            shift,
+            ..
+        } = *task;
         let n = background.len();
         let forecast_steps = settings.forecast_steps;
         if observations.is_empty() {
@@ -289,18 +301,17 @@ impl<'m, M: Dynamics + ModelInfo + Clone + Send + Sync> Ensemble<'m, M> {
         }
     }
 
-    /// The EDA window of hybrid 4D-Var.
-    #[allow(clippy::too_many_arguments)]
-    fn hybrid_window(
-        &mut self,
-        j: usize,
-        background: &[f64],
-        observations: &ObservationSet,
-        settings: &AssimilationSettings,
-        window: usize,
-        shift: usize,
-        truth: &[f64],
-    ) -> Result<WindowOutcome> {
+    /// The window of hybrid 4D-Var: the control analysis with the hybrid B, then the members.
+    fn hybrid_window(&mut self, task: &WindowTask) -> Result<WindowOutcome> {
+        let WindowTask {
+            j,
+            background,
+            observations,
+            settings,
+            window,
+            shift,
+            truth,
+        } = *task;
         let n = background.len();
         if observations.is_empty() {
             return self.kept(background, window, settings.forecast_steps, shift);

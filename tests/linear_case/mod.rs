@@ -8,13 +8,14 @@ use std::sync::Arc;
 use ndarray::{Array1, Array2};
 use ndarray_linalg::Solve;
 
-use fourdvar::core::integrate;
 use fourdvar::core::verification::random_vector;
+use fourdvar::core::{integrate, Storage};
 use fourdvar::cov::BackgroundCovariance;
 use fourdvar::geometry::ring::sites;
 use fourdvar::geometry::{Geometry, Location};
 use fourdvar::models::linear::LinearModel;
-use fourdvar::obs::{Observation, ObservationKind, ObservationSet};
+use fourdvar::obs::{Observation, ObservationKind, ObservationMisfit, ObservationSet};
+use fourdvar::var::{BackgroundError, ControlSpace, ControlTransform, FourDVar};
 
 pub fn observation(step: usize, position: f64, value: f64, sigma: f64) -> Observation {
     Observation {
@@ -98,4 +99,23 @@ pub fn blue(case: &LinearCase) -> Vec<f64> {
     let s = g.dot(&b).dot(&g.t()) + r;
     let z = s.solve(&innovation).unwrap();
     (xb + b.dot(&g.t()).dot(&z)).to_vec()
+}
+
+/// The 4D-Var problem of `case` in control space `space` with the background error `error`
+/// (the case's B, or another: an ensemble's, a hybrid).
+pub fn problem(
+    case: &LinearCase,
+    space: ControlSpace,
+    error: impl Into<BackgroundError>,
+) -> FourDVar<LinearModel> {
+    let misfit = ObservationMisfit::new(case.observations.clone(), &case.geometry).unwrap();
+    let transform = ControlTransform::new(space, case.background.clone(), error, None).unwrap();
+    FourDVar::new(
+        case.model.clone(),
+        case.steps,
+        misfit,
+        transform,
+        Storage::All,
+    )
+    .unwrap()
 }
