@@ -208,6 +208,10 @@ fn impossible_ensemble_settings_are_refused_naming_the_setting() {
         ),
         (&["--method", "kalman"][..], "method"),
         (
+            &["--method", "hybrid", "--member-update", "letkf"][..],
+            "localisation",
+        ),
+        (
             &["--method", "4denvar", "--member-update", "eda"][..],
             "member-update",
         ),

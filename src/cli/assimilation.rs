@@ -577,8 +577,9 @@ pub(crate) struct CyclingArgs {
     #[arg(long, value_name = "RHO", value_parser = values::finite)]
     inflation: Option<f64>,
     /// How the hybrid's members are analysed: eda (each a 4D-Var with perturbed
-    /// observations) or etkf (an ETKF at each observed step, M times cheaper), then
-    /// re-centred on the control analysis. Default: `ensemble.member_update`, else eda.
+    /// observations), etkf (a global ETKF at each observed step, M times cheaper) or letkf
+    /// (the same, localised with --localisation), then re-centred on the control analysis.
+    /// Default: `ensemble.member_update`, else eda.
     #[arg(long, value_name = "UPDATE")]
     member_update: Option<crate::ensemble::MemberUpdate>,
     /// ETKF and LETKF: adapt the inflation to the innovation statistics at every analysis,

@@ -66,10 +66,12 @@ pub enum MemberUpdate {
     /// An ensemble of data assimilations: every member a 4D-Var with perturbed observations.
     #[default]
     Eda,
-    /// The members run through the window with an ETKF analysis at each observed step (an
-    /// LETKF with the hybrid's localisation, when it has one; no member 4D-Var: M times
-    /// cheaper), then re-centred on the control analysis.
+    /// The members run through the window with a global ETKF analysis at each observed step
+    /// (no member 4D-Var: M times cheaper), then re-centred on the control analysis.
     Etkf,
+    /// As `etkf`, with the LETKF and the hybrid's localisation (needed when the observations
+    /// are few for the state, as on the shallow-water plane).
+    Letkf,
 }
 
 /// `[ensemble]`: the ensemble of the hybrid, ETKF and LETKF methods.

@@ -533,7 +533,7 @@ fn method_description(
             settings.method_name(),
             match e.hybrid_member_update() {
                 crate::ensemble::MemberUpdate::Eda => "EDA",
-                crate::ensemble::MemberUpdate::Etkf if e.localisation.is_some() => "LETKF",
+                crate::ensemble::MemberUpdate::Letkf => "LETKF",
                 crate::ensemble::MemberUpdate::Etkf => "ETKF",
             },
             e.members,

@@ -342,7 +342,7 @@ impl<'m, M: Dynamics + ModelInfo + Clone + Send + Sync> Ensemble<'m, M> {
             MemberUpdate::Eda => {
                 self.eda_members(j, observations, settings, &error, window, shift)?
             }
-            MemberUpdate::Etkf => {
+            MemberUpdate::Etkf | MemberUpdate::Letkf => {
                 // The members were inflated above, for P_e: the analyses add none.
                 (self.filter_window(observations, window, settings.forecast_steps, shift, 1.0)?)
                     .spread
@@ -511,9 +511,16 @@ impl<'m, M: Dynamics + ModelInfo + Clone + Send + Sync> Ensemble<'m, M> {
             }
             None => rho,
         };
-        match (self.method, self.settings.localisation) {
-            // The hybrid's ETKF members are localised like its B.
-            (CycleMethod::Letkf | CycleMethod::Hybrid | CycleMethod::FourDEnVar, Some(c)) => {
+        // The LETKF's members, 4DEnVar's and the hybrid's when asked are localised (like B).
+        let local = match self.method {
+            CycleMethod::Letkf | CycleMethod::FourDEnVar => self.settings.localisation,
+            CycleMethod::Hybrid if self.settings.hybrid_member_update() == MemberUpdate::Letkf => {
+                self.settings.localisation
+            }
+            _ => None,
+        };
+        match local {
+            Some(c) => {
                 let locations: Vec<_> = obs.iter().map(|o| o.location).collect();
                 let locality = ObservationLocality {
                     geometry,
@@ -529,7 +536,7 @@ impl<'m, M: Dynamics + ModelInfo + Clone + Send + Sync> Ensemble<'m, M> {
                     rho,
                 )?;
             }
-            _ => {
+            None => {
                 etkf_analysis(&mut self.members, &equivalents, &values, &sigmas, rho)?;
             }
         }

@@ -74,7 +74,7 @@
 //! beta_ensemble = 0.87
 //! localisation = 10.0         # Gaspari-Cohn half-width (location units); absent: none
 //! inflation = 1.0             # multiplicative inflation of the forecast anomalies
-//! member_update = "eda"       # hybrid members: eda (perturbed-obs 4D-Vars) | etkf
+//! member_update = "eda"       # hybrid members: eda (perturbed-obs 4D-Vars) | etkf | letkf
 //! recentre = true             # hybrid: re-centre the members on the control analysis
 //! adaptive_inflation = false  # etkf, letkf: adapt the inflation to the innovations
 //! ```
@@ -505,6 +505,15 @@ impl LoadedExperiment {
             return bad(&format!("ensemble.{key}`"), &what);
         }
         let method = c.cycle.method;
+        if c.ensemble.member_update == Some(crate::ensemble::MemberUpdate::Letkf)
+            && c.ensemble.localisation.is_none()
+        {
+            return bad(
+                "ensemble.localisation`",
+                "member_update = letkf needs a localisation half-width (--localisation C); \
+                 without one use etkf",
+            );
+        }
         if method == crate::ensemble::CycleMethod::Letkf && c.ensemble.localisation.is_none() {
             return bad(
                 "ensemble.localisation`",
