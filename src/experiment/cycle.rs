@@ -229,14 +229,33 @@ impl ModelTask for Cycle<'_> {
         // Estimated in f64 first: counts near u64::MAX must not overflow before the check.
         let windows_f = req.windows as f64;
         let total_f = (windows_f - 1.0) * shift as f64 + window.max(shift) as f64;
+        // An ensemble adds its members' runs through every window (and, as an EDA, one
+        // 4D-Var per member) and holds their trajectories over a window.
+        let members = if req.method.is_ensemble() {
+            req.ensemble.members as f64
+        } else {
+            0.0
+        };
+        let analyses = match req.method {
+            CycleMethod::Hybrid
+                if req.ensemble.hybrid_member_update() == crate::ensemble::MemberUpdate::Eda =>
+            {
+                1.0 + members
+            }
+            _ => 1.0,
+        };
         check_work(
             "cycle",
             n,
-            req.twin.spinup as f64 + total_f + 2.0 * windows_f * window as f64 * 20.0,
+            req.twin.spinup as f64
+                + total_f * (1.0 + members)
+                + analyses * 2.0 * windows_f * window as f64 * 20.0,
         )?;
         check_memory(
             "cycle",
-            (total_f + 1.0) * n as f64 * 8.0 + windows_f * (2.0 * n as f64 + 8.0) * 8.0,
+            (total_f + 1.0) * n as f64 * 8.0
+                + windows_f * (2.0 * n as f64 + 8.0) * 8.0
+                + members * (window.max(shift) as f64 + 2.0) * n as f64 * 8.0,
         )?;
         let covariance = Arc::new(background_covariance(&model, &settings.background)?);
         let total = (req.windows - 1) * shift + window.max(shift);
