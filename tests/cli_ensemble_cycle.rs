@@ -148,6 +148,54 @@ fn hybrid_and_etkf_beat_static_b_and_report_a_consistent_spread() {
     );
 }
 
+/// Hybrid 4D-Var with the smoother member update over overlapping windows that assimilate
+/// only their newest observations (the iEnKS's setting): far better than static 4D-Var on the
+/// same twin (measured over 80 windows after 20 of burn-in: 0.160 against 0.27), with a
+/// spread of the size of its error; the summary says which observations were used.
+#[test]
+fn the_smoother_members_over_overlapping_windows_beat_static_b() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let overlap = ["--window-steps", "8", "--shift", "4"];
+    let four_d_var = cycle(d, "static.nc", "100", &overlap);
+    let smoother = cycle(
+        d,
+        "smoother.nc",
+        "100",
+        &[
+            &overlap[..],
+            &[
+                "--assimilate",
+                "newest",
+                "--method",
+                "hybrid",
+                "--member-update",
+                "smoother",
+                "--beta-static",
+                "0.02",
+                "--beta-ensemble",
+                "1",
+                "--localisation",
+                "60",
+                "--inflation",
+                "1.02",
+            ],
+        ]
+        .concat(),
+    );
+    let (rmse, spread) = (
+        number(&smoother, "rmse_analysis"),
+        number(&smoother, "spread_analysis"),
+    );
+    let static_rmse = number(&four_d_var, "rmse_analysis");
+    println!("smoother: RMSE {rmse:.4} (static 4D-Var {static_rmse:.4}), spread {spread:.4}");
+    assert!(rmse < 0.7 * static_rmse, "{rmse} vs {static_rmse}");
+    assert!((0.7..1.4).contains(&(spread / rmse)), "{spread} vs {rmse}");
+    assert_eq!(smoother["assimilate"], "newest");
+    assert_eq!(four_d_var["assimilate"], "window");
+    assert!(smoother["minimizer"].as_str().unwrap().contains("smoother"));
+}
+
 /// The LETKF localises: with a half-width beyond the ring it is the ETKF, with a short one it
 /// is not.
 #[test]
@@ -219,6 +267,36 @@ fn impossible_ensemble_settings_are_refused_naming_the_setting() {
             &["--method", "hybrid", "--adaptive-inflation"][..],
             "adaptive-inflation",
         ),
+        (
+            &["--method", "4denvar", "--member-update", "smoother"][..],
+            "member-update",
+        ),
+        // Filtered members keep none of the newest observations of an overlapping window.
+        (
+            &[
+                "--method",
+                "etkf",
+                "--assimilate",
+                "newest",
+                "--window-steps",
+                "8",
+            ][..],
+            "--assimilate",
+        ),
+        (
+            &[
+                "--method",
+                "hybrid",
+                "--member-update",
+                "etkf",
+                "--assimilate",
+                "newest",
+                "--shift",
+                "2",
+            ][..],
+            "--assimilate",
+        ),
+        (&["--assimilate", "oldest"][..], "assimilate"),
     ] {
         let mut args = vec![
             "cycle",

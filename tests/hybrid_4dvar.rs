@@ -286,3 +286,70 @@ fn four_d_en_var_gives_the_ensemble_blue_on_a_linear_system() {
     )
     .is_err());
 }
+
+/// The smoother update of the hybrid's members on a linear model: whatever the ensemble
+/// size, the members' mean is the analysis and their covariance is the smoother's at the
+/// window start, P_a = P − P Gᵀ(G P Gᵀ + R)⁻¹ G P with P the members' covariance and G the
+/// map to every observation of the window.
+#[test]
+fn the_smoother_update_gives_the_kalman_smoother_covariance_on_a_linear_system() {
+    use fourdvar::ensemble::smoother_update;
+    use ndarray_linalg::Inverse;
+    let case = linear_case();
+    let n = case.background.len();
+    let g = linear_case::stacked_operator(&case);
+    let r = linear_case::observation_covariance(&case);
+    let analysis = random_vector(n, 90);
+    for m in [4, 12] {
+        let members = ensemble(&case.background, m, 0.7, 100 + m as u64);
+        let updated = smoother_update(
+            &case.model,
+            &case.geometry,
+            &analysis,
+            &members,
+            &case.observations,
+            case.steps,
+        )
+        .unwrap();
+        assert_eq!(updated.len(), m);
+        let mean_gap = (0..n)
+            .map(|j| (updated.iter().map(|x| x[j]).sum::<f64>() / m as f64 - analysis[j]).abs())
+            .fold(0.0, f64::max);
+        let p = sample_covariance(&members);
+        let gp = g.dot(&p);
+        let expected = &p
+            - &gp
+                .t()
+                .dot(&(g.dot(&p).dot(&g.t()) + &r).inv().unwrap())
+                .dot(&gp);
+        let got = sample_covariance(&updated);
+        let gap = (&got - &expected)
+            .iter()
+            .map(|v| v.abs())
+            .fold(0.0, f64::max);
+        let scale = expected.iter().map(|v| v.abs()).fold(0.0, f64::max);
+        let reduction = p.diag().sum() - got.diag().sum();
+        println!(
+            "M = {m}: mean gap {mean_gap:.1e}, covariance gap {:.1e} (relative), trace {:.3} -> {:.3}",
+            gap / scale,
+            p.diag().sum(),
+            got.diag().sum()
+        );
+        assert!(mean_gap < 1e-12, "{mean_gap:e}");
+        assert!(gap < 1e-10 * scale, "{gap:e} of {scale}");
+        assert!(reduction > 0.1 * p.diag().sum(), "{reduction}");
+    }
+    let one = ensemble(&case.background, 1, 0.7, 7);
+    let refused = smoother_update(
+        &case.model,
+        &case.geometry,
+        &analysis,
+        &one,
+        &case.observations,
+        case.steps,
+    );
+    assert!(refused
+        .unwrap_err()
+        .to_string()
+        .contains("at least 2 members"));
+}

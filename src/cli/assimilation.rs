@@ -556,6 +556,12 @@ pub(crate) struct CyclingArgs {
     /// experiment file's `cycle.method`, else 4dvar.
     #[arg(long, value_name = "METHOD")]
     method: Option<crate::ensemble::CycleMethod>,
+    /// Which observations an overlapping window (--shift below the window length)
+    /// assimilates: window (every one inside it, so each is used by several windows) or
+    /// newest (only those of its last --shift steps: each observation once, the window's
+    /// earlier part carrying the trajectory). Default: `cycle.assimilate`, else window.
+    #[arg(long, value_name = "WHICH")]
+    assimilate: Option<crate::io::experiment_config::ObservationUse>,
     /// Ensemble members (hybrid, etkf, letkf). Default: `ensemble.members`, else 20.
     #[arg(long, value_name = "M", value_parser = values::at_least(2))]
     members: Option<usize>,
@@ -577,8 +583,11 @@ pub(crate) struct CyclingArgs {
     #[arg(long, value_name = "RHO", value_parser = values::finite)]
     inflation: Option<f64>,
     /// How the hybrid's members are analysed: eda (each a 4D-Var with perturbed
-    /// observations), etkf (a global ETKF at each observed step, M times cheaper) or letkf
-    /// (the same, localised with --localisation), then re-centred on the control analysis.
+    /// observations), etkf (a global ETKF at each observed step, M times cheaper), letkf
+    /// (the same, localised with --localisation), then re-centred on the control analysis;
+    /// or smoother (the members' anomalies at the window start, propagated by the
+    /// tangent-linear model along the control analysis, transformed once by all the
+    /// window's observations, as the iterative ensemble Kalman smoother does).
     /// Default: `ensemble.member_update`, else eda.
     #[arg(long, value_name = "UPDATE")]
     member_update: Option<crate::ensemble::MemberUpdate>,
@@ -595,6 +604,11 @@ impl CyclingArgs {
     fn apply(&self, experiment: LoadedExperiment) -> Result<LoadedExperiment> {
         let e = self.applied(experiment);
         let given = [
+            (
+                "cycle.assimilate",
+                "--assimilate",
+                self.assimilate.is_some(),
+            ),
             ("ensemble.members", "--members", self.members.is_some()),
             (
                 "ensemble.beta_static",
@@ -645,6 +659,9 @@ impl CyclingArgs {
         }
         if let Some(v) = self.method {
             c.cycle.method = v;
+        }
+        if let Some(v) = self.assimilate {
+            c.cycle.assimilate = v;
         }
         let e = &mut c.ensemble;
         if let Some(v) = self.members {
@@ -702,6 +719,7 @@ pub(crate) fn run_cycle(a: CycleArgs, history: String) -> Result<i32> {
         settings,
         twin: c.twin.clone(),
         method: c.cycle.method,
+        assimilate: c.cycle.assimilate,
         ensemble: c.ensemble.clone(),
         windows: c.cycle.windows,
         burn_in: c.cycle.burn_in,

@@ -3,6 +3,7 @@
 //! compute; the wording and the column layout of every result live here, in one place, so that
 //! scripts reading them have one file to watch.
 
+use crate::io::experiment_config::ObservationUse;
 use std::path::Path;
 
 use clap::Args;
@@ -218,8 +219,14 @@ pub(crate) fn cycle(
         });
         return;
     }
+    let newest =
+        if summary.assimilate == ObservationUse::Newest && summary.shift < summary.window_steps {
+            " (each window assimilating only its last shift's observations)"
+        } else {
+            ""
+        };
     println!(
-        "{} windows of {} steps, shift {} steps, written to {}",
+        "{} windows of {} steps, shift {} steps{newest}, written to {}",
         summary.windows,
         summary.window_steps,
         summary.shift,

@@ -9,8 +9,11 @@ pub mod etkf;
 pub mod four_d_en_var;
 pub mod letkf;
 pub mod localisation;
+pub mod member_runs;
 pub mod settings;
+pub mod smoother_update;
 
 pub use etkf::{etkf_analysis, EtkfAnalysis};
 pub use letkf::{letkf_analysis, ObservationLocality};
 pub use settings::{CycleMethod, EnsembleSettings, MemberUpdate};
+pub use smoother_update::smoother_update;

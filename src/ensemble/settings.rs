@@ -72,6 +72,12 @@ pub enum MemberUpdate {
     /// As `etkf`, with the LETKF and the hybrid's localisation (needed when the observations
     /// are few for the state, as on the shallow-water plane).
     Letkf,
+    /// A square-root ensemble smoother linearised about the control analysis, as the
+    /// iterative ensemble Kalman smoother updates its anomalies: the members' anomalies at
+    /// the window start are propagated by the tangent-linear model along the control's
+    /// analysis trajectory, observed, and transformed once for all the window's
+    /// observations; the members become the control analysis plus those anomalies.
+    Smoother,
 }
 
 /// `[ensemble]`: the ensemble of the hybrid, ETKF and LETKF methods.
@@ -94,7 +100,7 @@ pub struct EnsembleSettings {
     /// (x_i ← x_c + x_i − x̄), so that P_e describes the errors around the state it corrects.
     pub recentre: bool,
     /// Hybrid: how the members are analysed (None: EDA). 4DEnVar's members are always
-    /// analysed by the (L)ETKF.
+    /// analysed by the (L)ETKF; static 4D-Var, the ETKF and the LETKF ignore the key.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub member_update: Option<MemberUpdate>,
     /// ETKF and LETKF: adapt ρ to the innovations, starting from `inflation`

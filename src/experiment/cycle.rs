@@ -4,7 +4,7 @@
 //! after a burn-in.
 
 use crate::core::budget::{check_memory, check_work};
-use crate::io::experiment_config::LoadedExperiment;
+use crate::io::experiment_config::{LoadedExperiment, ObservationUse};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -53,6 +53,8 @@ pub struct CycleRequest {
     pub experiment: LoadedExperiment,
     /// How the windows are analysed: 4D-Var, hybrid 4D-Var with an EDA, ETKF or LETKF.
     pub method: CycleMethod,
+    /// Which observations of an overlapping window are assimilated.
+    pub assimilate: ObservationUse,
     /// The ensemble of the ensemble methods.
     pub ensemble: EnsembleSettings,
     /// Output NetCDF file.
@@ -74,6 +76,8 @@ pub struct CycleSummary {
     pub window_steps: usize,
     /// Steps between window starts.
     pub shift: usize,
+    /// Which observations of an overlapping window were assimilated.
+    pub assimilate: ObservationUse,
     /// Windows left out of the averages (0 when an interrupted cycle ran no more windows than
     /// the burn-in asked to leave out).
     pub burn_in: usize,
@@ -306,8 +310,14 @@ impl ModelTask for Cycle<'_> {
         for j in 0..windows {
             let s0 = j * shift;
             let truth = &twin.truth[s0 * n..(s0 + window.max(shift) + 1) * n];
-            let observations =
-                window_observations(&twin.observations, s0, window, dt, j > 0 && shift <= window);
+            let observations = window_observations(
+                &twin.observations,
+                s0,
+                window,
+                dt,
+                (j > 0).then_some(req.assimilate),
+                shift,
+            );
             let label = || format!("window {j} (steps {s0}..={})", s0 + window);
             // A window without observations (a zero-step window between observation times)
             // keeps its background: J = 0 there, and nothing to minimise.
@@ -430,6 +440,7 @@ impl ModelTask for Cycle<'_> {
                 })
                 .collect(),
             method: method.name().to_string(),
+            assimilate: req.assimilate,
             minimizer: method_description(method, &req.ensemble, &settings),
             spread_analysis: method.is_ensemble().then(|| {
                 let tail = &spreads[burn_in..];
@@ -554,6 +565,7 @@ fn method_description(
                 crate::ensemble::MemberUpdate::Eda => "EDA",
                 crate::ensemble::MemberUpdate::Letkf => "LETKF",
                 crate::ensemble::MemberUpdate::Etkf => "ETKF",
+                crate::ensemble::MemberUpdate::Smoother => "smoother",
             },
             e.members,
             e.beta_static,
@@ -613,26 +625,105 @@ fn free_run_at_window_ends<M: Dynamics>(
     Ok(ends)
 }
 
-/// The observations of the window starting at step `first`, re-based to it. When `skip_start`
-/// is set, the observations at the window's first step are left out: the previous window
-/// already used them (they are its last step when the shift equals the window length).
+/// The observations of the window starting at step `first`, re-based to it. After the first
+/// window (`reuse` given), the observations at the window's first step are left out (the
+/// previous window already used them: they are its last step when the shift equals the
+/// window length), and with [`ObservationUse::Newest`] all but those of the last `shift`
+/// steps.
 fn window_observations(
     all: &ObservationSet,
     first: usize,
     steps: usize,
     dt: f64,
-    skip_start: bool,
+    reuse: Option<ObservationUse>,
+    shift: usize,
 ) -> ObservationSet {
     let window = all.window(first, steps, dt);
-    if !skip_start {
+    let earliest = match reuse {
+        // Windows that do not overlap share no observation.
+        Some(_) if shift > steps => 0,
+        None => 0,
+        Some(ObservationUse::Window) => 1,
+        Some(ObservationUse::Newest) => steps + 1 - shift,
+    };
+    if earliest == 0 {
         return window;
     }
     ObservationSet::new(
         window
             .as_slice()
             .iter()
-            .filter(|o| o.step > 0)
+            .filter(|o| o.step >= earliest)
             .cloned()
             .collect(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::geometry::Location;
+    use crate::obs::{Observation, ObservationKind};
+
+    /// One observation at every step 0..=40.
+    fn every_step() -> ObservationSet {
+        ObservationSet::new(
+            (0..=40)
+                .map(|k| Observation {
+                    time: k as f64,
+                    step: k,
+                    location: Location::at(0.0),
+                    variable: 0,
+                    kind: ObservationKind::Value,
+                    value: k as f64,
+                    sigma: 1.0,
+                    line: None,
+                })
+                .collect(),
+        )
+    }
+
+    /// The absolute steps a cycle of `windows` windows assimilates, each as often as used.
+    fn used(windows: usize, steps: usize, shift: usize, mode: ObservationUse) -> Vec<usize> {
+        let all = every_step();
+        let mut out: Vec<usize> = (0..windows)
+            .flat_map(|j| {
+                let set = window_observations(
+                    &all,
+                    j * shift,
+                    steps,
+                    1.0,
+                    (j > 0).then_some(mode),
+                    shift,
+                );
+                set.as_slice()
+                    .iter()
+                    .map(|o| o.step + j * shift)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        out.sort_unstable();
+        out
+    }
+
+    #[test]
+    fn newest_assimilates_every_observation_once_and_window_reuses_them() {
+        // Windows of 8 steps every 2: steps 0..=14 of the first four windows.
+        assert_eq!(
+            used(4, 8, 2, ObservationUse::Newest),
+            (0..=14).collect::<Vec<_>>()
+        );
+        let reused = used(4, 8, 2, ObservationUse::Window);
+        assert_eq!(reused.iter().filter(|&&k| k == 7).count(), 4);
+        assert_eq!(reused.len(), 9 + 3 * 8);
+        // Windows that meet end to end share only their boundary, used once either way.
+        for mode in [ObservationUse::Newest, ObservationUse::Window] {
+            assert_eq!(used(3, 4, 4, mode), (0..=12).collect::<Vec<_>>());
+        }
+        // Windows with gaps between them keep all their observations.
+        assert_eq!(
+            used(2, 3, 5, ObservationUse::Newest),
+            vec![0, 1, 2, 3, 5, 6, 7, 8]
+        );
+    }
 }

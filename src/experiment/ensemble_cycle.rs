@@ -6,7 +6,9 @@
 //!   y + ε_i, ε_i ~ N(0, R) (centred over the members, so the perturbations do not move the
 //!   ensemble mean); every analysis, the control's (unperturbed) and the members', uses
 //!   B = β_s² B_static + β_e² (P_e ∘ C) with P_e the sample covariance of the inflated member
-//!   backgrounds. The members run in parallel.
+//!   backgrounds. The members run in parallel. Cheaper member updates: the (L)ETKF through
+//!   the window, or the square-root smoother about the control analysis
+//!   ([`smoother_update`]); both re-centred on the control.
 //! - **etkf** / **letkf**: the members are run through the window and analysed at every step
 //!   with observations (global or local ETKF); the analysis is their mean.
 //!
@@ -16,8 +18,6 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use rayon::prelude::*;
-
 use crate::core::thread_pool::parallel_available;
 use crate::core::Dynamics;
 use crate::cov::BackgroundCovariance;
@@ -26,6 +26,8 @@ use crate::ensemble::alpha_control::HybridTransform;
 use crate::ensemble::four_d_en_var::{four_d_en_var, HybridWeights};
 use crate::ensemble::letkf::{letkf_analysis, ObservationLocality};
 use crate::ensemble::localisation::Localisation;
+use crate::ensemble::member_runs::map_members;
+use crate::ensemble::smoother_update;
 use crate::ensemble::{etkf_analysis, CycleMethod, EnsembleSettings, MemberUpdate};
 use crate::error::{Error, Result};
 use crate::models::ModelInfo;
@@ -84,20 +86,6 @@ fn derived_seed(base: u64, parts: &[u64]) -> u64 {
         z ^= z >> 31;
     }
     z
-}
-
-/// Runs `f` on every member, in parallel when worker threads run; the first error wins.
-fn map_members<T: Send>(
-    members: &[Vec<f64>],
-    f: impl Fn(usize, &[f64]) -> Result<T> + Sync + Send,
-) -> Result<Vec<T>> {
-    if parallel_available() {
-        (members.par_iter().enumerate())
-            .map(|(i, x)| f(i, x))
-            .collect()
-    } else {
-        (members.iter().enumerate()).map(|(i, x)| f(i, x)).collect()
-    }
 }
 
 /// The member mean.
@@ -342,6 +330,12 @@ impl<'m, M: Dynamics + ModelInfo + Clone + Send + Sync> Ensemble<'m, M> {
             MemberUpdate::Eda => {
                 self.eda_members(j, observations, settings, &error, window, shift)?
             }
+            MemberUpdate::Smoother => self.smoother_members(
+                observations,
+                &control.analysis_trajectory[..n],
+                window,
+                shift,
+            )?,
             MemberUpdate::Etkf | MemberUpdate::Letkf => {
                 // The members were inflated above, for P_e: the analyses add none.
                 (self.filter_window(observations, window, settings.forecast_steps, shift, 1.0)?)
@@ -398,6 +392,35 @@ impl<'m, M: Dynamics + ModelInfo + Clone + Send + Sync> Ensemble<'m, M> {
             .map(|t| t[shift * n..(shift + 1) * n].to_vec())
             .collect();
         Ok(spread_at(&trajectories, window, n))
+    }
+
+    /// The members replaced by [`smoother_update`] about the control analysis `analysis`
+    /// at the window start, then forecast to the next window start. Returns the analysis
+    /// spread at the window end.
+    fn smoother_members(
+        &mut self,
+        observations: &ObservationSet,
+        analysis: &[f64],
+        window: usize,
+        shift: usize,
+    ) -> Result<f64> {
+        let model = self.model;
+        let n = model.state_len();
+        let members = smoother_update(
+            model,
+            &model.geometry(),
+            analysis,
+            &self.members,
+            observations,
+            window,
+        )?;
+        let forecasts = map_members(&members, |i, x| {
+            integrate_states(model, x, window.max(shift)).map_err(|e| e.within(member(i)))
+        })?;
+        self.members = (forecasts.iter())
+            .map(|t| t[shift * n..(shift + 1) * n].to_vec())
+            .collect();
+        Ok(spread_at(&forecasts, window, n))
     }
 
     /// Member i's observations in window `j`: y + ε_i with ε_i ~ N(0, R), centred over the

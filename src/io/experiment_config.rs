@@ -67,6 +67,8 @@
 //! windows = 100
 //! burn_in = 20                # cycles left out of the time averages
 //! method = "4dvar"            # 4dvar | hybrid | etkf | letkf | 4denvar
+//! assimilate = "window"       # overlapping windows: window (every observation in it) |
+//!                             # newest (only the last `shift` steps': each one used once)
 //!
 //! [ensemble]                  # the ensemble of the hybrid, etkf and letkf methods
 //! members = 20
@@ -74,7 +76,8 @@
 //! beta_ensemble = 0.87
 //! localisation = 10.0         # Gaspari-Cohn half-width (location units); absent: none
 //! inflation = 1.0             # multiplicative inflation of the forecast anomalies
-//! member_update = "eda"       # hybrid members: eda (perturbed-obs 4D-Vars) | etkf | letkf
+//! member_update = "eda"       # hybrid members: eda (perturbed-obs 4D-Vars) | etkf | letkf |
+//!                             # smoother (square-root transform of the window's observations)
 //! recentre = true             # hybrid: re-centre the members on the control analysis
 //! adaptive_inflation = false  # etkf, letkf: adapt the inflation to the innovations
 //! ```
@@ -293,6 +296,26 @@ pub struct CycleConfig {
     pub burn_in: usize,
     /// How the windows are analysed.
     pub method: crate::ensemble::CycleMethod,
+    /// Which observations of an overlapping window are assimilated.
+    pub assimilate: ObservationUse,
+}
+
+/// Which observations a window of a cycle assimilates when windows overlap (shift < window
+/// length).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+#[value(rename_all = "snake_case")]
+pub enum ObservationUse {
+    /// Every observation inside the window: overlapping windows assimilate each observation
+    /// several times (as if it were several independent observations).
+    #[default]
+    Window,
+    /// Only the observations of the window's last `shift` steps (all of the first
+    /// window's): each observation is assimilated once, and the earlier part of the window
+    /// only carries the trajectory over a longer time, which linearises the update about a
+    /// better state (the single-data-assimilation scheme of the iterative ensemble Kalman
+    /// smoother, Bocquet & Sakov 2014).
+    Newest,
 }
 
 impl Default for CycleConfig {
@@ -301,6 +324,7 @@ impl Default for CycleConfig {
             windows: 100,
             burn_in: 20,
             method: crate::ensemble::CycleMethod::FourDVar,
+            assimilate: ObservationUse::Window,
         }
     }
 }
@@ -528,16 +552,47 @@ impl LoadedExperiment {
                  (ensemble.inflation)",
             );
         }
-        // Only the hybrid has EDA members; every other ensemble is analysed by the (L)ETKF.
-        if c.ensemble.member_update == Some(crate::ensemble::MemberUpdate::Eda)
-            && method != crate::ensemble::CycleMethod::Hybrid
+        // Only the hybrid has EDA or smoother members; 4DEnVar's are analysed by the (L)ETKF
+        // (the filters and static 4D-Var have no member update to choose: the key is theirs
+        // to ignore, so one experiment file serves every method).
+        use crate::ensemble::{CycleMethod, MemberUpdate};
+        if let Some(update @ (MemberUpdate::Eda | MemberUpdate::Smoother)) = c
+            .ensemble
+            .member_update
+            .filter(|_| method == CycleMethod::FourDEnVar)
         {
             return bad(
                 "ensemble.member_update`",
                 &format!(
-                    "eda is how the hybrid's members can be analysed; the {} method analyses \
+                    "{} is how the hybrid's members can be analysed; the {} method analyses \
                      its members by the (L)ETKF",
+                    crate::core::choice::choice_name(&update),
                     method.name()
+                ),
+            );
+        }
+        let overlapping = matches!((c.window.steps, c.window.shift), (Some(w), Some(s)) if s < w);
+        let filtered_members = match method {
+            CycleMethod::FourDVar => false,
+            CycleMethod::Hybrid => matches!(
+                c.ensemble.hybrid_member_update(),
+                MemberUpdate::Etkf | MemberUpdate::Letkf
+            ),
+            _ => true,
+        };
+        if overlapping && c.cycle.assimilate == ObservationUse::Newest && filtered_members {
+            return bad(
+                "cycle.assimilate`",
+                &format!(
+                    "newest needs members analysed over the whole window (method 4dvar, or \
+                     hybrid with member_update eda or smoother); the {} members are filtered \
+                     step by step and would keep none of the newest observations at the next \
+                     window start. Use assimilate = window or a shift equal to the window",
+                    if method == CycleMethod::Hybrid {
+                        "hybrid's (L)ETKF"
+                    } else {
+                        method.name()
+                    }
                 ),
             );
         }

@@ -68,8 +68,8 @@ pub fn linear_case() -> LinearCase {
     }
 }
 
-/// x_a = x_b + B Gᵀ (G B Gᵀ + R)⁻¹ (y − G x_b), with G the stacked rows h_iᵀ A^{k_i}.
-pub fn blue(case: &LinearCase) -> Vec<f64> {
+/// G, the map from the window start to the observations: the stacked rows h_iᵀ A^{k_i}.
+pub fn stacked_operator(case: &LinearCase) -> Array2<f64> {
     let n = case.background.len();
     let obs = case.observations.as_slice();
     let p = obs.len();
@@ -91,8 +91,21 @@ pub fn blue(case: &LinearCase) -> Vec<f64> {
             };
         }
     }
+    g
+}
+
+/// R, diagonal.
+pub fn observation_covariance(case: &LinearCase) -> Array2<f64> {
+    let obs = case.observations.as_slice();
+    Array2::from_diag(&Array1::from_iter(obs.iter().map(|o| o.sigma * o.sigma)))
+}
+
+/// x_a = x_b + B Gᵀ (G B Gᵀ + R)⁻¹ (y − G x_b), with G the stacked rows h_iᵀ A^{k_i}.
+pub fn blue(case: &LinearCase) -> Vec<f64> {
+    let obs = case.observations.as_slice();
+    let g = stacked_operator(case);
     let b = case.covariance.matrix();
-    let r = Array2::from_diag(&Array1::from_iter(obs.iter().map(|o| o.sigma * o.sigma)));
+    let r = observation_covariance(case);
     let xb = Array1::from_vec(case.background.clone());
     let y = Array1::from_iter(obs.iter().map(|o| o.value));
     let innovation = &y - &g.dot(&xb);
