@@ -16,6 +16,7 @@ pub mod interrupt;
 pub mod io;
 pub mod models;
 pub mod obs;
+pub mod plot;
 pub mod progress;
 pub mod rnn;
 pub mod toml_source;

@@ -10,6 +10,7 @@ mod bench;
 mod check;
 mod forecast;
 mod output;
+mod plot;
 mod rnn;
 mod values;
 
@@ -118,6 +119,13 @@ enum Command {
     /// adjoint core as 4D-Var.
     #[command(subcommand)]
     Rnn(rnn::RnnCommand),
+    /// Draw a picture (PNG or SVG) of a file fourdvar wrote: a forecast as a Hovmöller
+    /// diagram (ring) or maps of h with wind arrows (plane); an analysis as truth,
+    /// background and analysis with their errors, the observations, the cost per iteration
+    /// and the O − B / O − A histograms; a cycle as the RMSE per window with its means.
+    ///
+    /// Example: fourdvar plot demo.nc --out demo.png
+    Plot(plot::PlotArgs),
 }
 
 /// Runs the command line `args` (including the program name) and returns the exit code.
@@ -214,6 +222,7 @@ fn run(command: Command, args: &[OsString]) -> Result<i32> {
         Command::Config(a) => assimilation::run_config(a),
         Command::Demo(a) => assimilation::run_demo(a, history(args)?),
         Command::Rnn(c) => rnn::run(c),
+        Command::Plot(a) => plot::run(a),
     }
 }
 

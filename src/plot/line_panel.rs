@@ -1,0 +1,138 @@
+//! One panel of curves (RMSE per window, cost per iteration), optionally on a logarithmic
+//! vertical axis, with horizontal reference levels (time means).
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use super::canvas::{drawing, DrawError, FAMILY};
+use super::colour::{finite_range, LINES};
+use super::field_panel::tick;
+
+/// One curve.
+pub struct Series {
+    /// The legend's text.
+    pub name: String,
+    /// Abscissae.
+    pub x: Vec<f64>,
+    /// Ordinates (non-finite points are skipped).
+    pub y: Vec<f64>,
+    /// The palette index ([`LINES`]).
+    pub colour: usize,
+}
+
+/// A horizontal line at `value`, drawn dashed in the colour of palette index `colour`.
+pub struct Level {
+    /// The legend's text.
+    pub name: String,
+    /// Where.
+    pub value: f64,
+    /// Palette index.
+    pub colour: usize,
+}
+
+/// Curves on common axes.
+pub struct LinePanel {
+    /// Title.
+    pub title: String,
+    /// Horizontal axis label, with units.
+    pub x_label: String,
+    /// Vertical axis label, with units.
+    pub y_label: String,
+    /// The curves.
+    pub series: Vec<Series>,
+    /// Reference levels.
+    pub levels: Vec<Level>,
+    /// A logarithmic vertical axis (values ≤ 0 are skipped).
+    pub log_y: bool,
+}
+
+impl LinePanel {
+    fn transform(&self, y: f64) -> Option<f64> {
+        match self.log_y {
+            true if y > 0.0 && y.is_finite() => Some(y.log10()),
+            true => None,
+            false => y.is_finite().then_some(y),
+        }
+    }
+
+    /// Draws the panel on `area`.
+    pub fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), DrawError> {
+        let xs: Vec<f64> = self
+            .series
+            .iter()
+            .flat_map(|s| s.x.iter().copied())
+            .collect();
+        let ys: Vec<f64> = (self.series.iter())
+            .flat_map(|s| s.y.iter().filter_map(|&y| self.transform(y)))
+            .chain(self.levels.iter().filter_map(|l| self.transform(l.value)))
+            .collect();
+        let (x0, x1) = finite_range(&xs);
+        let (y0, y1) = finite_range(&ys);
+        let pad = if self.log_y { 0.1 } else { 0.05 * (y1 - y0) };
+        let bottom = if self.log_y || y0 < 0.0 {
+            y0 - pad
+        } else {
+            0.0
+        };
+        let log = self.log_y;
+        let y_tick = move |v: &f64| if log { tick(&10f64.powf(*v)) } else { tick(v) };
+        let mut chart = ChartBuilder::on(area)
+            .caption(&self.title, (FAMILY, 17))
+            .margin(8)
+            .x_label_area_size(40)
+            .y_label_area_size(62)
+            .build_cartesian_2d(x0..x1, bottom..y1 + pad)
+            .map_err(drawing)?;
+        chart
+            .configure_mesh()
+            .x_desc(&self.x_label)
+            .y_desc(&self.y_label)
+            .x_label_formatter(&tick)
+            .y_label_formatter(&y_tick)
+            .light_line_style(RGBColor(235, 235, 235))
+            .label_style((FAMILY, 13))
+            .axis_desc_style((FAMILY, 14))
+            .draw()
+            .map_err(drawing)?;
+        for s in &self.series {
+            let colour = LINES[s.colour % LINES.len()];
+            let points: Vec<(f64, f64)> = (s.x.iter().zip(&s.y))
+                .filter_map(|(&x, &y)| self.transform(y).map(|t| (x, t)))
+                .collect();
+            chart
+                .draw_series(LineSeries::new(points, colour.stroke_width(2)))
+                .map_err(drawing)?
+                .label(&s.name)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2))
+                });
+        }
+        for l in &self.levels {
+            let Some(v) = self.transform(l.value) else {
+                continue;
+            };
+            let colour = LINES[l.colour % LINES.len()];
+            chart
+                .draw_series(DashedLineSeries::new(
+                    vec![(x0, v), (x1, v)],
+                    8,
+                    5,
+                    colour.stroke_width(2),
+                ))
+                .map_err(drawing)?
+                .label(&l.name)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(1))
+                });
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(RGBColor(160, 160, 160))
+            .label_font((FAMILY, 13))
+            .draw()
+            .map_err(drawing)?;
+        Ok(())
+    }
+}
