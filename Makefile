@@ -7,8 +7,9 @@ CARGO ?= cargo
 .PHONY: run test deps lint check bench clean
 
 ## run: the main job — the default 4D-Var twin experiment (fourdvar demo), written to demo.nc
+## with its picture demo.png
 run: deps
-	$(CARGO) run --release --locked -- demo
+	$(CARGO) run --release --locked -- demo --plot
 
 ## test: the whole test suite (release profile: the numerical tests need optimised code), then lint
 test: deps

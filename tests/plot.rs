@@ -186,3 +186,171 @@ fn bad_input_is_refused_naming_the_file_and_nothing_is_written() {
     // The input survived the attempt to overwrite it.
     assert!(netcdf::open(d.join("f.nc")).is_ok());
 }
+
+#[test]
+fn plot_flags_draw_the_output_beside_it_and_observation_files_draw_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let l96 = repo("models/lorenz96.toml");
+    let o = succeeded_in(
+        d,
+        &[
+            "forecast", "--model", &l96, "--steps", "30", "--out", "f.nc", "-q", "--plot",
+        ],
+    );
+    assert!(stdout(&o).contains("picture: f.png"), "{}", stdout(&o));
+    assert_eq!(picture(&d.join("f.png")).dimensions(), (1000, 760));
+    // With --json the path goes to stderr and stdout stays one JSON object.
+    let config = repo("experiments/lorenz96_cycle.toml");
+    let o = succeeded_in(
+        d,
+        &[
+            "cycle",
+            "--config",
+            &config,
+            "--windows",
+            "10",
+            "--burn-in",
+            "2",
+            "--out",
+            "c.nc",
+            "--json",
+            "-q",
+            "--plot",
+        ],
+    );
+    serde_json::from_slice::<serde_json::Value>(&o.stdout).expect("one JSON object");
+    assert!(stderr(&o).contains("picture: c.png"));
+    assert!(d.join("c.png").exists());
+    // The picture may not replace the output.
+    let o = fourdvar_in(d, &["demo", "--out", "d.png", "--plot", "-q"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--plot"), "{}", stderr(&o));
+    assert!(!d.join("d.png").exists());
+    // Observation files, CSV and NetCDF, ring and plane.
+    for (file, size) in [
+        ("observations/sample_lorenz96.csv", (1000, 700)),
+        ("observations/sample_lorenz96.nc", (1000, 700)),
+        ("observations/sample_shallow_water.csv", (820, 740)),
+    ] {
+        let o = succeeded_in(d, &["plot", &repo(file), "--out", "o.png"]);
+        assert!(
+            stdout(&o).starts_with("observations plot"),
+            "{}",
+            stdout(&o)
+        );
+        let img = picture(&d.join("o.png"));
+        assert_eq!(img.dimensions(), size, "{file}");
+        assert!(variance(&img) > 100.0, "{file}");
+    }
+    // A CSV that is not an observation file names its line.
+    std::fs::write(d.join("t.csv"), "# a table\na,b\n1,2\n").unwrap();
+    let o = fourdvar_in(d, &["plot", "t.csv"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("t.csv") && stderr(&o).contains("line 2"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// Mean row of the pixels of `colour` in columns [x0, x1).
+fn mean_row_in(img: &image::RgbImage, colour: [u8; 3], (x0, x1): (u32, u32)) -> f64 {
+    let (mut sum, mut n) = (0.0, 0);
+    for (x, y, p) in img.enumerate_pixels() {
+        if (x0..x1).contains(&x) && (0..3).all(|c| (p.0[c] as i32 - colour[c] as i32).abs() < 40) {
+            sum += y as f64;
+            n += 1;
+        }
+    }
+    assert!(n > 20, "too few pixels of {colour:?} in {x0}..{x1}");
+    sum / n as f64
+}
+
+/// The RNN pictures: the gradient flow decays with the lag (its curve falls from left to
+/// right), training lowers the loss, the attacked steps are marked.
+#[test]
+fn rnn_results_draw_their_curves() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (net, seq) = (repo("examples/net.json"), repo("examples/seq.csv"));
+    let o = succeeded_in(
+        d,
+        &[
+            "rnn",
+            "gradient-flow",
+            "--net",
+            &net,
+            "--data",
+            &seq,
+            "--out",
+            "flow.csv",
+            "--plot",
+        ],
+    );
+    assert!(stdout(&o).contains("picture: flow.png"));
+    let flow = picture(&d.join("flow.png"));
+    assert_eq!(flow.dimensions(), (800, 560));
+    let blue = [0, 114, 178];
+    let (left, right) = (
+        mean_row_in(&flow, blue, (80, 300)),
+        mean_row_in(&flow, blue, (550, 780)),
+    );
+    println!("gradient flow: mean row {left:.0} at short lags, {right:.0} at long lags");
+    assert!(right > left + 100.0, "{right} vs {left}");
+    // The same picture from the CSV with `plot`.
+    let o = succeeded_in(d, &["plot", "flow.csv", "--out", "again.png", "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["kind"], "gradient flow");
+
+    let o = succeeded_in(
+        d,
+        &[
+            "rnn",
+            "train",
+            "--task",
+            "recall",
+            "--epochs",
+            "15",
+            "--out",
+            "n.json",
+            "--loss-curve",
+            "curve.csv",
+            "-q",
+            "--plot",
+        ],
+    );
+    assert!(stdout(&o).contains("picture: curve.png"), "{}", stdout(&o));
+    let curve = picture(&d.join("curve.png"));
+    assert_eq!(curve.dimensions(), (1600, 560), "loss and accuracy panels");
+    let (start, end) = (
+        mean_row_in(&curve, blue, (70, 150)),
+        mean_row_in(&curve, blue, (650, 780)),
+    );
+    assert!(end > start + 20.0, "the loss falls: {end} vs {start}");
+
+    let o = succeeded_in(
+        d,
+        &[
+            "rnn",
+            "sensitivity",
+            "--net",
+            &net,
+            "--data",
+            &seq,
+            "--top",
+            "3",
+            "--out",
+            "s.json",
+            "--plot",
+        ],
+    );
+    assert!(stdout(&o).contains("picture: s.png"));
+    let s = picture(&d.join("s.png"));
+    let (_, marks) = mean_row(&s, [213, 94, 0]);
+    assert!(marks > 50, "the attacked steps are drawn: {marks} px");
+    // A JSON file of another kind is refused naming it.
+    let o = fourdvar_in(d, &["plot", "n.json"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("n.json") && stderr(&o).contains("not a JSON file fourdvar plots"));
+}

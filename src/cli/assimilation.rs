@@ -485,6 +485,8 @@ pub(crate) struct AssimilateArgs {
     forecast_steps: Option<usize>,
     #[command(flatten)]
     common: AssimilationArgs,
+    #[command(flatten)]
+    plot: super::plot::PictureArgs,
 }
 
 /// Runs `assimilate`; `history` goes into the output file.
@@ -499,6 +501,7 @@ pub(crate) fn run_assimilate(a: AssimilateArgs, history: String) -> Result<i32> 
         ],
         &[("--out", Some(&a.out))],
     )?;
+    a.plot.check(&a.out)?;
     let mut experiment = with_files(a.common.experiment()?, Some(&a.model), None);
     if let Some(f) = a.forecast_steps {
         experiment.config.window.forecast_steps = f;
@@ -513,12 +516,9 @@ pub(crate) fn run_assimilate(a: AssimilateArgs, history: String) -> Result<i32> 
         out: a.out.clone(),
         history,
     })?;
-    Ok(output::window(
-        &summary,
-        &experiment,
-        &a.common.format,
-        &a.out,
-    ))
+    let code = output::window(&summary, &experiment, &a.common.format, &a.out);
+    a.plot.draw(&a.out, a.common.format.json)?;
+    Ok(code)
 }
 
 /// The options of `cycle`.
@@ -533,6 +533,8 @@ pub(crate) struct CycleArgs {
     cycling: CyclingArgs,
     #[command(flatten)]
     common: AssimilationArgs,
+    #[command(flatten)]
+    plot: super::plot::PictureArgs,
 }
 
 /// The cycling settings of `cycle` (and `config`), each overriding the experiment file.
@@ -695,6 +697,7 @@ pub(crate) fn run_cycle(a: CycleArgs, history: String) -> Result<i32> {
     let model = a.files.model(&experiment)?;
     let network = a.files.network(&experiment)?;
     check_experiment_paths(&a.common, &model, &network, &a.out)?;
+    a.plot.check(&a.out)?;
     let experiment = with_files(experiment, Some(&model.path), Some(&network));
     let c = &experiment.config;
     if c.window.steps == Some(0) && c.window.shift.is_none() {
@@ -728,6 +731,7 @@ pub(crate) fn run_cycle(a: CycleArgs, history: String) -> Result<i32> {
         history,
     })?;
     output::cycle(&summary, &experiment, &a.common.format, &a.out);
+    a.plot.draw(&a.out, a.common.format.json)?;
     Ok(output::exit_code(summary.interrupted_of.is_some(), &a.out))
 }
 
@@ -741,6 +745,8 @@ pub(crate) struct TwinArgs {
     files: ExperimentFilesArgs,
     #[command(flatten)]
     common: AssimilationArgs,
+    #[command(flatten)]
+    plot: super::plot::PictureArgs,
 }
 
 /// Runs `twin`; `history` goes into the output file.
@@ -749,6 +755,7 @@ pub(crate) fn run_twin(a: TwinArgs, history: String) -> Result<i32> {
     let model = a.files.model(&experiment)?;
     let network_path = a.files.network(&experiment)?;
     check_experiment_paths(&a.common, &model, &network_path, &a.out)?;
+    a.plot.check(&a.out)?;
     let experiment = with_files(experiment, Some(&model.path), Some(&network_path));
     let (network, network_text) = load_network(&network_path)?;
     let summary = crate::experiment::twin_window::run_twin(&TwinRequest {
@@ -764,12 +771,9 @@ pub(crate) fn run_twin(a: TwinArgs, history: String) -> Result<i32> {
         out: a.out.clone(),
         history,
     })?;
-    Ok(output::window(
-        &summary,
-        &experiment,
-        &a.common.format,
-        &a.out,
-    ))
+    let code = output::window(&summary, &experiment, &a.common.format, &a.out);
+    a.plot.draw(&a.out, a.common.format.json)?;
+    Ok(code)
 }
 
 /// The options of `demo`.
@@ -785,19 +789,19 @@ pub(crate) struct DemoArgs {
     reference_date: ReferenceDate,
     #[command(flatten)]
     format: FormatArgs,
+    #[command(flatten)]
+    plot: super::plot::PictureArgs,
 }
 
 /// Runs `demo`; `history` goes into the output file.
 pub(crate) fn run_demo(a: DemoArgs, history: String) -> Result<i32> {
     super::check_paths(&[], &[("--out", Some(&a.out))])?;
+    a.plot.check(&a.out)?;
     let request = crate::experiment::demo::demo_request(&a.out, history, a.reference_date)?;
     let summary = crate::experiment::twin_window::run_twin(&request)?;
-    Ok(output::window(
-        &summary,
-        &request.experiment,
-        &a.format,
-        &a.out,
-    ))
+    let code = output::window(&summary, &request.experiment, &a.format, &a.out);
+    a.plot.draw(&a.out, a.format.json)?;
+    Ok(code)
 }
 
 /// The options of `config`: every setting of `twin` and `cycle`.

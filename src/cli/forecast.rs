@@ -46,6 +46,8 @@ pub(crate) struct ForecastArgs {
     reference_date: ReferenceDate,
     #[command(flatten)]
     format: output::FormatArgs,
+    #[command(flatten)]
+    plot: super::plot::PictureArgs,
 }
 
 /// Runs `forecast`; `history` goes into the output file.
@@ -57,6 +59,7 @@ pub(crate) fn run(a: ForecastArgs, history: String) -> Result<i32> {
         ],
         &[("--out", Some(&a.out))],
     )?;
+    a.plot.check(&a.out)?;
     let summary = run_forecast(&ForecastRequest {
         model: ModelConfig::load(&a.model)?,
         initial: a.initial.clone(),
@@ -72,5 +75,6 @@ pub(crate) fn run(a: ForecastArgs, history: String) -> Result<i32> {
         reference_date: a.reference_date,
     })?;
     output::forecast(&summary, &a.format, &a.out);
+    a.plot.draw(&a.out, a.format.json)?;
     Ok(0)
 }

@@ -52,3 +52,65 @@ pub(crate) fn run(a: PlotArgs) -> Result<i32> {
     }
     Ok(0)
 }
+
+/// `--plot`: a picture of the command's output beside it.
+#[derive(Debug, Args)]
+pub(crate) struct PictureArgs {
+    /// Also draw the result as a PNG beside the output file (FILE.png for FILE.nc, for the
+    /// loss curve CURVE.csv or the JSON), as `fourdvar plot` would, and print its path.
+    #[arg(long)]
+    plot: bool,
+}
+
+impl PictureArgs {
+    /// Refuses, before any work, a picture path that is the output itself or cannot be
+    /// replaced (a directory, a device).
+    pub(crate) fn check(&self, out: &Path) -> Result<()> {
+        if !self.plot {
+            return Ok(());
+        }
+        let picture = picture_beside(out);
+        check_paths(&[("--out", Some(out))], &[("--plot", Some(&picture))])
+    }
+
+    /// Draws `out` beside it when asked; the path goes to stderr when stdout carries JSON.
+    pub(crate) fn draw(&self, out: &Path, json: bool) -> Result<()> {
+        if !self.plot {
+            return Ok(());
+        }
+        let picture = picture_beside(out);
+        crate::plot::plot_file(out, &picture, &[])
+            .map_err(|e| e.within(format!("the picture of {}", out.display())))?;
+        if json {
+            eprintln!("picture: {}", picture.display());
+        } else {
+            println!("picture: {}", picture.display());
+        }
+        Ok(())
+    }
+}
+
+impl PictureArgs {
+    /// Whether `--plot` was given.
+    pub(crate) fn wanted(&self) -> bool {
+        self.plot
+    }
+
+    /// Draws with `draw` into `picture` when asked, and prints the path.
+    pub(crate) fn draw_with(
+        &self,
+        picture: &Path,
+        draw: impl FnOnce(&crate::plot::PlotOutput) -> Result<(u32, u32)>,
+    ) -> Result<()> {
+        if !self.plot {
+            return Ok(());
+        }
+        let format = crate::plot::ImageFormat::from_path(picture)?;
+        draw(&crate::plot::PlotOutput {
+            path: picture,
+            format,
+        })?;
+        println!("picture: {}", picture.display());
+        Ok(())
+    }
+}

@@ -192,15 +192,21 @@ pub(crate) struct RnnTrainArgs {
     /// Output loss curve CSV: iteration,loss[,accuracy].
     #[arg(long, value_name = "CURVE.csv")]
     loss_curve: Option<PathBuf>,
+    /// Also draw the loss curve (and the accuracy) as a PNG beside the loss curve CSV, or
+    /// beside the network JSON without one, and print its path.
+    #[command(flatten)]
+    plot: super::plot::PictureArgs,
 }
 
 /// Runs `rnn train`.
 fn run_train(a: RnnTrainArgs) -> Result<i32> {
+    let picture = super::plot::picture_beside(a.loss_curve.as_deref().unwrap_or(&a.out));
     super::check_paths(
         &[("--data", a.data.as_deref())],
         &[
             ("--out", Some(&a.out)),
             ("--loss-curve", a.loss_curve.as_deref()),
+            ("--plot", a.plot.wanted().then_some(picture.as_path())),
         ],
     )?;
     // clap's "source" group already demands one of the two; this keeps the library call
@@ -225,6 +231,12 @@ fn run_train(a: RnnTrainArgs) -> Result<i32> {
         loss_curve: a.loss_curve.clone(),
     })?;
     output::rnn_train(&summary, &a.out, a.loss_curve.as_deref());
+    let points: Vec<(f64, f64, Option<f64>)> = (summary.curve.iter())
+        .map(|p| (p.iteration as f64, p.loss, p.accuracy))
+        .collect();
+    a.plot.draw_with(&picture, |output| {
+        crate::plot::rnn_figures::loss_curve(&points, &summary.data, output)
+    })?;
     Ok(output::exit_code(summary.interrupted, &a.out))
 }
 
@@ -247,11 +259,25 @@ pub(crate) struct RnnSensitivityArgs {
     /// Output JSON with every dL/du_t and the attack (written atomically).
     #[arg(long, value_name = "SENS.json")]
     out: Option<PathBuf>,
+    /// Also draw the result as a PNG beside --out (or in the current directory without
+    /// one) and print its path.
+    #[command(flatten)]
+    plot: super::plot::PictureArgs,
 }
 
 /// Runs `rnn sensitivity`.
 fn run_input_sensitivity(a: RnnSensitivityArgs) -> Result<i32> {
     a.network.check_paths(&a.data, a.out.as_deref())?;
+    let picture = a.out.as_deref().map_or(
+        PathBuf::from("sensitivity.png"),
+        super::plot::picture_beside,
+    );
+    if a.plot.wanted() {
+        super::check_paths(
+            &[("--data", Some(&a.data)), ("--out", a.out.as_deref())],
+            &[("--plot", Some(&picture))],
+        )?;
+    }
     let sensitivity = run_sensitivity(&SensitivityRequest {
         network: a.network.net,
         data: a.data,
@@ -262,6 +288,9 @@ fn run_input_sensitivity(a: RnnSensitivityArgs) -> Result<i32> {
         out: a.out.clone(),
     })?;
     output::rnn_sensitivity(&sensitivity, a.out.as_deref());
+    a.plot.draw_with(&picture, |output| {
+        crate::plot::rnn_figures::sensitivity(&sensitivity.norms, &sensitivity.top_steps, output)
+    })?;
     Ok(0)
 }
 
@@ -276,17 +305,37 @@ pub(crate) struct RnnGradientFlowArgs {
     /// Output CSV with header lag,norm (written atomically).
     #[arg(long, value_name = "FLOW.csv")]
     out: Option<PathBuf>,
+    /// Also draw the result as a PNG beside --out (or in the current directory without
+    /// one) and print its path.
+    #[command(flatten)]
+    plot: super::plot::PictureArgs,
 }
 
 /// Runs `rnn gradient-flow`.
 fn run_flow(a: RnnGradientFlowArgs) -> Result<i32> {
     a.network.check_paths(&a.data, a.out.as_deref())?;
+    let picture = a.out.as_deref().map_or(
+        PathBuf::from("gradient-flow.png"),
+        super::plot::picture_beside,
+    );
+    if a.plot.wanted() {
+        super::check_paths(
+            &[("--data", Some(&a.data)), ("--out", a.out.as_deref())],
+            &[("--plot", Some(&picture))],
+        )?;
+    }
     let flow = run_gradient_flow(&GradientFlowRequest {
         network: a.network.net,
         data: a.data,
         out: a.out.clone(),
     })?;
     output::rnn_gradient_flow(&flow, a.out.as_deref());
+    let points: Vec<(f64, f64)> = (flow.by_lag().into_iter())
+        .map(|(lag, norm)| (lag as f64, norm))
+        .collect();
+    a.plot.draw_with(&picture, |output| {
+        crate::plot::rnn_figures::gradient_flow(&points, output)
+    })?;
     Ok(0)
 }
 

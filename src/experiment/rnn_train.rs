@@ -97,6 +97,8 @@ pub struct RnnTrainSummary {
     pub stop_reason: String,
     /// Whether a signal (Ctrl-C) stopped training early; the files hold the network so far.
     pub interrupted: bool,
+    /// The loss curve (iteration 0 is the untrained network).
+    pub curve: Vec<CurvePoint>,
 }
 
 /// Training set, optional held-out set and the recurrence scale ρ of the initial network.
@@ -241,5 +243,6 @@ pub fn run_rnn_train(request: &RnnTrainRequest) -> Result<RnnTrainSummary> {
         sweeps: outcome.sweeps,
         stop_reason: outcome.stop_reason,
         interrupted: outcome.interrupted,
+        curve: outcome.curve,
     })
 }

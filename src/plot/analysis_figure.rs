@@ -121,17 +121,21 @@ pub fn draw(source: &PlotSource, output: &PlotOutput) -> Result<(u32, u32)> {
     }
     states.push(field(&background, "background")?);
     states.push(field(&analysis, "analysis")?);
-    // Observations on the first (truth or background) panel of a line or ring.
+    // Observations on the first (truth or background) panel: (site, time) on a line or
+    // ring, the stations (km) on the plane.
     if !plane && source.has("obs_time") && source.has("obs_position") {
         let time = source.time_axis("obs_time")?;
         let position = source.values("obs_position")?;
-        states[0].markers = time
-            .values
-            .into_iter()
-            .zip(position)
+        states[0].markers = (time.values.into_iter().zip(position))
             .map(|(t, p)| (p, t))
             .collect();
         states[0].title.push_str(", observations ○");
+    } else if plane && source.has("obs_x") && source.has("obs_y") {
+        let (x, y) = (source.values("obs_x")?, source.values("obs_y")?);
+        states[0].markers = (x.iter().zip(&y))
+            .map(|(a, b)| (a / 1000.0, b / 1000.0))
+            .collect();
+        states[0].title.push_str(", stations ○");
     }
     let state_map = ColourMap::sequential_over(states.iter().flat_map(|f| f.values.iter()));
     let difference = |a: &OwnedField, b: &OwnedField, what: String| OwnedField {

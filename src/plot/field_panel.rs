@@ -51,7 +51,11 @@ pub fn edges(c: &[f64]) -> Vec<f64> {
 
 /// Tick labels without trailing noise: 3 significant digits.
 pub fn tick(v: &f64) -> String {
+    // Axis steps land on round numbers up to round-off: -5.6e-17 is 0.
     let a = v.abs();
+    if a < 1e-14 {
+        return "0".into();
+    }
     if a != 0.0 && !(1e-3..1e5).contains(&a) {
         format!("{v:.1e}")
     } else {
@@ -129,43 +133,48 @@ impl FieldPanel<'_> {
         self.draw_bar(&bar)
     }
 
-    /// The colour bar: a vertical gradient with five labelled values, its label above.
     fn draw_bar<DB: DrawingBackend>(&self, bar: &DrawingArea<DB, Shift>) -> Result<(), DrawError> {
-        let (lo, hi) = self.map.range();
-        let (_, h) = bar.dim_in_pixel();
-        let (top, bottom) = (34_i32, h as i32 - 46);
-        let (left, right) = (6_i32, 26_i32);
-        let span = (bottom - top).max(1);
-        for k in 0..span {
-            let value = hi - (hi - lo) * (k as f64 + 0.5) / span as f64;
-            bar.draw(&Rectangle::new(
-                [(left, top + k), (right, top + k + 1)],
-                self.map.colour(value).filled(),
-            ))
-            .map_err(drawing)?;
-        }
+        colour_bar(bar, self.map, &self.bar_label)
+    }
+}
+
+/// A colour bar on `bar`: a vertical gradient of `map` with five labelled values, `label`
+/// above it.
+pub fn colour_bar<DB: DrawingBackend>(
+    bar: &DrawingArea<DB, Shift>,
+    map: ColourMap,
+    label: &str,
+) -> Result<(), DrawError> {
+    let (lo, hi) = map.range();
+    let (_, h) = bar.dim_in_pixel();
+    let (top, bottom) = (34_i32, h as i32 - 46);
+    let (left, right) = (6_i32, 26_i32);
+    let span = (bottom - top).max(1);
+    for k in 0..span {
+        let value = hi - (hi - lo) * (k as f64 + 0.5) / span as f64;
         bar.draw(&Rectangle::new(
-            [(left, top), (right, bottom)],
+            [(left, top + k), (right, top + k + 1)],
+            map.colour(value).filled(),
+        ))
+        .map_err(drawing)?;
+    }
+    bar.draw(&Rectangle::new(
+        [(left, top), (right, bottom)],
+        BLACK.stroke_width(1),
+    ))
+    .map_err(drawing)?;
+    for q in 0..5 {
+        let value = hi - (hi - lo) * q as f64 / 4.0;
+        let y = top + span * q / 4;
+        bar.draw(&PathElement::new(
+            vec![(right, y), (right + 4, y)],
             BLACK.stroke_width(1),
         ))
         .map_err(drawing)?;
-        for q in 0..5 {
-            let value = hi - (hi - lo) * q as f64 / 4.0;
-            let y = top + span * q / 4;
-            bar.draw(&PathElement::new(
-                vec![(right, y), (right + 4, y)],
-                BLACK.stroke_width(1),
-            ))
+        bar.draw(&Text::new(tick(&value), (right + 6, y - 7), (FAMILY, 12)))
             .map_err(drawing)?;
-            bar.draw(&Text::new(tick(&value), (right + 6, y - 7), (FAMILY, 12)))
-                .map_err(drawing)?;
-        }
-        bar.draw(&Text::new(
-            self.bar_label.as_str(),
-            (0, top - 22),
-            (FAMILY, 13),
-        ))
-        .map_err(drawing)?;
-        Ok(())
     }
+    bar.draw(&Text::new(label, (0, top - 22), (FAMILY, 13)))
+        .map_err(drawing)?;
+    Ok(())
 }

@@ -75,7 +75,15 @@ impl LinePanel {
             0.0
         };
         let log = self.log_y;
-        let y_tick = move |v: &f64| if log { tick(&10f64.powf(*v)) } else { tick(v) };
+        // On a log axis only the powers of ten are labelled.
+        // Within about a decade every tick is labelled.
+        let few_decades = y1 - y0 < 1.5;
+        let y_tick = move |v: &f64| match log {
+            true if few_decades => tick(&10f64.powf(*v)),
+            true if (v - v.round()).abs() < 1e-6 => tick(&10f64.powf(v.round())),
+            true => String::new(),
+            false => tick(v),
+        };
         let mut chart = ChartBuilder::on(area)
             .caption(&self.title, (FAMILY, 17))
             .margin(8)
@@ -96,16 +104,25 @@ impl LinePanel {
             .map_err(drawing)?;
         for s in &self.series {
             let colour = LINES[s.colour % LINES.len()];
-            let points: Vec<(f64, f64)> = (s.x.iter().zip(&s.y))
-                .filter_map(|(&x, &y)| self.transform(y).map(|t| (x, t)))
-                .collect();
-            chart
-                .draw_series(LineSeries::new(points, colour.stroke_width(2)))
-                .map_err(drawing)?
-                .label(&s.name)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2))
-                });
+            // A point that cannot be drawn (NaN, ≤ 0 on a log axis) breaks the curve.
+            let mut segments = vec![Vec::new()];
+            for (&x, &y) in s.x.iter().zip(&s.y) {
+                match self.transform(y) {
+                    Some(t) if x.is_finite() => segments.last_mut().expect("one").push((x, t)),
+                    _ => segments.push(Vec::new()),
+                }
+            }
+            segments.retain(|seg| !seg.is_empty());
+            for (k, seg) in segments.into_iter().enumerate() {
+                let drawn = chart
+                    .draw_series(LineSeries::new(seg, colour.stroke_width(2)))
+                    .map_err(drawing)?;
+                if k == 0 {
+                    drawn.label(&s.name).legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2))
+                    });
+                }
+            }
         }
         for l in &self.levels {
             let Some(v) = self.transform(l.value) else {
