@@ -6,6 +6,11 @@ set -euo pipefail
 
 # Debian/Ubuntu package -> a file whose presence shows the package is installed.
 packages=(pkg-config libnetcdf-dev libopenblas-dev netcdf-bin)
+# CI (the CI variable set) also gets Chromium, for the headless-browser check of the HTML
+# lesson (tests/lesson.rs); elsewhere that check runs whenever a chromium is installed.
+if [ -n "${CI:-}" ]; then
+  packages+=(chromium)
+fi
 
 missing=()
 for pkg in "${packages[@]}"; do

@@ -14,6 +14,7 @@ pub mod experiment;
 pub mod geometry;
 pub mod interrupt;
 pub mod io;
+pub mod lesson;
 pub mod models;
 pub mod obs;
 pub mod plot;

@@ -9,6 +9,7 @@ mod assimilation;
 mod bench;
 mod check;
 mod forecast;
+mod lesson;
 mod output;
 mod plot;
 mod rnn;
@@ -126,6 +127,13 @@ enum Command {
     ///
     /// Example: fourdvar plot demo.nc --out demo.png
     Plot(plot::PlotArgs),
+    /// Write a guided lesson: one self-contained HTML page (DIR/index.html, figures beside
+    /// it, no network needed) through chaos, observations, the cost and its adjoint,
+    /// minimisation, the analysis, cycling, BPTT as the same sweep and the Lagrangian that
+    /// makes them one algorithm; every figure computed live, each with its command.
+    ///
+    /// Example: fourdvar lesson --out lesson --quick
+    Lesson(lesson::LessonArgs),
 }
 
 /// Runs the command line `args` (including the program name) and returns the exit code.
@@ -223,6 +231,7 @@ fn run(command: Command, args: &[OsString]) -> Result<i32> {
         Command::Demo(a) => assimilation::run_demo(a, history(args)?),
         Command::Rnn(c) => rnn::run(c),
         Command::Plot(a) => plot::run(a),
+        Command::Lesson(a) => lesson::run(a, history(args)?),
     }
 }
 

@@ -153,11 +153,33 @@ pub fn draw(source: &PlotSource, output: &PlotOutput) -> Result<(u32, u32)> {
     let errors = match truth {
         Some(_) => {
             let (t, b, a) = (&states[0], &states[1], &states[2]);
-            let (rb, ra) = (rmse(&b.values, &t.values), rmse(&a.values, &t.values));
-            summary.push(format!("RMSE background {rb:.4}, analysis {ra:.4}"));
+            // Over the assimilation window only, when the file marks it (the records after
+            // it are the forecast, whose error grows again).
+            let per_record = if plane { 0 } else { t.x.len() };
+            let in_window = match source.has("in_window") && per_record > 0 {
+                true => source.values("in_window")?,
+                false => Vec::new(),
+            };
+            let window = |v: &[f64]| -> Vec<f64> {
+                if in_window.is_empty() {
+                    return v.to_vec();
+                }
+                (v.chunks(per_record).zip(&in_window))
+                    .filter(|(_, w)| **w > 0.5)
+                    .flat_map(|(c, _)| c.iter().copied())
+                    .collect()
+            };
+            let (tw, bw, aw) = (window(&t.values), window(&b.values), window(&a.values));
+            let (rb, ra) = (rmse(&bw, &tw), rmse(&aw, &tw));
+            let span = if in_window.is_empty() {
+                ""
+            } else {
+                " over the window"
+            };
+            summary.push(format!("RMSE{span}: background {rb:.4}, analysis {ra:.4}"));
             vec![
-                difference(b, t, format!("background − truth (RMSE {rb:.3})")),
-                difference(a, t, format!("analysis − truth (RMSE {ra:.3})")),
+                difference(b, t, format!("background − truth (RMSE{span} {rb:.3})")),
+                difference(a, t, format!("analysis − truth (RMSE{span} {ra:.3})")),
             ]
         }
         None => vec![difference(

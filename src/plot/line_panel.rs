@@ -142,9 +142,24 @@ impl LinePanel {
                     PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(1))
                 });
         }
+        // The legend goes to the right-hand corner the curves leave emptier.
+        let mid = 0.5 * (bottom + y1 + pad);
+        let right_half = |upper: bool| {
+            (self.series.iter())
+                .flat_map(|s| s.x.iter().zip(&s.y))
+                .filter(|(x, y)| {
+                    **x > 0.5 * (x0 + x1) && self.transform(**y).is_some_and(|t| (t > mid) == upper)
+                })
+                .count()
+        };
+        let corner = if right_half(true) > right_half(false) {
+            SeriesLabelPosition::LowerRight
+        } else {
+            SeriesLabelPosition::UpperRight
+        };
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
+            .position(corner)
             .background_style(WHITE.mix(0.85))
             .border_style(RGBColor(160, 160, 160))
             .label_font((FAMILY, 13))

@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::io::csv_table::{parse_number, CsvTable};
 
 /// Curves side by side.
-struct Panels {
+pub struct Panels {
     panels: Vec<LinePanel>,
     /// Steps to mark with vertical lines on the first panel, and their legend.
     marks: Vec<f64>,
@@ -186,4 +186,12 @@ pub fn csv_columns(path: &Path, bytes: Vec<u8>, header: &[&str]) -> Result<Optio
         }
     }
     Ok(Some(columns))
+}
+
+/// A figure of one panel of curves.
+pub fn single(panel: LinePanel) -> Panels {
+    Panels {
+        panels: vec![panel],
+        marks: Vec::new(),
+    }
 }
