@@ -37,7 +37,8 @@ fn number_after(html: &str, prefix: &str) -> f64 {
         .chars()
         .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == '-')
         .collect();
-    text.parse().unwrap_or_else(|_| panic!("{prefix:?} {text:?}"))
+    text.parse()
+        .unwrap_or_else(|_| panic!("{prefix:?} {text:?}"))
 }
 
 #[test]
@@ -88,18 +89,57 @@ fn a_lesson_folder_that_is_a_file_is_refused() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("notes") && stderr(&o).contains("not a folder"));
     assert_eq!(std::fs::read_to_string(d.join("notes")).unwrap(), "keep me");
+    // A model the lesson is not written for, before any folder is made.
+    let sw = cli_run::repo("models/shallow_water.toml");
+    let o = fourdvar_in(d, &["lesson", "--out", "new", "--model", &sw, "--quick"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--model") && stderr(&o).contains("shallow_water.toml"));
+    assert!(!d.join("new").exists());
+}
+
+/// A stronger forcing makes the model more chaotic: the lesson run with F = 10 reports a
+/// shorter doubling time than with F = 8.
+#[test]
+fn the_lesson_follows_the_model_it_is_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let text = std::fs::read_to_string(cli_run::repo("models/lorenz96.toml")).unwrap();
+    let stronger = text.replace("forcing = 8.0", "forcing = 10.0");
+    assert_ne!(stronger, text);
+    std::fs::write(d.join("f10.toml"), stronger).unwrap();
+    succeeded_in(d, &["lesson", "--out", "a", "--quick", "-q"]);
+    succeeded_in(
+        d,
+        &[
+            "lesson", "--out", "b", "--quick", "-q", "--model", "f10.toml",
+        ],
+    );
+    let read = |f: &str| std::fs::read_to_string(d.join(f).join("index.html")).unwrap();
+    let (a, b) = (read("a"), read("b"));
+    assert!(b.contains("F = 10") && b.contains("--model f10.toml"));
+    let (da, db) = (
+        number_after(&a, "the difference doubles every "),
+        number_after(&b, "the difference doubles every "),
+    );
+    println!("doubling time: F = 8 {da} days, F = 10 {db} days");
+    assert!(db < 0.8 * da, "{db} vs {da}");
 }
 
 /// The installed Chromium, if any.
 fn chromium() -> Option<&'static str> {
-    ["chromium", "chromium-headless-shell", "chromium-browser", "google-chrome"]
-        .into_iter()
-        .find(|name| {
-            Command::new(name)
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        })
+    [
+        "chromium",
+        "chromium-headless-shell",
+        "chromium-browser",
+        "google-chrome",
+    ]
+    .into_iter()
+    .find(|name| {
+        Command::new(name)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    })
 }
 
 /// The page in a real browser: every image decodes (the page's own check sets
@@ -137,7 +177,10 @@ fn headless_chromium_loads_the_lesson_with_every_image() {
     assert!(
         dom_text.contains("data-images=\"ok\""),
         "the browser did not decode every image: {}",
-        dom_text.lines().find(|l| l.contains("<body")).unwrap_or("no <body>")
+        dom_text
+            .lines()
+            .find(|l| l.contains("<body"))
+            .unwrap_or("no <body>")
     );
     let shot = d.join("shot.png");
     let o = run(&[

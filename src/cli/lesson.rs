@@ -14,6 +14,10 @@ pub(crate) struct LessonArgs {
     /// the same names in it are replaced).
     #[arg(long, value_name = "DIR", default_value = "lesson")]
     out: PathBuf,
+    /// A Lorenz-96 model configuration (any N, F and dt) used by every section. Default:
+    /// the built-in models/lorenz96.toml (N = 40, F = 8, dt = 0.05).
+    #[arg(long, value_name = "FILE")]
+    model: Option<PathBuf>,
     /// Small sizes (fewer windows, shorter runs): the whole lesson in a few seconds.
     #[arg(long)]
     quick: bool,
@@ -30,6 +34,7 @@ pub(crate) fn run(a: LessonArgs, history: String) -> Result<i32> {
     let summary = run_lesson(&LessonRequest {
         out: a.out.clone(),
         quick: a.quick,
+        model: a.model.clone(),
         seed: a.seed,
         history,
     })?;

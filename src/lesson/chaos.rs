@@ -24,6 +24,8 @@ pub struct ChaosRun {
     pub n: usize,
     /// Model time step.
     pub dt: f64,
+    /// The model's first parameter (Lorenz-96: the forcing F).
+    pub forcing: f64,
 }
 
 /// Two forecasts of `steps` steps after `spinup`, the second with `delta` added to the
@@ -67,6 +69,7 @@ impl ModelTask for TwoForecasts {
             difference,
             n,
             dt: model.time_step(),
+            forcing: model.params().first().copied().unwrap_or(f64::NAN),
         })
     }
 }

@@ -23,7 +23,7 @@ use crate::experiment::window_analysis::AssimilationSettings;
 use crate::io::atomic_output::AtomicOutput;
 use crate::io::experiment_config::LoadedExperiment;
 use crate::io::model_config::ModelConfig;
-use crate::models::{ModelInfo, ModelTask};
+use crate::models::{AnyModel, ModelInfo, ModelTask};
 use crate::plot::canvas::{render, ImageFormat, PlotOutput};
 use crate::plot::line_panel::{LinePanel, Series};
 use crate::plot::observation_figure::{self, ObservationColumns};
@@ -42,6 +42,8 @@ pub struct LessonRequest {
     pub out: PathBuf,
     /// Small sizes, for a laptop demo in seconds.
     pub quick: bool,
+    /// A Lorenz-96 model configuration; None: the built-in one.
+    pub model: Option<PathBuf>,
     /// Seed of the twin's draws (background, observation noise; members of nothing).
     pub seed: u64,
     /// The `history` attribute of the NetCDF files the lesson writes.
@@ -113,6 +115,30 @@ impl ModelTask for AdjointPrice {
 pub fn run_lesson(req: &LessonRequest) -> Result<LessonSummary> {
     let started = Instant::now();
     let dir = &req.out;
+    let model = match &req.model {
+        Some(path) => ModelConfig::load(path)?,
+        None => ModelConfig::parse(
+            Path::new("models/lorenz96.toml (built in)"),
+            DEMO_MODEL.into(),
+        )?,
+    };
+    if !matches!(model.model, AnyModel::Lorenz96(_)) {
+        return Err(Error::invalid(
+            "--model",
+            format!(
+                "{}: the lesson's observation networks and texts are written for Lorenz-96 \
+                 (model = \"lorenz96\", any N, F and dt); this file names another model",
+                model.path.display()
+            ),
+        ));
+    }
+    let model_arg = req
+        .model
+        .as_ref()
+        .map_or("models/lorenz96.toml".to_string(), |p| {
+            p.display().to_string()
+        });
+
     if dir.exists() && !dir.is_dir() {
         return Err(Error::invalid(
             "--out",
@@ -123,11 +149,6 @@ pub fn run_lesson(req: &LessonRequest) -> Result<LessonSummary> {
     let mut files = Vec::new();
     let file = |name: &str| dir.join(name);
     let mut sections = Vec::new();
-    let model = ModelConfig::parse(
-        Path::new("models/lorenz96.toml (built in)"),
-        DEMO_MODEL.into(),
-    )?;
-
     // 1. The model and chaos.
     let delta = 1e-6;
     let days = if req.quick { 300 } else { 600 };
@@ -138,13 +159,14 @@ pub fn run_lesson(req: &LessonRequest) -> Result<LessonSummary> {
     })?;
     chaos::figure(&run, delta, &png(&file("chaos.png")))?;
     files.push(file("chaos.png"));
+    let (n, forcing) = (run.n, run.forcing);
     let doubling =
         chaos::doubling_days(&run).map_or("(not reached)".into(), |d| format!("{d:.2} days"));
     sections.push(Section {
         title: "The model and chaos".into(),
         body: format!(
-            "<p>Lorenz-96 has N = 40 variables on a ring, dx<sub>i</sub>/dt = (x<sub>i+1</sub> − \
-             x<sub>i−2</sub>) x<sub>i−1</sub> − x<sub>i</sub> + F with F = 8: advection, damping and \
+            "<p>Lorenz-96 has N = {n} variables on a ring, dx<sub>i</sub>/dt = (x<sub>i+1</sub> − \
+             x<sub>i−2</sub>) x<sub>i−1</sub> − x<sub>i</sub> + F with F = {forcing}: advection, damping and \
              forcing, the smallest model with the error growth of the atmosphere. One step of 0.05 \
              time units is 6 hours. Two forecasts that start {delta:e} apart in one variable \
              separate exponentially: the difference doubles every {doubling} until it is as large \
@@ -152,7 +174,7 @@ pub fn run_lesson(req: &LessonRequest) -> Result<LessonSummary> {
              finding that state from observations is what 4D-Var does.</p>"
         ),
         figure: Some(("chaos.png".into(), "Hovmöller diagram of a Lorenz-96 forecast and the growth of the difference of two forecasts".into())),
-        command: format!("fourdvar forecast --model models/lorenz96.toml --steps {days} --out forecast.nc --plot"),
+        command: format!("fourdvar forecast --model {model_arg} --steps {days} --out forecast.nc --plot"),
     });
 
     // 2–5. One 4D-Var window: the demo twin, in the control-variable space and in physical
@@ -160,6 +182,7 @@ pub fn run_lesson(req: &LessonRequest) -> Result<LessonSummary> {
     let mut twin = demo_request(&file("demo.nc"), req.history.clone(), Default::default())?;
     twin.experiment.config.twin.background_seed = req.seed;
     twin.experiment.config.twin.observation_seed = req.seed + 1;
+    twin.model = model.clone();
     let transformed = run_twin(&twin)?;
     files.push(file("demo.nc"));
     let mut physical = demo_request(
@@ -168,6 +191,7 @@ pub fn run_lesson(req: &LessonRequest) -> Result<LessonSummary> {
         Default::default(),
     )?;
     physical.experiment = twin.experiment.clone();
+    physical.model = model.clone();
     physical.experiment.config.minimizer.space = ControlSpace::Physical;
     let physical_summary = run_twin(&physical)?;
     files.push(file("demo_physical.nc"));
@@ -245,7 +269,7 @@ pub fn run_lesson(req: &LessonRequest) -> Result<LessonSummary> {
              dot-product test: ⟨M'δx, δy⟩ = ⟨δx, M'<sup>T</sup>δy⟩ to round-off.</p>"
         ),
         figure: None,
-        command: "fourdvar check --model models/lorenz96.toml\nfourdvar bench".into(),
+        command: format!("fourdvar check --model {model_arg}\nfourdvar bench"),
     });
 
     let curves = [
@@ -294,9 +318,9 @@ pub fn run_lesson(req: &LessonRequest) -> Result<LessonSummary> {
         ),
         figure: Some(("minimisation.png".into(), "cost per iteration in the two control spaces".into())),
         command: format!(
-            "fourdvar twin --model models/lorenz96.toml --network observations/lorenz96_half_every_other_step.toml \\\n  \
+            "fourdvar twin --model {model_arg} --network observations/lorenz96_half_every_other_step.toml \\\n  \
              --window-steps 20 --b-sigma 1 --b-correlation gaussian --b-length-scale 2 --seed {} --space transformed --out demo.nc\n\
-             fourdvar twin --model models/lorenz96.toml --network observations/lorenz96_half_every_other_step.toml \\\n  \
+             fourdvar twin --model {model_arg} --network observations/lorenz96_half_every_other_step.toml \\\n  \
              --window-steps 20 --b-sigma 1 --b-correlation gaussian --b-length-scale 2 --seed {} --space physical --out demo_physical.nc",
             req.seed, req.seed
         ),
@@ -410,8 +434,7 @@ pub fn run_lesson(req: &LessonRequest) -> Result<LessonSummary> {
         title: "One algorithm: the Lagrangian derivation".into(),
         body: LAGRANGIAN.into(),
         figure: None,
-        command: "fourdvar check --model models/lorenz96.toml   # the adjoint that makes it work"
-            .into(),
+        command: format!("fourdvar check --model {model_arg}   # the adjoint that makes it work"),
     });
 
     let intro = format!(
