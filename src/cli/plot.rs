@@ -91,6 +91,24 @@ impl PictureArgs {
 }
 
 impl PictureArgs {
+    /// The picture's path: beside `out`, else `default` in the current directory; when
+    /// `--plot` is given, refused before any work if it would replace one of `inputs` or
+    /// `out`, or something that is not a regular file.
+    pub(crate) fn path_beside(
+        &self,
+        out: Option<&Path>,
+        default: &str,
+        inputs: &[(&str, Option<&Path>)],
+    ) -> Result<PathBuf> {
+        let picture = out.map_or(PathBuf::from(default), picture_beside);
+        if self.plot {
+            let mut given = inputs.to_vec();
+            given.push(("--out", out));
+            check_paths(&given, &[("--plot", Some(&picture))])?;
+        }
+        Ok(picture)
+    }
+
     /// Whether `--plot` was given.
     pub(crate) fn wanted(&self) -> bool {
         self.plot

@@ -268,16 +268,11 @@ pub(crate) struct RnnSensitivityArgs {
 /// Runs `rnn sensitivity`.
 fn run_input_sensitivity(a: RnnSensitivityArgs) -> Result<i32> {
     a.network.check_paths(&a.data, a.out.as_deref())?;
-    let picture = a.out.as_deref().map_or(
-        PathBuf::from("sensitivity.png"),
-        super::plot::picture_beside,
-    );
-    if a.plot.wanted() {
-        super::check_paths(
-            &[("--data", Some(&a.data)), ("--out", a.out.as_deref())],
-            &[("--plot", Some(&picture))],
-        )?;
-    }
+    let picture = (a.plot).path_beside(
+        a.out.as_deref(),
+        "sensitivity.png",
+        &[("--data", Some(&a.data))],
+    )?;
     let sensitivity = run_sensitivity(&SensitivityRequest {
         network: a.network.net,
         data: a.data,
@@ -314,16 +309,11 @@ pub(crate) struct RnnGradientFlowArgs {
 /// Runs `rnn gradient-flow`.
 fn run_flow(a: RnnGradientFlowArgs) -> Result<i32> {
     a.network.check_paths(&a.data, a.out.as_deref())?;
-    let picture = a.out.as_deref().map_or(
-        PathBuf::from("gradient-flow.png"),
-        super::plot::picture_beside,
-    );
-    if a.plot.wanted() {
-        super::check_paths(
-            &[("--data", Some(&a.data)), ("--out", a.out.as_deref())],
-            &[("--plot", Some(&picture))],
-        )?;
-    }
+    let picture = (a.plot).path_beside(
+        a.out.as_deref(),
+        "gradient-flow.png",
+        &[("--data", Some(&a.data))],
+    )?;
     let flow = run_gradient_flow(&GradientFlowRequest {
         network: a.network.net,
         data: a.data,

@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::sync::Once;
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -124,4 +125,28 @@ pub fn render<F: Figure>(figure: &F, output: &PlotOutput) -> Result<(u32, u32)> 
     std::fs::write(out.temp_path(), bytes).map_err(|e| Error::io(output.path, e))?;
     out.commit()?;
     Ok((w, h))
+}
+
+/// A chart with two linear f64 axes.
+pub type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// The axes, labels and light grid every curve panel shares: `x_label` and `y_label` with
+/// their units, tick labels by `x_tick` and `y_tick`.
+pub fn grid_axes<DB: DrawingBackend>(
+    chart: &mut Chart<'_, DB>,
+    (x_label, y_label): (&str, &str),
+    x_tick: &dyn Fn(&f64) -> String,
+    y_tick: &dyn Fn(&f64) -> String,
+) -> std::result::Result<(), DrawError> {
+    chart
+        .configure_mesh()
+        .x_desc(x_label)
+        .y_desc(y_label)
+        .x_label_formatter(x_tick)
+        .y_label_formatter(y_tick)
+        .light_line_style(RGBColor(235, 235, 235))
+        .label_style((FAMILY, 13))
+        .axis_desc_style((FAMILY, 14))
+        .draw()
+        .map_err(drawing)
 }

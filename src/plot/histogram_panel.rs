@@ -3,7 +3,7 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::canvas::{drawing, DrawError, FAMILY};
+use super::canvas::{drawing, grid_axes, DrawError, FAMILY};
 use super::colour::{finite_range, LINES};
 use super::field_panel::tick;
 
@@ -50,17 +50,7 @@ impl HistogramPanel {
             .y_label_area_size(50)
             .build_cartesian_2d(lo..hi, 0.0..top as f64 * 1.1)
             .map_err(drawing)?;
-        chart
-            .configure_mesh()
-            .x_desc(&self.x_label)
-            .y_desc("count")
-            .x_label_formatter(&tick)
-            .y_label_formatter(&tick)
-            .light_line_style(RGBColor(235, 235, 235))
-            .label_style((FAMILY, 13))
-            .axis_desc_style((FAMILY, 14))
-            .draw()
-            .map_err(drawing)?;
+        grid_axes(&mut chart, (&self.x_label, "count"), &tick, &tick)?;
         let width = (hi - lo) / bins as f64;
         for ((name, _, colour), c) in self.samples.iter().zip(&counts) {
             let colour = LINES[colour % LINES.len()];

@@ -4,7 +4,7 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::canvas::{drawing, DrawError, FAMILY};
+use super::canvas::{drawing, grid_axes, DrawError, FAMILY};
 use super::colour::{finite_range, LINES};
 use super::field_panel::tick;
 
@@ -91,17 +91,7 @@ impl LinePanel {
             .y_label_area_size(62)
             .build_cartesian_2d(x0..x1, bottom..y1 + pad)
             .map_err(drawing)?;
-        chart
-            .configure_mesh()
-            .x_desc(&self.x_label)
-            .y_desc(&self.y_label)
-            .x_label_formatter(&tick)
-            .y_label_formatter(&y_tick)
-            .light_line_style(RGBColor(235, 235, 235))
-            .label_style((FAMILY, 13))
-            .axis_desc_style((FAMILY, 14))
-            .draw()
-            .map_err(drawing)?;
+        grid_axes(&mut chart, (&self.x_label, &self.y_label), &tick, &y_tick)?;
         for s in &self.series {
             let colour = LINES[s.colour % LINES.len()];
             // A point that cannot be drawn (NaN, ≤ 0 on a log axis) breaks the curve.

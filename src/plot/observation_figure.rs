@@ -6,7 +6,7 @@ use std::path::Path;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::canvas::{drawing, render, DrawError, Figure, PlotOutput, FAMILY};
+use super::canvas::{drawing, grid_axes, render, DrawError, Figure, PlotOutput, FAMILY};
 use super::colour::{finite_range, ColourMap};
 use super::field_panel::{colour_bar, tick};
 use super::source::PlotSource;
@@ -155,17 +155,7 @@ impl Figure for ObservationFigure {
             .y_label_area_size(60)
             .build_cartesian_2d(x0 - px..x1 + px, y0 - py..y1 + py)
             .map_err(drawing)?;
-        chart
-            .configure_mesh()
-            .x_desc(x_label)
-            .y_desc(y_label)
-            .x_label_formatter(&tick)
-            .y_label_formatter(&tick)
-            .light_line_style(RGBColor(235, 235, 235))
-            .label_style((FAMILY, 13))
-            .axis_desc_style((FAMILY, 14))
-            .draw()
-            .map_err(drawing)?;
+        grid_axes(&mut chart, (x_label, y_label), &tick, &tick)?;
         chart
             .draw_series(
                 points
