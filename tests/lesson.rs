@@ -48,6 +48,9 @@ fn the_quick_lesson_is_a_complete_offline_page_with_the_predicted_numbers() {
     let o = succeeded_in(d, &["lesson", "--out", "L", "--quick", "--json"]);
     let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     println!("lesson --quick: {} s", summary["wall_time_seconds"]);
+    // Every file written is one the lesson checks before it starts (never an input).
+    let files = summary["files"].as_array().unwrap();
+    assert_eq!(files.len(), 10, "{files:?}");
     let html = std::fs::read_to_string(d.join("L/index.html")).unwrap();
     // Eight sections, each with the command that reproduces it.
     assert_eq!(html.matches("<h2 id=").count(), 8);
@@ -97,6 +100,17 @@ fn a_lesson_folder_that_is_a_file_is_refused() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("--model") && stderr(&o).contains("shallow_water.toml"));
     assert!(!d.join("new").exists());
+    // The lesson never writes over its own input.
+    std::fs::create_dir(d.join("m")).unwrap();
+    let model = std::fs::read_to_string(cli_run::repo("models/lorenz96.toml")).unwrap();
+    std::fs::write(d.join("m/demo.nc"), &model).unwrap();
+    let o = fourdvar_in(
+        d,
+        &["lesson", "--out", "m", "--model", "m/demo.nc", "--quick"],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--model"), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(d.join("m/demo.nc")).unwrap(), model);
 }
 
 /// A stronger forcing makes the model more chaotic: the lesson run with F = 10 reports a

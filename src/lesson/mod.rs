@@ -23,6 +23,7 @@ use crate::experiment::window_analysis::AssimilationSettings;
 use crate::io::atomic_output::AtomicOutput;
 use crate::io::experiment_config::LoadedExperiment;
 use crate::io::model_config::ModelConfig;
+use crate::io::output_paths::{check_outputs, NamedPath};
 use crate::models::{AnyModel, ModelInfo, ModelTask};
 use crate::plot::canvas::{render, ImageFormat, PlotOutput};
 use crate::plot::line_panel::{LinePanel, Series};
@@ -35,6 +36,21 @@ use page::{escape, Section};
 const CYCLE_EXPERIMENT: &str = include_str!("../../experiments/lorenz96_cycle.toml");
 /// Its observation network.
 const CYCLE_NETWORK: &str = include_str!("../../observations/lorenz96_all_every_step.toml");
+
+/// The files the lesson writes into its folder.
+pub const FILES: [&str; 11] = [
+    "index.html",
+    "chaos.png",
+    "observations.png",
+    "minimisation.png",
+    "analysis.png",
+    "cycle.png",
+    "gradient_flow.png",
+    "demo.nc",
+    "demo_physical.nc",
+    "cycle.nc",
+    "lorenz96_all_every_step.toml",
+];
 
 /// What to build.
 pub struct LessonRequest {
@@ -152,6 +168,15 @@ pub fn run_lesson(req: &LessonRequest) -> Result<LessonSummary> {
             format!("{} exists and is not a folder", dir.display()),
         ));
     }
+    // Every file the lesson writes: none may be the model file given, a device or a folder.
+    let outputs: Vec<PathBuf> = FILES.iter().map(|f| dir.join(f)).collect();
+    let named: Vec<NamedPath> = (outputs.iter())
+        .map(|p| NamedPath::new("--out", p.as_path()))
+        .collect();
+    let inputs: Vec<NamedPath> = (req.model.iter())
+        .map(|p| NamedPath::new("--model", p.as_path()))
+        .collect();
+    check_outputs(&inputs, &named)?;
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let mut files = Vec::new();
     let file = |name: &str| dir.join(name);

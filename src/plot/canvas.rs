@@ -150,3 +150,18 @@ pub fn grid_axes<DB: DrawingBackend>(
         .draw()
         .map_err(drawing)
 }
+
+/// The legend box of every curve panel, at `corner`.
+pub fn legend<'a, DB: DrawingBackend + 'a>(
+    chart: &mut Chart<'a, DB>,
+    corner: SeriesLabelPosition,
+) -> std::result::Result<(), DrawError> {
+    chart
+        .configure_series_labels()
+        .position(corner)
+        .background_style(WHITE.mix(0.85))
+        .border_style(RGBColor(160, 160, 160))
+        .label_font((FAMILY, 13))
+        .draw()
+        .map_err(drawing)
+}

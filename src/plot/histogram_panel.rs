@@ -3,7 +3,7 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::canvas::{drawing, grid_axes, DrawError, FAMILY};
+use super::canvas::{drawing, grid_axes, legend, DrawError, FAMILY};
 use super::colour::{finite_range, LINES};
 use super::field_panel::tick;
 
@@ -71,14 +71,6 @@ impl HistogramPanel {
                 }))
                 .map_err(drawing)?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(160, 160, 160))
-            .label_font((FAMILY, 13))
-            .draw()
-            .map_err(drawing)?;
-        Ok(())
+        legend(&mut chart, SeriesLabelPosition::UpperRight)
     }
 }

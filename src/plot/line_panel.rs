@@ -4,7 +4,7 @@
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::canvas::{drawing, grid_axes, DrawError, FAMILY};
+use super::canvas::{drawing, grid_axes, legend, DrawError, FAMILY};
 use super::colour::{finite_range, LINES};
 use super::field_panel::tick;
 
@@ -147,14 +147,6 @@ impl LinePanel {
         } else {
             SeriesLabelPosition::UpperRight
         };
-        chart
-            .configure_series_labels()
-            .position(corner)
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(160, 160, 160))
-            .label_font((FAMILY, 13))
-            .draw()
-            .map_err(drawing)?;
-        Ok(())
+        legend(&mut chart, corner)
     }
 }
