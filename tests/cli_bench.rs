@@ -95,18 +95,24 @@ fn bench_lorenz96_prints_the_table_of_the_older_flag_form() {
     assert_eq!(skeleton(&new), skeleton(&old), "{new}\n---\n{old}");
     assert!(
         new.starts_with(
-            "Lorenz-96, F = 8, dt = 0.05; value_and_gradient over 5 steps, full storage\n"
+            "Lorenz-96, F = 8, dt = 0.05; value_and_gradient over 5 steps, every state stored"
         ),
         "{new}"
     );
     assert_eq!((rows(&new, "8").len(), rows(&new, "40").len()), (1, 1));
-    // Every forward, TL, AD, window and gradient time is a time; the ratio a plain number.
+    // Every forward, TL, both AD, window and both gradient times is a time (a number and a
+    // unit); the two ratios plain numbers.
     let row = &rows(&new, "40")[0];
-    assert_eq!(row.len(), 12, "{row:?}");
-    let ratio: f64 = row[11].parse().unwrap();
-    assert!(ratio > 0.5 && ratio < 50.0, "{row:?}");
-    // 12 sites, every other one observed at steps 2, 4, 6: 18 observations.
+    assert_eq!(row.len(), 17, "{row:?}");
+    for ratio in &row[15..] {
+        let ratio: f64 = ratio.parse().unwrap();
+        assert!(ratio > 0.5 && ratio < 50.0, "{row:?}");
+    }
+    // 12 sites, every other one observed at steps 2, 4, 6: 18 observations; one line per
+    // storage (all and stages by default), then auto's choice.
     assert_eq!(&rows(&new, "12")[0][..3], ["12", "6", "18"], "{new}");
+    assert_eq!(rows(&new, "stages").len(), 1, "{new}");
+    assert!(new.contains("auto picks stages"), "{new}");
 }
 
 #[test]
@@ -401,8 +407,24 @@ fn bench_json_holds_every_figure_of_the_tables() {
         }
         let ratio = f("gradient_window") / f("forward_window");
         assert!((f("ratio") - ratio).abs() < 1e-12 * ratio, "{row}");
+        let ratio = f("gradient_window_stages") / f("forward_window");
+        assert!((f("ratio_stages") - ratio).abs() < 1e-12 * ratio, "{row}");
+        assert!(f("adjoint_step_recorded") > 0.0, "{row}");
     }
     let cost = &l96["cost"][0];
+    assert_eq!(cost["auto"], "stages");
+    let storages = cost["storages"].as_array().unwrap();
+    assert_eq!(storages.len(), 2);
+    for (s, (name, values)) in storages
+        .iter()
+        .zip([("all", 5 * 40), ("stages", 5 * 40 + 4 * 120)])
+    {
+        assert_eq!(s["storage"], name);
+        assert_eq!(s["stored_bytes"], 8 * values);
+        let ratio =
+            s["value_and_gradient"].as_f64().unwrap() / cost["forward_run"].as_f64().unwrap();
+        assert!(ratio > 0.5 && ratio < 50.0, "{s}");
+    }
     assert_eq!(
         (cost["n"].as_u64(), cost["steps"].as_u64()),
         (Some(40), Some(4))
@@ -452,4 +474,55 @@ fn bench_json_holds_every_figure_of_the_tables() {
         .collect();
     assert_eq!(names, ["dense", "dense", "diagonal", "low-rank2"]);
     assert_eq!(rnn["length"], 20);
+}
+
+/// `bench roofline --json`: the machine's peaks (multiply-add loop, triad at four levels) and
+/// one row per kernel with the operation and byte counts of the code, the measured time and
+/// the roofline bound derived from them.
+#[test]
+fn bench_roofline_reports_the_peaks_and_the_counted_kernels() {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_fourdvar"))
+        .args(["bench", "roofline", "--sizes", "8,64", "--grids", "16"])
+        .args(["--min-time", "0.01", "--json"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let peaks = &v["peaks"];
+    let one = peaks["flops_one_thread"].as_f64().unwrap();
+    // Any processor of this century does more than 0.1 GFLOP/s and less than 10 TFLOP/s
+    // on one core.
+    assert!(one > 1e8 && one < 1e13, "{peaks}");
+    let levels: Vec<&str> = (peaks["triad_one_thread"].as_array().unwrap().iter())
+        .map(|t| t["level"].as_str().unwrap())
+        .collect();
+    assert_eq!(levels, ["L1", "L2", "L3", "memory"]);
+    let kernels = v["kernels"].as_array().unwrap();
+    assert_eq!(kernels.len(), 2 * 4 + 1);
+    // Lorenz-96 per site: forward 28 operations in 23 vector passes, the stored-stage
+    // adjoint 49 in 27.
+    let at = |n: u64, kernel: &str| {
+        (kernels.iter())
+            .find(|k| k["n"] == n && k["kernel"] == kernel)
+            .unwrap_or_else(|| panic!("{kernel} at {n}: {v}"))
+    };
+    let forward = at(64, "forward");
+    assert_eq!(forward["flops"], 28.0 * 64.0);
+    assert_eq!(forward["bytes"], 23.0 * 8.0 * 64.0);
+    assert_eq!(at(8, "adjoint, stages stored")["flops"], 49.0 * 8.0);
+    for k in kernels {
+        let seconds = k["seconds"].as_f64().unwrap();
+        let gbytes = k["bytes"].as_f64().unwrap() / seconds / 1e9;
+        assert!(
+            (k["gbytes"].as_f64().unwrap() - gbytes).abs() <= 1e-9 * gbytes,
+            "{k}"
+        );
+        let times = seconds / k["bound_seconds"].as_f64().unwrap();
+        assert!(
+            (k["times_bound"].as_f64().unwrap() - times).abs() <= 1e-9 * times,
+            "{k}"
+        );
+    }
+    // 16 × 16 cells of 3 values.
+    assert_eq!(at(768, "forward")["model"], "shallow water");
 }

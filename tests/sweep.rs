@@ -80,7 +80,7 @@ fn sweep_matches_closed_form_gradient_of_a_linear_system() {
         a,
         inputs: vec![0.0; n],
     };
-    for storage in [Storage::All, Storage::Checkpoints(3)] {
+    for storage in [Storage::All, Storage::Stages, Storage::Checkpoints(3)] {
         let r = value_and_gradient(&model, &[x0], n, &HalfSquare(Some(n)), storage).unwrap();
         let xn = a.powi(n as i32) * x0;
         assert!((r.cost - 0.5 * xn * xn).abs() < 1e-15);
@@ -134,7 +134,7 @@ fn a_cost_at_step_zero_and_a_window_of_zero_steps_are_handled() {
         a: 2.0,
         inputs: vec![],
     };
-    for storage in [Storage::All, Storage::Checkpoints(1)] {
+    for storage in [Storage::All, Storage::Stages, Storage::Checkpoints(1)] {
         let r = value_and_gradient(&model, &[3.0], 0, &HalfSquare(Some(0)), storage).unwrap();
         assert_eq!(r.cost, 4.5);
         assert_eq!(r.state_gradient, vec![3.0]);
@@ -212,7 +212,7 @@ fn a_blow_up_is_reported_with_its_step() {
     assert!(step > 0 && step < 10_000);
     // The sweep stops at the same step, in both storage modes.
     let cost = HalfSquare(None);
-    for storage in [Storage::All, Storage::Checkpoints(4)] {
+    for storage in [Storage::All, Storage::Stages, Storage::Checkpoints(4)] {
         match value_and_gradient(&model, &x, 10_000, &cost, storage) {
             Err(Error::NonFinite { step: s, .. }) => assert_eq!(s, step),
             other => panic!("expected a non-finite error, got {other:?}"),

@@ -82,6 +82,15 @@ pub(crate) struct AssimilationArgs {
     /// Default: the experiment file's `minimizer.space`, else transformed.
     #[arg(long)]
     space: Option<crate::var::ControlSpace>,
+    /// How the adjoint sweep keeps the forward trajectory: all (every state; each adjoint
+    /// step recomputes its RK4 stages), stages (every state and its three RK4 stages: 4x the
+    /// memory, no recomputation, the fastest while it fits in memory), checkpoints:S (only S
+    /// states, binomial checkpointing recomputes the rest: for windows too long to store) or
+    /// auto (stages when they fit in half the available memory, else all, else checkpoints).
+    /// All of them give the same gradient bit for bit. Default: the experiment file's
+    /// `minimizer.storage`, else auto.
+    #[arg(long, value_name = "STORAGE")]
+    storage: Option<crate::core::StorageChoice>,
     /// Most minimiser iterations per window. Default: the experiment file's
     /// `minimizer.max_iterations`, else 200.
     #[arg(long, value_name = "N")]
@@ -175,6 +184,9 @@ impl AssimilationArgs {
         }
         if let Some(v) = self.max_iterations {
             c.minimizer.max_iterations = v;
+        }
+        if let Some(v) = self.storage {
+            c.minimizer.storage = v;
         }
         if let Some(v) = self.gradient_tolerance {
             c.minimizer.gradient_tolerance = v;

@@ -13,12 +13,13 @@ use serde_json::json;
 use super::output::{self, BenchReport};
 use super::rnn::RnnBenchArgs;
 use super::values::{at_least, positive_seconds};
-use crate::core::Storage;
+use crate::core::{Storage, StorageChoice};
 use crate::error::Result;
 use crate::experiment::benchmark::{
     benchmark_fourdvar_cost, benchmark_lorenz96, benchmark_rnn, benchmark_shallow_water_cost,
     benchmark_shallow_water_steps, benchmark_shallow_water_storage, SHALLOW_WATER_GRIDS,
 };
+use crate::experiment::roofline::{measure_peaks, roofline_rows};
 use crate::rnn::Recurrence;
 
 /// The options of `bench`: a subcommand, or without one the Lorenz-96 options, or
@@ -72,6 +73,56 @@ enum BenchCommand {
     /// Example: fourdvar bench rnn --sizes 16,128,512 --length 1000 --compare 512 --rank 8
     #[command(name = "rnn")]
     Rnn(RnnBenchArgs),
+    /// The roofline: the machine's peaks and how close the model steps come to them.
+    ///
+    /// Measures a STREAM-like triad (a = b + s c) at sizes within L1, L2, L3 and far beyond
+    /// them, and a loop of independent fused multiply-adds, on one thread and on every
+    /// thread; then times the Lorenz-96 forward, tangent-linear and adjoint steps (--sizes)
+    /// and the shallow-water forward step (--grids, on the thread pool), with their floating-
+    /// point operations and bytes per step counted from the code, the achieved GFLOP/s and
+    /// GB/s, and the roofline bound max(flops / peak, bytes / bandwidth of the level the
+    /// step's vectors fit in).
+    ///
+    /// Example: fourdvar bench roofline --sizes 1000,1000000 --grids 256
+    #[command(name = "roofline")]
+    Roofline(RooflineArgs),
+}
+
+/// The options of `bench roofline`.
+#[derive(Debug, Args)]
+struct RooflineArgs {
+    /// Lorenz-96 sizes N, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "40,1000,1000000",
+          value_parser = at_least(4))]
+    sizes: Vec<usize>,
+    /// Shallow-water grid sizes n (n x n cells), comma-separated.
+    #[arg(long, value_name = "N", value_delimiter = ',', default_value = "256,1024",
+          value_parser = grid_size)]
+    grids: Vec<usize>,
+    #[command(flatten)]
+    timing: TimingArgs,
+    #[command(flatten)]
+    format: output::FormatArgs,
+}
+
+/// `bench roofline`: the peaks, then one row per kernel.
+fn run_roofline(a: &RooflineArgs) -> Result<i32> {
+    let min_time = a.timing.min_time;
+    let mut report = BenchReport::new(&a.format);
+    let peaks = measure_peaks(min_time);
+    report.setting("peaks", &peaks, || output::roofline_peaks(&peaks));
+    let rows = roofline_rows(&a.sizes, &a.grids, &peaks, min_time)?;
+    report.setting("threads", peaks.threads, output::roofline_header);
+    for r in &rows {
+        let extras = [
+            ("gflops", json!(r.gflops())),
+            ("gbytes", json!(r.gbytes())),
+            ("times_bound", json!(r.times_bound())),
+        ];
+        report.row("kernels", r, &extras, output::roofline_row);
+    }
+    report.finish();
+    Ok(0)
 }
 
 /// Runs `bench`, by subcommand or, without one, by the older flags.
@@ -80,6 +131,7 @@ pub(crate) fn run(a: BenchArgs) -> Result<i32> {
         Some(BenchCommand::Lorenz96(l)) => run_lorenz96(&l),
         Some(BenchCommand::ShallowWater(s)) => run_shallow_water(&s),
         Some(BenchCommand::Rnn(r)) => run_rnn(&r),
+        Some(BenchCommand::Roofline(r)) => run_roofline(&r),
         None if a.older_shallow_water.shallow_water => {
             let (timing, json) = (a.lorenz96.timing, a.lorenz96.format.json);
             run_shallow_water(&a.older_shallow_water.into_subcommand(timing, json))
@@ -180,8 +232,24 @@ struct Lorenz96BenchArgs {
     /// 4D-Var cost cases as N:STEPS, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "40:20,1000:100")]
     cost: Vec<BenchCase>,
+    /// Trajectory storages the 4D-Var cost is timed with, comma-separated: all (every
+    /// state; the adjoint recomputes the RK4 stages), stages (every state and its stages, 4x
+    /// the memory) or checkpoints:S (S stored states, recomputing the rest). The table also
+    /// says which one `auto` picks.
+    #[arg(long, value_delimiter = ',', default_value = "all,stages", value_parser = fixed_storage)]
+    storages: Vec<Storage>,
     #[command(flatten)]
     format: output::FormatArgs,
+}
+
+/// A storage named on the command line; `auto` is not a storage to time.
+fn fixed_storage(text: &str) -> std::result::Result<Storage, String> {
+    match text.parse::<StorageChoice>()? {
+        StorageChoice::Fixed(s) => Ok(s),
+        StorageChoice::Auto => Err("auto is not a storage to time: name all, stages or \
+                                    checkpoints:S (the table says which one auto picks)"
+            .into()),
+    }
 }
 
 /// `bench lorenz96`: the step table, then the 4D-Var cost table.
@@ -193,12 +261,15 @@ fn run_lorenz96(a: &Lorenz96BenchArgs) -> Result<i32> {
     });
     for &n in &a.sizes {
         let r = benchmark_lorenz96(n, a.window, min_time)?;
-        let ratio = json!(r.ratio());
-        report.row("steps", &r, &[("ratio", ratio)], output::lorenz96_steps_row);
+        let ratios = [
+            ("ratio", json!(r.ratio())),
+            ("ratio_stages", json!(r.ratio_stages())),
+        ];
+        report.row("steps", &r, &ratios, output::lorenz96_steps_row);
     }
     report.setting("cost_problem", COST_PROBLEM, output::lorenz96_cost_header);
     for case in &a.cost {
-        let r = benchmark_fourdvar_cost(case.n, case.steps, min_time)?;
+        let r = benchmark_fourdvar_cost(case.n, case.steps, &a.storages, min_time)?;
         report.row("cost", &r, &[], output::lorenz96_cost_row);
     }
     report.finish();

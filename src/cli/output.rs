@@ -21,6 +21,7 @@ use crate::experiment::results::WindowSummary;
 use crate::experiment::rnn_analysis::ReservoirSummary;
 use crate::experiment::rnn_gradient::RnnGradientSummary;
 use crate::experiment::rnn_train::RnnTrainSummary;
+use crate::experiment::roofline::{MachinePeaks, RooflineRow};
 use crate::io::experiment_config::LoadedExperiment;
 use crate::rnn::analysis::{GradientFlow, InputSensitivity};
 use crate::rnn::Recurrence;
@@ -482,24 +483,43 @@ pub(crate) fn bench_progress(what: &str) {
 
 /// Header of the Lorenz-96 step table.
 pub(crate) fn lorenz96_steps_header(window: usize) {
-    println!("Lorenz-96, F = 8, dt = 0.05; value_and_gradient over {window} steps, full storage");
     println!(
-        "{:>9} {:>13} {:>13} {:>13} {:>14} {:>14} {:>7}",
-        "N", "forward/step", "TL/step", "AD/step", "forward run", "value+grad", "ratio"
+        "Lorenz-96, F = 8, dt = 0.05; value_and_gradient over {window} steps, every state stored \
+         (all: the adjoint recomputes the RK4 stages; stages: they are stored too)"
+    );
+    println!(
+        "{:>9} {:>11} {:>11} {:>11} {:>11} {:>12} {:>12} {:>12} {:>6} {:>6}",
+        "N",
+        "forward",
+        "TL",
+        "AD all",
+        "AD stages",
+        "forward run",
+        "v+g all",
+        "v+g stages",
+        "ratio",
+        "ratio"
+    );
+    println!(
+        "{:>9} {:>11} {:>11} {:>11} {:>11} {:>12} {:>12} {:>12} {:>6} {:>6}",
+        "", "/step", "/step", "/step", "/step", "", "", "", "all", "stages"
     );
 }
 
 /// One size of the Lorenz-96 step table.
 pub(crate) fn lorenz96_steps_row(r: &BenchmarkRow) {
     println!(
-        "{:>9} {:>13} {:>13} {:>13} {:>14} {:>14} {:>7.2}",
+        "{:>9} {:>11} {:>11} {:>11} {:>11} {:>12} {:>12} {:>12} {:>6.2} {:>6.2}",
         r.n,
         human_time(r.forward_step),
         human_time(r.tangent_step),
         human_time(r.adjoint_step),
+        human_time(r.adjoint_step_recorded),
         human_time(r.forward_window),
         human_time(r.gradient_window),
-        r.ratio()
+        human_time(r.gradient_window_stages),
+        r.ratio(),
+        r.ratio_stages()
     );
 }
 
@@ -510,19 +530,99 @@ pub(crate) fn lorenz96_cost_header() {
         "4D-Var cost J and its gradient, B = I, R = I, every other site observed every other step"
     );
     println!(
-        "{:>9} {:>7} {:>13} {:>18}",
-        "N", "steps", "observations", "value+gradient"
+        "{:>9} {:>6} {:>13} {:>12} {:>15} {:>10} {:>15} {:>6}",
+        "N", "steps", "observations", "forward run", "storage", "stored", "value+gradient", "ratio"
     );
 }
 
-/// One case of the Lorenz-96 4D-Var cost table.
+/// One case of the Lorenz-96 4D-Var cost table: a line per storage, then auto's choice.
 pub(crate) fn lorenz96_cost_row(r: &CostBenchmark) {
+    for (i, s) in r.storages.iter().enumerate() {
+        let (n, steps, obs, forward) = if i == 0 {
+            (
+                r.n.to_string(),
+                r.steps.to_string(),
+                r.observations.to_string(),
+                human_time(r.forward_run),
+            )
+        } else {
+            Default::default()
+        };
+        println!(
+            "{:>9} {:>6} {:>13} {:>12} {:>15} {:>10} {:>15} {:>6.2}",
+            n,
+            steps,
+            obs,
+            forward,
+            s.storage,
+            human_bytes(s.stored_bytes),
+            human_time(s.value_and_gradient),
+            s.ratio
+        );
+    }
+    println!("{:>9} auto picks {}", "", r.auto);
+}
+
+/// The machine's measured peaks.
+pub(crate) fn roofline_peaks(p: &MachinePeaks) {
     println!(
-        "{:>9} {:>7} {:>13} {:>18}",
+        "Peaks: multiply-add {:.1} GFLOP/s on one thread, {:.1} on {} threads",
+        p.flops_one_thread / 1e9,
+        p.flops_all_threads / 1e9,
+        p.threads
+    );
+    let levels: Vec<String> = (p.triad_one_thread.iter())
+        .map(|t| {
+            format!(
+                "{} {:.1} GB/s ({})",
+                t.level,
+                t.bytes_per_second / 1e9,
+                human_bytes(t.bytes as u64)
+            )
+        })
+        .collect();
+    println!("Triad a = b + s c, one thread: {}", levels.join(", "));
+    println!(
+        "Triad from memory on {} threads: {:.1} GB/s",
+        p.threads,
+        p.triad_memory_all_threads / 1e9
+    );
+}
+
+/// Header of the roofline table (after a blank line).
+pub(crate) fn roofline_header() {
+    println!();
+    println!(
+        "{:<14} {:<27} {:>9} {:>10} {:>10} {:>7} {:>11} {:>8} {:>7} {:>11} {:>7}",
+        "model",
+        "kernel",
+        "n",
+        "flop/step",
+        "byte/step",
+        "level",
+        "time/step",
+        "GFLOP/s",
+        "GB/s",
+        "bound",
+        "x bound"
+    );
+}
+
+/// One kernel of the roofline table.
+pub(crate) fn roofline_row(r: &RooflineRow) {
+    println!(
+        "{:<14} {:<27} {:>9} {:>10} {:>10} {:>7} {:>11} {:>8} {:>7.1} {:>11} {:>7.2}",
+        r.model,
+        r.kernel,
         r.n,
-        r.steps,
-        r.observations,
-        human_time(r.value_and_gradient)
+        r.flops.map_or("-".into(), |f| format!("{f:.3e}")),
+        format!("{:.3e}", r.bytes),
+        r.level,
+        human_time(r.seconds),
+        r.gflops().map_or("-".into(), |g| format!("{g:.1}")),
+        r.gbytes(),
+        human_time(r.bound_seconds),
+        r.times_bound()
     );
 }
 

@@ -59,7 +59,7 @@ pub fn check_work(what: &str, values: usize, steps: f64) -> Result<()> {
 }
 
 /// `bytes` for people: "3.2 GB".
-fn show_bytes(bytes: f64) -> String {
+pub fn show_bytes(bytes: f64) -> String {
     match bytes {
         b if b >= 1e12 => format!("{:.1} TB", b / 1e12),
         b if b >= 1e9 => format!("{:.1} GB", b / 1e9),

@@ -91,6 +91,43 @@ pub trait Dynamics {
         lambda_next: &[f64],
         out: AdjointOutputs<'_>,
     );
+
+    /// Values per step a forward step can record so that its adjoint step need not
+    /// recompute them (for RK4 the intermediate stages s₂, s₃, s₄: 3n); 0 when the model
+    /// records nothing. [`crate::core::Storage::Stages`] keeps them for every step.
+    fn tape_len(&self) -> usize {
+        0
+    }
+
+    /// [`Dynamics::step`] that also writes the step's tape (length [`Dynamics::tape_len`]).
+    /// x_next must be bit-for-bit the result of [`Dynamics::step`].
+    fn step_recording(
+        &self,
+        ws: &mut Self::Workspace,
+        k: usize,
+        x: &[f64],
+        x_next: &mut [f64],
+        _tape: &mut [f64],
+    ) {
+        self.step(ws, k, x, x_next)
+    }
+
+    /// [`Dynamics::step_ad`] reading the tape [`Dynamics::step_recording`] wrote at the same
+    /// x instead of recomputing it. The results must be bit-for-bit those of
+    /// [`Dynamics::step_ad`]: the same operations in the same order, only not repeated.
+    #[allow(clippy::too_many_arguments)]
+    fn step_ad_recorded(
+        &self,
+        ws: &mut Self::Workspace,
+        k: usize,
+        x: &[f64],
+        x_next: &[f64],
+        _tape: &[f64],
+        lambda_next: &[f64],
+        out: AdjointOutputs<'_>,
+    ) {
+        self.step_ad(ws, k, x, x_next, lambda_next, out)
+    }
 }
 
 /// A cost that is a sum of per-step terms, J = Σ_k J_k(x_k), k = 0..=steps.

@@ -10,12 +10,14 @@ pub mod choice;
 pub mod dynamics;
 pub mod minimize;
 pub mod stage_costs;
+pub mod storage_choice;
 pub mod sweep;
 pub mod thread_pool;
 pub mod vector;
 pub mod verification;
 
 pub use dynamics::{AdjointOutputs, Dynamics, StageCost, TangentInputs};
+pub use storage_choice::StorageChoice;
 pub use sweep::{
     integrate, tangent_linear_run, tangent_linear_trajectory, value_and_gradient, Storage,
     SweepResult, Sweeper,

@@ -15,11 +15,31 @@ use crate::error::{Error, Result};
 /// How the forward trajectory is kept for the backward sweep.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Storage {
-    /// Keep every state x_0..x_l: memory (l+1)·n, no recomputation.
+    /// Keep every state x_0..x_l: memory (l+1)·n; each adjoint step recomputes what it needs
+    /// of its forward step (for RK4 the stages s₂, s₃, s₄).
     All,
+    /// Keep every state and every step's tape ([`Dynamics::tape_len`], for RK4 the three
+    /// stages): memory (l+1)·n + l·tape, about 4× [`Storage::All`] for RK4, and the adjoint
+    /// steps recompute nothing. Same operations in the same order as [`Storage::All`], so the
+    /// same results bit for bit.
+    Stages,
     /// Binomial (Revolve-optimal) checkpointing with at most this many stored states
     /// (counting x_0): memory O(snapshots · n), forward recomputation as small as possible.
     Checkpoints(usize),
+}
+
+impl Storage {
+    /// The number of values the sweep keeps for `steps` steps of `model`:
+    /// (l+1)·n for [`Storage::All`], (l+1)·n + l·tape for [`Storage::Stages`] and
+    /// min(S, l)·n for S checkpoints.
+    pub fn stored_values<D: Dynamics>(self, model: &D, steps: usize) -> usize {
+        let n = model.state_len();
+        match self {
+            Storage::All => (steps + 1) * n,
+            Storage::Stages => (steps + 1) * n + steps * model.tape_len(),
+            Storage::Checkpoints(snapshots) => snapshots.min(steps.max(1)) * n,
+        }
+    }
 }
 
 /// The cost and every gradient returned by one sweep.
@@ -29,7 +49,8 @@ pub struct SweepResult {
     pub cost: f64,
     /// ∂J/∂x_0.
     pub state_gradient: Vec<f64>,
-    /// ∂J/∂θ, the model parameters.
+    /// ∂J/∂θ, the model parameters (empty from a sweeper made
+    /// [`Sweeper::without_param_gradient`]).
     pub param_gradient: Vec<f64>,
     /// ∂J/∂p, the stage cost's own parameters.
     pub cost_param_gradient: Vec<f64>,
@@ -48,6 +69,11 @@ fn checked_step<D: Dynamics>(
     x_next: &mut [f64],
 ) -> Result<()> {
     model.step(ws, k, x, x_next);
+    finite_state(k, x_next)
+}
+
+/// Reports a non-finite x_{k+1}, naming step k + 1.
+fn finite_state(k: usize, x_next: &[f64]) -> Result<()> {
     if all_finite(x_next) {
         Ok(())
     } else {
@@ -170,7 +196,9 @@ struct Backward<'a, D: Dynamics, C: StageCost> {
 }
 
 impl<'a, D: Dynamics, C: StageCost> Backward<'a, D, C> {
-    fn new(model: &'a D, cost: &'a C, steps: usize) -> Self {
+    /// `param_gradient`: whether θ̄ is wanted; without it the models are given an empty θ̄
+    /// and skip its accumulation.
+    fn new(model: &'a D, cost: &'a C, steps: usize, param_gradient: bool) -> Self {
         let n = model.state_len();
         Self {
             model,
@@ -178,7 +206,7 @@ impl<'a, D: Dynamics, C: StageCost> Backward<'a, D, C> {
             steps,
             lambda: vec![0.0; n],
             lambda_prev: vec![0.0; n],
-            param_bar: vec![0.0; model.param_len()],
+            param_bar: vec![0.0; if param_gradient { model.param_len() } else { 0 }],
             cost_param_bar: vec![0.0; cost.param_len()],
             input_bar: vec![0.0; steps * model.input_len()],
             total: 0.0,
@@ -207,6 +235,27 @@ impl<'a, D: Dynamics, C: StageCost> Backward<'a, D, C> {
             input: &mut self.input_bar[k * m..(k + 1) * m],
         };
         self.model.step_ad(ws, k, x, x_next, &self.lambda, out);
+        std::mem::swap(&mut self.lambda, &mut self.lambda_prev);
+        self.add_stage_cost(k, x);
+    }
+
+    /// [`Backward::adjoint_step`] reading the tape the forward step recorded.
+    fn adjoint_step_recorded(
+        &mut self,
+        ws: &mut D::Workspace,
+        k: usize,
+        x: &[f64],
+        x_next: &[f64],
+        tape: &[f64],
+    ) {
+        let m = self.model.input_len();
+        let out = AdjointOutputs {
+            state: &mut self.lambda_prev,
+            params: &mut self.param_bar,
+            input: &mut self.input_bar[k * m..(k + 1) * m],
+        };
+        self.model
+            .step_ad_recorded(ws, k, x, x_next, tape, &self.lambda, out);
         std::mem::swap(&mut self.lambda, &mut self.lambda_prev);
         self.add_stage_cost(k, x);
     }
@@ -248,6 +297,7 @@ pub struct Sweeper<D: Dynamics> {
     current: Vec<f64>,
     next: Vec<f64>,
     later: Vec<f64>,
+    param_gradient: bool,
 }
 
 impl<D: Dynamics> Sweeper<D> {
@@ -260,7 +310,16 @@ impl<D: Dynamics> Sweeper<D> {
             current: vec![0.0; n],
             next: vec![0.0; n],
             later: vec![0.0; n],
+            param_gradient: true,
         }
+    }
+
+    /// This sweeper without ∂J/∂θ: [`SweepResult::param_gradient`] comes back empty and
+    /// the adjoint steps skip its accumulation (for Lorenz-96 a sum over the ring in every
+    /// stage). For 4D-Var that does not estimate parameters.
+    pub fn without_param_gradient(mut self) -> Self {
+        self.param_gradient = false;
+        self
     }
 
     /// As [`value_and_gradient`], reusing this sweeper's buffers.
@@ -279,18 +338,14 @@ impl<D: Dynamics> Sweeper<D> {
                 format!("has {} values, the model state has {n}", x0.len()),
             ));
         }
-        let mut backward = Backward::new(model, cost, steps);
-        let slots = match storage {
-            Storage::All => steps + 1,
-            Storage::Checkpoints(0) => {
-                return Err(Error::invalid(
-                    "checkpoint snapshots",
-                    "at least 1 snapshot (the initial state) is needed",
-                ))
-            }
-            Storage::Checkpoints(snapshots) => snapshots.min(steps.max(1)),
-        };
-        self.store.resize(slots * n, 0.0);
+        let mut backward = Backward::new(model, cost, steps, self.param_gradient);
+        if storage == Storage::Checkpoints(0) {
+            return Err(Error::invalid(
+                "checkpoint snapshots",
+                "at least 1 snapshot (the initial state) is needed",
+            ));
+        }
+        self.store.resize(storage.stored_values(model, steps), 0.0);
         self.store[..n].copy_from_slice(x0);
         let forward_steps = match storage {
             Storage::All => {
@@ -306,6 +361,26 @@ impl<D: Dynamics> Sweeper<D> {
                         &states[(k + 1) * n..(k + 2) * n],
                     );
                     backward.adjoint_step(&mut self.ws, k, x, x_next);
+                }
+                steps as u64
+            }
+            Storage::Stages => {
+                let t = model.tape_len();
+                let (states, tapes) = self.store.split_at_mut((steps + 1) * n);
+                for k in 0..steps {
+                    let (done, rest) = states.split_at_mut((k + 1) * n);
+                    let tape = &mut tapes[k * t..(k + 1) * t];
+                    model.step_recording(&mut self.ws, k, &done[k * n..], &mut rest[..n], tape);
+                    finite_state(k, &rest[..n])?;
+                }
+                backward.terminal(&states[steps * n..]);
+                for k in (0..steps).rev() {
+                    let (x, x_next) = (
+                        &states[k * n..(k + 1) * n],
+                        &states[(k + 1) * n..(k + 2) * n],
+                    );
+                    let tape = &tapes[k * t..(k + 1) * t];
+                    backward.adjoint_step_recorded(&mut self.ws, k, x, x_next, tape);
                 }
                 steps as u64
             }

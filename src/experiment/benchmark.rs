@@ -9,7 +9,9 @@ use std::time::Instant;
 
 use crate::core::stage_costs::QuadraticMisfit;
 use crate::core::verification::random_vector;
-use crate::core::{integrate, AdjointOutputs, Dynamics, Storage, Sweeper, TangentInputs};
+use crate::core::{
+    integrate, AdjointOutputs, Dynamics, Storage, StorageChoice, Sweeper, TangentInputs,
+};
 use crate::error::{Error, Result};
 use crate::models::lorenz96;
 
@@ -22,18 +24,27 @@ pub struct BenchmarkRow {
     pub forward_step: f64,
     /// Seconds per tangent-linear step.
     pub tangent_step: f64,
-    /// Seconds per adjoint step.
+    /// Seconds per adjoint step that recomputes its RK4 stages ([`Storage::All`]).
     pub adjoint_step: f64,
+    /// Seconds per adjoint step that reads its stages from the tape ([`Storage::Stages`]).
+    pub adjoint_step_recorded: f64,
     /// Seconds for the forward run over the window.
     pub forward_window: f64,
-    /// Seconds for one value_and_gradient over the window.
+    /// Seconds for one value_and_gradient over the window, every state stored.
     pub gradient_window: f64,
+    /// Seconds for one value_and_gradient over the window, states and stages stored.
+    pub gradient_window_stages: f64,
 }
 
 impl BenchmarkRow {
-    /// value_and_gradient time / forward-run time over the same window.
+    /// value_and_gradient time / forward-run time over the same window, every state stored.
     pub fn ratio(&self) -> f64 {
         self.gradient_window / self.forward_window
+    }
+
+    /// The same ratio with the stages stored too.
+    pub fn ratio_stages(&self) -> f64 {
+        self.gradient_window_stages / self.forward_window
     }
 }
 
@@ -132,6 +143,16 @@ pub fn benchmark_lorenz96(n: usize, window: usize, min_time: f64) -> Result<Benc
         };
         model.step_ad(&mut ws, 0, &x, &x_next, &dx, outputs)
     });
+    let mut tape = vec![0.0; model.tape_len()];
+    model.step_recording(&mut ws, 0, &x, &mut x_next, &mut tape);
+    let adjoint_step_recorded = seconds_per_call(min_time, || {
+        let outputs = AdjointOutputs {
+            state: &mut out,
+            params: &mut params_bar,
+            input: &mut [],
+        };
+        model.step_ad_recorded(&mut ws, 0, &x, &x_next, &tape, &dx, outputs)
+    });
 
     // A quadratic misfit at every step against a nearby trajectory.
     let mut targets = Vec::with_capacity((window + 1) * n);
@@ -142,35 +163,42 @@ pub fn benchmark_lorenz96(n: usize, window: usize, min_time: f64) -> Result<Benc
     let cost = QuadraticMisfit::new(n, 1.0, targets, vec![true; window + 1]);
     // As in a minimisation, one Sweeper serves every evaluation. The forward run and the
     // sweep are timed in alternating batches so that both see the same machine load.
-    let mut sweeper = Sweeper::new(&model);
-    let (mut forward_failure, mut sweep_failure) = (None, None);
-    let (forward_window, gradient_window) = paired_seconds_per_call(
-        min_time,
-        || {
-            if let Err(e) = integrate(&model, &x, window, |_, _| {}) {
-                forward_failure = Some(e);
-            }
-        },
-        || {
-            if let Err(e) = sweeper.value_and_gradient(&model, &x, window, &cost, Storage::All) {
-                sweep_failure = Some(e);
-            }
-        },
-    );
-    if let Some(e) = forward_failure.or(sweep_failure) {
-        return Err(e);
-    }
+    let time_sweep = |storage: Storage| -> Result<(f64, f64)> {
+        let mut sweeper = Sweeper::new(&model);
+        let (mut forward_failure, mut sweep_failure) = (None, None);
+        let timing = paired_seconds_per_call(
+            min_time,
+            || {
+                if let Err(e) = integrate(&model, &x, window, |_, _| {}) {
+                    forward_failure = Some(e);
+                }
+            },
+            || {
+                if let Err(e) = sweeper.value_and_gradient(&model, &x, window, &cost, storage) {
+                    sweep_failure = Some(e);
+                }
+            },
+        );
+        forward_failure.or(sweep_failure).map_or(Ok(timing), Err)
+    };
+    let (forward_all, gradient_window) = time_sweep(Storage::All)?;
+    let (forward_stages, gradient_window_stages) = time_sweep(Storage::Stages)?;
+    // Each sweep's time scaled to one forward-run time, so that their ratios stay those of
+    // their own paired batches.
+    let forward_window = 0.5 * (forward_all + forward_stages);
     Ok(BenchmarkRow {
         n,
         forward_step,
         tangent_step,
         adjoint_step,
+        adjoint_step_recorded,
         forward_window,
-        gradient_window,
+        gradient_window: gradient_window / forward_all * forward_window,
+        gradient_window_stages: gradient_window_stages / forward_stages * forward_window,
     })
 }
 
-/// Timing of the 4D-Var cost for one Lorenz-96 configuration.
+/// Timing of the 4D-Var cost for one Lorenz-96 configuration, with each trajectory storage.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct CostBenchmark {
     /// Sites N.
@@ -179,13 +207,46 @@ pub struct CostBenchmark {
     pub steps: usize,
     /// Observations in the window.
     pub observations: usize,
+    /// Seconds for the forward run over the window alone (median over the storages' paired
+    /// timings).
+    pub forward_run: f64,
+    /// One row per storage, in the order asked.
+    pub storages: Vec<CostStorageTiming>,
+    /// The storage `auto` chooses for this case.
+    pub auto: String,
+}
+
+/// Value and gradient of the 4D-Var cost with one trajectory storage.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct CostStorageTiming {
+    /// The storage, as the command line writes it (`all`, `stages`, `checkpoints:S`).
+    pub storage: String,
+    /// Bytes the sweep keeps of the trajectory.
+    pub stored_bytes: u64,
     /// Seconds per value-and-gradient of J (one forward and one adjoint sweep).
     pub value_and_gradient: f64,
+    /// value_and_gradient / forward run, from batches timed alternately.
+    pub ratio: f64,
+}
+
+impl CostBenchmark {
+    /// The fastest storage's timing.
+    pub fn fastest(&self) -> Option<&CostStorageTiming> {
+        self.storages
+            .iter()
+            .min_by(|a, b| a.value_and_gradient.total_cmp(&b.value_and_gradient))
+    }
 }
 
 /// Times J and ∇J of 4D-Var with B = I and R = I on Lorenz-96 with `n` sites over `steps`
-/// steps, every other site observed at every other step (steps 2, 4, …).
-pub fn benchmark_fourdvar_cost(n: usize, steps: usize, min_time: f64) -> Result<CostBenchmark> {
+/// steps, every other site observed at every other step (steps 2, 4, …), once per storage,
+/// each against the forward run over the window in alternating batches.
+pub fn benchmark_fourdvar_cost(
+    n: usize,
+    steps: usize,
+    storages: &[Storage],
+    min_time: f64,
+) -> Result<CostBenchmark> {
     check_window_budget("4D-Var cost benchmark", n, steps)?;
     use crate::cov::BackgroundCovariance;
     use crate::obs::{Observation, ObservationKind, ObservationMisfit, ObservationSet};
@@ -224,23 +285,54 @@ pub fn benchmark_fourdvar_cost(n: usize, steps: usize, min_time: f64) -> Result<
         &crate::models::ModelInfo::geometry(&model),
     )?;
     let covariance = Arc::new(BackgroundCovariance::diagonal(n, 1.0)?);
-    let transform = ControlTransform::new(ControlSpace::Transformed, x, covariance, None)?;
-    let problem = FourDVar::new(model, steps, misfit, transform, Storage::All)?;
+    let transform = ControlTransform::new(ControlSpace::Transformed, x.clone(), covariance, None)?;
     let u = random_vector(n, 3);
-    let mut failure = None;
-    let value_and_gradient = seconds_per_call(min_time, || {
-        if let Err(e) = problem.evaluate(&u) {
-            failure = Some(e);
+    let mut rows = Vec::new();
+    let mut forward_runs = Vec::new();
+    for &storage in storages {
+        let problem = FourDVar::new(
+            model.clone(),
+            steps,
+            misfit.clone(),
+            transform.clone(),
+            storage,
+        )?;
+        let (mut forward_failure, mut failure) = (None, None);
+        let (forward, value_and_gradient) = paired_seconds_per_call(
+            min_time,
+            || {
+                if let Err(e) = integrate(&model, &x, steps, |_, _| {}) {
+                    forward_failure = Some(e);
+                }
+            },
+            || {
+                if let Err(e) = problem.evaluate(&u) {
+                    failure = Some(e);
+                }
+            },
+        );
+        if let Some(e) = forward_failure.or(failure) {
+            return Err(e);
         }
-    });
-    if let Some(e) = failure {
-        return Err(e);
+        forward_runs.push(forward);
+        rows.push(CostStorageTiming {
+            storage: storage.to_string(),
+            stored_bytes: 8 * storage.stored_values(&model, steps) as u64,
+            value_and_gradient,
+            ratio: value_and_gradient / forward,
+        });
     }
+    forward_runs.sort_by(f64::total_cmp);
     Ok(CostBenchmark {
         n,
         steps,
         observations: count,
-        value_and_gradient,
+        forward_run: forward_runs
+            .get(forward_runs.len() / 2)
+            .copied()
+            .unwrap_or(f64::NAN),
+        storages: rows,
+        auto: StorageChoice::Auto.resolve(&model, steps)?.to_string(),
     })
 }
 
@@ -636,20 +728,16 @@ pub fn benchmark_shallow_water_storage(
     use crate::models::ModelInfo;
     let model = benchmark_shallow_water_model(n, crate::models::shallow_water::PARALLEL_MIN_CELLS)?;
     let x = model.default_initial_state();
-    let len = x.len() as u64;
     phase(&format!(
         "observing the {steps}-step truth run on {n} x {n}"
     ));
     let misfit = shallow_water_misfit(&model, &x, steps, 6, 1000)?;
     let mut rows = Vec::new();
     for &storage in storages {
-        let slots = match storage {
-            Storage::All => steps as u64 + 1,
-            Storage::Checkpoints(s) => s.min(steps.max(1)) as u64,
-        };
+        let bytes = 8 * storage.stored_values(&model, steps) as u64;
         phase(&format!(
             "value and gradient with {storage:?} ({:.2} GB of states)",
-            (slots * len * 8) as f64 / 1e9
+            bytes as f64 / 1e9
         ));
         let peak_reset = reset_peak_rss();
         let start = Instant::now();
@@ -657,7 +745,7 @@ pub fn benchmark_shallow_water_storage(
         let seconds = start.elapsed().as_secs_f64();
         rows.push(StorageRow {
             storage,
-            bytes: slots * len * 8,
+            bytes,
             seconds,
             forward_steps: result.forward_steps,
             peak_rss: peak_rss(),

@@ -15,6 +15,7 @@ pub mod results;
 pub mod rnn_analysis;
 pub mod rnn_gradient;
 pub mod rnn_train;
+pub mod roofline;
 pub mod twin_data;
 pub mod twin_window;
 pub mod window_analysis;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::core::choice::choice_name;
 use crate::core::vector::norm;
-use crate::core::{integrate, Dynamics, Storage};
+use crate::core::{integrate, Dynamics, Storage, StorageChoice};
 use crate::cov::BackgroundCovariance;
 use crate::error::{Error, Result};
 use crate::io::experiment_config::WeakConstraintConfig;
@@ -43,6 +43,8 @@ pub struct AssimilationSettings {
     pub space: ControlSpace,
     /// Stopping rule.
     pub stopping: StoppingRule,
+    /// How the adjoint sweep keeps the trajectory.
+    pub storage: StorageChoice,
     /// B settings.
     pub background: BackgroundConfig,
     /// Parameter estimation.
@@ -78,6 +80,7 @@ impl AssimilationSettings {
                 gradient_tolerance: c.minimizer.gradient_tolerance,
                 relative_cost_tolerance: c.minimizer.relative_cost_tolerance,
             },
+            storage: c.minimizer.storage,
             background: c.background.clone(),
             parameters: c.parameters.clone(),
             posterior_modes: c.posterior.as_ref().map(|p| p.modes),
@@ -235,12 +238,13 @@ pub fn analyse_window<M: Dynamics + ModelInfo + Clone>(
         }
     };
     let transform = ControlTransform::new(settings.space, background, covariance.clone(), prior)?;
+    let storage = settings.storage.resolve(model, window_steps)?;
     let problem = FourDVar::new(
         model.clone(),
         window_steps,
         misfit,
         transform.clone(),
-        Storage::All,
+        storage,
     )?;
     let problem = match &settings.weak_constraint {
         None => problem,

@@ -87,6 +87,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::core::StorageChoice;
+
 use crate::cov::BackgroundSpec;
 use crate::error::{Error, Result};
 use crate::io::cf_time::ReferenceDate;
@@ -168,6 +170,8 @@ pub struct MinimizerConfig {
     pub gradient_tolerance: f64,
     /// Relative change of J at which to stop.
     pub relative_cost_tolerance: f64,
+    /// How the adjoint sweep keeps the trajectory: auto, all, stages or checkpoints:S.
+    pub storage: StorageChoice,
 }
 
 impl Default for MinimizerConfig {
@@ -179,6 +183,7 @@ impl Default for MinimizerConfig {
             max_iterations: 200,
             gradient_tolerance: 1e-6,
             relative_cost_tolerance: 1e-12,
+            storage: StorageChoice::Auto,
         }
     }
 }

@@ -8,6 +8,8 @@
 //! The TL differentiates every stage; the AD runs the stages backwards (see
 //! [`Rk4::step_ad`]), recomputing s₂, s₃, s₄ from x first.
 
+use rayon::prelude::*;
+
 use crate::core::{AdjointOutputs, Dynamics, TangentInputs};
 
 /// A vector field f(x; θ) with its derivatives, the right-hand side of an ODE.
@@ -28,6 +30,14 @@ pub trait VectorField {
     /// params += α (∂f/∂θ)ᵀ λ. Two scaled outputs let RK4 update x̄ and the previous stage's
     /// k̄ in the same pass over the grid.
     fn adjoint(&self, x: &[f64], lambda: &[f64], targets: AdjointTargets<'_>);
+
+    /// Values per chunk when RK4's vector updates (the stages x + w k, the final
+    /// combination, the adjoint's initial k̄) should run on rayon's thread pool, or None to
+    /// run them serially (the default: for small states they take microseconds). Every
+    /// element is computed by the same operations either way, so the results are the same.
+    fn parallel_chunk(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// Where [`VectorField::adjoint`] adds its result.
@@ -60,100 +70,159 @@ pub struct Rk4Workspace {
     a: Vec<f64>,
 }
 
-impl<F: VectorField> Rk4<F> {
-    /// Fills `ws.stage` with s₂, s₃, s₄ (and `ws.k[0..3]` with k₁, k₂, k₃) from x.
-    #[inline(always)]
-    fn stages(&self, ws: &mut Rk4Workspace, x: &[f64]) {
-        let h = self.dt;
-        let Rk4Workspace { k, stage, .. } = ws;
-        let weights = [0.5 * h, 0.5 * h, h];
-        self.field.eval(x, &mut k[0]);
-        for i in 0..3 {
-            for ((s, xi), ki) in stage[i].iter_mut().zip(x).zip(&k[i]) {
-                *s = xi + weights[i] * ki;
-            }
-            if i < 2 {
-                let (_, rest) = k.split_at_mut(i + 1);
-                self.field.eval(&stage[i], &mut rest[0]);
-            }
-        }
-    }
+/// s₂, s₃, s₄ of one step, where they live: the workspace, or a step's slice of the sweep's
+/// stage tape.
+type Stages<'a> = [&'a mut [f64]; 3];
+
+/// The three stage vectors of a tape of length 3n, in order s₂, s₃, s₄.
+fn split_tape(tape: &mut [f64], n: usize) -> Stages<'_> {
+    let (s2, rest) = tape[..3 * n].split_at_mut(n);
+    let (s3, s4) = rest.split_at_mut(n);
+    [s2, s3, s4]
+}
+
+/// Read-only [`split_tape`].
+fn tape_stages(tape: &[f64], n: usize) -> [&[f64]; 3] {
+    [&tape[..n], &tape[n..2 * n], &tape[2 * n..3 * n]]
+}
+
+/// The workspace's own stage vectors.
+fn own_stages(stage: &mut [Vec<f64>; 3]) -> Stages<'_> {
+    let [a, b, c] = stage;
+    [a, b, c]
 }
 
 impl<F: VectorField> Rk4<F> {
+    /// Fills `stage` with s₂, s₃, s₄ (and `k[0..3]` with k₁, k₂, k₃) from x.
     #[inline(always)]
-    fn step_kernel(&self, ws: &mut Rk4Workspace, _k: usize, x: &[f64], x_next: &mut [f64]) {
+    fn stages(&self, k: &mut [Vec<f64>; 4], stage: &mut Stages<'_>, x: &[f64]) {
         let h = self.dt;
-        self.stages(ws, x);
+        let weights = [0.5 * h, 0.5 * h, h];
+        self.field.eval(x, &mut k[0]);
+        let chunk = self.field.parallel_chunk();
+        for i in 0..3 {
+            axpy_into(chunk, stage[i], x, weights[i], &k[i]);
+            if i < 2 {
+                let (_, rest) = k.split_at_mut(i + 1);
+                self.field.eval(stage[i], &mut rest[0]);
+            }
+        }
+    }
+
+    /// The forward step, leaving s₂, s₃, s₄ in `tape` when one is given (else in the
+    /// workspace): the same operations either way, so x_next is the same.
+    #[inline(always)]
+    fn step_kernel(
+        &self,
+        ws: &mut Rk4Workspace,
+        x: &[f64],
+        x_next: &mut [f64],
+        tape: Option<&mut [f64]>,
+    ) {
+        let h = self.dt;
         let Rk4Workspace { k, stage, .. } = ws;
+        let mut stage = match tape {
+            Some(t) => split_tape(t, x.len()),
+            None => own_stages(stage),
+        };
+        self.stages(k, &mut stage, x);
         let (k123, k4) = k.split_at_mut(3);
-        self.field.eval(&stage[2], &mut k4[0]);
+        self.field.eval(stage[2], &mut k4[0]);
         let c = h / 6.0;
-        rk4_combine(x, c, [&k123[0], &k123[1], &k123[2], &k4[0]], x_next);
+        let chunk = self.field.parallel_chunk();
+        rk4_combine(chunk, x, c, [&k123[0], &k123[1], &k123[2], &k4[0]], x_next);
     }
 
     #[inline(always)]
     fn tl_kernel(
         &self,
         ws: &mut Rk4Workspace,
-        _k: usize,
         x: &[f64],
         tangent: TangentInputs<'_>,
         dx_next: &mut [f64],
     ) {
         let h = self.dt;
-        self.stages(ws, x);
-        let Rk4Workspace { k, stage, a, .. } = ws;
+        let Rk4Workspace { k, stage, a } = ws;
+        let stage = &mut own_stages(stage);
+        self.stages(k, stage, x);
         let dx = tangent.state;
         let dp = tangent.params;
         // k[i] now holds δkᵢ₊₁; a holds the stage perturbation δs.
         self.field.tangent(x, dx, dp, &mut k[0]);
         let weights = [0.5 * h, 0.5 * h, h];
+        let chunk = self.field.parallel_chunk();
         for i in 0..3 {
-            for ((ai, di), ki) in a.iter_mut().zip(dx).zip(&k[i]) {
-                *ai = di + weights[i] * ki;
-            }
+            axpy_into(chunk, a, dx, weights[i], &k[i]);
             let (_, rest) = k.split_at_mut(i + 1);
-            self.field.tangent(&stage[i], a, dp, &mut rest[0]);
+            self.field.tangent(stage[i], a, dp, &mut rest[0]);
         }
         let c = h / 6.0;
-        rk4_combine(dx, c, [&k[0], &k[1], &k[2], &k[3]], dx_next);
+        rk4_combine(chunk, dx, c, [&k[0], &k[1], &k[2], &k[3]], dx_next);
     }
 
-    /// Reverse of the TL (the stages are recomputed from x; x_next does not give them). With λ' = x̄', the stage adjoints are
-    /// k̄₄ = h/6 λ', k̄₃ = h/3 λ' + h s̄₄, k̄₂ = h/3 λ' + h/2 s̄₃, k̄₁ = h/6 λ' + h/2 s̄₂, where
-    /// s̄ᵢ = (∂f/∂x(sᵢ))ᵀ k̄ᵢ, and x̄ = λ' + s̄₄ + s̄₃ + s̄₂ + s̄₁.
+    /// Reverse of the TL, with the stages s₂, s₃, s₄ recomputed from x (x_next does not give
+    /// them) or read from the tape the forward step recorded.
     #[inline(always)]
     fn ad_kernel(
         &self,
         ws: &mut Rk4Workspace,
-        _k: usize,
+        x: &[f64],
+        tape: Option<&[f64]>,
+        lambda_next: &[f64],
+        out: AdjointOutputs<'_>,
+    ) {
+        let Rk4Workspace { k, stage, .. } = ws;
+        match tape {
+            Some(t) => self.ad_stages(k, tape_stages(t, x.len()), x, lambda_next, out),
+            None => {
+                let mut own = own_stages(stage);
+                self.stages(k, &mut own, x);
+                let [s2, s3, s4] = own;
+                self.ad_stages(k, [s2, s3, s4], x, lambda_next, out)
+            }
+        }
+    }
+
+    /// The adjoint of the stages. With λ' = x̄', the stage adjoints are
+    /// k̄₄ = h/6 λ', k̄₃ = h/3 λ' + h s̄₄, k̄₂ = h/3 λ' + h/2 s̄₃, k̄₁ = h/6 λ' + h/2 s̄₂, where
+    /// s̄ᵢ = (∂f/∂x(sᵢ))ᵀ k̄ᵢ, and x̄ = λ' + s̄₄ + s̄₃ + s̄₂ + s̄₁.
+    #[inline(always)]
+    fn ad_stages(
+        &self,
+        k: &mut [Vec<f64>; 4],
+        stage: [&[f64]; 3],
         x: &[f64],
         lambda_next: &[f64],
         out: AdjointOutputs<'_>,
     ) {
         let h = self.dt;
-        self.stages(ws, x);
-        let Rk4Workspace { k, stage, .. } = ws;
         let x_bar = out.state;
         let params = out.params;
         // k[1], k[2], k[3] become k̄₁, k̄₂, k̄₃, starting from their λ' terms.
-        x_bar.copy_from_slice(lambda_next);
         let [_, k1, k2, k3] = k;
-        for (((a, b), c), l) in k1
-            .iter_mut()
-            .zip(k2.iter_mut())
-            .zip(k3.iter_mut())
-            .zip(lambda_next)
-        {
-            *a = h / 6.0 * l;
-            *b = h / 3.0 * l;
-            *c = h / 3.0 * l;
+        let start =
+            |x_bar: &mut [f64], k1: &mut [f64], k2: &mut [f64], k3: &mut [f64], l: &[f64]| {
+                x_bar.copy_from_slice(l);
+                for (((a, b), c), l) in k1.iter_mut().zip(k2.iter_mut()).zip(k3.iter_mut()).zip(l) {
+                    *a = h / 6.0 * l;
+                    *b = h / 3.0 * l;
+                    *c = h / 3.0 * l;
+                }
+            };
+        match self.field.parallel_chunk() {
+            None => start(x_bar, k1, k2, k3, lambda_next),
+            Some(len) => x_bar
+                .par_chunks_mut(len)
+                .zip(k1.par_chunks_mut(len))
+                .zip(k2.par_chunks_mut(len))
+                .zip(k3.par_chunks_mut(len))
+                .zip(lambda_next.par_chunks(len))
+                .for_each(|((((x_bar, k1), k2), k3), l)| start(x_bar, k1, k2, k3, l)),
         }
         // Stage 4 with k̄₄ = h/6 λ' folded into the scales.
         let c4 = h / 6.0;
         self.field.adjoint(
-            &stage[2],
+            stage[2],
             lambda_next,
             AdjointTargets {
                 primary: x_bar,
@@ -163,7 +232,7 @@ impl<F: VectorField> Rk4<F> {
             },
         );
         self.field.adjoint(
-            &stage[1],
+            stage[1],
             k3,
             AdjointTargets {
                 primary: x_bar,
@@ -173,7 +242,7 @@ impl<F: VectorField> Rk4<F> {
             },
         );
         self.field.adjoint(
-            &stage[0],
+            stage[0],
             k2,
             AdjointTargets {
                 primary: x_bar,
@@ -224,19 +293,19 @@ impl<F: VectorField> Dynamics for Rk4<F> {
         }
     }
 
-    fn step(&self, ws: &mut Rk4Workspace, k: usize, x: &[f64], x_next: &mut [f64]) {
+    fn step(&self, ws: &mut Rk4Workspace, _k: usize, x: &[f64], x_next: &mut [f64]) {
         #[cfg(target_arch = "x86_64")]
         if has_avx2() {
             // SAFETY: the processor supports AVX2 (checked by has_avx2).
-            return unsafe { wide::step(self, ws, k, x, x_next) };
+            return unsafe { wide::step(self, ws, x, x_next, None) };
         }
-        self.step_kernel(ws, k, x, x_next)
+        self.step_kernel(ws, x, x_next, None)
     }
 
     fn step_tl(
         &self,
         ws: &mut Rk4Workspace,
-        k: usize,
+        _k: usize,
         x: &[f64],
         tangent: TangentInputs<'_>,
         dx_next: &mut [f64],
@@ -244,15 +313,15 @@ impl<F: VectorField> Dynamics for Rk4<F> {
         #[cfg(target_arch = "x86_64")]
         if has_avx2() {
             // SAFETY: as in `step`.
-            return unsafe { wide::tl(self, ws, k, x, tangent, dx_next) };
+            return unsafe { wide::tl(self, ws, x, tangent, dx_next) };
         }
-        self.tl_kernel(ws, k, x, tangent, dx_next)
+        self.tl_kernel(ws, x, tangent, dx_next)
     }
 
     fn step_ad(
         &self,
         ws: &mut Rk4Workspace,
-        k: usize,
+        _k: usize,
         x: &[f64],
         _x_next: &[f64],
         lambda_next: &[f64],
@@ -261,18 +330,89 @@ impl<F: VectorField> Dynamics for Rk4<F> {
         #[cfg(target_arch = "x86_64")]
         if has_avx2() {
             // SAFETY: as in `step`.
-            return unsafe { wide::ad(self, ws, k, x, lambda_next, out) };
+            return unsafe { wide::ad(self, ws, x, None, lambda_next, out) };
         }
-        self.ad_kernel(ws, k, x, lambda_next, out)
+        self.ad_kernel(ws, x, None, lambda_next, out)
+    }
+
+    /// The stages s₂, s₃, s₄: 3n values per step.
+    fn tape_len(&self) -> usize {
+        3 * self.field.dim()
+    }
+
+    fn step_recording(
+        &self,
+        ws: &mut Rk4Workspace,
+        _k: usize,
+        x: &[f64],
+        x_next: &mut [f64],
+        tape: &mut [f64],
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if has_avx2() {
+            // SAFETY: as in `step`.
+            return unsafe { wide::step(self, ws, x, x_next, Some(tape)) };
+        }
+        self.step_kernel(ws, x, x_next, Some(tape))
+    }
+
+    fn step_ad_recorded(
+        &self,
+        ws: &mut Rk4Workspace,
+        _k: usize,
+        x: &[f64],
+        _x_next: &[f64],
+        tape: &[f64],
+        lambda_next: &[f64],
+        out: AdjointOutputs<'_>,
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if has_avx2() {
+            // SAFETY: as in `step`.
+            return unsafe { wide::ad(self, ws, x, Some(tape), lambda_next, out) };
+        }
+        self.ad_kernel(ws, x, Some(tape), lambda_next, out)
     }
 }
 
-/// out = x + c (k₁ + 2k₂ + 2k₃ + k₄), the last line of an RK4 step (forward or tangent).
+/// out = x + c (k₁ + 2k₂ + 2k₃ + k₄), the last line of an RK4 step (forward or tangent), on
+/// the thread pool in chunks of `chunk` values when given.
 #[inline(always)]
-fn rk4_combine(x: &[f64], c: f64, k: [&[f64]; 4], out: &mut [f64]) {
-    let stages = k[0].iter().zip(k[1]).zip(k[2].iter().zip(k[3]));
-    for ((o, xi), ((k1, k2), (k3, k4))) in out.iter_mut().zip(x).zip(stages) {
-        *o = xi + c * (k1 + 2.0 * (k2 + k3) + k4);
+fn rk4_combine(chunk: Option<usize>, x: &[f64], c: f64, k: [&[f64]; 4], out: &mut [f64]) {
+    #[inline(always)]
+    fn serial(x: &[f64], c: f64, k: [&[f64]; 4], out: &mut [f64]) {
+        let stages = k[0].iter().zip(k[1]).zip(k[2].iter().zip(k[3]));
+        for ((o, xi), ((k1, k2), (k3, k4))) in out.iter_mut().zip(x).zip(stages) {
+            *o = xi + c * (k1 + 2.0 * (k2 + k3) + k4);
+        }
+    }
+    match chunk {
+        None => serial(x, c, k, out),
+        Some(len) => out
+            .par_chunks_mut(len)
+            .zip(x.par_chunks(len))
+            .zip(k[0].par_chunks(len).zip(k[1].par_chunks(len)))
+            .zip(k[2].par_chunks(len).zip(k[3].par_chunks(len)))
+            .for_each(|(((o, x), (k1, k2)), (k3, k4))| serial(x, c, [k1, k2, k3, k4], o)),
+    }
+}
+
+/// out = x + w k, on the thread pool in chunks of `chunk` values when given.
+#[inline(always)]
+fn axpy_into(chunk: Option<usize>, out: &mut [f64], x: &[f64], w: f64, k: &[f64]) {
+    #[inline(always)]
+    fn serial(out: &mut [f64], x: &[f64], w: f64, k: &[f64]) {
+        for ((o, xi), ki) in out.iter_mut().zip(x).zip(k) {
+            *o = xi + w * ki;
+        }
+    }
+    match chunk {
+        None => serial(out, x, w, k),
+        Some(len) => out
+            .par_chunks_mut(len)
+            .zip(x.par_chunks(len))
+            .zip(k.par_chunks(len))
+            .for_each(|((o, x), k)| serial(o, x, w, k)),
     }
 }
 
@@ -296,34 +436,33 @@ mod wide {
     pub(super) unsafe fn step<F: VectorField>(
         m: &Rk4<F>,
         ws: &mut Rk4Workspace,
-        k: usize,
         x: &[f64],
         x_next: &mut [f64],
+        tape: Option<&mut [f64]>,
     ) {
-        m.step_kernel(ws, k, x, x_next)
+        m.step_kernel(ws, x, x_next, tape)
     }
 
     #[target_feature(enable = "avx2")]
     pub(super) unsafe fn tl<F: VectorField>(
         m: &Rk4<F>,
         ws: &mut Rk4Workspace,
-        k: usize,
         x: &[f64],
         tangent: TangentInputs<'_>,
         dx_next: &mut [f64],
     ) {
-        m.tl_kernel(ws, k, x, tangent, dx_next)
+        m.tl_kernel(ws, x, tangent, dx_next)
     }
 
     #[target_feature(enable = "avx2")]
     pub(super) unsafe fn ad<F: VectorField>(
         m: &Rk4<F>,
         ws: &mut Rk4Workspace,
-        k: usize,
         x: &[f64],
+        tape: Option<&[f64]>,
         lambda_next: &[f64],
         out: AdjointOutputs<'_>,
     ) {
-        m.ad_kernel(ws, k, x, lambda_next, out)
+        m.ad_kernel(ws, x, tape, lambda_next, out)
     }
 }

@@ -112,6 +112,13 @@ impl ObservationOperator {
         }
     }
 
+    /// The interpolation of observation i when h_i is linear (a value observation,
+    /// h_i(x) = s_i(x)), None for the other kinds.
+    pub fn linear_stencil(&self, i: usize) -> Option<&Stencil> {
+        let e = &self.entries[i];
+        (e.kind == ObservationKind::Value).then_some(&e.taps)
+    }
+
     /// Tangent linear: h_i'(x) δx = g'(s_i(x)) · s_i(δx), with g' = 1, 2s or sign(s)
     /// (sign(0) = 0); for speed (a δa + b δb) / √(a² + b²) (0 at zero wind).
     #[inline]

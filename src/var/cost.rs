@@ -70,7 +70,12 @@ impl<D: Dynamics + Clone> FourDVar<D> {
                 ),
             ));
         }
-        let sweeper = RefCell::new(Sweeper::new(&model));
+        let sweeper = if transform.param_len() == 0 {
+            Sweeper::new(&model).without_param_gradient()
+        } else {
+            Sweeper::new(&model)
+        };
+        let sweeper = RefCell::new(sweeper);
         Ok(Self {
             model: RefCell::new(model),
             steps,

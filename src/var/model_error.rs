@@ -110,6 +110,45 @@ impl<'a, D: Dynamics> Forced<'a, D> {
         let n = self.model.state_len();
         self.eta.get(k * n..(k + 1) * n)
     }
+
+    /// x_{k+1} += η_k.
+    fn add_forcing(&self, k: usize, x_next: &mut [f64]) {
+        if let Some(eta) = self.row(k) {
+            x_next.iter_mut().zip(eta).for_each(|(a, e)| *a += e);
+        }
+    }
+
+    /// The adjoint of a forced step: ∂x_{k+1}/∂η_k = I, so the input gradient is λ_{k+1}
+    /// itself; the rest is the inner model's adjoint, run by `inner_adjoint` with the inner
+    /// model's output M_k(x_k) = x_{k+1} − η_k.
+    fn adjoint(
+        &self,
+        k: usize,
+        x_next: &[f64],
+        lambda_next: &[f64],
+        out: AdjointOutputs<'_>,
+        inner_adjoint: impl FnOnce(&[f64], AdjointOutputs<'_>),
+    ) {
+        out.input
+            .iter_mut()
+            .zip(lambda_next)
+            .for_each(|(a, l)| *a += l);
+        let inner = AdjointOutputs {
+            state: out.state,
+            params: out.params,
+            input: &mut [],
+        };
+        match self.row(k) {
+            None => inner_adjoint(x_next, inner),
+            Some(eta) => {
+                let mut unforced = self.unforced.borrow_mut();
+                for ((u, a), e) in unforced.iter_mut().zip(x_next).zip(eta) {
+                    *u = a - e;
+                }
+                inner_adjoint(&unforced, inner);
+            }
+        }
+    }
 }
 
 impl<D: Dynamics> Dynamics for Forced<'_, D> {
@@ -132,9 +171,37 @@ impl<D: Dynamics> Dynamics for Forced<'_, D> {
     }
     fn step(&self, ws: &mut Self::Workspace, k: usize, x: &[f64], x_next: &mut [f64]) {
         self.model.step(ws, k, x, x_next);
-        if let Some(eta) = self.row(k) {
-            x_next.iter_mut().zip(eta).for_each(|(a, e)| *a += e);
-        }
+        self.add_forcing(k, x_next);
+    }
+    /// The inner model's tape: η_k is added after the model step, so it does not change it.
+    fn tape_len(&self) -> usize {
+        self.model.tape_len()
+    }
+    fn step_recording(
+        &self,
+        ws: &mut Self::Workspace,
+        k: usize,
+        x: &[f64],
+        x_next: &mut [f64],
+        tape: &mut [f64],
+    ) {
+        self.model.step_recording(ws, k, x, x_next, tape);
+        self.add_forcing(k, x_next);
+    }
+    fn step_ad_recorded(
+        &self,
+        ws: &mut Self::Workspace,
+        k: usize,
+        x: &[f64],
+        x_next: &[f64],
+        tape: &[f64],
+        lambda_next: &[f64],
+        out: AdjointOutputs<'_>,
+    ) {
+        self.adjoint(k, x_next, lambda_next, out, |x_unforced, inner| {
+            self.model
+                .step_ad_recorded(ws, k, x, x_unforced, tape, lambda_next, inner)
+        })
     }
     fn step_tl(
         &self,
@@ -164,25 +231,8 @@ impl<D: Dynamics> Dynamics for Forced<'_, D> {
         lambda_next: &[f64],
         out: AdjointOutputs<'_>,
     ) {
-        // ∂x_{k+1}/∂η_k = I: the input gradient is λ_{k+1} itself.
-        out.input
-            .iter_mut()
-            .zip(lambda_next)
-            .for_each(|(a, l)| *a += l);
-        let inner = AdjointOutputs {
-            state: out.state,
-            params: out.params,
-            input: &mut [],
-        };
-        match self.row(k) {
-            None => self.model.step_ad(ws, k, x, x_next, lambda_next, inner),
-            Some(eta) => {
-                let mut unforced = self.unforced.borrow_mut();
-                for ((u, a), e) in unforced.iter_mut().zip(x_next).zip(eta) {
-                    *u = a - e;
-                }
-                self.model.step_ad(ws, k, x, &unforced, lambda_next, inner);
-            }
-        }
+        self.adjoint(k, x_next, lambda_next, out, |x_unforced, inner| {
+            self.model.step_ad(ws, k, x, x_unforced, lambda_next, inner)
+        })
     }
 }

@@ -862,6 +862,12 @@ impl VectorField for ShallowWaterField {
         }
     }
 
+    /// RK4's vector updates run on the thread pool whenever the tendency does, in bands of
+    /// the same size.
+    fn parallel_chunk(&self) -> Option<usize> {
+        self.parallel().then(|| self.band_len())
+    }
+
     /// The discrete right-hand side of the module documentation.
     #[inline(always)]
     fn eval(&self, x: &[f64], out: &mut [f64]) {
