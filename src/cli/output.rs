@@ -661,24 +661,31 @@ pub(crate) fn shallow_water_cost_header() {
     println!("(RK4 vec: share of the serial forward step outside the 4 evaluations of f)");
     println!();
     println!(
-        "4D-Var J and gradient, B = I, h at 1000 points every 6 steps, full storage, rayon path"
+        "4D-Var J and gradient, B = I, h at 1000 points every 6 steps, rayon path; every state \
+         stored (all), and the RK4 stages too (stages)"
     );
     println!(
-        "{:>11} {:>7} {:>13} {:>13} {:>16} {:>7}",
-        "grid", "steps", "observations", "forward run", "value+gradient", "ratio"
+        "{:>11} {:>7} {:>13} {:>13} {:>14} {:>14} {:>6} {:>6}",
+        "grid", "steps", "observations", "forward run", "v+g all", "v+g stages", "ratio", "ratio"
+    );
+    println!(
+        "{:>11} {:>7} {:>13} {:>13} {:>14} {:>14} {:>6} {:>6}",
+        "", "", "", "", "", "", "all", "stages"
     );
 }
 
 /// The shallow-water 4D-Var cost row.
 pub(crate) fn shallow_water_cost_row(r: &ShallowWaterCostRow) {
     println!(
-        "{:>11} {:>7} {:>13} {:>13} {:>16} {:>7.2}",
+        "{:>11} {:>7} {:>13} {:>13} {:>14} {:>14} {:>6.2} {:>6.2}",
         format!("{0}x{0}", r.n),
         r.steps,
         r.observations,
         human_time(r.forward),
         human_time(r.value_and_gradient),
-        r.ratio()
+        human_time(r.value_and_gradient_stages),
+        r.ratio(),
+        r.ratio_stages()
     );
 }
 

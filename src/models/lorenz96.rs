@@ -4,7 +4,7 @@
 //! Each kernel runs the interior sites on plain slices (so the loop vectorises) and the few
 //! sites whose stencil wraps around the ring with periodic indices.
 
-use super::rk4::{AdjointTargets, Rk4, VectorField};
+use super::rk4::{AdjointStart, AdjointTargets, Rk4, VectorField};
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -153,7 +153,47 @@ impl VectorField for Lorenz96Field {
     /// Gathered transpose: vⱼ = λⱼ₋₁ xⱼ₋₂ − λⱼ₊₂ xⱼ₊₁ + λⱼ₊₁ (xⱼ₊₂ − xⱼ₋₁) − λⱼ; F̄ += α Σ λᵢ.
     #[inline(always)]
     fn adjoint(&self, x: &[f64], lambda: &[f64], targets: AdjointTargets<'_>) {
+        self.transpose(x, lambda, targets, None)
+    }
+
+    /// The transpose with the outputs started from `start.base` in the same pass.
+    #[inline(always)]
+    fn adjoint_from(
+        &self,
+        x: &[f64],
+        lambda: &[f64],
+        targets: AdjointTargets<'_>,
+        start: AdjointStart<'_>,
+    ) {
+        self.transpose(x, lambda, targets, Some(start))
+    }
+}
+
+impl Lorenz96Field {
+    /// The transpose of the Jacobian at x applied to λ, added to (or with `start`, started
+    /// from) the targets: one pass over the ring for v, x̄, k̄ and Σλ.
+    #[inline(always)]
+    fn transpose(
+        &self,
+        x: &[f64],
+        lambda: &[f64],
+        mut targets: AdjointTargets<'_>,
+        start: Option<AdjointStart<'_>>,
+    ) {
         let n = self.n;
+        let with_secondary = targets.secondary.is_some();
+        // The kernel starts the secondary output only together with a secondary, and the
+        // primary only when the secondary starts too (RK4's pattern); anything else starts
+        // the outputs first.
+        let start = match start {
+            Some(s) if s.secondary.is_some() && with_secondary => Some(s),
+            Some(s) if !s.primary && s.secondary.is_none() => None,
+            Some(s) => {
+                s.apply(&mut targets, None);
+                None
+            }
+            None => None,
+        };
         let (x, l) = (&x[..n], &lambda[..n]);
         // A plain function rather than a closure, so that it is inlined into the kernel.
         #[inline(always)]
@@ -172,22 +212,34 @@ impl VectorField for Lorenz96Field {
             Some((s, beta)) => (&mut s[..n], beta),
             None => (&mut [][..], 0.0),
         };
-        let with_secondary = !secondary.is_empty();
+        let (base, start_primary, c) = match start {
+            Some(s) => (&s.base[..n], s.primary, s.secondary.unwrap_or(0.0)),
+            None => (&[][..], false, 0.0),
+        };
         for j in seam_sites(n, 2, 2) {
             let v = site(x, l, j, n);
-            primary[j] += alpha * v;
+            primary[j] = if start_primary { base[j] } else { primary[j] } + alpha * v;
             if with_secondary {
-                secondary[j] += beta * v;
+                secondary[j] = if start.is_some() {
+                    c * base[j]
+                } else {
+                    secondary[j]
+                } + beta * v;
             }
         }
-        let want_sum = !params.is_empty();
-        let interior = match (with_secondary, want_sum) {
-            (true, true) => adjoint_interior::<true, true>(x, l, primary, alpha, secondary, beta),
-            (true, false) => adjoint_interior::<true, false>(x, l, primary, alpha, secondary, beta),
-            (false, true) => adjoint_interior::<false, true>(x, l, primary, alpha, secondary, beta),
-            (false, false) => {
-                adjoint_interior::<false, false>(x, l, primary, alpha, secondary, beta)
-            }
+        let kernel = Interior {
+            x,
+            l,
+            alpha,
+            beta,
+            base,
+            c,
+        };
+        let interior = match (with_secondary, start_primary, start.is_some()) {
+            (true, true, true) => kernel.run::<true, true, true>(primary, secondary),
+            (true, false, true) => kernel.run::<true, false, true>(primary, secondary),
+            (true, _, false) => kernel.run::<true, false, false>(primary, secondary),
+            (false, _, _) => kernel.run::<false, false, false>(primary, secondary),
         };
         if let Some(fb) = params.first_mut() {
             let seams: f64 = seam_sites(n, 2, 2).map(|j| l[j]).sum();
@@ -202,66 +254,93 @@ fn four(s: &[f64], o: usize) -> &[f64; 4] {
     s[o..o + 4].try_into().expect("a slice of four")
 }
 
-/// The interior sites j = 2..n−2 of the gathered transpose: primary += α v and, with
-/// `SECOND`, secondary += β v; returns Σ_j λ_j over these sites with `SUM` (the forcing's
-/// adjoint), else 0. Four sites at a time on fixed-size views, with four partial sums, so
-/// that the loop vectorises with the sum folded in instead of a second pass over λ.
+/// Mutable [`four`].
 #[inline(always)]
-fn adjoint_interior<const SECOND: bool, const SUM: bool>(
-    x: &[f64],
-    l: &[f64],
-    primary: &mut [f64],
+fn four_mut(s: &mut [f64], o: usize) -> &mut [f64; 4] {
+    (&mut s[o..o + 4]).try_into().expect("a slice of four")
+}
+
+/// The interior sites j = 2..n−2 of the gathered transpose, with the outputs' scales and
+/// the base they may start from (x̄ = base + α v, k̄ = c·base + β v).
+struct Interior<'a> {
+    x: &'a [f64],
+    l: &'a [f64],
     alpha: f64,
-    secondary: &mut [f64],
     beta: f64,
-) -> f64 {
-    let n = x.len();
-    let (lm1, l0, lp1, lp2) = (&l[1..n - 3], &l[2..n - 2], &l[3..n - 1], &l[4..n]);
-    let (xm2, xm1, xp1, xp2) = (&x[..n - 4], &x[1..n - 3], &x[3..n - 1], &x[4..n]);
-    let primary = &mut primary[2..n - 2];
-    let secondary = if SECOND {
-        &mut secondary[2..n - 2]
-    } else {
-        &mut []
-    };
-    let site = |j: usize| lm1[j] * xm2[j] - lp2[j] * xp1[j] + lp1[j] * (xp2[j] - xm1[j]) - l0[j];
-    let len = n - 4;
-    let mut acc = [0.0; 4];
-    for o in (0..len - len % 4).step_by(4) {
-        let (a, b, c, d) = (four(lm1, o), four(l0, o), four(lp1, o), four(lp2, o));
-        let (e, f, g, h) = (four(xm2, o), four(xm1, o), four(xp1, o), four(xp2, o));
-        let mut v = [0.0; 4];
-        for lane in 0..4 {
-            v[lane] =
-                a[lane] * e[lane] - d[lane] * g[lane] + c[lane] * (h[lane] - f[lane]) - b[lane];
-            if SUM {
+    base: &'a [f64],
+    c: f64,
+}
+
+impl Interior<'_> {
+    /// primary (= base or +=) α v and, with `SECOND`, secondary (= c·base or +=) β v; the
+    /// starts with `P0` and `S0`. Returns Σ_j λ_j over these sites (the forcing's adjoint).
+    /// Four sites at a time on fixed-size views, with four partial sums, so that the loop
+    /// vectorises with the sum folded in.
+    #[inline(always)]
+    fn run<const SECOND: bool, const P0: bool, const S0: bool>(
+        &self,
+        primary: &mut [f64],
+        secondary: &mut [f64],
+    ) -> f64 {
+        let (x, l, alpha, beta, c) = (self.x, self.l, self.alpha, self.beta, self.c);
+        let n = x.len();
+        let (lm1, l0, lp1, lp2) = (&l[1..n - 3], &l[2..n - 2], &l[3..n - 1], &l[4..n]);
+        let (xm2, xm1, xp1, xp2) = (&x[..n - 4], &x[1..n - 3], &x[3..n - 1], &x[4..n]);
+        let base = if P0 || S0 { &self.base[2..n - 2] } else { &[] };
+        let primary = &mut primary[2..n - 2];
+        let secondary = if SECOND {
+            &mut secondary[2..n - 2]
+        } else {
+            &mut []
+        };
+        let site =
+            |j: usize| lm1[j] * xm2[j] - lp2[j] * xp1[j] + lp1[j] * (xp2[j] - xm1[j]) - l0[j];
+        let len = n - 4;
+        let mut acc = [0.0; 4];
+        for o in (0..len - len % 4).step_by(4) {
+            let (a, b, cc, d) = (four(lm1, o), four(l0, o), four(lp1, o), four(lp2, o));
+            let (e, f, g, h) = (four(xm2, o), four(xm1, o), four(xp1, o), four(xp2, o));
+            let mut v = [0.0; 4];
+            for lane in 0..4 {
+                v[lane] = a[lane] * e[lane] - d[lane] * g[lane] + cc[lane] * (h[lane] - f[lane])
+                    - b[lane];
                 acc[lane] += b[lane];
             }
-        }
-        let p: &mut [f64; 4] = (&mut primary[o..o + 4]).try_into().expect("four");
-        for lane in 0..4 {
-            p[lane] += alpha * v[lane];
-        }
-        if SECOND {
-            let s: &mut [f64; 4] = (&mut secondary[o..o + 4]).try_into().expect("four");
-            for lane in 0..4 {
-                s[lane] += beta * v[lane];
+            let p = four_mut(primary, o);
+            if P0 {
+                let s0 = four(base, o);
+                for lane in 0..4 {
+                    p[lane] = s0[lane] + alpha * v[lane];
+                }
+            } else {
+                for lane in 0..4 {
+                    p[lane] += alpha * v[lane];
+                }
+            }
+            if SECOND {
+                let s = four_mut(secondary, o);
+                if S0 {
+                    let s0 = four(base, o);
+                    for lane in 0..4 {
+                        s[lane] = c * s0[lane] + beta * v[lane];
+                    }
+                } else {
+                    for lane in 0..4 {
+                        s[lane] += beta * v[lane];
+                    }
+                }
             }
         }
-    }
-    let mut tail = 0.0;
-    for j in len - len % 4..len {
-        let v = site(j);
-        primary[j] += alpha * v;
-        if SECOND {
-            secondary[j] += beta * v;
+        let mut tail = 0.0;
+        for j in len - len % 4..len {
+            let v = site(j);
+            primary[j] = if P0 { base[j] } else { primary[j] } + alpha * v;
+            if SECOND {
+                secondary[j] = if S0 { c * base[j] } else { secondary[j] } + beta * v;
+            }
+            tail += l0[j];
         }
-        tail += l0[j];
-    }
-    if SUM {
         (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
-    } else {
-        0.0
     }
 }
 

@@ -31,6 +31,21 @@ pub trait VectorField {
     /// k̄ in the same pass over the grid.
     fn adjoint(&self, x: &[f64], lambda: &[f64], targets: AdjointTargets<'_>);
 
+    /// [`VectorField::adjoint`] into outputs that start from `start.base` instead of their
+    /// contents: primary = base + α v when `start.primary`, secondary = c·base + β v when
+    /// `start.secondary` is Some(c). The same numbers as setting the outputs first and then
+    /// accumulating (which this default does); a field may do it in one pass.
+    fn adjoint_from(
+        &self,
+        x: &[f64],
+        lambda: &[f64],
+        mut targets: AdjointTargets<'_>,
+        start: AdjointStart<'_>,
+    ) {
+        start.apply(&mut targets, self.parallel_chunk());
+        self.adjoint(x, lambda, targets)
+    }
+
     /// Values per chunk when RK4's vector updates (the stages x + w k, the final
     /// combination, the adjoint's initial k̄) should run on rayon's thread pool, or None to
     /// run them serially (the default: for small states they take microseconds). Every
@@ -51,6 +66,30 @@ pub struct AdjointTargets<'a> {
     pub secondary: Option<(&'a mut [f64], f64)>,
     /// Receives α (∂f/∂θ)ᵀ λ.
     pub params: &'a mut [f64],
+}
+
+/// Where [`VectorField::adjoint_from`] starts its outputs: RK4's adjoint begins x̄ at λ'
+/// and each k̄ᵢ at a multiple of λ'.
+#[derive(Clone, Copy, Debug)]
+pub struct AdjointStart<'a> {
+    /// The vector the outputs start from (λ').
+    pub base: &'a [f64],
+    /// primary = base + α v (instead of primary += α v).
+    pub primary: bool,
+    /// secondary = c·base + β v with Some(c).
+    pub secondary: Option<f64>,
+}
+
+impl AdjointStart<'_> {
+    /// Sets the outputs to their starting values, so that accumulating completes them.
+    pub fn apply(&self, targets: &mut AdjointTargets<'_>, chunk: Option<usize>) {
+        if self.primary {
+            copy_into(chunk, targets.primary, self.base);
+        }
+        if let (Some(c), Some((s, _))) = (self.secondary, targets.secondary.as_mut()) {
+            scale_into(chunk, s, c, self.base);
+        }
+    }
 }
 
 /// An RK4 discretisation of a vector field with a fixed time step.
@@ -198,30 +237,16 @@ impl<F: VectorField> Rk4<F> {
         let h = self.dt;
         let x_bar = out.state;
         let params = out.params;
-        // k[1], k[2], k[3] become k̄₁, k̄₂, k̄₃, starting from their λ' terms.
         let [_, k1, k2, k3] = k;
-        let start =
-            |x_bar: &mut [f64], k1: &mut [f64], k2: &mut [f64], k3: &mut [f64], l: &[f64]| {
-                x_bar.copy_from_slice(l);
-                for (((a, b), c), l) in k1.iter_mut().zip(k2.iter_mut()).zip(k3.iter_mut()).zip(l) {
-                    *a = h / 6.0 * l;
-                    *b = h / 3.0 * l;
-                    *c = h / 3.0 * l;
-                }
-            };
-        match self.field.parallel_chunk() {
-            None => start(x_bar, k1, k2, k3, lambda_next),
-            Some(len) => x_bar
-                .par_chunks_mut(len)
-                .zip(k1.par_chunks_mut(len))
-                .zip(k2.par_chunks_mut(len))
-                .zip(k3.par_chunks_mut(len))
-                .zip(lambda_next.par_chunks(len))
-                .for_each(|((((x_bar, k1), k2), k3), l)| start(x_bar, k1, k2, k3, l)),
-        }
-        // Stage 4 with k̄₄ = h/6 λ' folded into the scales.
+        // x̄ starts at λ' and k̄₃, k̄₂, k̄₁ at h/3 λ', h/3 λ', h/6 λ', each set by the stage
+        // adjoint that first writes it. Stage 4 with k̄₄ = h/6 λ' folded into the scales.
         let c4 = h / 6.0;
-        self.field.adjoint(
+        let from = |primary: bool, c: f64| AdjointStart {
+            base: lambda_next,
+            primary,
+            secondary: Some(c),
+        };
+        self.field.adjoint_from(
             stage[2],
             lambda_next,
             AdjointTargets {
@@ -230,8 +255,9 @@ impl<F: VectorField> Rk4<F> {
                 secondary: Some((k3, h * c4)),
                 params,
             },
+            from(true, h / 3.0),
         );
-        self.field.adjoint(
+        self.field.adjoint_from(
             stage[1],
             k3,
             AdjointTargets {
@@ -240,8 +266,9 @@ impl<F: VectorField> Rk4<F> {
                 secondary: Some((k2, 0.5 * h)),
                 params,
             },
+            from(false, h / 3.0),
         );
-        self.field.adjoint(
+        self.field.adjoint_from(
             stage[0],
             k2,
             AdjointTargets {
@@ -250,6 +277,7 @@ impl<F: VectorField> Rk4<F> {
                 secondary: Some((k1, 0.5 * h)),
                 params,
             },
+            from(false, h / 6.0),
         );
         self.field.adjoint(
             x,
@@ -394,6 +422,33 @@ fn rk4_combine(chunk: Option<usize>, x: &[f64], c: f64, k: [&[f64]; 4], out: &mu
             .zip(k[0].par_chunks(len).zip(k[1].par_chunks(len)))
             .zip(k[2].par_chunks(len).zip(k[3].par_chunks(len)))
             .for_each(|(((o, x), (k1, k2)), (k3, k4))| serial(x, c, [k1, k2, k3, k4], o)),
+    }
+}
+
+/// out = base, on the thread pool in chunks of `chunk` values when given.
+fn copy_into(chunk: Option<usize>, out: &mut [f64], base: &[f64]) {
+    match chunk {
+        None => out.copy_from_slice(base),
+        Some(len) => out
+            .par_chunks_mut(len)
+            .zip(base.par_chunks(len))
+            .for_each(|(o, b)| o.copy_from_slice(b)),
+    }
+}
+
+/// out = c·base, on the thread pool in chunks of `chunk` values when given.
+fn scale_into(chunk: Option<usize>, out: &mut [f64], c: f64, base: &[f64]) {
+    let serial = |out: &mut [f64], base: &[f64]| {
+        for (o, b) in out.iter_mut().zip(base) {
+            *o = c * b;
+        }
+    };
+    match chunk {
+        None => serial(out, base),
+        Some(len) => out
+            .par_chunks_mut(len)
+            .zip(base.par_chunks(len))
+            .for_each(|(o, b)| serial(o, b)),
     }
 }
 
