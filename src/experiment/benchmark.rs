@@ -95,6 +95,33 @@ pub(crate) fn paired_seconds_per_call(
     pairs[3]
 }
 
+/// Seconds per forward run of `steps` steps of `model` from `x` and per call of `gradient`,
+/// timed in alternating batches ([`paired_seconds_per_call`]) so that both see the same
+/// machine load. The first failure of either is returned.
+fn time_against_forward<D: Dynamics, T>(
+    model: &D,
+    x: &[f64],
+    steps: usize,
+    min_time: f64,
+    mut gradient: impl FnMut() -> Result<T>,
+) -> Result<(f64, f64)> {
+    let (mut forward_failure, mut gradient_failure) = (None, None);
+    let timing = paired_seconds_per_call(
+        min_time,
+        || {
+            if let Err(e) = integrate(model, x, steps, |_, _| {}) {
+                forward_failure = Some(e);
+            }
+        },
+        || {
+            if let Err(e) = gradient() {
+                gradient_failure = Some(e);
+            }
+        },
+    );
+    forward_failure.or(gradient_failure).map_or(Ok(timing), Err)
+}
+
 /// Refuses a benchmark of `steps`-step sweeps over `n` values that would not fit in memory
 /// (a stored trajectory and a few state vectors per step) or take hours per measurement.
 fn check_window_budget(what: &str, n: usize, steps: usize) -> Result<()> {
@@ -163,23 +190,11 @@ pub fn benchmark_lorenz96(n: usize, window: usize, min_time: f64) -> Result<Benc
     let cost = QuadraticMisfit::new(n, 1.0, targets, vec![true; window + 1]);
     // As in a minimisation, one Sweeper serves every evaluation. The forward run and the
     // sweep are timed in alternating batches so that both see the same machine load.
-    let time_sweep = |storage: Storage| -> Result<(f64, f64)> {
+    let time_sweep = |storage: Storage| {
         let mut sweeper = Sweeper::new(&model);
-        let (mut forward_failure, mut sweep_failure) = (None, None);
-        let timing = paired_seconds_per_call(
-            min_time,
-            || {
-                if let Err(e) = integrate(&model, &x, window, |_, _| {}) {
-                    forward_failure = Some(e);
-                }
-            },
-            || {
-                if let Err(e) = sweeper.value_and_gradient(&model, &x, window, &cost, storage) {
-                    sweep_failure = Some(e);
-                }
-            },
-        );
-        forward_failure.or(sweep_failure).map_or(Ok(timing), Err)
+        time_against_forward(&model, &x, window, min_time, || {
+            sweeper.value_and_gradient(&model, &x, window, &cost, storage)
+        })
     };
     let (forward_all, gradient_window) = time_sweep(Storage::All)?;
     let (forward_stages, gradient_window_stages) = time_sweep(Storage::Stages)?;
@@ -297,23 +312,8 @@ pub fn benchmark_fourdvar_cost(
             transform.clone(),
             storage,
         )?;
-        let (mut forward_failure, mut failure) = (None, None);
-        let (forward, value_and_gradient) = paired_seconds_per_call(
-            min_time,
-            || {
-                if let Err(e) = integrate(&model, &x, steps, |_, _| {}) {
-                    forward_failure = Some(e);
-                }
-            },
-            || {
-                if let Err(e) = problem.evaluate(&u) {
-                    failure = Some(e);
-                }
-            },
-        );
-        if let Some(e) = forward_failure.or(failure) {
-            return Err(e);
-        }
+        let (forward, value_and_gradient) =
+            time_against_forward(&model, &x, steps, min_time, || problem.evaluate(&u))?;
         forward_runs.push(forward);
         rows.push(CostStorageTiming {
             storage: storage.to_string(),
@@ -664,7 +664,7 @@ pub fn benchmark_shallow_water_cost(
     let covariance = Arc::new(BackgroundCovariance::diagonal(len, 1.0)?);
     let transform = ControlTransform::new(ControlSpace::Transformed, x.clone(), covariance, None)?;
     let u: Vec<f64> = random_vector(len, 3).iter().map(|v| 0.1 * v).collect();
-    let time_cost = |storage: Storage| -> Result<(f64, f64)> {
+    let time_cost = |storage: Storage| {
         let problem = FourDVar::new(
             model.clone(),
             steps,
@@ -672,21 +672,7 @@ pub fn benchmark_shallow_water_cost(
             transform.clone(),
             storage,
         )?;
-        let (mut forward_failure, mut sweep_failure) = (None, None);
-        let timing = paired_seconds_per_call(
-            min_time,
-            || {
-                if let Err(e) = integrate(&model, &x, steps, |_, _| {}) {
-                    forward_failure = Some(e);
-                }
-            },
-            || {
-                if let Err(e) = problem.evaluate(&u) {
-                    sweep_failure = Some(e);
-                }
-            },
-        );
-        forward_failure.or(sweep_failure).map_or(Ok(timing), Err)
+        time_against_forward(&model, &x, steps, min_time, || problem.evaluate(&u))
     };
     let (forward_all, all) = time_cost(Storage::All)?;
     let (forward_stages, stages) = time_cost(Storage::Stages)?;
