@@ -121,9 +121,10 @@ impl StageCost for ObservationMisfit {
         let range = self.range(k);
         let mut total = 0.0;
         for (i, o) in range.clone().zip(&self.packed.records[range]) {
-            let h = match self.packed.taps(o) {
-                Some(taps) => linear_value(taps, x),
-                None => self.operator.apply(i, x),
+            let h = match (self.packed.single_tap(o), self.packed.taps(o)) {
+                (Some((j, w)), _) => w * x[j],
+                (None, Some(taps)) => linear_value(taps, x),
+                (None, None) => self.operator.apply(i, x),
             };
             let r = o.scaled(o.value - h);
             total += r * r;
@@ -143,6 +144,13 @@ impl StageCost for ObservationMisfit {
         let range = self.range(k);
         let mut total = 0.0;
         for (i, o) in range.clone().zip(&self.packed.records[range]) {
+            if let Some((j, w)) = self.packed.single_tap(o) {
+                // A point observation on a grid point, the common case, without the loops.
+                let r = o.scaled(o.value - w * x[j]);
+                total += r * r;
+                x_bar[j] += w * o.scaled(-r);
+                continue;
+            }
             let taps = self.packed.taps(o);
             let h = match taps {
                 Some(taps) => linear_value(taps, x),
@@ -258,6 +266,16 @@ impl PackedObservations {
             });
         }
         Ok(packed)
+    }
+
+    /// The one tap (j, w) of a linear observation that reads a single grid value: then
+    /// h = w x_j exactly as the sum over its taps gives it.
+    #[inline(always)]
+    fn single_tap(&self, o: &PackedRecord) -> Option<(usize, f64)> {
+        (o.linear && o.count == 1).then(|| {
+            let (j, w) = self.taps[o.first as usize];
+            (j as usize, w)
+        })
     }
 
     /// The nonzero taps of a linear observation, None for the other kinds.
