@@ -226,27 +226,15 @@ impl<'a, D: Dynamics, C: StageCost> Backward<'a, D, C> {
         }
     }
 
-    /// λ_k = (∂M_k/∂x)ᵀ λ_{k+1} + ∂J_k/∂x_k, given x_k and x_{k+1}.
-    fn adjoint_step(&mut self, ws: &mut D::Workspace, k: usize, x: &[f64], x_next: &[f64]) {
-        let m = self.model.input_len();
-        let out = AdjointOutputs {
-            state: &mut self.lambda_prev,
-            params: &mut self.param_bar,
-            input: &mut self.input_bar[k * m..(k + 1) * m],
-        };
-        self.model.step_ad(ws, k, x, x_next, &self.lambda, out);
-        std::mem::swap(&mut self.lambda, &mut self.lambda_prev);
-        self.add_stage_cost(k, x);
-    }
-
-    /// [`Backward::adjoint_step`] reading the tape the forward step recorded.
-    fn adjoint_step_recorded(
+    /// λ_k = (∂M_k/∂x)ᵀ λ_{k+1} + ∂J_k/∂x_k, given x_k and x_{k+1}, and the step's tape
+    /// when the forward sweep recorded one.
+    fn adjoint_step(
         &mut self,
         ws: &mut D::Workspace,
         k: usize,
         x: &[f64],
         x_next: &[f64],
-        tape: &[f64],
+        tape: Option<&[f64]>,
     ) {
         let m = self.model.input_len();
         let out = AdjointOutputs {
@@ -254,8 +242,12 @@ impl<'a, D: Dynamics, C: StageCost> Backward<'a, D, C> {
             params: &mut self.param_bar,
             input: &mut self.input_bar[k * m..(k + 1) * m],
         };
-        self.model
-            .step_ad_recorded(ws, k, x, x_next, tape, &self.lambda, out);
+        match tape {
+            Some(t) => self
+                .model
+                .step_ad_recorded(ws, k, x, x_next, t, &self.lambda, out),
+            None => self.model.step_ad(ws, k, x, x_next, &self.lambda, out),
+        }
         std::mem::swap(&mut self.lambda, &mut self.lambda_prev);
         self.add_stage_cost(k, x);
     }
@@ -360,7 +352,7 @@ impl<D: Dynamics> Sweeper<D> {
                         &states[k * n..(k + 1) * n],
                         &states[(k + 1) * n..(k + 2) * n],
                     );
-                    backward.adjoint_step(&mut self.ws, k, x, x_next);
+                    backward.adjoint_step(&mut self.ws, k, x, x_next, None);
                 }
                 steps as u64
             }
@@ -380,7 +372,7 @@ impl<D: Dynamics> Sweeper<D> {
                         &states[(k + 1) * n..(k + 2) * n],
                     );
                     let tape = &tapes[k * t..(k + 1) * t];
-                    backward.adjoint_step_recorded(&mut self.ws, k, x, x_next, tape);
+                    backward.adjoint_step(&mut self.ws, k, x, x_next, Some(tape));
                 }
                 steps as u64
             }
@@ -449,7 +441,7 @@ impl<D: Dynamics, C: StageCost> CheckpointedSweep<'_, '_, D, C> {
             self.backward.terminal(self.later);
         }
         self.backward
-            .adjoint_step(self.ws, j, self.current, self.later);
+            .adjoint_step(self.ws, j, self.current, self.later, None);
         self.later.copy_from_slice(self.current);
         Ok(())
     }
