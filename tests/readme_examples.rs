@@ -6,7 +6,8 @@
 //! under test. Each must exit 0. Left out, each for a stated reason: `make` (the set-up
 //! commands themselves), `fourdvar bench …` and `fourdvar rnn bench …` (benchmarks that run
 //! for minutes and need gigabytes at their default sizes; tests/cli_bench.rs runs them on small
-//! sizes), `python3` lines when xarray is not installed and `cdo` lines when CDO is not.
+//! sizes; likewise the JAX side of the comparison, `python3 benches/…`), `python3` lines when
+//! xarray is not installed and `cdo` lines when CDO is not.
 
 use std::path::Path;
 use std::process::Command;
@@ -46,6 +47,8 @@ fn left_out(command: &str, has_xarray: bool, has_cdo: bool) -> Option<&'static s
         Some("the set-up command itself")
     } else if command.starts_with("fourdvar bench") || command.starts_with("fourdvar rnn bench") {
         Some("a benchmark at full size (tests/cli_bench.rs runs small ones)")
+    } else if command.contains("benches/") {
+        Some("the benchmark's comparison in another framework (JAX), not a dependency")
     } else if command.starts_with("python3") && !has_xarray {
         Some("xarray is not installed")
     } else if command.starts_with("cdo ") && !has_cdo {
@@ -63,6 +66,12 @@ fn the_shell_examples_parse_as_expected() {
         shell_examples(text),
         ["fourdvar a --b 1   # note", "make run"]
     );
+    // The JAX comparison is left out even where xarray is installed; other python3 lines
+    // run there.
+    let jax = "python3 benches/jax_lorenz96_cost.py 40:20";
+    assert!(left_out(jax, true, true).is_some());
+    assert!(left_out("python3 -c 'import xarray'", true, true).is_none());
+    assert!(left_out("python3 -c 'import xarray'", false, true).is_some());
 }
 
 /// Runs every README example in order (see the module documentation).
