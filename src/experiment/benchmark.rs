@@ -122,6 +122,90 @@ fn time_against_forward<D: Dynamics, T>(
     forward_failure.or(gradient_failure).map_or(Ok(timing), Err)
 }
 
+/// Seconds per forward, tangent-linear and adjoint step of a model.
+pub(crate) struct StepTimes {
+    /// The forward step.
+    pub forward: f64,
+    /// The tangent-linear step.
+    pub tangent: f64,
+    /// The adjoint step recomputing what it needs of its forward step.
+    pub adjoint: f64,
+    /// The adjoint step reading the tape the forward step recorded.
+    pub adjoint_recorded: f64,
+}
+
+/// Times single steps of `model` at `x` with the perturbation (and adjoint input) `dx` and
+/// δθ = 1 for every parameter, about `min_time` seconds each.
+pub(crate) fn time_steps<D: Dynamics>(
+    model: &D,
+    x: &[f64],
+    dx: &[f64],
+    min_time: f64,
+) -> StepTimes {
+    let n = model.state_len();
+    let mut ws = model.workspace();
+    let (mut out, mut x_next) = (vec![0.0; n], vec![0.0; n]);
+    let mut params_bar = vec![0.0; model.param_len()];
+    let dparams = vec![1.0; model.param_len()];
+    let forward = seconds_per_call(min_time, || model.step(&mut ws, 0, x, &mut out));
+    let tangent_inputs = TangentInputs {
+        state: dx,
+        params: &dparams,
+        input: &[],
+    };
+    let tangent = seconds_per_call(min_time, || {
+        model.step_tl(&mut ws, 0, x, tangent_inputs, &mut out)
+    });
+    let mut tape = vec![0.0; model.tape_len()];
+    model.step_recording(&mut ws, 0, x, &mut x_next, &mut tape);
+    let mut time_adjoint = |recorded: bool| {
+        seconds_per_call(min_time, || {
+            let outputs = AdjointOutputs {
+                state: &mut out,
+                params: &mut params_bar,
+                input: &mut [],
+            };
+            if recorded {
+                model.step_ad_recorded(&mut ws, 0, x, &x_next, &tape, dx, outputs)
+            } else {
+                model.step_ad(&mut ws, 0, x, &x_next, dx, outputs)
+            }
+        })
+    };
+    let adjoint = time_adjoint(false);
+    let adjoint_recorded = time_adjoint(true);
+    StepTimes {
+        forward,
+        tangent,
+        adjoint,
+        adjoint_recorded,
+    }
+}
+
+/// Seconds per forward run from `x` and per J and ∇J of the 4D-Var problem of `model` over
+/// `steps` steps with `misfit` and `transform`, at control `u`, its trajectory kept as
+/// `storage` (timed in alternating batches).
+#[allow(clippy::too_many_arguments)]
+fn time_fourdvar<D: Dynamics + Clone>(
+    model: &D,
+    x: &[f64],
+    steps: usize,
+    misfit: &crate::obs::ObservationMisfit,
+    transform: &crate::var::ControlTransform,
+    u: &[f64],
+    storage: Storage,
+    min_time: f64,
+) -> Result<(f64, f64)> {
+    let problem = crate::var::FourDVar::new(
+        model.clone(),
+        steps,
+        misfit.clone(),
+        transform.clone(),
+        storage,
+    )?;
+    time_against_forward(model, x, steps, min_time, || problem.evaluate(u))
+}
+
 /// Refuses a benchmark of `steps`-step sweeps over `n` values that would not fit in memory
 /// (a stored trajectory and a few state vectors per step) or take hours per measurement.
 fn check_window_budget(what: &str, n: usize, steps: usize) -> Result<()> {
@@ -147,39 +231,13 @@ pub fn benchmark_lorenz96(n: usize, window: usize, min_time: f64) -> Result<Benc
     let spinup = (20_000_000 / n).clamp(20, 1000);
     let x = integrate(&model, &start, spinup, |_, _| {})?;
 
-    let mut ws = model.workspace();
-    let mut out = vec![0.0; n];
-    let mut params_bar = vec![0.0; 1];
     let dx = random_vector(n, 2);
-    let forward_step = seconds_per_call(min_time, || model.step(&mut ws, 0, &x, &mut out));
-    let tangent = TangentInputs {
-        state: &dx,
-        params: &[1.0],
-        input: &[],
-    };
-    let tangent_step = seconds_per_call(min_time, || {
-        model.step_tl(&mut ws, 0, &x, tangent, &mut out)
-    });
-    let mut x_next = vec![0.0; n];
-    model.step(&mut ws, 0, &x, &mut x_next);
-    let adjoint_step = seconds_per_call(min_time, || {
-        let outputs = AdjointOutputs {
-            state: &mut out,
-            params: &mut params_bar,
-            input: &mut [],
-        };
-        model.step_ad(&mut ws, 0, &x, &x_next, &dx, outputs)
-    });
-    let mut tape = vec![0.0; model.tape_len()];
-    model.step_recording(&mut ws, 0, &x, &mut x_next, &mut tape);
-    let adjoint_step_recorded = seconds_per_call(min_time, || {
-        let outputs = AdjointOutputs {
-            state: &mut out,
-            params: &mut params_bar,
-            input: &mut [],
-        };
-        model.step_ad_recorded(&mut ws, 0, &x, &x_next, &tape, &dx, outputs)
-    });
+    let StepTimes {
+        forward: forward_step,
+        tangent: tangent_step,
+        adjoint: adjoint_step,
+        adjoint_recorded: adjoint_step_recorded,
+    } = time_steps(&model, &x, &dx, min_time);
 
     // A quadratic misfit at every step against a nearby trajectory.
     let mut targets = Vec::with_capacity((window + 1) * n);
@@ -265,7 +323,7 @@ pub fn benchmark_fourdvar_cost(
     check_window_budget("4D-Var cost benchmark", n, steps)?;
     use crate::cov::BackgroundCovariance;
     use crate::obs::{Observation, ObservationKind, ObservationMisfit, ObservationSet};
-    use crate::var::{ControlSpace, ControlTransform, FourDVar};
+    use crate::var::{ControlSpace, ControlTransform};
     use std::sync::Arc;
     if n < 4 || steps == 0 {
         return Err(Error::invalid(
@@ -305,15 +363,9 @@ pub fn benchmark_fourdvar_cost(
     let mut rows = Vec::new();
     let mut forward_runs = Vec::new();
     for &storage in storages {
-        let problem = FourDVar::new(
-            model.clone(),
-            steps,
-            misfit.clone(),
-            transform.clone(),
-            storage,
+        let (forward, value_and_gradient) = time_fourdvar(
+            &model, &x, steps, &misfit, &transform, &u, storage, min_time,
         )?;
-        let (forward, value_and_gradient) =
-            time_against_forward(&model, &x, steps, min_time, || problem.evaluate(&u))?;
         forward_runs.push(forward);
         rows.push(CostStorageTiming {
             storage: storage.to_string(),
@@ -648,7 +700,7 @@ pub fn benchmark_shallow_water_cost(
 ) -> Result<ShallowWaterCostRow> {
     use crate::cov::BackgroundCovariance;
     use crate::models::ModelInfo;
-    use crate::var::{ControlSpace, ControlTransform, FourDVar};
+    use crate::var::{ControlSpace, ControlTransform};
     use std::sync::Arc;
     if steps == 0 || count == 0 {
         return Err(Error::invalid(
@@ -665,14 +717,9 @@ pub fn benchmark_shallow_water_cost(
     let transform = ControlTransform::new(ControlSpace::Transformed, x.clone(), covariance, None)?;
     let u: Vec<f64> = random_vector(len, 3).iter().map(|v| 0.1 * v).collect();
     let time_cost = |storage: Storage| {
-        let problem = FourDVar::new(
-            model.clone(),
-            steps,
-            misfit.clone(),
-            transform.clone(),
-            storage,
-        )?;
-        time_against_forward(&model, &x, steps, min_time, || problem.evaluate(&u))
+        time_fourdvar(
+            &model, &x, steps, &misfit, &transform, &u, storage, min_time,
+        )
     };
     let (forward_all, all) = time_cost(Storage::All)?;
     let (forward_stages, stages) = time_cost(Storage::Stages)?;

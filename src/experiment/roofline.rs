@@ -10,9 +10,9 @@
 
 use rayon::prelude::*;
 
-use super::benchmark::seconds_per_call;
+use super::benchmark::{seconds_per_call, time_steps};
 use crate::core::verification::random_vector;
-use crate::core::{integrate, AdjointOutputs, Dynamics, TangentInputs};
+use crate::core::{integrate, Dynamics};
 use crate::error::Result;
 use crate::models::{lorenz96, ModelInfo};
 
@@ -253,37 +253,14 @@ pub fn roofline_rows(
         let model = lorenz96(n, 8.0, 0.05);
         let start: Vec<f64> = random_vector(n, 1).iter().map(|z| 2.3 + 3.6 * z).collect();
         let x = integrate(&model, &start, 50, |_, _| {})?;
-        let mut ws = model.workspace();
-        let (mut out, mut x_next) = (vec![0.0; n], vec![0.0; n]);
-        let mut tape = vec![0.0; model.tape_len()];
-        model.step_recording(&mut ws, 0, &x, &mut x_next, &mut tape);
         let dx = random_vector(n, 2);
-        let mut bar = [0.0];
-        let forward = seconds_per_call(min_time, || model.step(&mut ws, 0, &x, &mut out));
-        let tangent = TangentInputs {
-            state: &dx,
-            params: &[0.0],
-            input: &[],
-        };
-        let tl = seconds_per_call(min_time, || {
-            model.step_tl(&mut ws, 0, &x, tangent, &mut out)
-        });
-        let ad = seconds_per_call(min_time, || {
-            let outputs = AdjointOutputs {
-                state: &mut out,
-                params: &mut bar,
-                input: &mut [],
-            };
-            model.step_ad(&mut ws, 0, &x, &x_next, &dx, outputs)
-        });
-        let ad_stored = seconds_per_call(min_time, || {
-            let outputs = AdjointOutputs {
-                state: &mut out,
-                params: &mut bar,
-                input: &mut [],
-            };
-            model.step_ad_recorded(&mut ws, 0, &x, &x_next, &tape, &dx, outputs)
-        });
+        let times = time_steps(&model, &x, &dx, min_time);
+        let (forward, tl, ad, ad_stored) = (
+            times.forward,
+            times.tangent,
+            times.adjoint,
+            times.adjoint_recorded,
+        );
         let bytes = 8.0 * n as f64;
         // x, four k, three stages and the output; the tangent and the adjoint hold about
         // twice as many vectors.
