@@ -418,6 +418,7 @@ fn data_of(net: &Network, steps: usize, seed: u64, event_every: usize) -> Sequen
         has_target,
         lines: Vec::new(),
         header_line: 0,
+        first_t: 0,
     }
 }
 

@@ -559,6 +559,7 @@ fn write_linear_case(dir: &Path, w: f64, steps: usize) -> (std::path::PathBuf, s
         has_target,
         lines: Vec::new(),
         header_line: 0,
+        first_t: 0,
     };
     let csv = dir.join(format!("lin{w}.csv"));
     write_sequence_data(&csv, &data).unwrap();
@@ -745,6 +746,7 @@ fn cli_rnn_reservoir_fits_and_saves_the_network() {
         has_target: vec![true; steps],
         lines: Vec::new(),
         header_line: 0,
+        first_t: 0,
     };
     let csv = dir.path().join("seq.csv");
     write_sequence_data(&csv, &data).unwrap();

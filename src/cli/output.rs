@@ -20,6 +20,7 @@ use crate::experiment::observe::ObserveSummary;
 use crate::experiment::results::WindowSummary;
 use crate::experiment::rnn_analysis::ReservoirSummary;
 use crate::experiment::rnn_gradient::RnnGradientSummary;
+use crate::experiment::rnn_predict::RnnPredictSummary;
 use crate::experiment::rnn_train::RnnTrainSummary;
 use crate::experiment::roofline::{MachinePeaks, RooflineRow};
 use crate::io::experiment_config::LoadedExperiment;
@@ -314,6 +315,26 @@ pub(crate) fn rnn_train(s: &RnnTrainSummary, out: &Path, loss_curve: Option<&Pat
     if let Some(p) = loss_curve {
         println!("loss curve written to {}", p.display());
     }
+}
+
+/// The `rnn predict` summary: the loss and accuracy over the rows with a target.
+pub(crate) fn rnn_predict(s: &RnnPredictSummary, out: &Path) {
+    print!("{} steps predicted", s.steps);
+    match s.loss {
+        Some(loss) => {
+            print!(
+                "; loss {loss:.6e} over the {} rows with a target (mean {:.6e})",
+                s.scored_steps,
+                loss / s.scored_steps.max(1) as f64
+            );
+            if let Some(acc) = s.accuracy {
+                print!(", accuracy {:.1}%", 100.0 * acc);
+            }
+            println!();
+        }
+        None => println!(" (no targets, no loss)"),
+    }
+    println!("written to {}", out.display());
 }
 
 /// The `rnn gradient` summary.

@@ -14,6 +14,7 @@ use crate::experiment::rnn_analysis::{
     ReservoirRequest, ReservoirTask, SensitivityRequest, MAX_RESERVOIR,
 };
 use crate::experiment::rnn_gradient::{run_rnn_gradient, LossMode, RnnGradientRequest};
+use crate::experiment::rnn_predict::{run_rnn_predict, RnnPredictRequest};
 use crate::experiment::rnn_train::{run_rnn_train, RnnTrainRequest, TrainData, TrainingTask};
 use crate::rnn::tbptt::TbpttMode;
 use crate::rnn::{LossFunction, Method, Recurrence, RecurrenceKind};
@@ -33,6 +34,13 @@ pub(crate) enum RnnCommand {
     /// Example: fourdvar rnn train --task recall --hidden 16 --out net.json --loss-curve
     /// curve.csv
     Train(RnnTrainArgs),
+    /// Run a trained network on new inputs: one output row per step (the readout y, or with
+    /// --objective cross-entropy the predicted class and its softmax probabilities), and the
+    /// loss and accuracy over the rows that have a target.
+    ///
+    /// Example: fourdvar rnn predict --net examples/net.json --data examples/seq.csv --out
+    /// pred.csv
+    Predict(RnnPredictArgs),
     /// The input sensitivity dL/du_t of every step (one adjoint sweep), the most sensitive
     /// steps, and a fast-gradient-sign attack of size epsilon on the top K of them.
     ///
@@ -65,6 +73,7 @@ pub(crate) fn run(command: RnnCommand) -> Result<i32> {
     match command {
         RnnCommand::Gradient(a) => run_gradient(a),
         RnnCommand::Train(a) => run_train(a),
+        RnnCommand::Predict(a) => run_predict(a),
         RnnCommand::Sensitivity(a) => run_input_sensitivity(a),
         RnnCommand::GradientFlow(a) => run_flow(a),
         RnnCommand::Reservoir(a) => run_echo_state(a),
@@ -153,9 +162,19 @@ pub(crate) struct RnnTrainArgs {
     /// alarm (sparse events).
     #[arg(long, value_enum)]
     task: Option<TrainingTask>,
-    /// Sequence CSV t,u0,..,y0,.. (empty y cells: no target), trained with mean squared error.
+    /// Sequence CSV t,u0,..,y0,.. (empty y cells: no target), trained with mean squared error
+    /// or, with --objective cross-entropy, on the class index in y0.
     #[arg(long, value_name = "FILE.csv")]
     data: Option<PathBuf>,
+    /// The loss of --data: mse (1/2 |y - target|^2 over the columns y0..) or cross-entropy
+    /// (softmax cross-entropy; y0 holds the class index 0, 1, ...). The built-in tasks set
+    /// their own.
+    #[arg(long, value_enum, conflicts_with = "task")]
+    objective: Option<LossFunction>,
+    /// Number of classes for --objective cross-entropy (the network's outputs). Default: the
+    /// largest class index in the data plus one.
+    #[arg(long, value_name = "K", value_parser = values::at_least_one(), requires = "objective")]
+    classes: Option<usize>,
     /// Hidden size d.
     #[arg(long, value_name = "D", default_value_t = 16, value_parser = values::at_least_one())]
     hidden: usize,
@@ -213,7 +232,11 @@ fn run_train(a: RnnTrainArgs) -> Result<i32> {
     // total if that group ever changes.
     let data = match (a.task, a.data) {
         (Some(t), _) => TrainData::Task(t),
-        (None, Some(p)) => TrainData::File(p),
+        (None, Some(p)) => TrainData::File {
+            path: p,
+            objective: a.objective.unwrap_or(LossFunction::MeanSquared),
+            classes: a.classes,
+        },
         (None, None) => return Err(crate::Error::invalid("rnn train", "give --task or --data")),
     };
     let summary = run_rnn_train(&RnnTrainRequest {
@@ -238,6 +261,37 @@ fn run_train(a: RnnTrainArgs) -> Result<i32> {
         crate::plot::rnn_figures::loss_curve(&points, &summary.data, output)
     })?;
     Ok(output::exit_code(summary.interrupted, &a.out))
+}
+
+/// The options of `rnn predict`.
+#[derive(Debug, Args)]
+pub(crate) struct RnnPredictArgs {
+    #[command(flatten)]
+    network: NetworkArg,
+    /// Sequence CSV t,u0,..[,y0,..]: the inputs, and targets where the loss should be
+    /// reported (empty y cells, or no y columns: no target).
+    #[arg(long, value_name = "FILE.csv")]
+    data: PathBuf,
+    /// mse: write the outputs y0..; cross-entropy: write the class and the probabilities
+    /// p0.., and compare with the class index in y0.
+    #[arg(long, value_enum, default_value_t = LossFunction::MeanSquared)]
+    objective: LossFunction,
+    /// Output CSV, one row per input row: t,y0,.. or t,class,p0,.. (written atomically).
+    #[arg(long, value_name = "PRED.csv", default_value = "predictions.csv")]
+    out: PathBuf,
+}
+
+/// Runs `rnn predict`.
+fn run_predict(a: RnnPredictArgs) -> Result<i32> {
+    a.network.check_paths(&a.data, Some(&a.out))?;
+    let summary = run_rnn_predict(&RnnPredictRequest {
+        network: a.network.net,
+        data: a.data,
+        objective: a.objective,
+        out: a.out.clone(),
+    })?;
+    output::rnn_predict(&summary, &a.out);
+    Ok(0)
 }
 
 /// The options of `rnn sensitivity`.

@@ -14,6 +14,7 @@ pub mod observe;
 pub mod results;
 pub mod rnn_analysis;
 pub mod rnn_gradient;
+pub mod rnn_predict;
 pub mod rnn_train;
 pub mod roofline;
 pub mod twin_data;

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::rnn_gradient::{build_problem, LossMode};
+use super::rnn_gradient::{build_problem, name_network, LossMode};
 use crate::core::integrate;
 use crate::core::verification::random_vector;
 use crate::io::atomic_output::AtomicOutput;
@@ -21,17 +21,6 @@ use crate::rnn::analysis::{gradient_flow, input_sensitivity, GradientFlow, Input
 use crate::rnn::reservoir::{fit_echo_state, ReservoirSpec};
 use crate::rnn::LossFunction;
 use crate::{Error, Result};
-
-/// Adds the network file to a non-finite-state error.
-fn name_network(e: Error, model: &Path) -> Error {
-    match e {
-        Error::NonFinite { step, .. } => Error::NonFinite {
-            step,
-            context: format!("network {}", model.display()),
-        },
-        other => other,
-    }
-}
 
 /// What `rnn sensitivity` is asked to do.
 #[derive(Clone, Debug)]

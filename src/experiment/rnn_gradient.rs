@@ -144,6 +144,17 @@ pub fn build_problem(
     Ok((net.cell(data.inputs.clone())?, loss))
 }
 
+/// Adds the network file to a non-finite-state error.
+pub(crate) fn name_network(e: Error, network: &Path) -> Error {
+    match e {
+        Error::NonFinite { step, .. } => Error::NonFinite {
+            step,
+            context: format!("network {}", network.display()),
+        },
+        other => other,
+    }
+}
+
 /// The gradient JSON: `loss`, `objective`, `steps`, `active_steps`, the network's field names
 /// (`w` or `p`/`q`, `u`, `b`, `v`, `c`, `h0`) holding ∂L/∂ of that field, and `inputs`
 /// (∂L/∂u_t, T×m).
@@ -175,13 +186,8 @@ pub fn run_rnn_gradient(request: &RnnGradientRequest) -> Result<RnnGradientSumma
     let net = read_network(&request.network)?;
     let data = read_sequence_data(&request.data)?;
     let (cell, loss) = build_problem(&net, &data, &request.data, request.mode, request.objective)?;
-    let g = sequence_gradient(&cell, &net.h0, &loss, Storage::All).map_err(|e| match e {
-        Error::NonFinite { step, .. } => Error::NonFinite {
-            step,
-            context: format!("network {}", request.network.display()),
-        },
-        other => other,
-    })?;
+    let g = sequence_gradient(&cell, &net.h0, &loss, Storage::All)
+        .map_err(|e| name_network(e, &request.network))?;
     if !g.loss.is_finite() {
         return Err(Error::input(
             &request.data,

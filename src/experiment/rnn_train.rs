@@ -5,7 +5,7 @@
 //! (`iteration,loss[,accuracy]`).
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::core::choice::choice_name;
 use crate::core::Storage;
@@ -23,6 +23,8 @@ use crate::progress::{detail, iteration_bar};
 
 /// Classes of the built-in recall task.
 pub const RECALL_CLASSES: usize = 3;
+/// The largest class index `rnn train --data` accepts (the readout V has K rows).
+pub const MAX_CLASSES: usize = 65_535;
 /// Gap G of the built-in recall task (T = G + 1 steps).
 pub const RECALL_GAP: usize = 20;
 
@@ -43,8 +45,15 @@ pub enum TrainingTask {
 pub enum TrainData {
     /// A built-in task.
     Task(TrainingTask),
-    /// One sequence CSV (t,u0..,y0..; empty y cells = no target), mean squared error.
-    File(PathBuf),
+    /// One sequence CSV (t,u0..,y0..; empty y cells = no target).
+    File {
+        /// The CSV.
+        path: PathBuf,
+        /// Mean squared error over y0.., or cross-entropy on the class index in y0.
+        objective: LossFunction,
+        /// The number of classes K for cross-entropy (None: the largest index + 1).
+        classes: Option<usize>,
+    },
 }
 
 /// What `rnn train` is asked to do.
@@ -120,31 +129,87 @@ fn load_data(request: &RnnTrainRequest) -> Result<(Dataset, Option<Dataset>, f64
             )),
             TrainingTask::Alarm => Ok((sparse_alarm(40, 60, seed)?, None, 0.5)),
         },
-        TrainData::File(path) => {
-            let d = read_sequence_data(path)?;
-            if d.input_len == 0 || d.target_len == 0 {
+        TrainData::File {
+            path,
+            objective,
+            classes,
+        } => Ok((file_dataset(path, *objective, *classes)?, None, 0.5)),
+    }
+}
+
+/// The data set of one sequence CSV: mean squared error over every y column, or
+/// cross-entropy on the class index in y0 with `classes` classes (default the largest index
+/// + 1). Errors name the file and the line.
+fn file_dataset(path: &Path, objective: LossFunction, classes: Option<usize>) -> Result<Dataset> {
+    let d = read_sequence_data(path)?;
+    if d.input_len == 0 || d.target_len == 0 {
+        return Err(Error::input(
+            path,
+            None,
+            "training needs at least one input column (u0) and one target column (y0)",
+        ));
+    }
+    if !d.has_target.iter().any(|h| *h) {
+        return Err(Error::input(path, None, "no row has a target"));
+    }
+    let header = Some(d.header_line).filter(|l| *l > 0);
+    let outputs = match objective {
+        LossFunction::MeanSquared => d.target_len,
+        LossFunction::CrossEntropy => {
+            if d.target_len != 1 {
+                return Err(Error::input(
+                    path,
+                    header,
+                    format!(
+                        "has {} target columns; cross-entropy takes one column y0 holding the \
+                         class index",
+                        d.target_len
+                    ),
+                ));
+            }
+            let mut largest = 0usize;
+            for t in (0..d.steps()).filter(|&t| d.has_target[t]) {
+                let c = d.target(t)[0];
+                let fits = classes.is_none_or(|k| c < k as f64);
+                if c.fract() != 0.0 || c < 0.0 || !fits || c > MAX_CLASSES as f64 {
+                    let range = match classes {
+                        Some(k) => format!("0..{} (--classes {k})", k - 1),
+                        None => format!("0..{MAX_CLASSES}"),
+                    };
+                    return Err(Error::input(
+                        path,
+                        d.line(t),
+                        format!("y0 = {c} is not a class index {range}"),
+                    ));
+                }
+                largest = largest.max(c as usize);
+            }
+            let k = classes.unwrap_or(largest + 1);
+            if k < 2 {
                 return Err(Error::input(
                     path,
                     None,
-                    "training needs at least one input column (u0) and one target column (y0)",
+                    "every target is class 0: cross-entropy needs at least two classes (give \
+                     --classes K if the data hold only some of them)",
                 ));
             }
-            if !d.has_target.iter().any(|h| *h) {
-                return Err(Error::input(path, None, "no row has a target"));
-            }
-            let data = Dataset {
-                inputs: d.input_len,
-                outputs: d.target_len,
-                objective: LossFunction::MeanSquared,
-                samples: vec![Sample {
-                    inputs: d.inputs,
-                    targets: d.targets,
-                    active: d.has_target,
-                }],
-            };
-            Ok((data, None, 0.5))
+            k
         }
-    }
+    };
+    let targets = match objective {
+        LossFunction::MeanSquared => d.targets,
+        LossFunction::CrossEntropy => (0..d.steps()).map(|t| d.target(t)[0]).collect(),
+    };
+    Ok(Dataset {
+        inputs: d.input_len,
+        outputs,
+        objective,
+        samples: vec![Sample {
+            inputs: d.inputs,
+            targets,
+            active: d.has_target,
+        }],
+    })
 }
 
 /// The training options of `request`, with clear errors for bad names and numbers.
@@ -233,7 +298,7 @@ pub fn run_rnn_train(request: &RnnTrainRequest) -> Result<RnnTrainSummary> {
     Ok(RnnTrainSummary {
         data: match &request.data {
             TrainData::Task(t) => choice_name(t),
-            TrainData::File(p) => p.display().to_string(),
+            TrainData::File { path, .. } => path.display().to_string(),
         },
         initial_loss: outcome.curve.first().map_or(f64::NAN, |p| p.loss),
         final_loss: final_eval.loss,

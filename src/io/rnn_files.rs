@@ -6,7 +6,8 @@
 //! and `h0` (d, optional, default zeros), and `activation` (optional: "tanh", the default, or
 //! "identity"; read by [`parse_network_with_activation`]). Data CSV: header `t,u0,…,u{m−1},y0,…,y{q−1}`, one
 //! row per step with consecutive integer t; the y cells of a row are either all filled (a
-//! target) or all empty (no target at that step). Lines starting with `#` are comments.
+//! target) or all empty (no target at that step); the y columns may be left out altogether
+//! (q = 0: inputs only, for `rnn predict`). Lines starting with `#` are comments.
 
 use std::fmt::Write as _;
 use std::fs;
@@ -409,6 +410,8 @@ pub struct SequenceData {
     pub lines: Vec<usize>,
     /// The 1-based line of the header (0 for data made in code).
     pub header_line: usize,
+    /// The t of the first row (rows are consecutive steps from it).
+    pub first_t: i64,
 }
 
 impl SequenceData {
@@ -508,9 +511,6 @@ fn parse_header(path: &Path, row: &CsvRow) -> Result<(Header<SequenceField>, usi
     }
     if m == 0 {
         return Err(missing("u0 (at least one input column)".into()));
-    }
-    if q == 0 {
-        return Err(missing("y0 (at least one target column)".into()));
     }
     for i in 0..m {
         if !header.has(SequenceField::U(i)) {
@@ -612,7 +612,7 @@ fn parse_row(
              without a target",
         ));
     }
-    out.has_target = filled == *q;
+    out.has_target = *q > 0 && filled == *q;
     Ok(out)
 }
 
@@ -630,6 +630,7 @@ pub fn parse_sequence_data(path: &Path, text: &str) -> Result<SequenceData> {
         has_target: Vec::new(),
         lines: Vec::new(),
         header_line: 0,
+        first_t: 0,
     };
     let mut last_t: Option<i64> = None;
     while let Some(row) = table.next_row()? {
@@ -642,6 +643,9 @@ pub fn parse_sequence_data(path: &Path, text: &str) -> Result<SequenceData> {
             continue;
         };
         let step = parse_row(path, &row, columns, last_t)?;
+        if last_t.is_none() {
+            data.first_t = step.t;
+        }
         last_t = Some(step.t);
         data.inputs.extend_from_slice(&step.u);
         data.targets.extend_from_slice(&step.y);
