@@ -20,7 +20,9 @@ use fourdvar::rnn::reservoir::{
     fit_echo_state, random_reservoir, reservoir_states, ridge_readout, spectral_radius,
     ReservoirSpec,
 };
-use fourdvar::rnn::{Activation, CellShape, ElmanCell, Network, Recurrence, SequenceLoss};
+use fourdvar::rnn::{
+    Activation, CellKind, CellShape, ElmanCell, Network, Recurrence, RecurrentCell, SequenceLoss,
+};
 use ndarray::{Array1, Array2};
 use ndarray_linalg::Inverse;
 
@@ -39,6 +41,7 @@ const M: usize = 3;
 /// blow up over 20 steps).
 fn network(recurrence: Recurrence, seed: u64) -> Network {
     let shape = CellShape {
+        cell: CellKind::Elman,
         hidden: D,
         inputs: M,
         recurrence,
@@ -85,6 +88,7 @@ fn assert_exactly_linear(report: &TaylorReport, what: &str) {
 fn identity_cell_is_the_linear_recurrence() {
     // d = 2, m = 1, dense: h_1 = W h_0 + U u_0 + b by hand.
     let shape = CellShape {
+        cell: CellKind::Elman,
         hidden: 2,
         inputs: 1,
         recurrence: Recurrence::Dense,
@@ -200,6 +204,7 @@ fn network_json_activation_field() {
 fn scalar_linear(w: f64, u: f64, inputs: Vec<f64>, target: f64) -> (ElmanCell, SequenceLoss) {
     let steps = inputs.len();
     let shape = CellShape {
+        cell: CellKind::Elman,
         hidden: 1,
         inputs: 1,
         recurrence: Recurrence::Dense,
@@ -220,7 +225,7 @@ fn gradient_flow_of_a_linear_recurrence_is_lambda_to_the_lag() {
     const T: usize = 50;
     for w in [0.9, 1.1, -0.9] {
         let (cell, loss) = scalar_linear(w, 0.7, vec![0.0; T], 0.3);
-        let flow = gradient_flow(&cell, &[1.0], &loss).unwrap();
+        let flow = gradient_flow(&cell, &[1.0], cell.sequence_len(), &loss).unwrap();
         assert_eq!(flow.norms.len(), T + 1);
         // h_T = w^T, ∂L/∂h_T = h_T − 0.3.
         let h_t = w.powi(T as i32);
@@ -261,7 +266,7 @@ fn gradient_flow_equals_the_gradient_of_the_suffix_problem() {
     active[steps - 1] = true;
     let loss =
         SequenceLoss::mean_squared(D, 2, net.readout.clone(), targets.clone(), active).unwrap();
-    let flow = gradient_flow(&cell, &net.h0, &loss).unwrap();
+    let flow = gradient_flow(&cell, &net.h0, cell.sequence_len(), &loss).unwrap();
     let mut states = Vec::new();
     integrate(&cell, &net.h0, steps, |_, h| states.push(h.to_vec())).unwrap();
     for t in 0..steps {
@@ -295,7 +300,7 @@ fn input_sensitivity_and_fast_gradient_sign_of_a_linear_recurrence() {
     for w in [0.9, 1.1] {
         let inputs = random_vector(T, 41);
         let (cell, loss) = scalar_linear(w, u, inputs.clone(), 0.3);
-        let s = input_sensitivity(&cell, &[1.0], &loss, eps, top).unwrap();
+        let s = input_sensitivity(&RecurrentCell::Elman(cell), &[1.0], &loss, eps, top).unwrap();
         // h_T = w^T h_0 + Σ_t w^{T−1−t} U u_t, ∂L/∂u_t = (h_T − y) U w^{T−1−t}.
         let h_t = w.powi(T as i32)
             + (0..T)
@@ -415,6 +420,7 @@ fn ridge_readout_equals_the_explicit_inverse_solution() {
     let inputs = random_vector(steps, 4);
     let cell = ElmanCell::new(
         CellShape {
+            cell: CellKind::Elman,
             hidden: d,
             inputs: 1,
             recurrence: Recurrence::Dense,
@@ -536,6 +542,7 @@ fn stdout(out: &std::process::Output) -> String {
 fn write_linear_case(dir: &Path, w: f64, steps: usize) -> (std::path::PathBuf, std::path::PathBuf) {
     let net = Network {
         shape: CellShape {
+            cell: CellKind::Elman,
             hidden: 1,
             inputs: 1,
             recurrence: Recurrence::Dense,

@@ -3,11 +3,12 @@
 //! Run with `cargo test --release --test rnn_training`.
 
 use fourdvar::core::Storage;
+use fourdvar::rnn::analysis::gradient_flow;
 use fourdvar::rnn::tasks::{delayed_recall, lorenz96_next_step, sparse_alarm};
-use fourdvar::rnn::training::{cell_shape, Stagger, Truncation};
+use fourdvar::rnn::training::{Stagger, Truncation};
 use fourdvar::rnn::{
     evaluate, initial_network, sequence_gradient, train, truncated_gradient, window_bounds,
-    Dataset, Method, Network, Recurrence, TbpttMode, TrainOptions,
+    CellKind, CellShape, Dataset, Method, Network, Recurrence, TbpttMode, TrainOptions,
 };
 
 const CLASSES: usize = 3;
@@ -23,7 +24,7 @@ fn recall_sets() -> (Dataset, Dataset) {
 
 fn recall_net() -> Network {
     initial_network(
-        cell_shape(HIDDEN, CLASSES, Recurrence::Dense),
+        CellShape::elman(HIDDEN, CLASSES, Recurrence::Dense),
         CLASSES,
         1.0,
         5,
@@ -68,7 +69,7 @@ fn window_bounds_cover_the_sequence() {
 #[test]
 fn tbptt_with_window_at_least_t_equals_full_bptt() {
     let data = sparse_alarm(1, 30, 4).unwrap();
-    let net = initial_network(cell_shape(6, 1, Recurrence::Dense), 1, 0.9, 2).unwrap();
+    let net = initial_network(CellShape::elman(6, 1, Recurrence::Dense), 1, 0.9, 2).unwrap();
     let s = &data.samples[0];
     let full = sequence_gradient(
         &net.cell(s.inputs.clone()).unwrap(),
@@ -166,7 +167,7 @@ fn full_bptt_with_adam_learns_recall() {
 #[test]
 fn training_reduces_lorenz96_next_step_loss() {
     let data = lorenz96_next_step(8, 20, 25, 7).unwrap();
-    let net = initial_network(cell_shape(16, 8, Recurrence::Dense), 8, 0.5, 1).unwrap();
+    let net = initial_network(CellShape::elman(16, 8, Recurrence::Dense), 8, 0.5, 1).unwrap();
     let options = TrainOptions {
         method: Method::Lbfgs,
         epochs: 300,
@@ -186,7 +187,7 @@ fn training_reduces_lorenz96_next_step_loss() {
 #[test]
 fn training_reduces_sparse_alarm_loss() {
     let data = sparse_alarm(40, 60, 9).unwrap();
-    let net = initial_network(cell_shape(12, 1, Recurrence::Diagonal), 1, 0.5, 2).unwrap();
+    let net = initial_network(CellShape::elman(12, 1, Recurrence::Diagonal), 1, 0.5, 2).unwrap();
     for method in [Method::Lbfgs, Method::Adam, Method::Sgd] {
         let options = TrainOptions {
             method,
@@ -233,7 +234,7 @@ fn bad_options_are_errors() {
     o.epochs = 5;
     o.clip = Some(-1.0);
     assert!(train(&net, &train_set, &o, &mut |_| {}).is_err());
-    let wrong = initial_network(cell_shape(4, 2, Recurrence::Diagonal), 3, 1.0, 1).unwrap();
+    let wrong = initial_network(CellShape::elman(4, 2, Recurrence::Diagonal), 3, 1.0, 1).unwrap();
     assert!(train(&wrong, &train_set, &TrainOptions::default(), &mut |_| {}).is_err());
     assert!(delayed_recall(1, 5, 10, 0.0, 1).is_err());
     assert!(lorenz96_next_step(3, 1, 1, 1).is_err());
@@ -257,5 +258,63 @@ fn tasks_are_seeded() {
         assert_eq!(s.inputs[class], 1.0);
         assert_eq!(s.inputs[..4].iter().sum::<f64>(), 1.0);
         assert!(s.inputs[4..].iter().all(|v| *v == 0.0));
+    }
+}
+
+/// ‖∂L/∂h_t‖ of a loss at the last step, at lags 0, G/2 and G, on one held-out sequence:
+/// how much of the gradient reaches back to the cue.
+fn flow_at_lags(net: &Network, data: &Dataset, gap: usize) -> [f64; 3] {
+    let sample = &data.samples[0];
+    let steps = data.sample_steps(sample);
+    let cell = data.sub_cell(net, sample, 0, steps).unwrap();
+    let loss = data.sub_loss(net, sample, 0, steps).unwrap();
+    let flow = gradient_flow(&cell, &net.h0, steps, &loss).unwrap();
+    let by_lag = flow.by_lag();
+    [by_lag[0].1, by_lag[gap / 2].1, by_lag[gap].1]
+}
+
+/// The seed's claim that gating keeps the signal alive, measured: Elman and GRU cells of the
+/// same size trained the same way (Adam, full BPTT) on delayed recall with distractor noise,
+/// gaps 20, 50 and 100; held-out accuracy and the gradient flow ‖∂L/∂h_{T−lag}‖ / ‖∂L/∂h_T‖
+/// at lag G, before and after training. Run with `-- --nocapture` for the table. Asserted:
+/// training lowers each loss; at initialisation more of the gradient reaches the cue through
+/// the GRU than through the Elman cell at every gap; the GRU recalls at gaps 20 and 50.
+#[test]
+fn elman_and_gru_on_delayed_recall_with_gaps_20_50_100() {
+    let (hidden, noise) = (12, 0.5);
+    println!("gap  cell   held-out  flow(G)/flow(0) at init  after training");
+    for gap in [20, 50, 100] {
+        let mut initial_flow = Vec::new();
+        let train_set = delayed_recall(CLASSES, gap, 150, noise, 21).unwrap();
+        let test_set = delayed_recall(CLASSES, gap, 150, noise, 22).unwrap();
+        for shape in [
+            CellShape::elman(hidden, CLASSES, Recurrence::Dense),
+            CellShape::gru(hidden, CLASSES),
+        ] {
+            let net = initial_network(shape, CLASSES, 1.0, 5).unwrap();
+            let before = flow_at_lags(&net, &test_set, gap);
+            let out = train(&net, &train_set, &adam(None, 60), &mut |_| {}).unwrap();
+            let after = flow_at_lags(&out.network, &test_set, gap);
+            let acc = accuracy(&out.network, &test_set);
+            println!(
+                "{gap:>3}  {:<5}  {acc:>8.3}  {:>23.3e}  {:>14.3e}",
+                shape.cell.name(),
+                before[2] / before[0],
+                after[2] / after[0]
+            );
+            let first = out.curve.first().unwrap().loss;
+            let last = out.curve.last().unwrap().loss;
+            assert!(last < first, "{gap} {:?}: {first} -> {last}", shape.cell);
+            if shape.cell == CellKind::Gru && gap <= 50 {
+                assert!(acc >= 0.95, "GRU at gap {gap}: held-out accuracy {acc}");
+            }
+            initial_flow.push(before[2] / before[0]);
+        }
+        assert!(
+            initial_flow[1] > 10.0 * initial_flow[0],
+            "gap {gap}: at initialisation GRU {:e} vs Elman {:e}",
+            initial_flow[1],
+            initial_flow[0]
+        );
     }
 }

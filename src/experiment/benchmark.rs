@@ -453,11 +453,7 @@ pub fn benchmark_rnn(
         ));
     }
     let (m, o) = (8, 1);
-    let shape = CellShape {
-        hidden,
-        inputs: m,
-        recurrence,
-    };
+    let shape = CellShape::elman(hidden, m, recurrence);
     shape.validate()?;
     // Recurrence of spectral size about 1, small inputs: a state neither saturated nor dead.
     let mut theta = random_vector(shape.param_len(), 11);

@@ -144,8 +144,8 @@ pub fn run_gradient_flow(request: &GradientFlowRequest) -> Result<GradientFlow> 
         LossFunction::MeanSquared,
     )?;
     let cell = cell.with_activation(activation);
-    let flow =
-        gradient_flow(&cell, &net.h0, &loss).map_err(|e| name_network(e, &request.network))?;
+    let flow = gradient_flow(&cell, &net.h0, cell.sequence_len(), &loss)
+        .map_err(|e| name_network(e, &request.network))?;
     if !flow.loss.is_finite() || flow.norms.iter().any(|n| !n.is_finite()) {
         return Err(Error::input(
             &request.data,

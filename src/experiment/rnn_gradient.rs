@@ -13,7 +13,7 @@ use crate::io::rnn_files::{
     write_json, SequenceData,
 };
 use crate::rnn::{
-    sequence_gradient, ElmanCell, LossFunction, Network, SequenceGradient, SequenceLoss,
+    sequence_gradient, LossFunction, Network, RecurrentCell, SequenceGradient, SequenceLoss,
 };
 use crate::{Error, Result};
 
@@ -65,7 +65,7 @@ pub fn build_problem(
     data_path: &Path,
     mode: LossMode,
     objective: LossFunction,
-) -> Result<(ElmanCell, SequenceLoss)> {
+) -> Result<(RecurrentCell, SequenceLoss)> {
     let (d, m, o) = (net.shape.hidden, net.shape.inputs, net.outputs);
     let header = Some(data.header_line).filter(|l| *l > 0);
     if data.input_len != m {

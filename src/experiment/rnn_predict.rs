@@ -113,7 +113,7 @@ pub fn run_rnn_predict(request: &RnnPredictRequest) -> Result<RnnPredictSummary>
             return;
         }
         loss.outputs(h, &mut y);
-        if bad_step.is_none() && y.iter().any(|v| !v.is_finite()) {
+        if bad_step.is_none() && y.iter().any(|v: &f64| !v.is_finite()) {
             bad_step = Some(k - 1);
         }
         let _ = write!(text, "{}", data.first_t + (k - 1) as i64);

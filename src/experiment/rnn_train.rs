@@ -12,10 +12,10 @@ use crate::core::Storage;
 use crate::io::atomic_output::AtomicOutput;
 use crate::io::rnn_files::{read_sequence_data, save_network};
 use crate::rnn::tasks::{delayed_recall, lorenz96_next_step, sparse_alarm};
-use crate::rnn::training::{cell_shape, CurvePoint, Stagger, Truncation};
+use crate::rnn::training::{CurvePoint, Stagger, Truncation};
 use crate::rnn::{
-    evaluate, initial_network, train, Dataset, LossFunction, Method, Recurrence, Sample, TbpttMode,
-    TrainOptions,
+    evaluate, initial_network, train, CellKind, CellShape, Dataset, LossFunction, Method,
+    Recurrence, Sample, TbpttMode, TrainOptions,
 };
 use crate::{Error, Result};
 
@@ -25,6 +25,8 @@ use crate::progress::{detail, iteration_bar};
 pub const RECALL_CLASSES: usize = 3;
 /// The largest class index `rnn train --data` accepts (the readout V has K rows).
 pub const MAX_CLASSES: usize = 65_535;
+/// The longest recall gap `rnn train --gap` accepts (300 sequences of G + 1 steps each).
+pub const MAX_RECALL_GAP: usize = 10_000;
 /// Gap G of the built-in recall task (T = G + 1 steps).
 pub const RECALL_GAP: usize = 20;
 
@@ -65,6 +67,12 @@ pub struct RnnTrainRequest {
     pub hidden: usize,
     /// Recurrence structure (and rank).
     pub recurrence: Recurrence,
+    /// Elman or GRU.
+    pub cell: CellKind,
+    /// Gap G of the recall task.
+    pub recall_gap: usize,
+    /// Distractor noise σ on the recall task's silent inputs.
+    pub recall_noise: f64,
     /// The optimiser.
     pub method: Method,
     /// Truncated-BPTT window K (None: full BPTT).
@@ -116,17 +124,17 @@ fn load_data(request: &RnnTrainRequest) -> Result<(Dataset, Option<Dataset>, f64
     match &request.data {
         TrainData::Task(task) => match task {
             TrainingTask::Lorenz96 => Ok((lorenz96_next_step(8, 20, 25, seed)?, None, 0.5)),
-            TrainingTask::Recall => Ok((
-                delayed_recall(RECALL_CLASSES, RECALL_GAP, 300, 0.0, seed)?,
-                Some(delayed_recall(
-                    RECALL_CLASSES,
-                    RECALL_GAP,
-                    300,
-                    0.0,
-                    seed.wrapping_add(1),
-                )?),
-                1.0,
-            )),
+            TrainingTask::Recall => {
+                let (gap, noise) = (request.recall_gap, request.recall_noise);
+                if gap == 0 || gap > MAX_RECALL_GAP {
+                    return Err(Error::invalid(
+                        "recall gap",
+                        format!("must be between 1 and {MAX_RECALL_GAP}, got {gap}"),
+                    ));
+                }
+                let task = |seed| delayed_recall(RECALL_CLASSES, gap, 300, noise, seed);
+                Ok((task(seed)?, Some(task(seed.wrapping_add(1))?), 1.0))
+            }
             TrainingTask::Alarm => Ok((sparse_alarm(40, 60, seed)?, None, 0.5)),
         },
         TrainData::File {
@@ -275,7 +283,12 @@ pub fn run_rnn_train(request: &RnnTrainRequest) -> Result<RnnTrainSummary> {
         drop(AtomicOutput::new(p)?);
     }
     let (data, test, scale) = load_data(request)?;
-    let shape = cell_shape(request.hidden, data.inputs, recurrence);
+    let shape = CellShape {
+        cell: request.cell,
+        hidden: request.hidden,
+        inputs: data.inputs,
+        recurrence,
+    };
     let net = initial_network(shape, data.outputs, scale, request.seed)?;
     let bar = iteration_bar(request.epochs as u64, "training");
     let outcome = train(&net, &data, &options, &mut |p| {

@@ -1,10 +1,13 @@
 //! Files of the RNN mode: the network (JSON) and the sequence data (CSV).
 //!
-//! Network JSON: `hidden` d, `inputs` m, `outputs` o, `recurrence` ("dense" | "diagonal" |
+//! Network JSON: `cell` ("elman", the default, or "gru"), `hidden` d, `inputs` m, `outputs`
+//! o, `recurrence` ("dense" | "diagonal" |
 //! "low-rank"), `rank` r (low rank only), and row-major nested arrays `w` (d×d; a vector of
 //! d for diagonal) or `p`, `q` (d×r each, low rank), `u` (d×m), `b` (d), `v` (o×d), `c` (o)
 //! and `h0` (d, optional, default zeros), and `activation` (optional: "tanh", the default, or
-//! "identity"; read by [`parse_network_with_activation`]). Data CSV: header `t,u0,…,u{m−1},y0,…,y{q−1}`, one
+//! "identity"; read by [`parse_network_with_activation`]). A GRU's `w` (3d×d), `u` (3d×m)
+//! and `b` (3d) stack the rows of its update gate, reset gate and candidate, and its
+//! `recurrence` is "dense" (which it may leave out). Data CSV: header `t,u0,…,u{m−1},y0,…,y{q−1}`, one
 //! row per step with consecutive integer t; the y cells of a row are either all filled (a
 //! target) or all empty (no target at that step); the y columns may be left out altogether
 //! (q = 0: inputs only, for `rnn predict`). Lines starting with `#` are comments.
@@ -23,7 +26,7 @@ use crate::io::csv_table::{
     number_text, parse_number, CsvRow, CsvTable, Header, HeaderProblem, NumberProblem,
 };
 use crate::io::json_keys::check_unique_keys;
-use crate::rnn::{Activation, CellShape, Network, Recurrence, RecurrenceKind};
+use crate::rnn::{Activation, CellKind, CellShape, Network, Recurrence, RecurrenceKind};
 use crate::{Error, Result};
 
 #[derive(Debug, Deserialize)]
@@ -32,7 +35,10 @@ struct NetworkJson {
     hidden: usize,
     inputs: usize,
     outputs: usize,
-    recurrence: String,
+    #[serde(default)]
+    cell: Option<String>,
+    #[serde(default)]
+    recurrence: Option<String>,
     #[serde(default)]
     rank: Option<usize>,
     #[serde(default)]
@@ -187,7 +193,38 @@ pub fn parse_network_with_activation(path: &Path, text: &str) -> Result<(Network
             )
         })?,
     };
+    let cell = match f.cell.as_deref() {
+        None => CellKind::Elman,
+        Some(name) => parse_choice::<CellKind>(name).ok_or_else(|| {
+            Error::config(
+                path,
+                format!(
+                    "field `cell` is \"{name}\"; expected one of {}",
+                    choice_names::<CellKind>()
+                ),
+            )
+        })?,
+    };
+    if cell == CellKind::Gru && activation != Activation::Tanh {
+        return Err(Error::config(
+            path,
+            "field `activation` is for Elman cells; a GRU's gates use the logistic function \
+             and its candidate tanh",
+        ));
+    }
+    let recurrence_name = match (&f.recurrence, cell) {
+        (Some(name), _) => name.clone(),
+        (None, CellKind::Gru) => "dense".to_string(),
+        (None, CellKind::Elman) => {
+            return Err(Error::config(
+                path,
+                "field `recurrence` is missing (\"dense\", \"diagonal\" or \"low-rank\")",
+            ))
+        }
+    };
     let (d, m, o) = (f.hidden, f.inputs, f.outputs);
+    // A GRU stacks its three gates' rows (z, r, ĥ) in w, u and b.
+    let rows = cell.blocks() * d;
     for (name, v) in [("hidden", d), ("outputs", o)] {
         if v == 0 {
             return Err(Error::config(
@@ -196,16 +233,21 @@ pub fn parse_network_with_activation(path: &Path, text: &str) -> Result<(Network
             ));
         }
     }
-    let kind = parse_choice::<RecurrenceKind>(&f.recurrence).ok_or_else(|| {
+    let kind = parse_choice::<RecurrenceKind>(&recurrence_name).ok_or_else(|| {
         Error::config(
             path,
             format!(
-                "field `recurrence` is \"{}\"; expected one of {}",
-                f.recurrence,
+                "field `recurrence` is \"{recurrence_name}\"; expected one of {}",
                 choice_names::<RecurrenceKind>()
             ),
         )
     })?;
+    if cell == CellKind::Gru && kind != RecurrenceKind::Dense {
+        return Err(Error::config(
+            path,
+            format!("field `recurrence` is \"{recurrence_name}\"; a GRU's gates are dense"),
+        ));
+    }
     let recurrence =
         match (kind, f.rank) {
             (RecurrenceKind::LowRank, Some(rank)) if rank >= 1 => Recurrence::LowRank { rank },
@@ -220,9 +262,8 @@ pub fn parse_network_with_activation(path: &Path, text: &str) -> Result<(Network
                 return Err(Error::config(
                     path,
                     format!(
-                        "field `rank` is only for recurrence \"low-rank\", not \"{}\"",
-                        f.recurrence
-                    ),
+                    "field `rank` is only for recurrence \"low-rank\", not \"{recurrence_name}\""
+                ),
                 ))
             }
             (kind, None) => Recurrence::new(kind, 0),
@@ -232,7 +273,7 @@ pub fn parse_network_with_activation(path: &Path, text: &str) -> Result<(Network
             forbid(path, "p", &f.p, "only for recurrence \"low-rank\"")?;
             forbid(path, "q", &f.q, "only for recurrence \"low-rank\"")?;
             let w = require(path, "w", &f.w, "recurrence \"dense\" needs W, d×d")?;
-            read_matrix(path, "w", w, d, d)?
+            read_matrix(path, "w", w, rows, d)?
         }
         Recurrence::Diagonal => {
             forbid(path, "p", &f.p, "only for recurrence \"low-rank\"")?;
@@ -254,8 +295,8 @@ pub fn parse_network_with_activation(path: &Path, text: &str) -> Result<(Network
             theta
         }
     };
-    theta.extend(read_matrix(path, "u", &f.u, d, m)?);
-    theta.extend(read_vector(path, "b", &f.b, d)?);
+    theta.extend(read_matrix(path, "u", &f.u, rows, m)?);
+    theta.extend(read_vector(path, "b", &f.b, rows)?);
     let mut readout = read_matrix(path, "v", &f.v, o, d)?;
     readout.extend(read_vector(path, "c", &f.c, o)?);
     let h0 = match &f.h0 {
@@ -264,6 +305,7 @@ pub fn parse_network_with_activation(path: &Path, text: &str) -> Result<(Network
     };
     let net = Network {
         shape: CellShape {
+            cell,
             hidden: d,
             inputs: m,
             recurrence,
@@ -307,8 +349,9 @@ pub fn vector_value(values: &[f64]) -> Value {
 /// network file's fields: `w` (or `p`, `q`), `u`, `b`.
 pub fn theta_fields(shape: &CellShape, theta: &[f64]) -> Vec<(&'static str, Value)> {
     let (d, m) = (shape.hidden, shape.inputs);
+    let rows = shape.cell.blocks() * d;
     let mut fields = match shape.recurrence {
-        Recurrence::Dense => vec![("w", matrix_value(&theta[..d * d], d, d))],
+        Recurrence::Dense => vec![("w", matrix_value(&theta[..rows * d], rows, d))],
         Recurrence::Diagonal => vec![("w", vector_value(&theta[..d]))],
         Recurrence::LowRank { rank } => vec![
             ("p", matrix_value(&theta[..d * rank], d, rank)),
@@ -317,7 +360,7 @@ pub fn theta_fields(shape: &CellShape, theta: &[f64]) -> Vec<(&'static str, Valu
     };
     fields.push((
         "u",
-        matrix_value(&theta[shape.u_offset()..shape.b_offset()], d, m),
+        matrix_value(&theta[shape.u_offset()..shape.b_offset()], rows, m),
     ));
     fields.push(("b", vector_value(&theta[shape.b_offset()..])));
     fields
@@ -344,6 +387,9 @@ pub fn network_json(net: &Network) -> Value {
     map.insert("hidden".into(), net.shape.hidden.into());
     map.insert("inputs".into(), net.shape.inputs.into());
     map.insert("outputs".into(), net.outputs.into());
+    if net.shape.cell != CellKind::Elman {
+        map.insert("cell".into(), net.shape.cell.name().into());
+    }
     map.insert("recurrence".into(), net.shape.recurrence.name().into());
     if let Recurrence::LowRank { rank } = net.shape.recurrence {
         map.insert("rank".into(), rank.into());

@@ -22,18 +22,14 @@ pub fn flow(rho: f64, hidden: usize, steps: usize, seed: u64) -> Result<Vec<(f64
         input_scale: 0.0,
         seed,
     })?;
-    let shape = CellShape {
-        hidden,
-        inputs: 1,
-        recurrence: Recurrence::new(RecurrenceKind::Dense, 0),
-    };
+    let shape = CellShape::elman(hidden, 1, Recurrence::new(RecurrenceKind::Dense, 0));
     let cell =
         ElmanCell::new(shape, theta, vec![0.0; steps])?.with_activation(Activation::Identity);
     let h0 = random_vector(hidden, seed + 1);
     let mut active = vec![false; steps + 1];
     active[steps] = true;
     let loss = QuadraticMisfit::new(hidden, 1.0, vec![0.0; (steps + 1) * hidden], active);
-    let f = gradient_flow(&cell, &h0, &loss)?;
+    let f = gradient_flow(&cell, &h0, steps, &loss)?;
     let by_lag = f.by_lag();
     // Relative to the gradient at the loss, so that the curves differ only by their decay.
     let first = by_lag.first().map_or(1.0, |p| p.1);

@@ -7,8 +7,8 @@
 
 use std::cell::RefCell;
 
-use super::cell::{CellWorkspace, ElmanCell};
 use super::loss::SequenceLoss;
+use super::recurrent::RecurrentCell;
 use super::{sequence_gradient, SequenceGradient};
 use crate::core::sweep::cost_value;
 use crate::core::vector::norm;
@@ -43,7 +43,7 @@ pub struct InputSensitivity {
 }
 
 /// The readout y_t = V h_{t+1} + c for every step t = 0..T−1 (T×o row-major).
-fn outputs(cell: &ElmanCell, h0: &[f64], loss: &SequenceLoss) -> Result<Vec<f64>> {
+fn outputs(cell: &RecurrentCell, h0: &[f64], loss: &SequenceLoss) -> Result<Vec<f64>> {
     let d = cell.shape().hidden;
     let o = loss.readout().len() / (d + 1);
     let steps = cell.sequence_len();
@@ -61,7 +61,7 @@ fn outputs(cell: &ElmanCell, h0: &[f64], loss: &SequenceLoss) -> Result<Vec<f64>
 /// steps (ranked by ‖∂L/∂u_t‖₂): the loss after it and the change of the outputs.
 /// To first order the loss grows by ε Σ_{t ∈ top} ‖∂L/∂u_t‖₁.
 pub fn input_sensitivity(
-    cell: &ElmanCell,
+    cell: &RecurrentCell,
     h0: &[f64],
     loss: &SequenceLoss,
     epsilon: f64,
@@ -144,13 +144,13 @@ pub fn input_sensitivity(
 
 /// A cell that records ‖λ_{k+1}‖ each time the sweep calls its adjoint step k, and otherwise
 /// is the cell itself. Recording writes one number into a buffer sized once: no allocation.
-struct AdjointRecorder<'a> {
-    cell: &'a ElmanCell,
+struct AdjointRecorder<'a, D> {
+    cell: &'a D,
     norms: RefCell<Vec<f64>>,
 }
 
-impl Dynamics for AdjointRecorder<'_> {
-    type Workspace = CellWorkspace;
+impl<D: Dynamics> Dynamics for AdjointRecorder<'_, D> {
+    type Workspace = D::Workspace;
 
     fn state_len(&self) -> usize {
         self.cell.state_len()
@@ -168,17 +168,17 @@ impl Dynamics for AdjointRecorder<'_> {
         self.cell.params()
     }
 
-    fn workspace(&self) -> CellWorkspace {
+    fn workspace(&self) -> D::Workspace {
         self.cell.workspace()
     }
 
-    fn step(&self, ws: &mut CellWorkspace, k: usize, x: &[f64], x_next: &mut [f64]) {
+    fn step(&self, ws: &mut D::Workspace, k: usize, x: &[f64], x_next: &mut [f64]) {
         self.cell.step(ws, k, x, x_next)
     }
 
     fn step_tl(
         &self,
-        ws: &mut CellWorkspace,
+        ws: &mut D::Workspace,
         k: usize,
         x: &[f64],
         tangent: TangentInputs<'_>,
@@ -191,7 +191,7 @@ impl Dynamics for AdjointRecorder<'_> {
     /// has already added the stage cost of step k + 1).
     fn step_ad(
         &self,
-        ws: &mut CellWorkspace,
+        ws: &mut D::Workspace,
         k: usize,
         x: &[f64],
         x_next: &[f64],
@@ -227,8 +227,13 @@ impl GradientFlow {
 
 /// λ_t = ∂L/∂h_t for t = 0..=T from one sweep of the core over the cell's sequence, read by
 /// [`AdjointRecorder`]: λ_t = (∂h_{t+1}/∂h_t)ᵀ λ_{t+1} + ∂L_t/∂h_t, λ_T = ∂L_T/∂h_T.
-pub fn gradient_flow<C: StageCost>(cell: &ElmanCell, h0: &[f64], loss: &C) -> Result<GradientFlow> {
-    let steps = cell.sequence_len();
+/// The flow runs over `steps` steps of `cell` (for a driven cell, its sequence length).
+pub fn gradient_flow<D: Dynamics, C: StageCost>(
+    cell: &D,
+    h0: &[f64],
+    steps: usize,
+    loss: &C,
+) -> Result<GradientFlow> {
     let recorder = AdjointRecorder {
         cell,
         norms: RefCell::new(vec![0.0; steps + 1]),

@@ -132,9 +132,40 @@ impl Recurrence {
     }
 }
 
-/// The sizes of an Elman cell: hidden size d, input size m and the recurrence structure.
+/// The kind of recurrent cell, as files (`cell`) and flags (`--cell`) name it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, ValueEnum)]
+#[serde(rename_all = "snake_case")]
+#[value(rename_all = "snake_case")]
+pub enum CellKind {
+    /// h' = σ(W h + U u + b) ([`ElmanCell`], the default).
+    #[default]
+    Elman,
+    /// The gated recurrent unit ([`super::gru::GruCell`]): update and reset gates, three
+    /// dense d×d blocks in W.
+    Gru,
+}
+
+impl CellKind {
+    /// The name used in files and on the command line: "elman" or "gru".
+    pub fn name(self) -> String {
+        choice_name(&self)
+    }
+
+    /// The number of d-row blocks in W, U and b: 1 for Elman, 3 (z, r, ĥ) for a GRU.
+    pub fn blocks(self) -> usize {
+        match self {
+            CellKind::Elman => 1,
+            CellKind::Gru => 3,
+        }
+    }
+}
+
+/// The sizes of a recurrent cell: its kind, hidden size d, input size m and the recurrence
+/// structure (a GRU's is dense).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CellShape {
+    /// Elman or GRU.
+    pub cell: CellKind,
     /// Hidden size d (the state length).
     pub hidden: usize,
     /// Input size m (the length of u_k).
@@ -144,30 +175,60 @@ pub struct CellShape {
 }
 
 impl CellShape {
-    /// Number of recurrence parameters (d², d or 2dr).
+    /// An Elman cell's shape.
+    pub fn elman(hidden: usize, inputs: usize, recurrence: Recurrence) -> Self {
+        Self {
+            cell: CellKind::Elman,
+            hidden,
+            inputs,
+            recurrence,
+        }
+    }
+
+    /// A GRU's shape (dense gate blocks).
+    pub fn gru(hidden: usize, inputs: usize) -> Self {
+        Self {
+            cell: CellKind::Gru,
+            hidden,
+            inputs,
+            recurrence: Recurrence::Dense,
+        }
+    }
+
+    /// Number of recurrence parameters: d², d or 2dr for Elman, 3d² for a GRU.
     pub fn recurrence_len(&self) -> usize {
-        self.recurrence.param_len(self.hidden)
+        self.cell.blocks() * self.recurrence.param_len(self.hidden)
     }
 
-    /// Total parameter count |θ| = recurrence + d·m + d.
+    /// Total parameter count |θ| = recurrence + g·d·m + g·d (g = 1 Elman, 3 GRU).
     pub fn param_len(&self) -> usize {
-        self.recurrence_len() + self.hidden * self.inputs + self.hidden
+        self.recurrence_len() + self.cell.blocks() * (self.hidden * self.inputs + self.hidden)
     }
 
-    /// Offset of U (d×m, row-major) in θ.
+    /// Offset of U (g·d×m, row-major) in θ.
     pub fn u_offset(&self) -> usize {
         self.recurrence_len()
     }
 
-    /// Offset of b (d) in θ.
+    /// Offset of b (g·d) in θ.
     pub fn b_offset(&self) -> usize {
-        self.recurrence_len() + self.hidden * self.inputs
+        self.recurrence_len() + self.cell.blocks() * self.hidden * self.inputs
     }
 
-    /// Checks d ≥ 1 and, for low rank, 1 ≤ r.
+    /// Checks d ≥ 1, for low rank 1 ≤ r, a dense recurrence for a GRU, and that training
+    /// such a network fits in memory.
     pub fn validate(&self) -> Result<()> {
         if self.hidden == 0 {
             return Err(Error::invalid("hidden size", "must be at least 1"));
+        }
+        if self.cell == CellKind::Gru && self.recurrence != Recurrence::Dense {
+            return Err(Error::invalid(
+                "GRU cell",
+                format!(
+                    "its gate matrices are dense; recurrence \"{}\" is for Elman cells",
+                    self.recurrence.name()
+                ),
+            ));
         }
         if let Recurrence::LowRank { rank: 0 } = self.recurrence {
             return Err(Error::invalid(
@@ -183,7 +244,11 @@ impl CellShape {
             Recurrence::Diagonal => d,
             Recurrence::LowRank { rank } => 2.0 * d * rank as f64,
         };
-        check_memory("network size", 20.0 * 8.0 * (recurrence + d * m + d))?;
+        let blocks = self.cell.blocks() as f64;
+        check_memory(
+            "network size",
+            20.0 * 8.0 * blocks * (recurrence + d * m + d),
+        )?;
         Ok(())
     }
 }
@@ -228,22 +293,13 @@ impl ElmanCell {
                 ),
             ));
         }
-        if shape.inputs == 0 && !sequence.is_empty() {
+        if shape.cell != CellKind::Elman {
             return Err(Error::invalid(
-                "input sequence",
-                "a cell with no inputs takes an empty sequence",
+                "Elman cell",
+                "the shape is not an Elman cell's",
             ));
         }
-        if shape.inputs > 0 && sequence.len() % shape.inputs != 0 {
-            return Err(Error::invalid(
-                "input sequence",
-                format!(
-                    "{} values is not a whole number of rows of m = {}",
-                    sequence.len(),
-                    shape.inputs
-                ),
-            ));
-        }
+        check_sequence(shape.inputs, &sequence)?;
         Ok(Self {
             shape,
             activation: Activation::Tanh,
@@ -352,6 +408,26 @@ impl ElmanCell {
         }
         self.add_recurrence(self.recurrence(), h, z, act);
     }
+}
+
+/// Checks that `sequence` is whole rows of m inputs (empty when m = 0).
+pub(crate) fn check_sequence(inputs: usize, sequence: &[f64]) -> Result<()> {
+    if inputs == 0 && !sequence.is_empty() {
+        return Err(Error::invalid(
+            "input sequence",
+            "a cell with no inputs takes an empty sequence",
+        ));
+    }
+    if inputs > 0 && sequence.len() % inputs != 0 {
+        return Err(Error::invalid(
+            "input sequence",
+            format!(
+                "{} values is not a whole number of rows of m = {inputs}",
+                sequence.len()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// z ← Qᵀ h for Q (d×r, row-major): z_l = Σ_j Q_jl h_j.

@@ -4,7 +4,7 @@
 
 use crate::error::{Error, Result};
 
-use super::{ElmanCell, LossFunction, Network, SequenceLoss};
+use super::{LossFunction, Network, RecurrentCell, SequenceLoss};
 
 /// One training sequence: inputs u_t (T×m) and targets, row t belonging to h_{t+1}.
 #[derive(Clone, Debug, PartialEq)]
@@ -108,7 +108,7 @@ impl Dataset {
         sample: &Sample,
         start: usize,
         end: usize,
-    ) -> Result<ElmanCell> {
+    ) -> Result<RecurrentCell> {
         let m = self.inputs;
         let rows = sample
             .inputs

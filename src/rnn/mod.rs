@@ -8,15 +8,19 @@
 pub mod analysis;
 pub mod cell;
 pub mod dataset;
+pub mod gru;
 pub mod loss;
+pub mod recurrent;
 pub mod reservoir;
 pub mod tasks;
 pub mod tbptt;
 pub mod training;
 
-pub use cell::{Activation, CellShape, ElmanCell, Recurrence, RecurrenceKind};
+pub use cell::{Activation, CellKind, CellShape, ElmanCell, Recurrence, RecurrenceKind};
 pub use dataset::{Dataset, Sample};
+pub use gru::GruCell;
 pub use loss::{LossFunction, SequenceLoss};
+pub use recurrent::RecurrentCell;
 pub use tbptt::{truncated_gradient, window_bounds, TbpttMode};
 pub use training::{evaluate, initial_network, train, Method, TrainOptions, TrainOutcome};
 
@@ -66,9 +70,14 @@ impl Network {
         Ok(())
     }
 
-    /// The cell of this network driven by `sequence` (T×m, row-major).
-    pub fn cell(&self, sequence: Vec<f64>) -> Result<ElmanCell> {
-        ElmanCell::new(self.shape, self.theta.clone(), sequence)
+    /// The cell of this network (Elman or GRU, as its shape says) driven by `sequence`
+    /// (T×m, row-major).
+    pub fn cell(&self, sequence: Vec<f64>) -> Result<RecurrentCell> {
+        let theta = self.theta.clone();
+        Ok(match self.shape.cell {
+            CellKind::Elman => RecurrentCell::Elman(ElmanCell::new(self.shape, theta, sequence)?),
+            CellKind::Gru => RecurrentCell::Gru(GruCell::new(self.shape, theta, sequence)?),
+        })
     }
 }
 
@@ -91,7 +100,7 @@ pub struct SequenceGradient {
 /// (`storage` as for [`crate::core::value_and_gradient`]) over T = `cell.sequence_len()`
 /// steps from h_0. The loss must have T target rows.
 pub fn sequence_gradient(
-    cell: &ElmanCell,
+    cell: &RecurrentCell,
     h0: &[f64],
     loss: &SequenceLoss,
     storage: Storage,

@@ -240,11 +240,7 @@ pub fn fit_echo_state(
     train_rows: &[usize],
     alpha: f64,
 ) -> Result<EchoStateFit> {
-    let shape = CellShape {
-        hidden: spec.hidden,
-        inputs: spec.inputs,
-        recurrence: Recurrence::Dense,
-    };
+    let shape = CellShape::elman(spec.hidden, spec.inputs, Recurrence::Dense);
     let theta = random_reservoir(spec)?;
     let cell = ElmanCell::new(shape, theta.clone(), inputs.to_vec())?;
     let h0 = vec![0.0; spec.hidden];

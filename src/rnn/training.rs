@@ -23,12 +23,17 @@ use crate::error::{Error, Result};
 
 use super::dataset::Dataset;
 use super::tbptt::{window_bounds, window_gradient, TbpttMode};
-use super::{sequence_gradient, CellShape, LossFunction, Network, Recurrence};
+use super::{sequence_gradient, CellKind, CellShape, LossFunction, Network, Recurrence};
+
+/// The initial bias b_z of a GRU's update gate: σ(−2) ≈ 0.12.
+pub const GRU_UPDATE_BIAS: f64 = -2.0;
 
 /// A network of `shape` with `outputs` outputs, seeded (ChaCha8): recurrence dense
 /// W = ρ I + N(0, 0.01/d), diagonal w = ρ, low rank P = N(0, 1/d), Q = ρ P (W = ρ P Pᵀ);
 /// U ~ N(0, 1/m), b = 0, V ~ N(0, 0.1²/d), c = 0, h_0 = 0. ρ = `recurrence_scale` (close to 1
-/// lets BPTT carry information over many steps).
+/// lets BPTT carry information over many steps). A GRU gets the dense W and the U of each of
+/// its three gates drawn so, and b = 0 except the update gate's b_z = −2: z ≈ 0.12 at first,
+/// so the state is mostly kept from step to step (the gate starts nearly closed).
 pub fn initial_network(
     shape: CellShape,
     outputs: usize,
@@ -53,9 +58,10 @@ pub fn initial_network(
             .unwrap_or(0.0)
     };
     let mut theta = Vec::with_capacity(shape.param_len());
+    let blocks = shape.cell.blocks();
     match shape.recurrence {
         Recurrence::Dense => {
-            for i in 0..d {
+            for i in (0..blocks).flat_map(|_| 0..d) {
                 for j in 0..d {
                     let diag = if i == j { recurrence_scale } else { 0.0 };
                     theta.push(diag + normal(0.1 / (d as f64).sqrt()));
@@ -71,10 +77,15 @@ pub fn initial_network(
             theta.extend(p.iter().map(|v| recurrence_scale * v));
         }
     }
-    for _ in 0..d * m {
+    for _ in 0..blocks * d * m {
         theta.push(normal(1.0 / (m as f64).sqrt()));
     }
-    theta.extend(std::iter::repeat_n(0.0, d));
+    if shape.cell == CellKind::Gru {
+        theta.extend(std::iter::repeat_n(GRU_UPDATE_BIAS, d));
+        theta.extend(std::iter::repeat_n(0.0, 2 * d));
+    } else {
+        theta.extend(std::iter::repeat_n(0.0, d));
+    }
     let mut readout: Vec<f64> = (0..outputs * d)
         .map(|_| normal(0.1 / (d as f64).sqrt()))
         .collect();
@@ -643,13 +654,4 @@ fn train_lbfgs(
         sweeps: objective.sweeps.get(),
         interrupted: m.interrupted,
     })
-}
-
-/// The hidden structure named on the command line, for [`initial_network`] callers.
-pub fn cell_shape(hidden: usize, inputs: usize, recurrence: Recurrence) -> CellShape {
-    CellShape {
-        hidden,
-        inputs,
-        recurrence,
-    }
 }

@@ -1,19 +1,19 @@
-//! Test helpers shared by the RNN test files: views of the Elman cell that let the core's
+//! Test helpers shared by the RNN test files: views of a recurrent cell (Elman or GRU) that let the core's
 //! generic derivative checks cover each part of it, and the assertions of those checks.
 #![allow(dead_code)]
 
 use fourdvar::core::verification::{DotProductReport, TaylorReport};
 use fourdvar::core::{AdjointOutputs, Dynamics, TangentInputs};
-use fourdvar::rnn::cell::CellWorkspace;
-use fourdvar::rnn::ElmanCell;
+use fourdvar::rnn::recurrent::RecurrentWorkspace;
+use fourdvar::rnn::RecurrentCell;
 
 /// The cell seen as an undriven model (input_len 0), so the core's taylor_test and
 /// dot_product_test (which pass no input perturbation) check the h and θ parts.
 #[derive(Clone)]
-pub struct Undriven(pub ElmanCell);
+pub struct Undriven(pub RecurrentCell);
 
 impl Dynamics for Undriven {
-    type Workspace = CellWorkspace;
+    type Workspace = RecurrentWorkspace;
     fn state_len(&self) -> usize {
         self.0.state_len()
     }
@@ -26,15 +26,15 @@ impl Dynamics for Undriven {
     fn set_params(&mut self, params: &[f64]) {
         self.0.set_params(params)
     }
-    fn workspace(&self) -> CellWorkspace {
+    fn workspace(&self) -> RecurrentWorkspace {
         self.0.workspace()
     }
-    fn step(&self, ws: &mut CellWorkspace, k: usize, x: &[f64], x_next: &mut [f64]) {
+    fn step(&self, ws: &mut RecurrentWorkspace, k: usize, x: &[f64], x_next: &mut [f64]) {
         self.0.step(ws, k, x, x_next)
     }
     fn step_tl(
         &self,
-        ws: &mut CellWorkspace,
+        ws: &mut RecurrentWorkspace,
         k: usize,
         x: &[f64],
         t: TangentInputs<'_>,
@@ -44,7 +44,7 @@ impl Dynamics for Undriven {
     }
     fn step_ad(
         &self,
-        ws: &mut CellWorkspace,
+        ws: &mut RecurrentWorkspace,
         k: usize,
         x: &[f64],
         x_next: &[f64],
@@ -58,10 +58,10 @@ impl Dynamics for Undriven {
 /// The cell with its input sequence as the "parameters" (θ fixed): the core's checks then
 /// cover the input part of the TL (TangentInputs.input) and of the AD (ū_k).
 #[derive(Clone)]
-pub struct InputsAsParams(pub ElmanCell);
+pub struct InputsAsParams(pub RecurrentCell);
 
 impl Dynamics for InputsAsParams {
-    type Workspace = CellWorkspace;
+    type Workspace = RecurrentWorkspace;
     fn state_len(&self) -> usize {
         self.0.state_len()
     }
@@ -74,15 +74,15 @@ impl Dynamics for InputsAsParams {
     fn set_params(&mut self, params: &[f64]) {
         self.0.set_sequence(params)
     }
-    fn workspace(&self) -> CellWorkspace {
+    fn workspace(&self) -> RecurrentWorkspace {
         self.0.workspace()
     }
-    fn step(&self, ws: &mut CellWorkspace, k: usize, x: &[f64], x_next: &mut [f64]) {
+    fn step(&self, ws: &mut RecurrentWorkspace, k: usize, x: &[f64], x_next: &mut [f64]) {
         self.0.step(ws, k, x, x_next)
     }
     fn step_tl(
         &self,
-        ws: &mut CellWorkspace,
+        ws: &mut RecurrentWorkspace,
         k: usize,
         x: &[f64],
         t: TangentInputs<'_>,
@@ -97,7 +97,7 @@ impl Dynamics for InputsAsParams {
     }
     fn step_ad(
         &self,
-        ws: &mut CellWorkspace,
+        ws: &mut RecurrentWorkspace,
         k: usize,
         x: &[f64],
         x_next: &[f64],
