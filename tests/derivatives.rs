@@ -163,6 +163,52 @@ fn lorenz63_cost_gradient_passes_gradient_test() {
     gradient_suite(&model, &spun_up(&model, 1000), 7);
 }
 
+/// A trainable neural-ODE emulator (radius 2, width 8) with random weights of moderate size,
+/// on 12 sites, at a state of Lorenz-96 size.
+fn emulator(seed: u64) -> (fourdvar::models::stencil_mlp::StencilMlpModel, Vec<f64>) {
+    use fourdvar::models::stencil_mlp::{stencil_mlp_model, StencilMlp};
+    let (radius, hidden) = (2, 8);
+    let theta: Vec<f64> = random_vector(StencilMlp::param_count(radius, hidden), seed)
+        .into_iter()
+        .map(|v| 0.5 * v)
+        .collect();
+    let net = StencilMlp {
+        radius,
+        hidden,
+        mean: 2.0,
+        scale: 3.5,
+        theta,
+    };
+    let model = stencil_mlp_model(12, net, 0.05, true);
+    let x = random_vector(12, seed + 1)
+        .into_iter()
+        .map(|v| 2.0 + 3.5 * v)
+        .collect();
+    (model, x)
+}
+
+#[test]
+fn emulator_tangent_linear_passes_taylor_test() {
+    let (model, x) = emulator(20);
+    taylor_suite(&model, &x, 21);
+}
+
+#[test]
+fn emulator_adjoint_passes_dot_product_test() {
+    let (model, x) = emulator(22);
+    dot_product_suite(&model, &x, 23);
+    // The smallest ring the stencil fits on (5 sites: every site reads all of them).
+    use fourdvar::models::stencil_mlp::stencil_mlp_model;
+    let small = stencil_mlp_model(5, model.field.net.clone(), 0.05, true);
+    dot_product_suite(&small, &x[..5], 24);
+}
+
+#[test]
+fn emulator_cost_gradient_passes_gradient_test() {
+    let (model, x) = emulator(25);
+    gradient_suite(&model, &x, 26);
+}
+
 #[test]
 fn linear_model_adjoint_is_the_transpose_and_its_tangent_is_itself() {
     use fourdvar::models::linear::LinearModel;

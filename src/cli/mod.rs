@@ -8,6 +8,7 @@
 mod assimilation;
 mod bench;
 mod check;
+mod emulator;
 mod forecast;
 mod lesson;
 mod output;
@@ -120,6 +121,10 @@ enum Command {
     /// adjoint core as 4D-Var.
     #[command(subcommand)]
     Rnn(rnn::RnnCommand),
+    /// A learned Lorenz-96 emulator: a neural ODE trained by BPTT on the same adjoint core,
+    /// then usable as --model emulator.json by assimilate, twin, cycle, forecast and check.
+    #[command(subcommand)]
+    Emulator(emulator::EmulatorCommand),
     /// Draw a picture (PNG or SVG) of a file fourdvar wrote: a forecast as a Hovmöller
     /// diagram (ring) or maps of h with wind arrows (plane); an analysis as truth,
     /// background and analysis with their errors, the observations, the cost per iteration
@@ -216,7 +221,9 @@ fn run(command: Command, args: &[OsString]) -> Result<i32> {
     // moment they are parsed, so no signal falls between the handler and their loop.
     let _graceful = matches!(
         command,
-        Command::Cycle(_) | Command::Rnn(rnn::RnnCommand::Train(_))
+        Command::Cycle(_)
+            | Command::Rnn(rnn::RnnCommand::Train(_))
+            | Command::Emulator(emulator::EmulatorCommand::Train(_))
     )
     .then(crate::interrupt::graceful);
     match command {
@@ -230,6 +237,7 @@ fn run(command: Command, args: &[OsString]) -> Result<i32> {
         Command::Config(a) => assimilation::run_config(a),
         Command::Demo(a) => assimilation::run_demo(a, history(args)?),
         Command::Rnn(c) => rnn::run(c),
+        Command::Emulator(c) => emulator::run(c),
         Command::Plot(a) => plot::run(a),
         Command::Lesson(a) => lesson::run(a, history(args)?),
     }

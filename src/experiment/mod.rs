@@ -7,6 +7,7 @@ pub mod benchmark;
 pub mod cycle;
 pub mod demo;
 pub mod derivative_check;
+pub mod emulator;
 mod ensemble_cycle;
 pub mod forecast;
 pub mod network_check;

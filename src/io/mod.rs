@@ -7,6 +7,7 @@ pub mod bounded_read;
 pub mod cf_arrays;
 pub mod cf_time;
 pub(crate) mod csv_table;
+pub mod emulator_file;
 pub mod experiment_config;
 pub mod json_keys;
 pub mod model_config;

@@ -1,5 +1,5 @@
-//! Model configuration files (`models/*.toml`): the file's text, kept for provenance, and the
-//! model it names. What each model's keys are, with their defaults and limits, is the model's
+//! Model configuration files (`models/*.toml`, or a trained emulator's JSON written by
+//! `fourdvar emulator train`): the file's text, kept for provenance, and the model it names. What each model's keys are, with their defaults and limits, is the model's
 //! own business ([`crate::models::ModelSettings`]); the `model` key chooses among the
 //! registered models ([`crate::models::MODEL_NAMES`]).
 //!
@@ -38,7 +38,11 @@ impl ModelConfig {
 
     /// Validates configuration `text` that came from `path`.
     pub fn parse(path: &Path, text: String) -> Result<Self> {
-        let model = AnyModel::from_toml(&TomlSource::new(path, &text))?;
+        let model = if crate::io::emulator_file::is_json(&text) {
+            AnyModel::Lorenz96Emulator(crate::io::emulator_file::parse_emulator(path, &text, None)?)
+        } else {
+            AnyModel::from_toml(&TomlSource::new(path, &text))?
+        };
         Ok(Self {
             model,
             path: path.to_path_buf(),

@@ -387,17 +387,21 @@ impl ModelInfo for Lorenz96 {
         x[n / 2 - 1] += 0.01;
         x
     }
-    /// One variable x on the periodic ring of N sites; observations at a `position` in site
-    /// units, 0 ≤ position < N.
     fn geometry(&self) -> Geometry {
-        let n = self.field.n;
-        let output = LineOutput {
-            dimension: "site",
-            dimension_long_name: "Lorenz-96 site index on the periodic ring".into(),
-            coordinate: (0..n).map(|i| i as f64).collect(),
-            array: "x",
-            array_long_name: "Lorenz-96 state variable".into(),
-        };
-        line(&[("x", n)], n as f64, true, output)
+        ring_geometry(self.field.n)
     }
+}
+
+/// One variable x on the periodic ring of N sites; observations at a `position` in site
+/// units, 0 ≤ position < N. Shared with the learned Lorenz-96 emulator, whose files must
+/// read and write like the true model's.
+pub(crate) fn ring_geometry(n: usize) -> Geometry {
+    let output = LineOutput {
+        dimension: "site",
+        dimension_long_name: "Lorenz-96 site index on the periodic ring".into(),
+        coordinate: (0..n).map(|i| i as f64).collect(),
+        array: "x",
+        array_long_name: "Lorenz-96 state variable".into(),
+    };
+    line(&[("x", n)], n as f64, true, output)
 }

@@ -13,6 +13,7 @@ pub mod lorenz96;
 pub mod lorenz96_two_scale;
 pub mod rk4;
 pub mod shallow_water;
+pub mod stencil_mlp;
 
 use crate::core::Dynamics;
 use crate::error::{Error, Result};
@@ -143,4 +144,5 @@ model_registry! {
     Lorenz63 => lorenz63::Lorenz63Settings,
     Lorenz96TwoScale => lorenz96_two_scale::Lorenz96TwoScaleConfig,
     ShallowWater => shallow_water::ShallowWaterSettings,
+    Lorenz96Emulator => stencil_mlp::EmulatorSettings,
 }
