@@ -526,3 +526,39 @@ fn bench_roofline_reports_the_peaks_and_the_counted_kernels() {
     // 16 × 16 cells of 3 values.
     assert_eq!(at(768, "forward")["model"], "shallow water");
 }
+
+/// `bench adjoint-memory`: each gradient in its own process; full storage's peak grows with
+/// the steps by about the trajectory's 8 (l + 1) N bytes, the continuous adjoint's does not.
+#[test]
+fn adjoint_memory_grows_with_full_storage_and_not_with_the_continuous_adjoint() {
+    let o = fourdvar(&[
+        "bench",
+        "adjoint-memory",
+        "--n",
+        "100",
+        "--steps",
+        "1000,100000",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    let rows = v["rows"].as_array().unwrap();
+    let find = |method: &str, steps: u64| {
+        rows.iter()
+            .find(|r| r["method"] == method && r["steps"] == steps)
+            .unwrap_or_else(|| panic!("{method} {steps}: {v}"))
+            .clone()
+    };
+    let mb = |r: &serde_json::Value| r["peak_kb"].as_f64().unwrap() / 1024.0;
+    assert_eq!(find("all", 100000)["stored_values"], 100 * 100_001);
+    assert_eq!(find("checkpoints", 100000)["stored_values"], 100 * 18);
+    let all_growth = mb(&find("all", 100000)) - mb(&find("all", 1000));
+    let continuous_growth = mb(&find("continuous", 100000)) - mb(&find("continuous", 1000));
+    // The trajectory is 76.3 MB more at 10⁵ steps.
+    assert!((60.0..100.0).contains(&all_growth), "{v}");
+    assert!(continuous_growth.abs() < 5.0, "{v}");
+    assert_eq!(
+        find("continuous", 1000)["stored_values"],
+        find("continuous", 100000)["stored_values"]
+    );
+}

@@ -3,6 +3,7 @@
 //! `bench lorenz96`, `bench --shallow-water --sw-sizes .. --sw-cost .. [--large]` is
 //! `bench shallow-water`, and `rnn bench` is `bench rnn`.
 
+use crate::experiment::adjoint_memory::{measure_all, measure_in_this_process, AdjointMethod};
 use std::fmt;
 use std::str::FromStr;
 
@@ -86,6 +87,77 @@ enum BenchCommand {
     /// Example: fourdvar bench roofline --sizes 1000,1000000 --grids 256
     #[command(name = "roofline")]
     Roofline(RooflineArgs),
+    /// Peak memory of one gradient: discrete adjoint (every state stored, or log2(l) + 1
+    /// checkpoints) against the continuous adjoint (nothing stored).
+    ///
+    /// Runs one gradient of Lorenz-96 (N sites, F = 0.5, contracting, so that the continuous
+    /// adjoint's backward integration is stable) per method and number of steps, each in a
+    /// child process of its own that reports its peak resident set (VmHWM, Linux).
+    ///
+    /// Example: fourdvar bench adjoint-memory --n 100 --steps 1000,10000,100000
+    #[command(name = "adjoint-memory")]
+    AdjointMemory(AdjointMemoryArgs),
+}
+
+/// The options of `bench adjoint-memory`.
+#[derive(Debug, Args)]
+struct AdjointMemoryArgs {
+    /// Lorenz-96 sites N.
+    #[arg(long, default_value_t = 100, value_parser = super::values::between(4, 1_000_000))]
+    n: usize,
+    /// Numbers of steps l, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1000,10000,100000",
+          value_parser = super::values::between(1, 10_000_000))]
+    steps: Vec<usize>,
+    /// Internal: run one measurement in this process and print "stored peak_kB".
+    #[arg(long, hide = true, value_enum)]
+    child: Option<AdjointMethod>,
+    /// Internal: the steps of the --child measurement.
+    #[arg(long, hide = true, default_value_t = 1000)]
+    child_steps: usize,
+    #[command(flatten)]
+    format: output::FormatArgs,
+}
+
+/// `bench adjoint-memory`: one child process per measurement, then the table.
+fn run_adjoint_memory(a: &AdjointMemoryArgs) -> Result<i32> {
+    if let Some(method) = a.child {
+        let (stored, peak) = measure_in_this_process(method, a.n, a.child_steps)?;
+        println!("{stored} {peak}");
+        return Ok(0);
+    }
+    crate::core::budget::check_memory(
+        "stored trajectory",
+        8.0 * a.n as f64 * (*a.steps.iter().max().unwrap_or(&1) as f64 + 1.0),
+    )?;
+    let methods = [
+        AdjointMethod::All,
+        AdjointMethod::Checkpoints,
+        AdjointMethod::Continuous,
+    ];
+    let rows = measure_all(a.n, &a.steps, &methods)?;
+    if a.format.json {
+        println!("{}", json!({ "n": a.n, "rows": rows }));
+    } else {
+        println!(
+            "Lorenz-96, N = {}, F = 0.5; one gradient per child process",
+            a.n
+        );
+        println!(
+            "{:>10}  {:<12} {:>14} {:>14}",
+            "steps", "method", "stored values", "peak RSS"
+        );
+        for r in &rows {
+            println!(
+                "{:>10}  {:<12} {:>14} {:>11.1} MB",
+                r.steps,
+                crate::core::choice::choice_name(&r.method),
+                r.stored_values,
+                r.peak_kb as f64 / 1024.0
+            );
+        }
+    }
+    Ok(0)
 }
 
 /// The options of `bench roofline`.
@@ -132,6 +204,7 @@ pub(crate) fn run(a: BenchArgs) -> Result<i32> {
         Some(BenchCommand::ShallowWater(s)) => run_shallow_water(&s),
         Some(BenchCommand::Rnn(r)) => run_rnn(&r),
         Some(BenchCommand::Roofline(r)) => run_roofline(&r),
+        Some(BenchCommand::AdjointMemory(m)) => run_adjoint_memory(&m),
         None if a.older_shallow_water.shallow_water => {
             let (timing, json) = (a.lorenz96.timing, a.lorenz96.format.json);
             run_shallow_water(&a.older_shallow_water.into_subcommand(timing, json))

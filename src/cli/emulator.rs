@@ -7,8 +7,9 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 
 use super::values;
+use crate::core::StorageChoice;
 use crate::error::{Error, Result};
-use crate::experiment::emulator::{run_emulator_train, EmulatorTrainRequest};
+use crate::experiment::emulator::{run_emulator_train, AdjointKind, EmulatorTrainRequest};
 use crate::io::model_config::ModelConfig;
 use crate::models::AnyModel;
 use crate::progress::{detail, iteration_bar};
@@ -53,6 +54,15 @@ pub(crate) struct EmulatorTrainArgs {
     /// Seed of the training run, the held-out run and the initial weights.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// discrete: the core's adjoint sweep through the RK4 step (the exact gradient of the
+    /// discrete model); continuous: the adjoint ODE integrated backwards with the state,
+    /// nothing stored (a discretisation of the gradient).
+    #[arg(long, value_enum, default_value_t = AdjointKind::Discrete)]
+    adjoint: AdjointKind,
+    /// Trajectory storage of the discrete adjoint: auto, all, stages or checkpoints:S (the
+    /// continuous adjoint stores none).
+    #[arg(long, value_name = "STORAGE", default_value = "auto")]
+    storage: StorageChoice,
     /// Output emulator JSON (written atomically).
     #[arg(long, value_name = "EMULATOR.json", default_value = "emulator.json")]
     out: PathBuf,
@@ -84,6 +94,8 @@ fn train(a: EmulatorTrainArgs) -> Result<i32> {
             hidden: a.hidden,
             iterations: a.iterations as u64,
             seed: a.seed,
+            adjoint: a.adjoint,
+            storage: a.storage,
             out: a.out.clone(),
         },
         &mut |p| {

@@ -18,9 +18,10 @@ use rayon::prelude::*;
 use super::twin_data::truth_run;
 use crate::core::minimize::{minimize, Minimizer, Objective, Progress, StoppingRule};
 use crate::core::stage_costs::QuadraticMisfit;
-use crate::core::{integrate, Dynamics, Storage, Sweeper};
+use crate::core::{integrate, Dynamics, Storage, StorageChoice, Sweeper};
 use crate::io::atomic_output::AtomicOutput;
 use crate::io::emulator_file::save_emulator;
+use crate::models::continuous_adjoint::continuous_gradient;
 use crate::models::lorenz96::Lorenz96;
 use crate::models::stencil_mlp::{
     stencil_mlp_model, StencilMlp, StencilMlpModel, MAX_HIDDEN, MAX_RADIUS,
@@ -44,8 +45,24 @@ pub struct EmulatorTrainRequest {
     pub iterations: u64,
     /// Seed of the training run, the held-out run and the initial weights.
     pub seed: u64,
+    /// Discrete adjoint (the exact gradient of the RK4 model) or continuous adjoint.
+    pub adjoint: AdjointKind,
+    /// Trajectory storage of the discrete adjoint's sweeps.
+    pub storage: StorageChoice,
     /// Output JSON.
     pub out: PathBuf,
+}
+
+/// How the training gradient is computed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[value(rename_all = "kebab-case")]
+pub enum AdjointKind {
+    /// The core's sweep through the RK4 step: the exact gradient of the discrete model.
+    Discrete,
+    /// The continuous adjoint ([`continuous_gradient`]): the state re-integrated backwards
+    /// with the adjoint ODE, nothing stored; a discretisation of the gradient, O(dt⁴) from
+    /// the discrete one over short rollouts.
+    Continuous,
 }
 
 /// The emulator's forecast error at one lead time, over the held-out forecasts.
@@ -93,6 +110,8 @@ struct RolloutObjective<'a> {
     starts: Vec<&'a [f64]>,
     misfits: Vec<QuadraticMisfit>,
     rollout: usize,
+    adjoint: AdjointKind,
+    storage: Storage,
 }
 
 impl Objective for RolloutObjective<'_> {
@@ -104,15 +123,21 @@ impl Objective for RolloutObjective<'_> {
         let pieces: Vec<Result<(f64, Vec<f64>)>> = (self.starts.par_iter().zip(&self.misfits))
             .map_init(
                 || Sweeper::new(&model),
-                |sweeper, (start, misfit)| {
-                    let r = sweeper.value_and_gradient(
-                        &model,
-                        start,
-                        self.rollout,
-                        misfit,
-                        Storage::Stages,
-                    )?;
-                    Ok((r.cost, r.param_gradient))
+                |sweeper, (start, misfit)| match self.adjoint {
+                    AdjointKind::Discrete => {
+                        let r = sweeper.value_and_gradient(
+                            &model,
+                            start,
+                            self.rollout,
+                            misfit,
+                            self.storage,
+                        )?;
+                        Ok((r.cost, r.param_gradient))
+                    }
+                    AdjointKind::Continuous => {
+                        let r = continuous_gradient(&model, start, self.rollout, misfit)?;
+                        Ok((r.cost, r.param_gradient))
+                    }
                 },
             )
             .collect();
@@ -187,8 +212,10 @@ pub fn run_emulator_train(
                 QuadraticMisfit::new(n, weight, targets, active.clone())
             })
             .collect(),
+        storage: request.storage.resolve(&model, k)?,
         model: model.clone(),
         rollout: k,
+        adjoint: request.adjoint,
     };
     let _graceful = crate::interrupt::graceful();
     let rule = StoppingRule {
@@ -206,6 +233,7 @@ pub fn run_emulator_train(
         "truth": {"model": "lorenz96", "n": n, "forcing": truth.field.forcing, "dt": truth.dt},
         "steps": request.steps,
         "rollout": k,
+        "adjoint": crate::core::choice::choice_name(&request.adjoint),
         "seed": request.seed,
         "initial_loss": found.first_cost,
         "final_loss": found.cost,

@@ -2,6 +2,7 @@
 //! request, does the work with a model from [`crate::io::model_config`], reports progress and
 //! writes its result files atomically.
 
+pub mod adjoint_memory;
 pub mod assimilate;
 pub mod benchmark;
 pub mod cycle;

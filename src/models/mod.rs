@@ -7,6 +7,7 @@
 //! struct of its TOML file, with its own defaults and limits). Then one line in
 //! [`model_registry!`] below makes configuration files able to name it.
 
+pub mod continuous_adjoint;
 pub mod linear;
 pub mod lorenz63;
 pub mod lorenz96;
