@@ -117,7 +117,7 @@ enum Command {
     /// The default twin experiment, built in: Lorenz-96, one 20-step window, half of the
     /// sites observed every other step. Writes demo.nc and prints a summary.
     Demo(assimilation::DemoArgs),
-    /// RNN mode: an Elman network trained by back-propagation through time on the same
+    /// RNN mode: an Elman or GRU network trained by back-propagation through time on the same
     /// adjoint core as 4D-Var.
     #[command(subcommand)]
     Rnn(rnn::RnnCommand),

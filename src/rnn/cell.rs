@@ -67,6 +67,70 @@ impl Activation {
     }
 }
 
+/// The inherent accessors every cell driven by its own input sequence shares, for a struct
+/// with fields `shape: CellShape`, `theta` and `sequence` (T×m, row-major): `shape`,
+/// `sequence_len`, `sequence`, `set_sequence` and the private `input(k)` (row u_k, None
+/// beyond the sequence or without inputs).
+macro_rules! driven_cell_accessors {
+    () => {
+        /// The cell's sizes.
+        pub fn shape(&self) -> CellShape {
+            self.shape
+        }
+
+        /// Number of input rows T (0 for a cell without inputs).
+        pub fn sequence_len(&self) -> usize {
+            (self.sequence.len())
+                .checked_div(self.shape.inputs)
+                .unwrap_or(0)
+        }
+
+        /// The input sequence u_0..u_{T−1}, row-major T×m.
+        pub fn sequence(&self) -> &[f64] {
+            &self.sequence
+        }
+
+        /// Replaces the input sequence; its length must stay T×m.
+        pub fn set_sequence(&mut self, sequence: &[f64]) {
+            assert_eq!(sequence.len(), self.sequence.len(), "sequence length");
+            self.sequence.copy_from_slice(sequence);
+        }
+
+        /// Input row u_k, or None beyond the sequence (or without inputs).
+        fn input(&self, k: usize) -> Option<&[f64]> {
+            let m = self.shape.inputs;
+            self.sequence.get(k * m..(k + 1) * m).filter(|_| m > 0)
+        }
+    };
+}
+pub(crate) use driven_cell_accessors;
+
+/// The [`Dynamics`] sizes and parameter access of such a cell: state d, θ, inputs m.
+macro_rules! driven_cell_sizes {
+    () => {
+        fn state_len(&self) -> usize {
+            self.shape.hidden
+        }
+
+        fn param_len(&self) -> usize {
+            self.shape.param_len()
+        }
+
+        fn input_len(&self) -> usize {
+            self.shape.inputs
+        }
+
+        fn params(&self) -> Vec<f64> {
+            self.theta.clone()
+        }
+
+        fn set_params(&mut self, params: &[f64]) {
+            self.theta.copy_from_slice(params);
+        }
+    };
+}
+pub(crate) use driven_cell_sizes;
+
 /// The structures a recurrence can have, as files and flags name them: "dense", "diagonal"
 /// or "low-rank" (kebab-case like every multi-word value; "low_rank", the spelling of older
 /// network files, is read too).
@@ -319,29 +383,7 @@ impl ElmanCell {
         self.activation
     }
 
-    /// The cell's sizes.
-    pub fn shape(&self) -> CellShape {
-        self.shape
-    }
-
-    /// Number of input rows T (0 for a cell without inputs).
-    pub fn sequence_len(&self) -> usize {
-        self.sequence
-            .len()
-            .checked_div(self.shape.inputs)
-            .unwrap_or(0)
-    }
-
-    /// The input sequence u_0..u_{T−1}, row-major T×m.
-    pub fn sequence(&self) -> &[f64] {
-        &self.sequence
-    }
-
-    /// Replaces the input sequence; its length must stay T×m.
-    pub fn set_sequence(&mut self, sequence: &[f64]) {
-        assert_eq!(sequence.len(), self.sequence.len(), "sequence length");
-        self.sequence.copy_from_slice(sequence);
-    }
+    driven_cell_accessors!();
 
     /// The parameter vector θ = [recurrence, U, b].
     pub fn theta(&self) -> &[f64] {
@@ -361,12 +403,6 @@ impl ElmanCell {
     /// b, d values.
     pub fn b(&self) -> &[f64] {
         &self.theta[self.shape.b_offset()..]
-    }
-
-    /// Input row u_k, or None beyond the sequence.
-    fn input(&self, k: usize) -> Option<&[f64]> {
-        let m = self.shape.inputs;
-        self.sequence.get(k * m..(k + 1) * m).filter(|_| m > 0)
     }
 
     /// out ← W h (or δW h with `rec` = δθ's recurrence part), accumulating into `out`.
@@ -444,25 +480,7 @@ fn low_rank_z(q: &[f64], h: &[f64], rank: usize, z: &mut [f64]) {
 impl Dynamics for ElmanCell {
     type Workspace = CellWorkspace;
 
-    fn state_len(&self) -> usize {
-        self.shape.hidden
-    }
-
-    fn param_len(&self) -> usize {
-        self.shape.param_len()
-    }
-
-    fn input_len(&self) -> usize {
-        self.shape.inputs
-    }
-
-    fn params(&self) -> Vec<f64> {
-        self.theta.clone()
-    }
-
-    fn set_params(&mut self, params: &[f64]) {
-        self.theta.copy_from_slice(params);
-    }
+    driven_cell_sizes!();
 
     fn workspace(&self) -> CellWorkspace {
         let d = self.shape.hidden;

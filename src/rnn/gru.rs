@@ -80,34 +80,7 @@ impl GruCell {
         })
     }
 
-    /// The cell's sizes.
-    pub fn shape(&self) -> CellShape {
-        self.shape
-    }
-
-    /// Number of input rows T.
-    pub fn sequence_len(&self) -> usize {
-        (self.sequence.len())
-            .checked_div(self.shape.inputs)
-            .unwrap_or(0)
-    }
-
-    /// The input sequence u_0..u_{T−1}, row-major T×m.
-    pub fn sequence(&self) -> &[f64] {
-        &self.sequence
-    }
-
-    /// Replaces the input sequence; its length must stay T×m.
-    pub fn set_sequence(&mut self, sequence: &[f64]) {
-        assert_eq!(sequence.len(), self.sequence.len(), "sequence length");
-        self.sequence.copy_from_slice(sequence);
-    }
-
-    /// Input row u_k, or None beyond the sequence (or without inputs).
-    fn input(&self, k: usize) -> Option<&[f64]> {
-        let m = self.shape.inputs;
-        self.sequence.get(k * m..(k + 1) * m).filter(|_| m > 0)
-    }
+    super::cell::driven_cell_accessors!();
 
     /// Row i of gate g's block of W (d values), of U (m values) and its b.
     #[inline]
@@ -149,25 +122,7 @@ impl GruCell {
 impl Dynamics for GruCell {
     type Workspace = GruWorkspace;
 
-    fn state_len(&self) -> usize {
-        self.shape.hidden
-    }
-
-    fn param_len(&self) -> usize {
-        self.shape.param_len()
-    }
-
-    fn input_len(&self) -> usize {
-        self.shape.inputs
-    }
-
-    fn params(&self) -> Vec<f64> {
-        self.theta.clone()
-    }
-
-    fn set_params(&mut self, params: &[f64]) {
-        self.theta.copy_from_slice(params);
-    }
+    super::cell::driven_cell_sizes!();
 
     fn workspace(&self) -> GruWorkspace {
         let d = self.shape.hidden;
