@@ -73,8 +73,9 @@ enum Command {
     /// Example: fourdvar check --model models/lorenz96.toml
     Check(check::CheckArgs),
     /// Time forward, tangent-linear and adjoint steps and one value-and-gradient sweep
-    /// against the forward run alone: `bench lorenz96` (the default), `bench shallow-water`
-    /// or `bench rnn`.
+    /// against the forward run alone: `bench lorenz96` (the default), `bench shallow-water`,
+    /// `bench rnn`; the machine's roofline, `bench roofline`; the memory of the discrete and
+    /// continuous adjoints, `bench adjoint-memory`.
     ///
     /// Without a subcommand, `bench [OPTIONS]` is `bench lorenz96 [OPTIONS]`, and the older
     /// `bench --shallow-water [--sw-sizes N,..] [--sw-cost N:STEPS] [--large]` is
