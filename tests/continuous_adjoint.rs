@@ -11,7 +11,10 @@ use fourdvar::core::verification::random_vector;
 use fourdvar::core::{integrate, value_and_gradient, Storage};
 use fourdvar::models::continuous_adjoint::continuous_gradient;
 use fourdvar::models::rk4::{Rk4, VectorField};
-use fourdvar::models::stencil_mlp::{stencil_mlp_model, StencilMlp};
+use fourdvar::models::stencil_mlp::stencil_mlp_model;
+
+mod common;
+use common::random_stencil_net;
 use fourdvar::models::{lorenz63, lorenz96};
 
 /// ‖(g_x, g_θ) − (d_x, d_θ)‖ / ‖(d_x, d_θ)‖ between the continuous and the discrete gradient
@@ -86,18 +89,7 @@ fn orders<F: VectorField + Clone>(
 fn the_continuous_gradient_converges_to_the_discrete_one_with_order_four() {
     // A neural ODE (the emulator's network, random weights) and Lorenz-63, over half a time
     // unit: short enough for the backward integration to be stable.
-    let (radius, hidden) = (2, 8);
-    let theta: Vec<f64> = random_vector(StencilMlp::param_count(radius, hidden), 3)
-        .into_iter()
-        .map(|v| 0.5 * v)
-        .collect();
-    let net = StencilMlp {
-        radius,
-        hidden,
-        mean: 2.0,
-        scale: 3.5,
-        theta,
-    };
+    let net = random_stencil_net(3);
     let x0: Vec<f64> = random_vector(12, 4).iter().map(|v| 2.0 + 3.5 * v).collect();
     let node = orders(
         "neural ODE",

@@ -9,6 +9,8 @@ use fourdvar::core::verification::{
 use fourdvar::core::{integrate, value_and_gradient, Dynamics, Storage};
 use fourdvar::models::{lorenz63, lorenz96, ModelInfo};
 
+mod common;
+
 /// A state on the attractor: the default start spun up for `steps` steps.
 fn spun_up<M: Dynamics + ModelInfo>(model: &M, steps: usize) -> Vec<f64> {
     integrate(model, &model.default_initial_state(), steps, |_, _| {}).unwrap()
@@ -166,20 +168,8 @@ fn lorenz63_cost_gradient_passes_gradient_test() {
 /// A trainable neural-ODE emulator (radius 2, width 8) with random weights of moderate size,
 /// on 12 sites, at a state of Lorenz-96 size.
 fn emulator(seed: u64) -> (fourdvar::models::stencil_mlp::StencilMlpModel, Vec<f64>) {
-    use fourdvar::models::stencil_mlp::{stencil_mlp_model, StencilMlp};
-    let (radius, hidden) = (2, 8);
-    let theta: Vec<f64> = random_vector(StencilMlp::param_count(radius, hidden), seed)
-        .into_iter()
-        .map(|v| 0.5 * v)
-        .collect();
-    let net = StencilMlp {
-        radius,
-        hidden,
-        mean: 2.0,
-        scale: 3.5,
-        theta,
-    };
-    let model = stencil_mlp_model(12, net, 0.05, true);
+    use fourdvar::models::stencil_mlp::stencil_mlp_model;
+    let model = stencil_mlp_model(12, common::random_stencil_net(seed), 0.05, true);
     let x = random_vector(12, seed + 1)
         .into_iter()
         .map(|v| 2.0 + 3.5 * v)

@@ -241,8 +241,12 @@ impl VectorField for StencilMlpField {
     }
 }
 
-/// An RK4 model of the field with time step dt.
+/// An RK4 model of the field with time step dt. Panics on sizes outside the per-site
+/// buffers (1 ≤ r ≤ [`MAX_RADIUS`], 1 ≤ H ≤ [`MAX_HIDDEN`]), fewer than 2r + 1 sites or a θ of
+/// the wrong length: files and flags are checked before they get here.
 pub fn stencil_mlp_model(n: usize, net: StencilMlp, dt: f64, trainable: bool) -> StencilMlpModel {
+    assert!((1..=MAX_RADIUS).contains(&net.radius) && (1..=MAX_HIDDEN).contains(&net.hidden));
+    assert!(n >= net.width() && net.theta.len() == net.param_len());
     Rk4 {
         field: StencilMlpField { n, net, trainable },
         dt,

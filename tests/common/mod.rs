@@ -1,5 +1,6 @@
-//! Test helpers shared by the RNN test files: views of a recurrent cell (Elman or GRU) that let the core's
-//! generic derivative checks cover each part of it, and the assertions of those checks.
+//! Test helpers shared by the test files: views of a recurrent cell (Elman or GRU) that let
+//! the core's generic derivative checks cover each part of it, the assertions of those
+//! checks, and a neural-ODE network with random weights.
 #![allow(dead_code)]
 
 use fourdvar::core::verification::{DotProductReport, TaylorReport};
@@ -131,4 +132,24 @@ pub fn assert_dot(report: &DotProductReport, what: &str) {
     assert!(report.tangent_side.abs() > 1e-3, "{what}: degenerate test");
     assert!(report.relative_error <= 1e-13, "{what}: {report:?}");
     assert!(report.absolute_error <= 1e-13, "{what}: {report:?}");
+}
+
+/// A per-site network (radius 2, width 8) with weights N(0, 0.5²) from `seed`, centred at 2
+/// and scaled by 3.5 like a Lorenz-96 state: the neural ODE of the derivative and
+/// continuous-adjoint tests.
+pub fn random_stencil_net(seed: u64) -> fourdvar::models::stencil_mlp::StencilMlp {
+    use fourdvar::models::stencil_mlp::StencilMlp;
+    let (radius, hidden) = (2, 8);
+    let theta =
+        fourdvar::core::verification::random_vector(StencilMlp::param_count(radius, hidden), seed)
+            .into_iter()
+            .map(|v| 0.5 * v)
+            .collect();
+    StencilMlp {
+        radius,
+        hidden,
+        mean: 2.0,
+        scale: 3.5,
+        theta,
+    }
 }
