@@ -498,7 +498,7 @@ fn bench_roofline_reports_the_peaks_and_the_counted_kernels() {
         .collect();
     assert_eq!(levels, ["L1", "L2", "L3", "memory"]);
     let kernels = v["kernels"].as_array().unwrap();
-    assert_eq!(kernels.len(), 2 * 4 + 1);
+    assert_eq!(kernels.len(), 2 * 4 + 4);
     // Lorenz-96 per site: forward 28 operations in 23 vector passes, the stored-stage
     // adjoint 49 in 27.
     let at = |n: u64, kernel: &str| {
@@ -523,8 +523,20 @@ fn bench_roofline_reports_the_peaks_and_the_counted_kernels() {
             "{k}"
         );
     }
-    // 16 × 16 cells of 3 values.
+    // 16 × 16 cells of 3 values. Per cell: forward 4 f (88) + 3 stages and the combination
+    // (3 × 6 + 18) = 388 in 23 passes of 3 values; tangent 3 f + 3 stages (282), 4 tangents of
+    // f (131) and 36 = 842; the stored-stage adjoint 9 + 3 × 175 + 169 = 703 in 30 passes.
     assert_eq!(at(768, "forward")["model"], "shallow water");
+    assert_eq!(at(768, "forward")["flops"], 388.0 * 256.0);
+    assert_eq!(at(768, "forward")["bytes"], 23.0 * 8.0 * 768.0);
+    assert_eq!(at(768, "tangent linear")["flops"], 842.0 * 256.0);
+    let stored = at(768, "adjoint, stages stored");
+    assert_eq!(stored["flops"], 703.0 * 256.0);
+    assert_eq!(stored["bytes"], 30.0 * 8.0 * 768.0);
+    assert_eq!(
+        at(768, "adjoint, stages recomputed")["flops"],
+        (282.0 + 703.0) * 256.0
+    );
 }
 
 /// `bench adjoint-memory`: each gradient in its own process; full storage's peak grows with

@@ -78,8 +78,8 @@ enum BenchCommand {
     ///
     /// Measures a STREAM-like triad (a = b + s c) at sizes within L1, L2, L3 and far beyond
     /// them, and a loop of independent fused multiply-adds, on one thread and on every
-    /// thread; then times the Lorenz-96 forward, tangent-linear and adjoint steps (--sizes)
-    /// and the shallow-water forward step (--grids, on the thread pool), with their floating-
+    /// thread; then times the forward, tangent-linear and adjoint steps of Lorenz-96 (--sizes,
+    /// one thread) and of shallow water (--grids, on the thread pool), with their floating-
     /// point operations and bytes per step counted from the code, the achieved GFLOP/s and
     /// GB/s, and the roofline bound max(flops / peak, bytes / bandwidth of the level the
     /// step's vectors fit in).

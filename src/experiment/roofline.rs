@@ -10,9 +10,9 @@
 
 use rayon::prelude::*;
 
-use super::benchmark::{seconds_per_call, time_steps};
+use super::benchmark::{seconds_per_call, time_steps, StepTimes};
+use crate::core::integrate;
 use crate::core::verification::random_vector;
-use crate::core::{integrate, Dynamics};
 use crate::error::Result;
 use crate::models::{lorenz96, ModelInfo};
 
@@ -206,40 +206,99 @@ impl RooflineRow {
     }
 }
 
-/// Lorenz-96 operations per site, counted from `lorenz96.rs` and `rk4.rs`: f 4
-/// ((x₊₁ − x₋₂)x₋₁ − x + F); an RK4 stage x + w k 2; the combination 6; the tangent of f 7;
-/// the transpose of f 7, plus 2 per scaled output.
-mod lorenz96_counts {
-    /// Forward: 4 f + 3 stages + combination.
-    pub const FORWARD: f64 = 4.0 * 4.0 + 3.0 * 2.0 + 6.0;
-    /// Recomputing the stages: 3 f + 3 stage updates.
-    const STAGES: f64 = 3.0 * 4.0 + 3.0 * 2.0;
-    /// Tangent: the stages, 4 tangents of f, 3 stage updates, combination.
-    pub const TANGENT: f64 = STAGES + 4.0 * 7.0 + 3.0 * 2.0 + 6.0;
-    /// Adjoint from stored stages: k̄ start 3, 4 transposes with 2 outputs (3 of them) or 1,
-    /// and the forcing's sum 4.
-    pub const ADJOINT_STORED: f64 = 3.0 + 4.0 * 7.0 + 3.0 * 4.0 + 2.0 + 4.0;
-    /// Adjoint recomputing its stages.
-    pub const ADJOINT: f64 = STAGES + ADJOINT_STORED;
-    /// Vector passes (8 bytes per site each): forward f 2 ×4, stages 3 ×3, combination 6.
-    pub const FORWARD_PASSES: f64 = 4.0 * 2.0 + 3.0 * 3.0 + 6.0;
-    /// Stages recomputed: 3 f (2 each) and 3 updates (3 each).
-    const STAGE_PASSES: f64 = 3.0 * 2.0 + 3.0 * 3.0;
-    /// Tangent: stages, 4 tangents (3 each), 3 updates, combination.
-    pub const TANGENT_PASSES: f64 = STAGE_PASSES + 4.0 * 3.0 + 3.0 * 3.0 + 6.0;
-    /// Adjoint from stored stages: start (1 read, 4 writes), 4 transposes reading x and λ and
-    /// updating x̄ (2) and, three times, k̄ (2).
-    pub const ADJOINT_STORED_PASSES: f64 = 5.0 + 4.0 * 4.0 + 3.0 * 2.0;
-    /// Adjoint recomputing its stages.
-    pub const ADJOINT_PASSES: f64 = STAGE_PASSES + ADJOINT_STORED_PASSES;
+/// Operations and vector passes of one RK4 step (forward, tangent linear, adjoint with its
+/// stages recomputed or stored) per site, from the counts of the vector field. The RK4 part
+/// is counted from `rk4.rs`: a stage x + w k takes 2 operations per value and 3 vector passes
+/// (read x and k, write), the combination x + c(k₁ + 2k₂ + 2k₃ + k₄) 6 and 6, f reads x and
+/// writes k (2 passes), its tangent reads x and δx and writes (3).
+struct Rk4Counts {
+    /// Operations per site of f.
+    f: f64,
+    /// Operations per site of the tangent of f.
+    tangent: f64,
+    /// Operations per site of the adjoint from stored stages: the four transposes with their
+    /// outputs and starts.
+    adjoint_stored: f64,
+    /// Vector passes of the adjoint from stored stages.
+    adjoint_stored_passes: f64,
+    /// Values per site (1 for Lorenz-96; u, v, h for shallow water).
+    values: f64,
 }
 
-/// Shallow-water operations per cell of one f, counted from `eval_band`: u and v 28 each
-/// (Coriolis average 4, two differences 4, advection 3, Coriolis 2, pressure gradient 4,
-/// viscosity 10, sum 1), h 32 (four fluxes 16, divergence 5, viscosity 10, sum 1).
-const SHALLOW_WATER_F_FLOPS: f64 = 88.0;
+impl Rk4Counts {
+    /// Lorenz-96, counted from `lorenz96.rs`: f 4 ((x₊₁ − x₋₂)x₋₁ − x + F), its tangent 7,
+    /// the transpose 7 plus 2 per scaled output. The adjoint from stored stages: k̄ starts 3,
+    /// 4 transposes with 2 outputs (3 of them) or 1, the forcing's sum 4; its passes: the start
+    /// (1 read, 4 writes), 4 transposes reading x and λ and updating x̄ (2) and, three times,
+    /// a k̄ (2).
+    const LORENZ96: Self = Self {
+        f: 4.0,
+        tangent: 7.0,
+        adjoint_stored: 3.0 + 4.0 * 7.0 + 3.0 * 4.0 + 2.0 + 4.0,
+        adjoint_stored_passes: 5.0 + 4.0 * 4.0 + 3.0 * 2.0,
+        values: 1.0,
+    };
 
-/// The roofline rows of Lorenz-96 at each of `sizes` and of the shallow-water forward step on
+    /// Shallow water, per cell, counted from `eval_band`, `tangent_band` and `adjoint_band`:
+    /// f 88 (u and v 28 each: Coriolis average 4, two differences 4, advection 3, Coriolis 2,
+    /// pressure gradient 4, viscosity 10, sum 1; h 32: four fluxes 16, divergence 5, viscosity
+    /// 10, sum 1); the tangent 131 (u and v 41 each: both averages and four differences 16,
+    /// five products 10, pressure gradient 4, viscosity 11; h 49: four flux tangents 32,
+    /// divergence 6, viscosity 11); the transpose 169 (the neighbours' coefficients 42, ū 42,
+    /// v̄ 41, h̄ 38, the scaled output 6) and 6 more for a second output. The adjoint from
+    /// stored stages: the k̄ starts c·λ' 3 × 3, three transposes with two outputs and one
+    /// with one. Passes: x̄ = λ' (2) and three k̄ = c·λ' (2 each), 4 transposes reading x and
+    /// λ and updating x̄ (4) and, three times, a k̄ (2).
+    const SHALLOW_WATER: Self = Self {
+        f: 88.0,
+        tangent: 131.0,
+        adjoint_stored: 3.0 * 3.0 + 3.0 * (169.0 + 6.0) + 169.0,
+        adjoint_stored_passes: 2.0 + 3.0 * 2.0 + 4.0 * 4.0 + 3.0 * 2.0,
+        values: 3.0,
+    };
+
+    /// Recomputing s₂, s₃, s₄: 3 f and 3 stage updates.
+    fn stages(&self) -> (f64, f64) {
+        (
+            3.0 * self.f + 3.0 * 2.0 * self.values,
+            3.0 * 2.0 + 3.0 * 3.0,
+        )
+    }
+
+    /// (kernel, operations per site, vector passes, vectors touched) of the four kernels.
+    fn kernels(&self) -> [(&'static str, f64, f64, f64); 4] {
+        let v = self.values;
+        let (stage_flops, stage_passes) = self.stages();
+        let forward = 4.0 * self.f + 3.0 * 2.0 * v + 6.0 * v;
+        let tangent = stage_flops + 4.0 * self.tangent + 3.0 * 2.0 * v + 6.0 * v;
+        let adjoint = stage_flops + self.adjoint_stored;
+        // x, four k, three stages and the output; the tangent and the adjoint hold about
+        // twice as many vectors.
+        [
+            ("forward", forward, 4.0 * 2.0 + 3.0 * 3.0 + 6.0, 9.0),
+            (
+                "tangent linear",
+                tangent,
+                stage_passes + 4.0 * 3.0 + 3.0 * 3.0 + 6.0,
+                15.0,
+            ),
+            (
+                "adjoint, stages recomputed",
+                adjoint,
+                stage_passes + self.adjoint_stored_passes,
+                14.0,
+            ),
+            (
+                "adjoint, stages stored",
+                self.adjoint_stored,
+                self.adjoint_stored_passes,
+                10.0,
+            ),
+        ]
+    }
+}
+
+/// The roofline rows of Lorenz-96 at each of `sizes` (one thread) and of shallow water on
 /// each of `grids` (n × n cells, in parallel on the pool), against `peaks`.
 pub fn roofline_rows(
     sizes: &[usize],
@@ -247,53 +306,14 @@ pub fn roofline_rows(
     peaks: &MachinePeaks,
     min_time: f64,
 ) -> Result<Vec<RooflineRow>> {
-    use lorenz96_counts::*;
     let mut rows = Vec::new();
     for &n in sizes {
         let model = lorenz96(n, 8.0, 0.05);
         let start: Vec<f64> = random_vector(n, 1).iter().map(|z| 2.3 + 3.6 * z).collect();
         let x = integrate(&model, &start, 50, |_, _| {})?;
-        let dx = random_vector(n, 2);
-        let times = time_steps(&model, &x, &dx, min_time);
-        let (forward, tl, ad, ad_stored) = (
-            times.forward,
-            times.tangent,
-            times.adjoint,
-            times.adjoint_recorded,
-        );
-        let bytes = 8.0 * n as f64;
-        // x, four k, three stages and the output; the tangent and the adjoint hold about
-        // twice as many vectors.
-        for (kernel, flops, passes, vectors, seconds) in [
-            ("forward", FORWARD, FORWARD_PASSES, 9.0, forward),
-            ("tangent linear", TANGENT, TANGENT_PASSES, 15.0, tl),
-            (
-                "adjoint, stages recomputed",
-                ADJOINT,
-                ADJOINT_PASSES,
-                14.0,
-                ad,
-            ),
-            (
-                "adjoint, stages stored",
-                ADJOINT_STORED,
-                ADJOINT_STORED_PASSES,
-                10.0,
-                ad_stored,
-            ),
-        ] {
-            rows.push(row(
-                peaks,
-                "Lorenz-96",
-                kernel,
-                n,
-                Some(flops * n as f64),
-                passes * bytes,
-                vectors * bytes,
-                seconds,
-                false,
-            ));
-        }
+        let times = time_steps(&model, &x, &random_vector(n, 2), min_time);
+        let rows_of = model_rows(peaks, "Lorenz-96", &Rk4Counts::LORENZ96, n, &times, false);
+        rows.extend(rows_of);
     }
     for &grid in grids {
         let model = super::benchmark::benchmark_shallow_water_model(
@@ -301,27 +321,55 @@ pub fn roofline_rows(
             crate::models::shallow_water::PARALLEL_MIN_CELLS,
         )?;
         let x = model.default_initial_state();
-        let cells = (grid * grid) as f64;
-        let mut ws = model.workspace();
-        let mut out = vec![0.0; x.len()];
-        let forward = seconds_per_call(min_time, || model.step(&mut ws, 0, &x, &mut out));
-        // Per cell: 3 values per vector; f reads and writes 2 vectors of 3, a stage 3, the
-        // combination 6.
-        let flops = (4.0 * SHALLOW_WATER_F_FLOPS + 3.0 * 3.0 * 2.0 + 3.0 * 6.0) * cells;
-        let vector = 24.0 * cells;
-        rows.push(row(
+        let times = time_steps(&model, &x, &random_vector(x.len(), 2), min_time);
+        let counts = &Rk4Counts::SHALLOW_WATER;
+        rows.extend(model_rows(
             peaks,
             "shallow water",
-            "forward",
+            counts,
             x.len(),
-            Some(flops),
-            (4.0 * 2.0 + 3.0 * 3.0 + 6.0) * vector,
-            9.0 * vector,
-            forward,
+            &times,
             true,
         ));
     }
     Ok(rows)
+}
+
+/// The four rows of a model with `n` state values (`counts.values` per site) and the step
+/// `times`.
+fn model_rows(
+    peaks: &MachinePeaks,
+    model: &'static str,
+    counts: &Rk4Counts,
+    n: usize,
+    times: &StepTimes,
+    parallel: bool,
+) -> Vec<RooflineRow> {
+    let sites = n as f64 / counts.values;
+    let vector = 8.0 * n as f64;
+    let seconds = [
+        times.forward,
+        times.tangent,
+        times.adjoint,
+        times.adjoint_recorded,
+    ];
+    (counts.kernels().into_iter().zip(seconds))
+        .map(|((kernel, flops, passes, vectors), seconds)| {
+            let flops = Some(flops * sites);
+            let (bytes, working_set) = (passes * vector, vectors * vector);
+            row(
+                peaks,
+                model,
+                kernel,
+                n,
+                flops,
+                bytes,
+                working_set,
+                seconds,
+                parallel,
+            )
+        })
+        .collect()
 }
 
 /// A row with its roofline bound: the step cannot be faster than its operations at the
