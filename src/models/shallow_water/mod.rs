@@ -233,19 +233,6 @@ fn above(i: usize, n: usize) -> usize {
     }
 }
 
-/// The neighbours of cell (j, i): indices of (j, i), (j, i−1), (j, i+1), (j−1, i), (j+1, i)
-/// and (j+1, i−1), (j−1, i+1).
-#[derive(Clone, Copy)]
-struct Stencil {
-    p: usize,
-    w: usize,
-    e: usize,
-    s: usize,
-    n: usize,
-    nw: usize,
-    se: usize,
-}
-
 /// The fields [u, v, h] on the Arakawa C-grid: u on west faces, v on south faces, h at the
 /// centres. The flat bottom makes h the displacement of the free surface from its mean
 /// level, and (u, v) the depth-independent horizontal velocity of the layer: the ocean's CF
@@ -293,6 +280,59 @@ struct Band<'a> {
     h: &'a mut [f64],
 }
 
+/// One field's values around a cell (j, i): at (j, i), (j, i−1), (j, i+1), (j−1, i), (j+1, i),
+/// (j+1, i−1) and (j−1, i+1), the neighbours the tendency and its tangent read.
+#[derive(Clone, Copy)]
+struct Around {
+    p: f64,
+    w: f64,
+    e: f64,
+    s: f64,
+    n: f64,
+    nw: f64,
+    se: f64,
+}
+
+/// Rows j−1, j and j+1 of one field (nx values each).
+#[derive(Clone, Copy)]
+struct Rows<'a> {
+    south: &'a [f64],
+    mid: &'a [f64],
+    north: &'a [f64],
+}
+
+impl Rows<'_> {
+    /// Cell i of a row whose neighbours i ± 1 do not wrap (0 < i < nx − 1).
+    #[inline(always)]
+    fn at(&self, i: usize) -> Around {
+        Around {
+            p: self.mid[i],
+            w: self.mid[i - 1],
+            e: self.mid[i + 1],
+            s: self.south[i],
+            n: self.north[i],
+            nw: self.north[i - 1],
+            se: self.south[i + 1],
+        }
+    }
+
+    /// Cell i with periodic neighbours along the row.
+    #[inline(always)]
+    fn wrapped(&self, i: usize) -> Around {
+        let nx = self.mid.len();
+        let (im, ip) = (below(i, nx), above(i, nx));
+        Around {
+            p: self.mid[i],
+            w: self.mid[im],
+            e: self.mid[ip],
+            s: self.south[i],
+            n: self.north[i],
+            nw: self.north[im],
+            se: self.south[ip],
+        }
+    }
+}
+
 impl ShallowWaterField {
     /// (δf, δg) from a parameter perturbation in θ order (0 for a parameter not selected).
     fn parameter_pair(&self, dparams: &[f64]) -> (f64, f64) {
@@ -314,20 +354,12 @@ impl ShallowWaterField {
     /// u and v right-hand sides at p: ∂ru/∂f = v̄, ∂rv/∂f = −ū, ∂ru/∂g = −(h[p] − h[w])/dx,
     /// ∂rv/∂g = −(h[p] − h[s])/dy (the h equation depends on neither).
     fn for_each_parameter_term(&self, x: &[f64], mut body: impl FnMut(usize, [f64; 4])) {
-        let m = self.cells();
-        let (u, v, h) = (&x[..m], &x[m..2 * m], &x[2 * m..3 * m]);
-        self.for_each_cell(0, self.ny, |c| {
-            let p = c.p;
-            let vbar = 0.25 * (v[c.w] + v[p] + v[c.nw] + v[c.n]);
-            let ubar = 0.25 * (u[c.s] + u[c.se] + u[p] + u[c.e]);
+        self.for_each_around(x, |p, [u, v, h]| {
+            let vbar = 0.25 * (v.w + v.p + v.nw + v.n);
+            let ubar = 0.25 * (u.s + u.se + u.p + u.e);
             body(
                 p,
-                [
-                    vbar,
-                    -ubar,
-                    -(h[p] - h[c.w]) / self.dx,
-                    -(h[p] - h[c.s]) / self.dy,
-                ],
+                [vbar, -ubar, -(h.p - h.w) / self.dx, -(h.p - h.s) / self.dy],
             );
         });
     }
@@ -351,14 +383,11 @@ impl ShallowWaterField {
     /// Energy E = ½ Σ [Dˣ u² + Dʸ v² + g h²], with Dˣ = H + ½(h[j,i−1] + h[j,i]) and
     /// Dʸ = H + ½(h[j−1,i] + h[j,i]) the depths at the faces (per unit density and cell area).
     pub fn energy(&self, x: &[f64]) -> f64 {
-        let m = self.cells();
-        let (u, v, h) = (&x[..m], &x[m..2 * m], &x[2 * m..3 * m]);
         let mut e = 0.0;
-        self.for_each_cell(0, self.ny, |c| {
-            let dxf = self.depth + 0.5 * (h[c.w] + h[c.p]);
-            let dyf = self.depth + 0.5 * (h[c.s] + h[c.p]);
-            e += 0.5 * (dxf * u[c.p] * u[c.p] + dyf * v[c.p] * v[c.p])
-                + 0.5 * self.gravity * h[c.p] * h[c.p];
+        self.for_each_around(x, |_, [u, v, h]| {
+            let dxf = self.depth + 0.5 * (h.w + h.p);
+            let dyf = self.depth + 0.5 * (h.s + h.p);
+            e += 0.5 * (dxf * u.p * u.p + dyf * v.p * v.p) + 0.5 * self.gravity * h.p * h.p;
         });
         e
     }
@@ -491,33 +520,67 @@ impl ShallowWaterField {
         psi
     }
 
-    /// Calls `body` with the stencil of every cell of rows j0..j1, row by row.
+    /// Rows j − 1, j, j + 1 of the field `a` (nx·ny values).
     #[inline(always)]
-    fn for_each_cell(&self, j0: usize, j1: usize, mut body: impl FnMut(Stencil)) {
+    fn rows<'a>(&self, a: &'a [f64], j: usize) -> Rows<'a> {
         let (nx, ny) = (self.nx, self.ny);
-        for j in j0..j1 {
-            let (jm, jp) = (below(j, ny), above(j, ny));
-            for i in 0..nx {
-                let (im, ip) = (below(i, nx), above(i, nx));
-                body(Stencil {
-                    p: j * nx + i,
-                    w: j * nx + im,
-                    e: j * nx + ip,
-                    s: jm * nx + i,
-                    n: jp * nx + i,
-                    nw: jp * nx + im,
-                    se: jm * nx + ip,
-                });
+        let (r, rs, rn) = (j * nx, below(j, ny) * nx, above(j, ny) * nx);
+        Rows {
+            south: &a[rs..rs + nx],
+            mid: &a[r..r + nx],
+            north: &a[rn..rn + nx],
+        }
+    }
+
+    /// Calls `body(p, [u, v, h] around p)` for every cell p of the state x, row by row.
+    fn for_each_around(&self, x: &[f64], mut body: impl FnMut(usize, [Around; 3])) {
+        let m = self.cells();
+        let fields = [&x[..m], &x[m..2 * m], &x[2 * m..3 * m]];
+        for j in 0..self.ny {
+            let rows = fields.map(|a| self.rows(a, j));
+            for i in 0..self.nx {
+                body(j * self.nx + i, rows.map(|r| r.wrapped(i)));
             }
         }
     }
 
-    /// ν∇²a at cell c.
+    /// out = cell(values around each cell of `inputs`) for every cell of the band's rows, the
+    /// three results into its u, v and h rows. Within a row the neighbours i ± 1 of all but
+    /// the first and last cell are plain offsets into row slices, so the loop vectorises.
     #[inline(always)]
-    fn laplacian(&self, a: &[f64], c: Stencil) -> f64 {
+    fn over_cells<const K: usize>(
+        &self,
+        inputs: [&[f64]; K],
+        band: Band<'_>,
+        cell: impl Fn([Around; K]) -> [f64; 3],
+    ) {
+        let nx = self.nx;
+        let Band { j0, u, v, h } = band;
+        let rows = u.chunks_exact_mut(nx).zip(v.chunks_exact_mut(nx));
+        for (k, ((ou, ov), oh)) in rows.zip(h.chunks_exact_mut(nx)).enumerate() {
+            let rows = inputs.map(|a| self.rows(a, j0 + k));
+            let (ou, ov, oh) = (&mut ou[..nx], &mut ov[..nx], &mut oh[..nx]);
+            let mut put = |i: usize, [a, b, c]: [f64; 3]| {
+                ou[i] = a;
+                ov[i] = b;
+                oh[i] = c;
+            };
+            let last = nx - 1;
+            put(0, cell(rows.map(|r| r.wrapped(0))));
+            for i in 1..last {
+                put(i, cell(rows.map(|r| r.at(i))));
+            }
+            if last > 0 {
+                put(last, cell(rows.map(|r| r.wrapped(last))));
+            }
+        }
+    }
+
+    /// ν∇²a at the cell `a` surrounds.
+    #[inline(always)]
+    fn laplacian_of(&self, a: Around) -> f64 {
         let (rx, ry) = (1.0 / (self.dx * self.dx), 1.0 / (self.dy * self.dy));
-        self.viscosity
-            * ((a[c.e] - 2.0 * a[c.p] + a[c.w]) * rx + (a[c.n] - 2.0 * a[c.p] + a[c.s]) * ry)
+        self.viscosity * ((a.e - 2.0 * a.p + a.w) * rx + (a.n - 2.0 * a.p + a.s) * ry)
     }
 
     /// Whether eval, tangent and adjoint run in parallel row bands (serially where the
@@ -563,37 +626,28 @@ impl ShallowWaterField {
     fn eval_band(&self, x: &[f64], band: Band<'_>) {
         let m = self.cells();
         let (u, v, h) = (&x[..m], &x[m..2 * m], &x[2 * m..3 * m]);
-        let Band {
-            j0,
-            u: ou,
-            v: ov,
-            h: oh,
-        } = band;
-        let base = j0 * self.nx;
-        let j1 = j0 + ou.len() / self.nx;
         let (g, f, depth) = (self.gravity, self.coriolis, self.depth);
         let (hx, hy) = (0.5 / self.dx, 0.5 / self.dy);
-        self.for_each_cell(j0, j1, |c| {
-            let p = c.p;
-            let q = p - base;
+        self.over_cells([u, v, h], band, |[u, v, h]| {
             // u at the west face.
-            let vbar = 0.25 * (v[c.w] + v[p] + v[c.nw] + v[c.n]);
-            let ux = (u[c.e] - u[c.w]) * hx;
-            let uy = (u[c.n] - u[c.s]) * hy;
-            ou[q] = -u[p] * ux - vbar * uy + f * vbar - g * (h[p] - h[c.w]) / self.dx
-                + self.laplacian(u, c);
+            let vbar = 0.25 * (v.w + v.p + v.nw + v.n);
+            let ux = (u.e - u.w) * hx;
+            let uy = (u.n - u.s) * hy;
+            let ou =
+                -u.p * ux - vbar * uy + f * vbar - g * (h.p - h.w) / self.dx + self.laplacian_of(u);
             // v at the south face.
-            let ubar = 0.25 * (u[c.s] + u[c.se] + u[p] + u[c.e]);
-            let vx = (v[c.e] - v[c.w]) * hx;
-            let vy = (v[c.n] - v[c.s]) * hy;
-            ov[q] = -ubar * vx - v[p] * vy - f * ubar - g * (h[p] - h[c.s]) / self.dy
-                + self.laplacian(v, c);
+            let ubar = 0.25 * (u.s + u.se + u.p + u.e);
+            let vx = (v.e - v.w) * hx;
+            let vy = (v.n - v.s) * hy;
+            let ov =
+                -ubar * vx - v.p * vy - f * ubar - g * (h.p - h.s) / self.dy + self.laplacian_of(v);
             // h at the centre, from the four face fluxes.
-            let fw = u[p] * (depth + 0.5 * (h[c.w] + h[p]));
-            let fe = u[c.e] * (depth + 0.5 * (h[p] + h[c.e]));
-            let fs = v[p] * (depth + 0.5 * (h[c.s] + h[p]));
-            let fn_ = v[c.n] * (depth + 0.5 * (h[p] + h[c.n]));
-            oh[q] = -(fe - fw) / self.dx - (fn_ - fs) / self.dy + self.laplacian(h, c);
+            let fw = u.p * (depth + 0.5 * (h.w + h.p));
+            let fe = u.e * (depth + 0.5 * (h.p + h.e));
+            let fs = v.p * (depth + 0.5 * (h.s + h.p));
+            let fn_ = v.n * (depth + 0.5 * (h.p + h.n));
+            let oh = -(fe - fw) / self.dx - (fn_ - fs) / self.dy + self.laplacian_of(h);
+            [ou, ov, oh]
         });
     }
 
@@ -603,46 +657,37 @@ impl ShallowWaterField {
         let m = self.cells();
         let (u, v, h) = (&x[..m], &x[m..2 * m], &x[2 * m..3 * m]);
         let (du, dv, dh) = (&dx[..m], &dx[m..2 * m], &dx[2 * m..3 * m]);
-        let Band {
-            j0,
-            u: ou,
-            v: ov,
-            h: oh,
-        } = band;
-        let base = j0 * self.nx;
-        let j1 = j0 + ou.len() / self.nx;
         let (g, f, depth) = (self.gravity, self.coriolis, self.depth);
         let (hx, hy) = (0.5 / self.dx, 0.5 / self.dy);
-        self.for_each_cell(j0, j1, |c| {
-            let p = c.p;
-            let q = p - base;
-            let vbar = 0.25 * (v[c.w] + v[p] + v[c.nw] + v[c.n]);
-            let dvbar = 0.25 * (dv[c.w] + dv[p] + dv[c.nw] + dv[c.n]);
-            let ux = (u[c.e] - u[c.w]) * hx;
-            let dux = (du[c.e] - du[c.w]) * hx;
-            let uy = (u[c.n] - u[c.s]) * hy;
-            let duy = (du[c.n] - du[c.s]) * hy;
-            ou[q] = -du[p] * ux - u[p] * dux - dvbar * uy - vbar * duy + f * dvbar
-                - g * (dh[p] - dh[c.w]) / self.dx
-                + self.laplacian(du, c);
-            let ubar = 0.25 * (u[c.s] + u[c.se] + u[p] + u[c.e]);
-            let dubar = 0.25 * (du[c.s] + du[c.se] + du[p] + du[c.e]);
-            let vx = (v[c.e] - v[c.w]) * hx;
-            let dvx = (dv[c.e] - dv[c.w]) * hx;
-            let vy = (v[c.n] - v[c.s]) * hy;
-            let dvy = (dv[c.n] - dv[c.s]) * hy;
-            ov[q] = -dubar * vx
+        self.over_cells([u, v, h, du, dv, dh], band, |[u, v, h, du, dv, dh]| {
+            let vbar = 0.25 * (v.w + v.p + v.nw + v.n);
+            let dvbar = 0.25 * (dv.w + dv.p + dv.nw + dv.n);
+            let ux = (u.e - u.w) * hx;
+            let dux = (du.e - du.w) * hx;
+            let uy = (u.n - u.s) * hy;
+            let duy = (du.n - du.s) * hy;
+            let ou = -du.p * ux - u.p * dux - dvbar * uy - vbar * duy + f * dvbar
+                - g * (dh.p - dh.w) / self.dx
+                + self.laplacian_of(du);
+            let ubar = 0.25 * (u.s + u.se + u.p + u.e);
+            let dubar = 0.25 * (du.s + du.se + du.p + du.e);
+            let vx = (v.e - v.w) * hx;
+            let dvx = (dv.e - dv.w) * hx;
+            let vy = (v.n - v.s) * hy;
+            let dvy = (dv.n - dv.s) * hy;
+            let ov = -dubar * vx
                 - ubar * dvx
-                - dv[p] * vy
-                - v[p] * dvy
+                - dv.p * vy
+                - v.p * dvy
                 - f * dubar
-                - g * (dh[p] - dh[c.s]) / self.dy
-                + self.laplacian(dv, c);
-            let dfw = du[p] * (depth + 0.5 * (h[c.w] + h[p])) + u[p] * 0.5 * (dh[c.w] + dh[p]);
-            let dfe = du[c.e] * (depth + 0.5 * (h[p] + h[c.e])) + u[c.e] * 0.5 * (dh[p] + dh[c.e]);
-            let dfs = dv[p] * (depth + 0.5 * (h[c.s] + h[p])) + v[p] * 0.5 * (dh[c.s] + dh[p]);
-            let dfn = dv[c.n] * (depth + 0.5 * (h[p] + h[c.n])) + v[c.n] * 0.5 * (dh[p] + dh[c.n]);
-            oh[q] = -(dfe - dfw) / self.dx - (dfn - dfs) / self.dy + self.laplacian(dh, c);
+                - g * (dh.p - dh.s) / self.dy
+                + self.laplacian_of(dv);
+            let dfw = du.p * (depth + 0.5 * (h.w + h.p)) + u.p * 0.5 * (dh.w + dh.p);
+            let dfe = du.e * (depth + 0.5 * (h.p + h.e)) + u.e * 0.5 * (dh.p + dh.e);
+            let dfs = dv.p * (depth + 0.5 * (h.s + h.p)) + v.p * 0.5 * (dh.s + dh.p);
+            let dfn = dv.n * (depth + 0.5 * (h.p + h.n)) + v.n * 0.5 * (dh.p + dh.n);
+            let oh = -(dfe - dfw) / self.dx - (dfn - dfs) / self.dy + self.laplacian_of(dh);
+            [ou, ov, oh]
         });
     }
 
