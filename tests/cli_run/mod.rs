@@ -6,20 +6,25 @@ use std::process::{Command, Output};
 
 /// Runs `fourdvar args…` in the repository root.
 pub fn fourdvar(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fourdvar"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the binary runs")
+    fourdvar_in(std::path::Path::new(env!("CARGO_MANIFEST_DIR")), args)
+}
+
+/// The binary with `args`, in `dir`. HDF5's file locks are off in the child: a test that
+/// writes a NetCDF file in-process while another test thread spawns a child lets that child
+/// inherit the open file and its lock until it exits, and a third child reading the file then
+/// fails with "HDF error" (seen once in the suite). Only the test harness shares files
+/// between processes this way.
+fn command(dir: &std::path::Path, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_fourdvar"));
+    c.args(args)
+        .current_dir(dir)
+        .env("HDF5_USE_FILE_LOCKING", "FALSE");
+    c
 }
 
 /// Runs `fourdvar args…` in `dir`.
 pub fn fourdvar_in(dir: &std::path::Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fourdvar"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the binary runs")
+    command(dir, args).output().expect("the binary runs")
 }
 
 /// Runs `fourdvar args…` in `dir` and asserts that it succeeded (showing its stderr if not).

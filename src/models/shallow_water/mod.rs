@@ -305,22 +305,19 @@ impl Rows<'_> {
     /// Cell i of a row whose neighbours i ± 1 do not wrap (0 < i < nx − 1).
     #[inline(always)]
     fn at(&self, i: usize) -> Around {
-        Around {
-            p: self.mid[i],
-            w: self.mid[i - 1],
-            e: self.mid[i + 1],
-            s: self.south[i],
-            n: self.north[i],
-            nw: self.north[i - 1],
-            se: self.south[i + 1],
-        }
+        self.around(i, i - 1, i + 1)
     }
 
     /// Cell i with periodic neighbours along the row.
     #[inline(always)]
     fn wrapped(&self, i: usize) -> Around {
         let nx = self.mid.len();
-        let (im, ip) = (below(i, nx), above(i, nx));
+        self.around(i, below(i, nx), above(i, nx))
+    }
+
+    /// Cell i with its west and east neighbours at columns im and ip.
+    #[inline(always)]
+    fn around(&self, i: usize, im: usize, ip: usize) -> Around {
         Around {
             p: self.mid[i],
             w: self.mid[im],
